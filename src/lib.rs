@@ -1,0 +1,1 @@
+//! MySetlist: fans vote on the setlist of upcoming shows.
