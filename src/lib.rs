@@ -1,1 +1,11 @@
-//! MySetlist: fans vote on the setlist of upcoming shows.
+//! MySetlist: fans vote on the songs they want an artist to play at an upcoming show.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,46 @@
+//! Scheduler bookkeeping: the last run of each periodic job.
+
+use rusqlite::{Connection, params};
+
+use super::DbError;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobRun {
+    pub job: String,
+    pub last_started: Option<i64>,
+    pub last_finished: Option<i64>,
+    pub last_outcome: Option<String>,
+    pub last_error: Option<String>,
+    pub failures: i64,
+}
+
+pub fn record(conn: &Connection, job: &str, started: i64, finished: i64, error: Option<&str>) -> Result<(), DbError> {
+    let outcome = if error.is_some() { "failed" } else { "ok" };
+    conn.prepare_cached(
+        "INSERT INTO job_runs (job, last_started, last_finished, last_outcome, last_error, failures)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN 0 ELSE 1 END)
+         ON CONFLICT(job) DO UPDATE SET last_started = ?2, last_finished = ?3, last_outcome = ?4, last_error = ?5,
+           failures = CASE WHEN ?5 IS NULL THEN 0 ELSE failures + 1 END",
+    )?
+    .execute(params![job, started, finished, outcome, error])?;
+    Ok(())
+}
+
+pub fn all(conn: &Connection) -> Result<Vec<JobRun>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT job, last_started, last_finished, last_outcome, last_error, failures FROM job_runs ORDER BY job",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(JobRun {
+                job: r.get(0)?,
+                last_started: r.get(1)?,
+                last_finished: r.get(2)?,
+                last_outcome: r.get(3)?,
+                last_error: r.get(4)?,
+                failures: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

@@ -1,0 +1,207 @@
+//! SQLite access: one writer thread that group-commits, a pool of reader connections, migrations,
+//! and plain functions per entity (one file each) that take a `&Connection`.
+
+mod connection;
+mod migrate;
+mod readers;
+mod writer;
+
+pub mod artists;
+pub mod audit;
+pub mod jobs;
+pub mod kv;
+pub mod search;
+pub mod sessions;
+pub mod setlists;
+pub mod shows;
+pub mod songs;
+pub mod stats;
+pub mod users;
+pub mod venues;
+pub mod votes;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use connection::{ConnectionOptions, open_connection};
+pub use migrate::{MIGRATIONS, applied_migrations, migrate};
+pub use rusqlite::{Connection, OptionalExtension, Row, params};
+pub use writer::WriterStats;
+
+use crate::config::Synchronous;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("migration {name}: {message}")]
+    Migration { name: String, message: String },
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+    #[error("writes are not durable yet: {0}")]
+    NotDurable(String),
+    #[error("this node does not accept writes ({0})")]
+    ReadOnly(&'static str),
+}
+
+impl DbError {
+    /// True when a UNIQUE or PRIMARY KEY constraint refused the statement.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    }
+}
+
+/// Something that must hold before a committed write is acknowledged (`ack = "replicated"`):
+/// resolves once every commit up to `commit_seq` is durable elsewhere.
+pub trait DurabilityGate: Send + Sync + 'static {
+    fn wait(&self, commit_seq: u64) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>>;
+}
+
+/// Whether this node may write right now (standby and fenced nodes refuse).
+pub trait WriteGuard: Send + Sync + 'static {
+    /// `Err(reason)` when writes must be refused.
+    fn check(&self) -> Result<(), &'static str>;
+}
+
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub path: PathBuf,
+    pub readers: usize,
+    pub synchronous: Synchronous,
+    pub busy_timeout: Duration,
+    /// When true, SQLite's auto-checkpoint is off and someone else (the replication shipper) checkpoints.
+    pub external_checkpoints: bool,
+}
+
+impl DbOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            readers: 4,
+            synchronous: Synchronous::Normal,
+            busy_timeout: Duration::from_secs(5),
+            external_checkpoints: false,
+        }
+    }
+}
+
+/// Handle to the database: cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: writer::WriterHandle,
+    readers: readers::ReaderPool,
+    gate: parking_lot::RwLock<Option<Arc<dyn DurabilityGate>>>,
+    guard: parking_lot::RwLock<Option<Arc<dyn WriteGuard>>>,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database, applies migrations and starts the writer thread.
+    pub fn open(options: &DbOptions) -> Result<Self, DbError> {
+        check_data_dir(&options.path)?;
+        let conn_opts = ConnectionOptions::from(options);
+        let mut writer_conn = open_connection(&options.path, &conn_opts, false)?;
+        migrate(&mut writer_conn)?;
+        let readers = readers::ReaderPool::open(&options.path, &conn_opts, options.readers)?;
+        let writer = writer::spawn(writer_conn)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: options.path.clone(),
+                writer,
+                readers,
+                gate: parking_lot::RwLock::new(None),
+                guard: parking_lot::RwLock::new(None),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` inside the next group commit and resolves once the commit is durable
+    /// (locally, or in S3 when a durability gate is installed). `f` runs in its own savepoint:
+    /// if it returns an error, its changes are rolled back and the rest of the group commits.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        if let Some(guard) = self.inner.guard.read().clone() {
+            guard.check().map_err(|reason| E::from(DbError::ReadOnly(reason)))?;
+        }
+        let (value, seq) = self.inner.writer.submit(f).await?;
+        let gate = self.inner.gate.read().clone();
+        if let Some(gate) = gate {
+            gate.wait(seq).await.map_err(E::from)?;
+        }
+        Ok(value)
+    }
+
+    /// Runs a read on a pooled reader connection off the async threads.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.inner.readers.run(f).await
+    }
+
+    /// Commit sequence numbers: bumped after every committed group (the replication shipper wakes on it).
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.writer.commits()
+    }
+
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
+    pub fn set_durability_gate(&self, gate: Option<Arc<dyn DurabilityGate>>) {
+        *self.inner.gate.write() = gate;
+    }
+
+    pub fn set_write_guard(&self, guard: Option<Arc<dyn WriteGuard>>) {
+        *self.inner.guard.write() = guard;
+    }
+
+    /// Stops the writer after draining queued writes.
+    pub async fn close(&self) {
+        self.inner.writer.shutdown().await;
+    }
+}
+
+/// Checks the data directory up front so a bad path gives an error that names it.
+fn check_data_dir(db_path: &Path) -> Result<(), DbError> {
+    let dir = db_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let err = |message: String| DbError::Open { path: dir.to_path_buf(), message };
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create the data directory: {e}")))?;
+    }
+    if !dir.is_dir() {
+        return Err(err("is not a directory".into()));
+    }
+    let probe = dir.join(".mysetlist-write-probe");
+    std::fs::write(&probe, b"probe").map_err(|e| err(format!("the data directory is not writable: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Current time as unix seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

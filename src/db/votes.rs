@@ -1,0 +1,102 @@
+//! Votes and their counters. Counters change in the same transaction as the vote row.
+
+use rusqlite::{Connection, params};
+
+use super::DbError;
+
+/// Inserts the vote if absent, deletes it if present. Returns true when the vote now exists.
+pub fn toggle(
+    conn: &Connection,
+    show_id: i64,
+    song_id: i64,
+    voter: &str,
+    user_id: Option<i64>,
+    ip_hash: Option<&[u8]>,
+    now: i64,
+) -> Result<bool, DbError> {
+    let counter = if user_id.is_some() { "votes" } else { "anon_votes" };
+    let removed = conn
+        .prepare_cached("DELETE FROM votes WHERE show_id = ?1 AND song_id = ?2 AND voter = ?3")?
+        .execute(params![show_id, song_id, voter])?;
+    if removed == 1 {
+        conn.prepare_cached(&format!(
+            "UPDATE show_songs SET {counter} = {counter} - 1 WHERE show_id = ?1 AND song_id = ?2"
+        ))?
+        .execute([show_id, song_id])?;
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "INSERT INTO votes (show_id, song_id, voter, user_id, ip_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![show_id, song_id, voter, user_id, ip_hash, now])?;
+    conn.prepare_cached(&format!(
+        "UPDATE show_songs SET {counter} = {counter} + 1 WHERE show_id = ?1 AND song_id = ?2"
+    ))?
+    .execute([show_id, song_id])?;
+    Ok(true)
+}
+
+/// Song ids this voter has voted for on a show.
+pub fn voted_songs(conn: &Connection, show_id: i64, voter: &str) -> Result<Vec<i64>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT song_id FROM votes WHERE show_id = ?1 AND voter = ?2")?;
+    let ids = stmt.query_map(params![show_id, voter], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
+    Ok(ids)
+}
+
+pub fn count_by_voter_on_show(conn: &Connection, show_id: i64, voter: &str) -> Result<i64, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM votes WHERE show_id = ?1 AND voter = ?2")?
+        .query_row(params![show_id, voter], |r| r.get(0))?)
+}
+
+pub fn count_by_voter_since(conn: &Connection, voter: &str, since: i64) -> Result<i64, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM votes WHERE voter = ?1 AND created_at >= ?2")?
+        .query_row(params![voter, since], |r| r.get(0))?)
+}
+
+pub fn count_anonymous_by_ip_on_show(conn: &Connection, show_id: i64, ip_hash: &[u8]) -> Result<i64, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM votes WHERE ip_hash = ?1 AND show_id = ?2 AND user_id IS NULL")?
+        .query_row(params![ip_hash, show_id], |r| r.get(0))?)
+}
+
+pub fn count_anonymous_by_ip_since(conn: &Connection, ip_hash: &[u8], since: i64) -> Result<i64, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM votes WHERE ip_hash = ?1 AND created_at >= ?2 AND user_id IS NULL")?
+        .query_row(params![ip_hash, since], |r| r.get(0))?)
+}
+
+/// Erasure: a deleted user's votes become anonymous counts (see README "Data protection"):
+/// the vote rows go, the counters move from signed-in to anonymous.
+pub fn anonymize_user(conn: &Connection, user_id: i64) -> Result<usize, DbError> {
+    conn.prepare_cached(
+        "UPDATE show_songs SET votes = votes - 1, anon_votes = anon_votes + 1
+         WHERE (show_id, song_id) IN (SELECT show_id, song_id FROM votes WHERE user_id = ?1)",
+    )?
+    .execute([user_id])?;
+    Ok(conn.prepare_cached("DELETE FROM votes WHERE user_id = ?1")?.execute([user_id])?)
+}
+
+/// Retention: forget the network hash of old votes.
+pub fn purge_ip_hashes(conn: &Connection, before: i64) -> Result<usize, DbError> {
+    Ok(conn
+        .prepare_cached("UPDATE votes SET ip_hash = NULL WHERE ip_hash IS NOT NULL AND created_at < ?1")?
+        .execute([before])?)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UserVote {
+    pub show_id: i64,
+    pub song_id: i64,
+    pub created_at: i64,
+}
+
+pub fn by_user(conn: &Connection, user_id: i64) -> Result<Vec<UserVote>, DbError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT show_id, song_id, created_at FROM votes WHERE user_id = ?1 ORDER BY created_at")?;
+    let rows = stmt
+        .query_map([user_id], |r| Ok(UserVote { show_id: r.get(0)?, song_id: r.get(1)?, created_at: r.get(2)? }))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

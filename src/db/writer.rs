@@ -1,0 +1,215 @@
+//! The single writer thread. It drains every queued write into one transaction (group commit),
+//! commits once, then completes each request: one fsync is shared by the whole group.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::DbError;
+
+/// Upper bound on writes per transaction: keeps the latency of the first write in a group bounded.
+const MAX_BATCH: usize = 1024;
+/// Bound on queued writes: beyond it callers wait (back-pressure instead of unbounded memory).
+const QUEUE_CAPACITY: usize = 8192;
+
+type Completion = Box<dyn FnOnce(Result<u64, DbError>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+enum Message {
+    Job(Job),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Counters read by /metrics and the status page.
+#[derive(Debug, Clone, Default)]
+pub struct WriterStats {
+    pub commits: u64,
+    pub writes: u64,
+    pub failed_commits: u64,
+    pub last_batch_size: u64,
+    pub commit_micros_total: u64,
+    pub queue_depth: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    commits: AtomicU64,
+    writes: AtomicU64,
+    failed_commits: AtomicU64,
+    last_batch_size: AtomicU64,
+    commit_micros_total: AtomicU64,
+}
+
+pub struct WriterHandle {
+    tx: mpsc::Sender<Message>,
+    commits: watch::Receiver<u64>,
+    counters: Arc<Counters>,
+}
+
+pub fn spawn(conn: Connection) -> Result<WriterHandle, DbError> {
+    let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+    let (commits_tx, commits) = watch::channel(0u64);
+    let counters = Arc::new(Counters::default());
+    let thread_counters = counters.clone();
+    std::thread::Builder::new()
+        .name("db-writer".into())
+        .spawn(move || run(conn, rx, commits_tx, thread_counters))
+        .map_err(|e| DbError::Open { path: "db-writer thread".into(), message: e.to_string() })?;
+    Ok(WriterHandle { tx, commits, counters })
+}
+
+impl WriterHandle {
+    pub async fn submit<T, E, F>(&self, f: F) -> Result<(T, u64), E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<(T, u64), E>>();
+        let job: Job = Box::new(move |conn| run_in_savepoint(conn, f, reply));
+        self.tx.send(Message::Job(job)).await.map_err(|_| E::from(DbError::WriterGone))?;
+        answer.await.map_err(|_| E::from(DbError::WriterGone))?
+    }
+
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.clone()
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        let c = &self.counters;
+        WriterStats {
+            commits: c.commits.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            failed_commits: c.failed_commits.load(Ordering::Relaxed),
+            last_batch_size: c.last_batch_size.load(Ordering::Relaxed),
+            commit_micros_total: c.commit_micros_total.load(Ordering::Relaxed),
+            queue_depth: (QUEUE_CAPACITY - self.tx.capacity()) as u64,
+        }
+    }
+
+    pub async fn shutdown(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Message::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// Runs one write in its own savepoint so its failure (or panic) rolls back only its own changes.
+fn run_in_savepoint<T, E, F>(conn: &Connection, f: F, reply: oneshot::Sender<Result<(T, u64), E>>) -> Completion
+where
+    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    if let Err(e) = conn.execute_batch("SAVEPOINT write") {
+        let _ = reply.send(Err(E::from(DbError::from(e))));
+        return Box::new(|_| {});
+    }
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)));
+    match outcome {
+        Ok(Ok(value)) => {
+            if let Err(e) = conn.execute_batch("RELEASE write") {
+                let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
+                let _ = reply.send(Err(E::from(DbError::from(e))));
+                return Box::new(|_| {});
+            }
+            Box::new(move |commit: Result<u64, DbError>| {
+                let _ = reply.send(commit.map(|seq| (value, seq)).map_err(E::from));
+            })
+        }
+        Ok(Err(e)) => {
+            let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
+            let _ = reply.send(Err(e));
+            Box::new(|_| {})
+        }
+        Err(_panic) => {
+            tracing::error!("a database write panicked; its changes were rolled back");
+            let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
+            drop(reply); // the caller sees WriterGone for this one write only
+            Box::new(|_| {})
+        }
+    }
+}
+
+fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender<u64>, counters: Arc<Counters>) {
+    let mut seq: u64 = 0;
+    let mut shutdown: Option<oneshot::Sender<()>> = None;
+    while shutdown.is_none() {
+        let Some(first) = rx.blocking_recv() else { break };
+        let mut batch = Vec::with_capacity(16);
+        match first {
+            Message::Job(j) => batch.push(j),
+            Message::Shutdown(done) => shutdown = Some(done),
+        }
+        while batch.len() < MAX_BATCH && shutdown.is_none() {
+            match rx.try_recv() {
+                Ok(Message::Job(j)) => batch.push(j),
+                Ok(Message::Shutdown(done)) => shutdown = Some(done),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        let size = batch.len() as u64;
+        match commit_batch(&conn, batch) {
+            Ok(completions) => {
+                seq += 1;
+                commits.send_replace(seq);
+                counters.commits.fetch_add(1, Ordering::Relaxed);
+                counters.writes.fetch_add(size, Ordering::Relaxed);
+                counters.last_batch_size.store(size, Ordering::Relaxed);
+                counters.commit_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                for c in completions {
+                    c(Ok(seq));
+                }
+            }
+            Err((e, completions)) => {
+                counters.failed_commits.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, writes = size, "group commit failed; the whole group was rolled back");
+                let msg = e.to_string();
+                for c in completions {
+                    c(Err(DbError::Commit(msg.clone())));
+                }
+            }
+        }
+    }
+    // Finish what was queued before the shutdown request, then stop.
+    rx.close();
+    while let Ok(Message::Job(j)) = rx.try_recv() {
+        if let Ok(completions) = commit_batch(&conn, vec![j]) {
+            seq += 1;
+            commits.send_replace(seq);
+            for c in completions {
+                c(Ok(seq));
+            }
+        }
+    }
+    drop(conn);
+    if let Some(done) = shutdown {
+        let _ = done.send(());
+    }
+}
+
+#[allow(clippy::type_complexity)]
+fn commit_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, (DbError, Vec<Completion>)> {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let completions = batch.into_iter().map(|_| Box::new(|_| {}) as Completion).collect::<Vec<_>>();
+        // Jobs never ran; tell their callers by dropping their reply senders (WriterGone).
+        return Err((e.into(), completions));
+    }
+    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => Ok(completions),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err((e.into(), completions))
+        }
+    }
+}

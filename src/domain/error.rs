@@ -1,0 +1,47 @@
+//! The one error type of the domain layer.
+
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("sign in required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("voting on this show is closed")]
+    VotingClosed,
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("temporarily unavailable: {reason}")]
+    Unavailable { reason: String, retry_after_secs: u64, role: Option<&'static str> },
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl DomainError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        DomainError::Invalid { field: field.to_owned(), message: message.into() }
+    }
+}
+
+impl From<DbError> for DomainError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotDurable(reason) => {
+                DomainError::Unavailable { reason: format!("replication: {reason}"), retry_after_secs: 5, role: None }
+            }
+            DbError::ReadOnly(role) => DomainError::Unavailable {
+                reason: format!("this node is a {role} and does not accept writes"),
+                retry_after_secs: 5,
+                role: Some(role),
+            },
+            other => DomainError::Internal(other.into()),
+        }
+    }
+}

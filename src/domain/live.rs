@@ -1,0 +1,80 @@
+//! Live rankings: one broadcast channel per watched show. A vote marks the show dirty; within
+//! [`COALESCE`] one ranking is read and serialized once, and the same bytes go to every watcher.
+//! Under heavy voting a show therefore publishes at most 1/COALESCE messages per second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::broadcast;
+
+use super::Domain;
+
+pub const COALESCE: Duration = Duration::from_millis(25);
+/// Messages a slow watcher may lag behind before it skips to the newest ranking.
+const CHANNEL_DEPTH: usize = 16;
+
+struct Channel {
+    tx: broadcast::Sender<Arc<str>>,
+    pending: bool,
+}
+
+pub struct Hub {
+    domain: Weak<Domain>,
+    channels: Arc<Mutex<HashMap<i64, Channel>>>,
+}
+
+impl Hub {
+    pub(super) fn new(domain: Weak<Domain>) -> Self {
+        Self { domain, channels: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    /// Watch a show's ranking. Each message is a JSON document `{"show_id":..,"ranking":[..]}`.
+    pub fn subscribe(&self, show_id: i64) -> broadcast::Receiver<Arc<str>> {
+        let mut channels = self.channels.lock();
+        let ch = channels
+            .entry(show_id)
+            .or_insert_with(|| Channel { tx: broadcast::channel(CHANNEL_DEPTH).0, pending: false });
+        ch.tx.subscribe()
+    }
+
+    /// Live connections across all shows (for /metrics).
+    pub fn watchers(&self) -> usize {
+        self.channels.lock().values().map(|c| c.tx.receiver_count()).sum()
+    }
+
+    pub fn publish(&self, show_id: i64) {
+        {
+            let mut channels = self.channels.lock();
+            let Some(ch) = channels.get_mut(&show_id) else { return };
+            if ch.tx.receiver_count() == 0 {
+                channels.remove(&show_id);
+                return;
+            }
+            if ch.pending {
+                return; // a flush is already scheduled and will carry this change
+            }
+            ch.pending = true;
+        }
+        let (domain, channels) = (self.domain.clone(), self.channels.clone());
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        rt.spawn(async move {
+            tokio::time::sleep(COALESCE).await;
+            if let Some(ch) = channels.lock().get_mut(&show_id) {
+                ch.pending = false;
+            }
+            let Some(domain) = domain.upgrade() else { return };
+            let message = match domain.ranking(show_id).await {
+                Ok(r) => serde_json::json!({ "show_id": show_id, "ranking": *r }).to_string(),
+                Err(e) => {
+                    tracing::warn!(show_id, error = %e, "could not read ranking for live update");
+                    return;
+                }
+            };
+            if let Some(ch) = channels.lock().get(&show_id) {
+                let _ = ch.tx.send(Arc::from(message));
+            }
+        });
+    }
+}

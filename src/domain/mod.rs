@@ -1,0 +1,155 @@
+//! The rules of MySetlist, independent of HTTP. Each file adds one area's operations to [`Domain`].
+
+pub mod accuracy;
+mod catalog;
+pub mod demo;
+mod error;
+pub mod live;
+mod moderation;
+mod passwords;
+pub mod search;
+mod sessions;
+mod setlists;
+mod shows_read;
+pub mod trending;
+mod users;
+pub mod validate;
+mod votes;
+
+use std::sync::Arc;
+
+pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
+pub use error::DomainError;
+pub use sessions::{NewSession, Session};
+pub use setlists::ActualEntryInput;
+pub use shows_read::{ArtistPage, HomePage, ShowPage, VenuePage};
+pub use votes::{VoteOutcome, Voter};
+
+use crate::config::Config;
+use crate::db::{self, Database};
+
+/// Roles, ordered by power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "user" => Some(Role::User),
+            "moderator" => Some(Role::Moderator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A signed-in user as seen by the rules.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+}
+
+impl CurrentUser {
+    pub fn require(&self, role: Role) -> Result<(), DomainError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(format!("this needs the {} role", role.as_str())))
+        }
+    }
+}
+
+/// Shared state of the rules: the database, settings, the live-update hub and caches.
+pub struct Domain {
+    pub db: Database,
+    pub config: Arc<Config>,
+    pub hub: live::Hub,
+    /// Server secret (random, stored in the database): keys the network hashes of anonymous voters.
+    secret: [u8; 32],
+    rankings: moka::sync::Cache<i64, Arc<Vec<db::songs::RankedSong>>>,
+    /// Per-show change counter guarding `rankings` against stale inserts (see votes::ranking_changed).
+    ranking_gens: parking_lot::Mutex<std::collections::HashMap<i64, u64>>,
+    sessions: moka::sync::Cache<[u8; 32], Session>,
+}
+
+impl Domain {
+    pub async fn new(db: Database, config: Arc<Config>) -> Result<Arc<Self>, DomainError> {
+        let secret = load_or_create_secret(&db).await?;
+        let rankings = moka::sync::Cache::builder().max_capacity(10_000).build();
+        let sessions = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(std::time::Duration::from_secs(30))
+            .support_invalidation_closures()
+            .build();
+        let domain = Arc::new_cyclic(|weak| Self {
+            hub: live::Hub::new(weak.clone()),
+            db,
+            config,
+            secret,
+            rankings,
+            ranking_gens: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            sessions,
+        });
+        Ok(domain)
+    }
+
+    pub fn now(&self) -> i64 {
+        db::now()
+    }
+
+    /// Keyed hash of a client network (IPv4 /32, IPv6 /64): enough to limit, useless to identify.
+    pub fn network_hash(&self, ip: std::net::IpAddr) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        let bytes: Vec<u8> = match ip {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => v6.octets()[..8].to_vec(),
+        };
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.secret).expect("any key length");
+        mac.update(b"network:");
+        mac.update(&bytes);
+        mac.finalize().into_bytes()[..16].to_vec()
+    }
+
+    /// Keyed hash used to turn a device cookie into a voter key.
+    pub fn device_key(&self, device_token: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.secret).expect("any key length");
+        mac.update(b"device:");
+        mac.update(device_token.as_bytes());
+        format!("d{}", hex::encode(&mac.finalize().into_bytes()[..12]))
+    }
+
+    /// Checks the database accepts a write (for /readyz).
+    pub async fn check_writable(&self) -> Result<(), DomainError> {
+        self.db.write(|c| db::stats::probe_writable(c).map_err(DomainError::from)).await
+    }
+}
+
+async fn load_or_create_secret(db: &Database) -> Result<[u8; 32], DomainError> {
+    db.write(|c| {
+        if let Some(v) = db::kv::get_setting(c, "server_secret")?
+            && let Ok(arr) = <[u8; 32]>::try_from(v.as_slice())
+        {
+            return Ok(arr);
+        }
+        let secret: [u8; 32] = rand::random();
+        db::kv::set_setting(c, "server_secret", &secret)?;
+        Ok(secret)
+    })
+    .await
+}

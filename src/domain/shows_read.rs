@@ -1,0 +1,194 @@
+//! Read models for the pages and the API: each is assembled from a fixed, small number of queries.
+
+use std::sync::Arc;
+
+use super::{Domain, DomainError, Voter, trending, votes::voting_open};
+use crate::db::{
+    self,
+    artists::Artist,
+    setlists::SetlistEntry,
+    shows::Show,
+    songs::{RankedSong, Song},
+    venues::Venue,
+};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ShowPage {
+    pub show: Show,
+    pub voting_open: bool,
+    pub ranking: Arc<Vec<RankedSong>>,
+    /// Songs of the catalog not yet on the list (for "add a song").
+    pub addable: Vec<Song>,
+    pub actual: Vec<SetlistEntry>,
+    /// Song ids the current voter has voted for.
+    pub my_votes: Vec<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HomePage {
+    pub trending: Vec<Show>,
+    pub upcoming: Vec<Show>,
+    pub recent: Vec<Show>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArtistPage {
+    pub artist: Artist,
+    pub upcoming: Vec<Show>,
+    pub past: Vec<Show>,
+    pub catalog: Vec<Song>,
+    pub followed: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VenuePage {
+    pub venue: Venue,
+    pub shows: Vec<Show>,
+}
+
+impl Domain {
+    pub async fn show_by_slug(&self, slug: &str) -> Result<Show, DomainError> {
+        let slug = slug.to_owned();
+        self.db.read(move |c| db::shows::by_slug(c, &slug)).await?.ok_or(DomainError::NotFound("show"))
+    }
+
+    pub async fn show_by_id(&self, id: i64) -> Result<Show, DomainError> {
+        self.db.read(move |c| db::shows::by_id(c, id)).await?.ok_or(DomainError::NotFound("show"))
+    }
+
+    pub async fn show_page(&self, show: Show, voter: Option<&Voter>) -> Result<ShowPage, DomainError> {
+        let ranking = self.ranking(show.id).await?;
+        let voter_key = match voter {
+            Some(Voter::User(u)) => Some(format!("u{}", u.id)),
+            Some(Voter::Anonymous { device_token, .. }) if self.config.settings.voting.anonymous => {
+                Some(self.device_key(device_token))
+            }
+            _ => None,
+        };
+        let now = self.now();
+        let (show_id, artist_id) = (show.id, show.artist_id);
+        let open = voting_open(&show, now);
+        let (addable, actual, my_votes) = self
+            .db
+            .read(move |c| -> Result<_, db::DbError> {
+                let addable = if open {
+                    c.prepare_cached(
+                        "SELECT id, artist_id, title, album, duration_s, is_live, is_remix, popularity FROM songs
+                         WHERE artist_id = ?1 AND id NOT IN (SELECT song_id FROM show_songs WHERE show_id = ?2)
+                         ORDER BY title COLLATE NOCASE LIMIT 500",
+                    )?
+                    .query_map([artist_id, show_id], |r| {
+                        Ok(Song {
+                            id: r.get(0)?,
+                            artist_id: r.get(1)?,
+                            title: r.get(2)?,
+                            album: r.get(3)?,
+                            duration_s: r.get(4)?,
+                            is_live: r.get(5)?,
+                            is_remix: r.get(6)?,
+                            popularity: r.get(7)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?
+                } else {
+                    Vec::new()
+                };
+                let actual = db::setlists::actual(c, show_id)?;
+                let my_votes = match &voter_key {
+                    Some(k) => db::votes::voted_songs(c, show_id, k)?,
+                    None => Vec::new(),
+                };
+                Ok((addable, actual, my_votes))
+            })
+            .await?;
+        Ok(ShowPage { voting_open: open, show, ranking, addable, actual, my_votes })
+    }
+
+    pub async fn home_page(&self) -> Result<HomePage, DomainError> {
+        let now = self.now();
+        let (mut candidates, upcoming, recent) = self
+            .db
+            .read(move |c| -> Result<_, db::DbError> {
+                Ok((
+                    db::shows::trend_candidates(c, now, 200)?,
+                    db::shows::upcoming(c, now, 12)?,
+                    db::shows::recent_past(c, now, 6)?,
+                ))
+            })
+            .await?;
+        candidates.retain(|s| s.trend_score > 0.0);
+        candidates.sort_by(|a, b| {
+            let sa = trending::trending_score(a.trend_score, a.trend_at, a.starts_at, now);
+            let sb = trending::trending_score(b.trend_score, b.trend_at, b.starts_at, now);
+            sb.total_cmp(&sa)
+        });
+        candidates.truncate(6);
+        Ok(HomePage { trending: candidates, upcoming, recent })
+    }
+
+    pub async fn artist_page(&self, slug: &str, user_id: Option<i64>) -> Result<ArtistPage, DomainError> {
+        let slug = slug.to_owned();
+        let now = self.now();
+        self.db
+            .read(move |c| -> Result<ArtistPage, DomainError> {
+                let artist = db::artists::by_slug(c, &slug)?.ok_or(DomainError::NotFound("artist"))?;
+                Ok(ArtistPage {
+                    upcoming: db::shows::by_artist_upcoming(c, artist.id, now)?,
+                    past: db::shows::by_artist_past(c, artist.id, now, 50)?,
+                    catalog: db::songs::catalog(c, artist.id)?,
+                    followed: match user_id {
+                        Some(u) => db::artists::is_followed(c, u, artist.id)?,
+                        None => false,
+                    },
+                    artist,
+                })
+            })
+            .await
+    }
+
+    pub async fn venue_page(&self, slug: &str) -> Result<VenuePage, DomainError> {
+        let slug = slug.to_owned();
+        self.db
+            .read(move |c| -> Result<VenuePage, DomainError> {
+                let venue = db::venues::by_slug(c, &slug)?.ok_or(DomainError::NotFound("venue"))?;
+                Ok(VenuePage { shows: db::shows::by_venue(c, venue.id, 100)?, venue })
+            })
+            .await
+    }
+
+    pub async fn artists(&self, limit: i64, offset: i64) -> Result<Vec<Artist>, DomainError> {
+        self.db.read(move |c| db::artists::list(c, limit.clamp(1, 500), offset.max(0))).await.map_err(DomainError::from)
+    }
+
+    pub async fn venues(&self, limit: i64, offset: i64) -> Result<Vec<Venue>, DomainError> {
+        self.db.read(move |c| db::venues::list(c, limit.clamp(1, 500), offset.max(0))).await.map_err(DomainError::from)
+    }
+
+    pub async fn upcoming_shows(&self, limit: i64) -> Result<Vec<Show>, DomainError> {
+        let now = self.now();
+        self.db.read(move |c| db::shows::upcoming(c, now, limit.clamp(1, 500))).await.map_err(DomainError::from)
+    }
+
+    pub async fn catalog(&self, artist_id: i64) -> Result<Vec<Song>, DomainError> {
+        self.db.read(move |c| db::songs::catalog(c, artist_id)).await.map_err(DomainError::from)
+    }
+
+    pub async fn set_follow(&self, user_id: i64, artist_id: i64, follow: bool) -> Result<(), DomainError> {
+        let now = self.now();
+        self.db
+            .write(move |c| {
+                db::artists::by_id(c, artist_id)?.ok_or(DomainError::NotFound("artist"))?;
+                if follow {
+                    db::artists::follow(c, user_id, artist_id, now)?;
+                } else {
+                    db::artists::unfollow(c, user_id, artist_id)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn followed_artists(&self, user_id: i64) -> Result<Vec<Artist>, DomainError> {
+        self.db.read(move |c| db::artists::followed_by(c, user_id)).await.map_err(DomainError::from)
+    }
+}

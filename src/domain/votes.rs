@@ -1,0 +1,160 @@
+//! Voting: one vote per voter per song per show, a toggle. Voting closes exactly at the show's start:
+//! the check runs inside the write transaction, with the clock read there.
+
+use std::net::IpAddr;
+
+use super::{CurrentUser, Domain, DomainError, trending};
+use crate::db;
+
+/// Who votes.
+#[derive(Debug, Clone)]
+pub enum Voter {
+    User(CurrentUser),
+    /// Anonymous voting (a setting): identified by a device cookie and limited per device and network.
+    Anonymous {
+        device_token: String,
+        ip: IpAddr,
+    },
+}
+
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct VoteOutcome {
+    /// Whether the voter's vote now exists (false: it was taken back).
+    pub voted: bool,
+    pub votes: i64,
+    pub anon_votes: i64,
+}
+
+/// Most songs a show's prediction list can hold.
+pub const MAX_SONGS_PER_SHOW: i64 = 200;
+
+pub(super) fn voting_open(show: &db::shows::Show, now: i64) -> bool {
+    show.status == "upcoming" && now < show.starts_at
+}
+
+impl Domain {
+    pub async fn toggle_vote(&self, voter: &Voter, show_id: i64, song_id: i64) -> Result<VoteOutcome, DomainError> {
+        let voting = self.config.settings.voting.clone();
+        let (key, user_id, ip_hash) = match voter {
+            Voter::User(u) => (format!("u{}", u.id), Some(u.id), None),
+            Voter::Anonymous { device_token, ip } => {
+                if !voting.anonymous {
+                    return Err(DomainError::Unauthorized);
+                }
+                (self.device_key(device_token), None, Some(self.network_hash(*ip)))
+            }
+        };
+        let outcome = self
+            .db
+            .write(move |c| {
+                let now = db::now();
+                let show = db::shows::by_id(c, show_id)?.ok_or(DomainError::NotFound("show"))?;
+                if !voting_open(&show, now) {
+                    return Err(DomainError::VotingClosed);
+                }
+                if !db::songs::on_show(c, show_id, song_id)? {
+                    return Err(DomainError::NotFound("song on this show"));
+                }
+                if let Some(ip_hash) = &ip_hash {
+                    let already = db::votes::voted_songs(c, show_id, &key)?.contains(&song_id);
+                    if !already {
+                        check_anonymous_limits(c, &voting, show_id, &key, ip_hash, now)?;
+                    }
+                }
+                let voted = db::votes::toggle(c, show_id, song_id, &key, user_id, ip_hash.as_deref(), now)?;
+                let delta = if voted { 1.0 } else { -1.0 };
+                let score = trending::after_vote(show.trend_score, show.trend_at, now, delta);
+                db::shows::set_trend(c, show_id, score, now, if voted { 1 } else { -1 })?;
+                let (votes, anon_votes) = c
+                    .prepare_cached("SELECT votes, anon_votes FROM show_songs WHERE show_id = ?1 AND song_id = ?2")
+                    .and_then(|mut s| s.query_row([show_id, song_id], |r| Ok((r.get(0)?, r.get(1)?))))
+                    .map_err(db::DbError::from)?;
+                Ok(VoteOutcome { voted, votes, anon_votes })
+            })
+            .await?;
+        self.ranking_changed(show_id);
+        Ok(outcome)
+    }
+
+    /// A fan adds a song from the artist's catalog to the show's list.
+    pub async fn add_song_to_show(&self, user: &CurrentUser, show_id: i64, song_id: i64) -> Result<bool, DomainError> {
+        let uid = user.id;
+        let added = self
+            .db
+            .write(move |c| {
+                let now = db::now();
+                let show = db::shows::by_id(c, show_id)?.ok_or(DomainError::NotFound("show"))?;
+                if !voting_open(&show, now) {
+                    return Err(DomainError::VotingClosed);
+                }
+                let song = db::songs::by_id(c, song_id)?.ok_or(DomainError::NotFound("song"))?;
+                if song.artist_id != show.artist_id {
+                    return Err(DomainError::invalid("song_id", "the song is not in this artist's catalog"));
+                }
+                let count: i64 = c
+                    .prepare_cached("SELECT count(*) FROM show_songs WHERE show_id = ?1")
+                    .and_then(|mut s| s.query_row([show_id], |r| r.get(0)))
+                    .map_err(db::DbError::from)?;
+                if count >= MAX_SONGS_PER_SHOW {
+                    return Err(DomainError::invalid(
+                        "song_id",
+                        format!("a show's list holds at most {MAX_SONGS_PER_SHOW} songs"),
+                    ));
+                }
+                Ok(db::songs::add_to_show(c, show_id, song_id, Some(uid), now)?)
+            })
+            .await?;
+        if added {
+            self.ranking_changed(show_id);
+        }
+        Ok(added)
+    }
+
+    pub(super) fn ranking_changed(&self, show_id: i64) {
+        {
+            // Bump and invalidate under the lock that guards cache inserts: a read that started
+            // before this change can then never put its stale ranking back into the cache.
+            let mut gens = self.ranking_gens.lock();
+            *gens.entry(show_id).or_insert(0) += 1;
+            self.rankings.invalidate(&show_id);
+        }
+        self.hub.publish(show_id);
+    }
+
+    /// The ranking of a show, cached until the next vote on it.
+    pub async fn ranking(&self, show_id: i64) -> Result<std::sync::Arc<Vec<db::songs::RankedSong>>, DomainError> {
+        if let Some(r) = self.rankings.get(&show_id) {
+            return Ok(r);
+        }
+        let generation = self.ranking_gens.lock().get(&show_id).copied().unwrap_or(0);
+        let r = std::sync::Arc::new(
+            self.db.read(move |c| db::songs::ranking(c, show_id)).await.map_err(DomainError::from)?,
+        );
+        let gens = self.ranking_gens.lock();
+        if gens.get(&show_id).copied().unwrap_or(0) == generation {
+            self.rankings.insert(show_id, r.clone());
+        }
+        Ok(r)
+    }
+}
+
+fn check_anonymous_limits(
+    c: &db::Connection,
+    voting: &crate::config::VotingSettings,
+    show_id: i64,
+    key: &str,
+    ip_hash: &[u8],
+    now: i64,
+) -> Result<(), DomainError> {
+    let day_ago = now - 86_400;
+    let per_show = i64::from(voting.anonymous_votes_per_show);
+    let per_day = i64::from(voting.anonymous_votes_per_day);
+    let limited = db::votes::count_by_voter_on_show(c, show_id, key)? >= per_show
+        || db::votes::count_anonymous_by_ip_on_show(c, show_id, ip_hash)? >= per_show
+        || db::votes::count_by_voter_since(c, key, day_ago)? >= per_day
+        || db::votes::count_anonymous_by_ip_since(c, ip_hash, day_ago)? >= per_day;
+    if limited {
+        return Err(DomainError::RateLimited { retry_after_secs: 3600 });
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Accounts over JSON: sign up, sign in (sets the session cookie), sign out, me, export, delete.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::payload::{Json, Response as OaResponse};
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::ApiTags;
+use super::models::{LoginRequest, Me, SignUpRequest};
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::http::auth::{Visitor, check_same_origin, cookie_header, session_cookie_name};
+use crate::http::state::AppState;
+
+pub struct AuthApi;
+
+#[derive(ApiResponse)]
+pub enum SessionStarted {
+    /// Signed in; the session cookie is set
+    #[oai(status = 200)]
+    Ok(Json<Me>, #[oai(header = "set-cookie")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum SignedUp {
+    /// Account created and signed in; the session cookie is set
+    #[oai(status = 201)]
+    Created(Json<Me>, #[oai(header = "set-cookie")] String),
+}
+
+#[derive(ApiResponse)]
+pub enum SignedOut {
+    /// Signed out; the session cookie is cleared
+    #[oai(status = 204)]
+    Done(#[oai(header = "set-cookie")] String),
+}
+
+async fn new_session(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &crate::domain::CurrentUser,
+) -> Result<(Me, String), AppError> {
+    if let Some(old) = &visitor.session_token {
+        state.domain.end_session(old).await?;
+    }
+    let s = state.domain.create_session(user).await?;
+    let cookie = cookie_header(
+        state.https,
+        session_cookie_name(state.https),
+        &s.token,
+        Some(state.config.settings.sessions.absolute_timeout.as_secs()),
+    );
+    let me = Me {
+        id: user.id,
+        email: user.email.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role.as_str().into(),
+        csrf_token: s.csrf_token,
+    };
+    Ok((me, cookie))
+}
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Create an account and sign in
+    #[oai(path = "/auth/signup", method = "post")]
+    async fn signup(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        body: Json<SignUpRequest>,
+    ) -> poem::Result<SignedUp> {
+        check_same_origin(req)?;
+        state
+            .domain
+            .sign_up(&body.email, &body.password, &body.display_name, Role::User)
+            .await
+            .map_err(AppError::from)?;
+        let user = state.domain.authenticate(&body.email, &body.password).await.map_err(AppError::from)?;
+        let (me, cookie) = new_session(&state, &visitor, &user).await?;
+        Ok(SignedUp::Created(Json(me), cookie))
+    }
+
+    /// Sign in with email and password
+    #[oai(path = "/auth/login", method = "post")]
+    async fn login(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        body: Json<LoginRequest>,
+    ) -> poem::Result<SessionStarted> {
+        check_same_origin(req)?;
+        let user = state.domain.authenticate(&body.email, &body.password).await.map_err(AppError::from)?;
+        let (me, cookie) = new_session(&state, &visitor, &user).await?;
+        Ok(SessionStarted::Ok(Json(me), cookie))
+    }
+
+    /// Sign out this session
+    #[oai(path = "/auth/logout", method = "post")]
+    async fn logout(&self, state: Data<&Arc<AppState>>, req: &Request, visitor: Visitor) -> poem::Result<SignedOut> {
+        check_same_origin(req)?;
+        if let Some(t) = &visitor.session_token {
+            state.domain.end_session(t).await.map_err(AppError::from)?;
+        }
+        Ok(SignedOut::Done(cookie_header(state.https, session_cookie_name(state.https), "", Some(0))))
+    }
+
+    /// Sign out every session of this account
+    #[oai(path = "/auth/logout-all", method = "post")]
+    async fn logout_all(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+    ) -> poem::Result<SignedOut> {
+        check_same_origin(req)?;
+        let user = visitor.require_user()?;
+        state.domain.end_all_sessions(user.id).await.map_err(AppError::from)?;
+        Ok(SignedOut::Done(cookie_header(state.https, session_cookie_name(state.https), "", Some(0))))
+    }
+
+    /// The signed-in account
+    #[oai(path = "/me", method = "get")]
+    async fn me(&self, visitor: Visitor) -> poem::Result<Json<Me>> {
+        let s = visitor.session.as_ref().ok_or(AppError::Domain(crate::domain::DomainError::Unauthorized))?;
+        Ok(Json(Me {
+            id: s.user.id,
+            email: s.user.email.clone(),
+            display_name: s.user.display_name.clone(),
+            role: s.user.role.as_str().into(),
+            csrf_token: s.csrf_token.clone(),
+        }))
+    }
+
+    /// Everything stored about the signed-in account (data portability)
+    #[oai(path = "/me/export", method = "get")]
+    async fn export(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Visitor,
+    ) -> poem::Result<OaResponse<Json<serde_json::Value>>> {
+        let user = visitor.require_user()?;
+        let data = state.domain.export_user(user).await.map_err(AppError::from)?;
+        Ok(OaResponse::new(Json(data)).header("content-disposition", "attachment; filename=\"mysetlist-export.json\""))
+    }
+
+    /// Delete the signed-in account (erasure; votes stay only as anonymous counts)
+    #[oai(path = "/me/delete", method = "post")]
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        body: Json<LoginRequest>,
+    ) -> poem::Result<SignedOut> {
+        check_same_origin(req)?;
+        let user = visitor.require_user()?;
+        if !user.email.eq_ignore_ascii_case(body.email.trim()) {
+            return Err(AppError::bad_request("email", "does not match the signed-in account").into());
+        }
+        state.domain.delete_account(user, &body.password).await.map_err(AppError::from)?;
+        Ok(SignedOut::Done(cookie_header(state.https, session_cookie_name(state.https), "", Some(0))))
+    }
+}

@@ -1,0 +1,39 @@
+//! JSON API under /api/v1 (poem-openapi): everything the pages can do. Spec at /openapi.json,
+//! Swagger UI at /api/docs. Errors are application/problem+json naming the field.
+
+mod admin;
+mod auth_api;
+mod catalog_api;
+mod models;
+mod shows_api;
+
+use std::sync::Arc;
+
+use poem_openapi::{OpenApiService, Tags};
+
+use super::state::AppState;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Sign up, sign in, sign out, the current account
+    Auth,
+    /// Shows, rankings, votes and setlists
+    Shows,
+    /// Artists, venues, songs and search
+    Catalog,
+    /// Users, roles and the audit log (admin)
+    Admin,
+}
+
+pub type Api = (auth_api::AuthApi, shows_api::ShowsApi, catalog_api::CatalogApi, admin::AdminApi);
+
+pub fn service(state: &Arc<AppState>) -> OpenApiService<Api, ()> {
+    let _ = state;
+    OpenApiService::new(
+        (auth_api::AuthApi, shows_api::ShowsApi, catalog_api::CatalogApi, admin::AdminApi),
+        "MySetlist API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Vote on the songs you want an artist to play. Cookie sessions; JSON writes must be same-origin.")
+    .url_prefix("/api/v1")
+}

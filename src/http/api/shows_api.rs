@@ -1,0 +1,202 @@
+//! Shows over JSON: list, detail with ranking, vote toggle, add a song, the actual setlist.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+
+use super::ApiTags;
+use super::models::*;
+use crate::domain::{ActualEntryInput, ShowInput};
+use crate::error::AppError;
+use crate::http::auth::{Visitor, check_same_origin};
+use crate::http::state::AppState;
+
+pub struct ShowsApi;
+
+#[derive(ApiResponse)]
+pub enum Voted {
+    /// The vote was toggled; anonymous voters get their device cookie
+    #[oai(status = 200)]
+    Ok(Json<VoteResult>, #[oai(header = "set-cookie")] Option<String>),
+}
+
+#[OpenApi(tag = "ApiTags::Shows")]
+impl ShowsApi {
+    /// Upcoming shows, soonest first
+    #[oai(path = "/shows", method = "get")]
+    async fn list(
+        &self,
+        state: Data<&Arc<AppState>>,
+        #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<i64>,
+    ) -> poem::Result<Json<Vec<ShowSummary>>> {
+        let now = state.domain.now();
+        let shows = state.domain.upcoming_shows(limit.0).await.map_err(AppError::from)?;
+        Ok(Json(shows.iter().map(|s| ShowSummary::from_show(s, now)).collect()))
+    }
+
+    /// A show with its ranking, actual setlist and the caller's votes. `id` is the numeric id or the slug.
+    #[oai(path = "/shows/:id", method = "get")]
+    async fn get(
+        &self,
+        state: Data<&Arc<AppState>>,
+        visitor: Visitor,
+        #[oai(validator(max_length = 120))] id: Path<String>,
+    ) -> poem::Result<Json<ShowDetail>> {
+        let show = match id.0.parse::<i64>() {
+            Ok(n) => state.domain.show_by_id(n).await,
+            Err(_) => state.domain.show_by_slug(&id.0).await,
+        }
+        .map_err(AppError::from)?;
+        let voter = visitor.existing_voter();
+        let page = state.domain.show_page(show, voter.as_ref()).await.map_err(AppError::from)?;
+        let now = state.domain.now();
+        Ok(Json(ShowDetail {
+            show: ShowSummary::from_show(&page.show, now),
+            ranking: page.ranking.iter().map(RankedSong::from).collect(),
+            actual: page.actual.iter().map(SetlistEntry::from).collect(),
+            my_votes: page.my_votes,
+        }))
+    }
+
+    /// The ranking only (songs ordered by votes)
+    #[oai(path = "/shows/:id/ranking", method = "get")]
+    async fn ranking(&self, state: Data<&Arc<AppState>>, id: Path<i64>) -> poem::Result<Json<Vec<RankedSong>>> {
+        state.domain.show_by_id(id.0).await.map_err(AppError::from)?;
+        let r = state.domain.ranking(id.0).await.map_err(AppError::from)?;
+        Ok(Json(r.iter().map(RankedSong::from).collect()))
+    }
+
+    /// Toggle the caller's vote for a song on a show (vote again to take it back)
+    #[oai(path = "/shows/:id/songs/:song_id/vote", method = "post")]
+    async fn vote(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        mut visitor: Visitor,
+        id: Path<i64>,
+        song_id: Path<i64>,
+    ) -> poem::Result<Voted> {
+        check_same_origin(req)?;
+        let voter = visitor.voter();
+        let o = state.domain.toggle_vote(&voter, id.0, song_id.0).await.map_err(AppError::from)?;
+        let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
+        Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
+    }
+
+    /// Add a song from the artist's catalog to the show's list
+    #[oai(path = "/shows/:id/songs", method = "post")]
+    async fn add_song(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        id: Path<i64>,
+        body: Json<AddSongRequest>,
+    ) -> poem::Result<Json<bool>> {
+        check_same_origin(req)?;
+        let user = visitor.require_user()?;
+        let added = state.domain.add_song_to_show(user, id.0, body.song_id).await.map_err(AppError::from)?;
+        Ok(Json(added))
+    }
+
+    /// Create a show (moderator); its list is seeded with the artist's popular studio songs
+    #[oai(path = "/shows", method = "post")]
+    async fn create(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        body: Json<ShowRequest>,
+    ) -> poem::Result<Json<Created>> {
+        check_same_origin(req)?;
+        let user = visitor.require_user()?;
+        let b = body.0;
+        let input = ShowInput {
+            artist_id: b.artist_id,
+            venue_id: b.venue_id,
+            starts_at: b.starts_at,
+            title: b.title,
+            slug: b.slug,
+            status: b.status,
+        };
+        let id = state.domain.create_show(user, input).await.map_err(AppError::from)?;
+        Ok(Json(Created { id }))
+    }
+
+    /// Update a show (moderator)
+    #[oai(path = "/shows/:id", method = "put")]
+    async fn update(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        id: Path<i64>,
+        body: Json<ShowRequest>,
+    ) -> poem::Result<Json<Created>> {
+        check_same_origin(req)?;
+        let user = visitor.require_user()?;
+        let b = body.0;
+        let input = ShowInput {
+            artist_id: b.artist_id,
+            venue_id: b.venue_id,
+            starts_at: b.starts_at,
+            title: b.title,
+            slug: b.slug,
+            status: b.status,
+        };
+        state.domain.update_show(user, id.0, input).await.map_err(AppError::from)?;
+        Ok(Json(Created { id: id.0 }))
+    }
+
+    /// Delete a show (admin)
+    #[oai(path = "/shows/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        id: Path<i64>,
+    ) -> poem::Result<Json<Created>> {
+        check_same_origin(req)?;
+        let user = visitor.require_user()?;
+        state.domain.delete_show(user, id.0).await.map_err(AppError::from)?;
+        Ok(Json(Created { id: id.0 }))
+    }
+
+    /// Set the actual setlist (moderator); returns the prediction's accuracy
+    #[oai(path = "/shows/:id/setlist", method = "put")]
+    async fn set_actual(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        id: Path<i64>,
+        body: Json<ActualSetlistRequest>,
+    ) -> poem::Result<Json<AccuracyResult>> {
+        check_same_origin(req)?;
+        let user = visitor.require_user()?;
+        let entries = body
+            .0
+            .entries
+            .into_iter()
+            .map(|e| ActualEntryInput {
+                title: e.title,
+                song_id: e.song_id,
+                encore: e.encore,
+                info: e.info,
+                cover_artist: e.cover_artist,
+                is_tape: e.is_tape,
+            })
+            .collect();
+        let accuracy = state.domain.set_actual_setlist(user, id.0, entries).await.map_err(AppError::from)?;
+        Ok(Json(AccuracyResult { accuracy }))
+    }
+}
+
+fn default_limit() -> i64 {
+    50
+}

@@ -1,0 +1,192 @@
+//! Who is asking: session, device and CSRF cookies, client address. Also the CSRF checks.
+//!
+//! CSRF: signed-in forms carry the session's token; signed-out forms (sign in, sign up, anonymous
+//! votes) carry a double-submit token equal to a random `csrf` cookie. JSON writes are checked by
+//! Origin / Sec-Fetch-Site instead (see `check_same_origin`). All cookies are HttpOnly, SameSite=Lax,
+//! and on HTTPS Secure with the `__Host-` prefix.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use poem::http::HeaderValue;
+use poem::{FromRequest, Request, RequestBody, Response};
+use subtle::ConstantTimeEq;
+
+use super::client_ip::client_ip;
+use super::state::AppState;
+use crate::domain::{CurrentUser, DomainError, Session, Voter};
+use crate::error::AppError;
+
+pub fn session_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-session" } else { "session" }
+}
+fn csrf_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-csrf" } else { "csrf" }
+}
+fn device_cookie_name(https: bool) -> &'static str {
+    if https { "__Host-device" } else { "device" }
+}
+
+pub struct Visitor {
+    pub session: Option<Session>,
+    pub session_token: Option<String>,
+    pub ip: IpAddr,
+    device: Option<String>,
+    csrf_cookie: Option<String>,
+    /// Cookies to set on the response (new CSRF or device cookie).
+    new_cookies: Vec<String>,
+    https: bool,
+}
+
+fn random_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>())
+}
+
+pub fn cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers().get_all("cookie").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+pub fn cookie_header(https: bool, name: &str, value: &str, max_age_secs: Option<u64>) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if https {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age_secs {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    c
+}
+
+impl<'a> FromRequest<'a> for Visitor {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        let state = req.data::<Arc<AppState>>().expect("AppState is attached to every route");
+        let https = state.https;
+        let session_token = cookie(req, session_cookie_name(https));
+        let session = match &session_token {
+            Some(t) => state.domain.session(t).await.map_err(AppError::from)?,
+            None => None,
+        };
+        Ok(Visitor {
+            session,
+            session_token,
+            ip: client_ip(req, &state.config.trusted_proxies),
+            device: cookie(req, device_cookie_name(https)).filter(|d| d.len() <= 64),
+            csrf_cookie: cookie(req, csrf_cookie_name(https)).filter(|d| d.len() <= 64),
+            new_cookies: Vec::new(),
+            https,
+        })
+    }
+}
+
+impl Visitor {
+    pub fn user(&self) -> Option<&CurrentUser> {
+        self.session.as_ref().map(|s| &s.user)
+    }
+
+    pub fn require_user(&self) -> Result<&CurrentUser, AppError> {
+        self.user().ok_or(AppError::Domain(DomainError::Unauthorized))
+    }
+
+    /// The token to embed in forms; creates the signed-out CSRF cookie on first use.
+    pub fn csrf_token(&mut self) -> String {
+        if let Some(s) = &self.session {
+            return s.csrf_token.clone();
+        }
+        if let Some(c) = &self.csrf_cookie {
+            return c.clone();
+        }
+        let t = random_token();
+        self.new_cookies.push(cookie_header(self.https, csrf_cookie_name(self.https), &t, None));
+        self.csrf_cookie = Some(t.clone());
+        t
+    }
+
+    /// Checks a submitted form token against the session's or the cookie's, in constant time.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), AppError> {
+        let expected = match (&self.session, &self.csrf_cookie) {
+            (Some(s), _) => s.csrf_token.as_str(),
+            (None, Some(c)) => c.as_str(),
+            (None, None) => return Err(AppError::Forbidden("missing CSRF token; reload the page".into())),
+        };
+        if !submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("invalid CSRF token; reload the page".into()))
+        }
+    }
+
+    /// The voter for this request: the signed-in user, else an anonymous device (cookie created on demand).
+    pub fn voter(&mut self) -> Voter {
+        if let Some(u) = self.user() {
+            return Voter::User(u.clone());
+        }
+        let device = match &self.device {
+            Some(d) => d.clone(),
+            None => {
+                let d = random_token();
+                self.new_cookies.push(cookie_header(
+                    self.https,
+                    device_cookie_name(self.https),
+                    &d,
+                    Some(400 * 86_400),
+                ));
+                self.device = Some(d.clone());
+                d
+            }
+        };
+        Voter::Anonymous { device_token: device, ip: self.ip }
+    }
+
+    /// The voter without creating cookies (for rendering "my votes").
+    pub fn existing_voter(&self) -> Option<Voter> {
+        if let Some(u) = self.user() {
+            return Some(Voter::User(u.clone()));
+        }
+        self.device.as_ref().map(|d| Voter::Anonymous { device_token: d.clone(), ip: self.ip })
+    }
+
+    pub fn https(&self) -> bool {
+        self.https
+    }
+
+    pub fn set_cookie(&mut self, header: String) {
+        self.new_cookies.push(header);
+    }
+
+    pub fn pending_cookies(&self) -> &[String] {
+        &self.new_cookies
+    }
+
+    /// Attaches pending Set-Cookie headers to a response.
+    pub fn finish(&self, mut resp: Response) -> Response {
+        for c in &self.new_cookies {
+            if let Ok(v) = HeaderValue::from_str(c) {
+                resp.headers_mut().append("set-cookie", v);
+            }
+        }
+        resp
+    }
+}
+
+/// JSON writes authenticated by cookie: refuse cross-site requests. Browsers send Sec-Fetch-Site on
+/// every request and Origin on every POST; a request with neither did not come from a browser page.
+pub fn check_same_origin(req: &Request) -> Result<(), AppError> {
+    if let Some(site) = req.header("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return Err(AppError::Forbidden(format!("cross-site request refused (Sec-Fetch-Site: {site})")));
+    }
+    if let Some(origin) = req.header("origin") {
+        let host = req.header("host").unwrap_or_default();
+        let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+        if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
+            return Err(AppError::Forbidden("cross-origin request refused (Origin does not match Host)".into()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! The web layer: pages, JSON API, live updates, assets, health. Talks only to `domain`.
+
+pub mod api;
+mod assets;
+mod auth;
+mod client_ip;
+mod forms;
+mod health;
+mod middleware;
+mod pages;
+mod sse;
+mod state;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route, get};
+
+pub use auth::{Visitor, session_cookie_name};
+pub use state::{AppState, ReadinessCheck};
+
+/// The whole application as one endpoint.
+pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
+    let max_body = state.config.settings.http.max_body_bytes;
+    let http = &state.config.settings.http;
+    let hsts = state.https.then(|| middleware::hsts_value(http.hsts_max_age.as_secs(), http.hsts_preload));
+    let api = api::service(&state);
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    Route::new()
+        .nest("/", pages::routes())
+        .nest("/api/v1", api)
+        .at("/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .at("/livez", get(health::livez))
+        .at("/readyz", get(health::readyz))
+        .at("/shows/:id/live", get(sse::ranking_stream))
+        .at("/assets/:name", get(assets::serve))
+        .at("/favicon.ico", get(assets::favicon))
+        .catch_all_error(|e| async move { crate::error::problem_from_poem(e) })
+        .with(middleware::BodyLimit::new(max_body))
+        .with(middleware::SecurityHeaders::new(hsts))
+        .with(middleware::RequestLog)
+        .data(state)
+}

@@ -1,0 +1,155 @@
+//! Sign in, sign up, sign out. A new session (new token) is issued on every sign-in, so a token
+//! planted before sign-in is worthless (session fixation).
+
+use std::sync::Arc;
+
+use poem::web::{Data, Form, Query};
+use poem::{Response, handler};
+use serde::Deserialize;
+
+use super::{Layout, error_page, render};
+use crate::domain::{DomainError, Role};
+use crate::error::AppError;
+use crate::http::auth::{Visitor, cookie_header, session_cookie_name};
+use crate::http::forms::{safe_next, see_other};
+use crate::http::state::AppState;
+
+#[derive(askama::Template)]
+#[template(path = "auth.html")]
+struct AuthTemplate {
+    layout: Layout,
+    heading: &'static str,
+    action: &'static str,
+    signup: bool,
+    error: Option<String>,
+    email: String,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn form_page(visitor: &mut Visitor, signup: bool, error: Option<String>, email: String, next: String) -> Response {
+    let t = AuthTemplate {
+        layout: Layout::new(visitor),
+        heading: if signup { "Create an account" } else { "Sign in" },
+        action: if signup { "/signup" } else { "/login" },
+        signup,
+        error,
+        email,
+        next,
+    };
+    match render(&t) {
+        Ok(r) => visitor.finish(r),
+        Err(e) => error_page(visitor, e),
+    }
+}
+
+#[handler]
+pub fn login_form(mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
+    form_page(&mut visitor, false, None, String::new(), safe_next(q.next.as_deref()))
+}
+
+#[handler]
+pub fn signup_form(mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
+    form_page(&mut visitor, true, None, String::new(), safe_next(q.next.as_deref()))
+}
+
+#[derive(Deserialize)]
+pub struct AuthForm {
+    csrf: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn start_session(
+    state: &AppState,
+    visitor: &mut Visitor,
+    user: &crate::domain::CurrentUser,
+) -> Result<(), AppError> {
+    if let Some(old) = visitor.session_token.clone() {
+        state.domain.end_session(&old).await?;
+    }
+    let s = state.domain.create_session(user).await?;
+    let max_age = state.config.settings.sessions.absolute_timeout.as_secs();
+    visitor.set_cookie(cookie_header(state.https, session_cookie_name(state.https), &s.token, Some(max_age)));
+    Ok(())
+}
+
+#[handler]
+pub async fn login_submit(
+    Data(state): Data<&Arc<AppState>>,
+    mut visitor: Visitor,
+    Form(form): Form<AuthForm>,
+) -> Response {
+    let next = safe_next(Some(&form.next));
+    if let Err(e) = visitor.check_csrf(&form.csrf) {
+        return error_page(&mut visitor, e);
+    }
+    let result = async {
+        let user = state.domain.authenticate(&form.email, &form.password).await?;
+        start_session(state, &mut visitor, &user).await
+    }
+    .await;
+    match result {
+        Ok(()) => visitor.finish(see_other(&next)),
+        Err(e @ AppError::Domain(DomainError::Invalid { .. } | DomainError::Forbidden(_))) => {
+            let mut r = form_page(&mut visitor, false, Some(e.public_message()), form.email.clone(), next);
+            r.set_status(e.status());
+            r
+        }
+        Err(e) => error_page(&mut visitor, e),
+    }
+}
+
+#[handler]
+pub async fn signup_submit(
+    Data(state): Data<&Arc<AppState>>,
+    mut visitor: Visitor,
+    Form(form): Form<AuthForm>,
+) -> Response {
+    let next = safe_next(Some(&form.next));
+    if let Err(e) = visitor.check_csrf(&form.csrf) {
+        return error_page(&mut visitor, e);
+    }
+    let result = async {
+        state.domain.sign_up(&form.email, &form.password, &form.display_name, Role::User).await?;
+        let user = state.domain.authenticate(&form.email, &form.password).await?;
+        start_session(state, &mut visitor, &user).await
+    }
+    .await;
+    match result {
+        Ok(()) => visitor.finish(see_other(&next)),
+        Err(e @ AppError::Domain(DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
+            let mut r = form_page(&mut visitor, true, Some(e.public_message()), form.email.clone(), next);
+            r.set_status(e.status());
+            r
+        }
+        Err(e) => error_page(&mut visitor, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+#[handler]
+pub async fn logout(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, Form(form): Form<CsrfForm>) -> Response {
+    if let Err(e) = visitor.check_csrf(&form.csrf) {
+        return error_page(&mut visitor, e);
+    }
+    if let Some(token) = visitor.session_token.clone()
+        && let Err(e) = state.domain.end_session(&token).await
+    {
+        return error_page(&mut visitor, e.into());
+    }
+    visitor.set_cookie(cookie_header(state.https, session_cookie_name(state.https), "", Some(0)));
+    visitor.finish(see_other("/"))
+}

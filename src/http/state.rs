@@ -1,0 +1,36 @@
+//! Shared state of the web layer.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::domain::Domain;
+
+/// A readiness condition contributed by another subsystem (TLS, replication, role): `Err(reason)`
+/// makes /readyz answer 503 with the reason.
+pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+pub struct AppState {
+    pub domain: Arc<Domain>,
+    pub config: Arc<Config>,
+    /// Served over HTTPS: cookies get `Secure` and the `__Host-` prefix, HSTS is sent.
+    pub https: bool,
+    pub readiness: parking_lot::RwLock<Vec<(&'static str, ReadinessCheck)>>,
+    /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation).
+    pub page_cache: moka::sync::Cache<(i64, u64), Arc<str>>,
+}
+
+impl AppState {
+    pub fn new(domain: Arc<Domain>, https: bool) -> Arc<Self> {
+        Arc::new(Self {
+            config: domain.config.clone(),
+            domain,
+            https,
+            readiness: parking_lot::RwLock::new(Vec::new()),
+            page_cache: moka::sync::Cache::builder().max_capacity(2_000).build(),
+        })
+    }
+
+    pub fn add_readiness_check(&self, name: &'static str, check: ReadinessCheck) {
+        self.readiness.write().push((name, check));
+    }
+}

@@ -1,0 +1,150 @@
+//! The test harness: start the real application on port 0 with a temp data dir (zero2prod's
+//! spawn_app), plus helpers to seed data and act as fans and admins over HTTP.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysetlist::config::{self, Config};
+use mysetlist::domain::{ArtistInput, CurrentUser, Domain, Role, ShowInput, SongInput, VenueInput};
+use mysetlist::http::AppState;
+use mysetlist::startup::Application;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub state: Arc<AppState>,
+    pub dir: tempfile::TempDir,
+    pub shutdown: Arc<tokio::sync::Notify>,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub fn test_config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
+    let mut env: Vec<(String, String)> = vec![
+        ("MYSETLIST_DATA_DIR".into(), dir.display().to_string()),
+        ("MYSETLIST_LISTEN".into(), "127.0.0.1:0".into()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    config::load_from(None, &env).expect("test config is valid")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = test_config(dir.path(), extra);
+    let app = Application::build(config, false).await.expect("app builds");
+    let addr = app.local_addr();
+    let state = app.state();
+    let shutdown = app.shutdown_handle();
+    let task = tokio::spawn(app.run_until_stopped());
+    TestApp { base: format!("http://{addr}"), addr, state, dir, shutdown, task }
+}
+
+impl TestApp {
+    pub fn domain(&self) -> &Arc<Domain> {
+        &self.state.domain
+    }
+
+    /// A client with its own cookie jar: one browser.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Creates a user directly (not via HTTP) and returns it.
+    pub async fn user(&self, email: &str, role: Role) -> CurrentUser {
+        let id = self.domain().sign_up(email, "correct horse battery", "", role).await.expect("sign up");
+        self.domain().user(id).await.unwrap().unwrap()
+    }
+
+    /// A client signed in as a new user with the role.
+    pub async fn signed_in(&self, email: &str, role: Role) -> (reqwest::Client, CurrentUser) {
+        let user = self.user(email, role).await;
+        let c = self.client();
+        let r = c
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login failed: {}", r.text().await.unwrap_or_default());
+        (c, user)
+    }
+
+    /// Seeds an artist with `songs` songs, a venue and a show starting `starts_in` from now.
+    pub async fn seed_show(&self, starts_in: chrono::Duration, songs: usize) -> Seeded {
+        let admin = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
+        let d = self.domain();
+        let n: u32 = rand::random();
+        let artist_id = d
+            .create_artist(&admin, ArtistInput { name: format!("Band {n}"), ..Default::default() })
+            .await
+            .unwrap();
+        let mut song_ids = Vec::new();
+        for i in 0..songs {
+            let s = SongInput { title: format!("Song {i}"), popularity: (100 - i) as i64, ..Default::default() };
+            song_ids.push(d.create_song(&admin, artist_id, s).await.unwrap());
+        }
+        let venue_id = d
+            .create_venue(&admin, VenueInput { name: format!("Hall {n}"), city: "Berlin".into(), country: "DE".into(), timezone: "Europe/Berlin".into(), ..Default::default() })
+            .await
+            .unwrap();
+        let starts_at = (chrono::Utc::now() + starts_in).to_rfc3339();
+        let show_id = d
+            .create_show(&admin, ShowInput { artist_id, venue_id, starts_at, ..Default::default() })
+            .await
+            .unwrap();
+        let slug = d.show_by_id(show_id).await.unwrap().slug;
+        Seeded { artist_id, venue_id, show_id, song_ids, slug }
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+    }
+}
+
+pub struct Seeded {
+    pub artist_id: i64,
+    pub venue_id: i64,
+    pub show_id: i64,
+    pub song_ids: Vec<i64>,
+    pub slug: String,
+}
+
+/// Polls `check` until it returns Some or the timeout passes (no sleeps as synchronisation).
+pub async fn wait_for<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// Pulls a hidden form field's value out of an HTML page.
+pub fn form_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
