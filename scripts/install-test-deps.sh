@@ -5,7 +5,7 @@ set -euo pipefail
 TOOLS_DIR="${MYSETLIST_TOOLS_DIR:-$HOME/.cache/mysetlist-tools}"
 mkdir -p "$TOOLS_DIR"
 
-apt_packages=(pebble nginx wrk chromium nix-bin iproute2 curl sqlite3 podman runc jq)
+apt_packages=(pebble nginx wrk chromium nix-bin iproute2 curl sqlite3 podman runc jq shellcheck file prometheus)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,53 @@
+# Builds `mysetlist` with nixpkgs' rustPlatform (no crane: one crate, one binary, and buildRustPackage's
+# vendoring from Cargo.lock is all this needs).
+#
+# Called with `pkgsStatic.callPackage` for the shipped binary and with `pkgs.callPackage` for the checks.
+# Static route: pkgsStatic targets musl (x86_64-unknown-linux-musl / aarch64-unknown-linux-musl) and links
+# everything statically. The alternative, glibc with `-C target-feature=+crt-static` (what the
+# Containerfile uses, because rustup cannot fetch the musl target there), is poorly supported in nixpkgs
+# (glibc.static, NSS lookups that dlopen at run time) and does not cross-compile to aarch64 as easily.
+# musl's malloc is slow under many threads; the Rust side may install mimalloc as the global allocator,
+# which builds from source with `cc` and needs nothing here.
+{
+  lib,
+  rustPlatform,
+  rustc,
+  stdenv,
+  src,
+  cargoToml,
+  # The checks run the unit tests in the sandbox; the shipped package skips them (they ran in the check).
+  doCheck ? false,
+}:
+let
+  requiredRust = cargoToml.package.rust-version;
+in
+assert lib.assertMsg (lib.versionAtLeast rustc.version requiredRust) ''
+  mysetlist: Cargo.toml requires rustc >= ${requiredRust} (package.rust-version), but this nixpkgs
+  provides rustc ${rustc.version}. Update the nixpkgs input (`nix flake update nixpkgs`) to a revision
+  with a newer rustc, or lower rust-version in Cargo.toml if the code builds with ${rustc.version}.
+'';
+rustPlatform.buildRustPackage {
+  pname = "mysetlist";
+  inherit (cargoToml.package) version;
+  inherit src doCheck;
+
+  cargoLock.lockFile = ../Cargo.lock;
+
+  # Unit tests only: the integration tests in tests/ need external programs (S3 server, pebble,
+  # litestream) that the VM tests and the runnable mirrors cover.
+  cargoTestFlags = [ "--lib" ];
+
+  # Only the server binary; helper binaries (if any) stay out of the closure.
+  cargoBuildFlags = [
+    "--bin"
+    "mysetlist"
+  ];
+
+  meta = {
+    description = cargoToml.package.description;
+    homepage = "https://github.com/mysetlist/mysetlist";
+    license = lib.licenses.agpl3Only;
+    mainProgram = "mysetlist";
+    platforms = lib.platforms.linux;
+  };
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# mysetlist-client: the few HTTP API calls the scenario tests make, kept in one place so that the NixOS
+# VM tests (packaged as `mysetlist-client`) and their runnable mirrors (vm-tests/mirror/) agree on the API.
+#
+# Usage: mysetlist-client [--cacert FILE] BASE_URL COMMAND [ARGS...]
+#   BASE_URL is an origin: scheme://host[:port], no path (it is also sent as the Origin header).
+#
+#   wait-ready [SECONDS]          poll BASE_URL/readyz until it answers 200 (default 60 s)
+#   signup EMAIL PASSWORD         create an account; prints the session cookies ("a=b; c=d")
+#   show                          prints the id of the first show listed (upcoming shows come first)
+#   songs SHOW_ID                 prints the song ids of the show's ranking, one per line
+#   vote COOKIES SHOW_ID SONG_ID  toggles the caller's vote for a song; exit 0 on 2xx
+#   votes SHOW_ID SONG_ID         prints the song's vote count on the show (0 if not ranked)
+#
+# The API contract this relies on. The first three lines are documented in config-schema.md; the two
+# reads marked (*) are what these tests assume the JSON API offers:
+#   GET  /readyz                                           200 once the database answers
+#   POST /api/v1/auth/signup {email,password,display_name} 2xx + Set-Cookie (session)
+#   POST /api/v1/shows/{show_id}/songs/{song_id}/vote      toggle; session cookie + same-origin Origin
+#   (*) GET /api/v1/shows                 {"items":[{"id":…}, …]} or a bare array of shows
+#   (*) GET /api/v1/shows/{id}/ranking    {"items":[{"song_id":…,"votes":N}, …]} or a bare array
+# Write requests send `Origin: BASE_URL` (the server checks Origin on JSON). Cookies are passed as a
+# header, not through a cookie jar, so a Secure flag does not hide them from plain-HTTP test URLs.
+set -euo pipefail
+
+die() {
+  echo "mysetlist-client: $*" >&2
+  exit 2
+}
+
+curl_opts=(--silent --show-error --connect-timeout 3 --max-time 15)
+if [[ ${1-} == --cacert ]]; then
+  [[ $# -ge 2 ]] || die "--cacert needs a file"
+  curl_opts+=(--cacert "$2")
+  shift 2
+fi
+[[ $# -ge 2 ]] || die "usage: mysetlist-client [--cacert FILE] BASE_URL COMMAND [ARGS...]"
+base=${1%/}
+command=$2
+shift 2
+
+# GET a JSON document; fails with the status and body on anything but 200.
+get_json() {
+  local path=$1 body status
+  body=$(mktemp)
+  status=$(curl "${curl_opts[@]}" -o "$body" -w '%{http_code}' -H 'Accept: application/json' "$base$path") || {
+    rm -f "$body"
+    die "GET $path: connection failed"
+  }
+  if [[ $status != 200 ]]; then
+    echo "mysetlist-client: GET $path answered $status: $(head -c 500 "$body")" >&2
+    rm -f "$body"
+    exit 1
+  fi
+  cat "$body"
+  rm -f "$body"
+}
+
+# The list inside a response: either the document itself (an array) or its "items".
+items='if type == "array" then . else .items end'
+
+case $command in
+wait-ready)
+  timeout=${1:-60}
+  deadline=$((SECONDS + timeout))
+  until [[ $(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}' "$base/readyz" 2>/dev/null || true) == 200 ]]; do
+    ((SECONDS < deadline)) || die "$base/readyz did not answer 200 within ${timeout}s"
+    sleep 0.2
+  done
+  ;;
+
+signup)
+  [[ $# -eq 2 ]] || die "usage: signup EMAIL PASSWORD"
+  headers=$(mktemp)
+  payload=$(jq -cn --arg email "$1" --arg password "$2" '{email: $email, password: $password, display_name: ($email | split("@")[0])}')
+  status=$(curl "${curl_opts[@]}" -o /dev/null -D "$headers" -w '%{http_code}' \
+    -H 'Content-Type: application/json' -H "Origin: $base" \
+    --data "$payload" "$base/api/v1/auth/signup") || {
+    rm -f "$headers"
+    die "signup: connection failed"
+  }
+  cookies=$(grep -i '^set-cookie:' "$headers" | sed -E 's/^[^:]*:[[:space:]]*([^;]*).*/\1/' | tr -d '\r' | paste -sd ';' - | sed 's/;/; /g')
+  rm -f "$headers"
+  if [[ $status != 2?? ]]; then
+    echo "mysetlist-client: signup answered $status" >&2
+    exit 1
+  fi
+  [[ -n $cookies ]] || die "signup answered $status but set no cookie"
+  printf '%s\n' "$cookies"
+  ;;
+
+show)
+  id=$(get_json /api/v1/shows | jq -r "($items) | first | .id // empty")
+  [[ -n $id ]] || die "GET /api/v1/shows listed no show"
+  printf '%s\n' "$id"
+  ;;
+
+songs)
+  [[ $# -eq 1 ]] || die "usage: songs SHOW_ID"
+  get_json "/api/v1/shows/$1/ranking" | jq -r "($items)[] | .song_id"
+  ;;
+
+vote)
+  [[ $# -eq 3 ]] || die "usage: vote COOKIES SHOW_ID SONG_ID"
+  status=$(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}' -X POST \
+    -H "Cookie: $1" -H "Origin: $base" -H 'Content-Type: application/json' --data '{}' \
+    "$base/api/v1/shows/$2/songs/$3/vote") || die "vote: connection failed"
+  if [[ $status != 2?? ]]; then
+    echo "mysetlist-client: vote answered $status" >&2
+    exit 1
+  fi
+  ;;
+
+votes)
+  [[ $# -eq 2 ]] || die "usage: votes SHOW_ID SONG_ID"
+  get_json "/api/v1/shows/$1/ranking" |
+    jq -r --arg song "$2" "[($items)[] | select((.song_id | tostring) == \$song) | .votes] | first // 0"
+  ;;
+
+*)
+  die "unknown command: $command"
+  ;;
+esac
