@@ -89,24 +89,29 @@ impl TestApp {
         let admin = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
         let d = self.domain();
         let n: u32 = rand::random();
-        let artist_id = d
-            .create_artist(&admin, ArtistInput { name: format!("Band {n}"), ..Default::default() })
-            .await
-            .unwrap();
+        let artist_id =
+            d.create_artist(&admin, ArtistInput { name: format!("Band {n}"), ..Default::default() }).await.unwrap();
         let mut song_ids = Vec::new();
         for i in 0..songs {
             let s = SongInput { title: format!("Song {i}"), popularity: (100 - i) as i64, ..Default::default() };
             song_ids.push(d.create_song(&admin, artist_id, s).await.unwrap());
         }
         let venue_id = d
-            .create_venue(&admin, VenueInput { name: format!("Hall {n}"), city: "Berlin".into(), country: "DE".into(), timezone: "Europe/Berlin".into(), ..Default::default() })
+            .create_venue(
+                &admin,
+                VenueInput {
+                    name: format!("Hall {n}"),
+                    city: "Berlin".into(),
+                    country: "DE".into(),
+                    timezone: "Europe/Berlin".into(),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         let starts_at = (chrono::Utc::now() + starts_in).to_rfc3339();
-        let show_id = d
-            .create_show(&admin, ShowInput { artist_id, venue_id, starts_at, ..Default::default() })
-            .await
-            .unwrap();
+        let show_id =
+            d.create_show(&admin, ShowInput { artist_id, venue_id, starts_at, ..Default::default() }).await.unwrap();
         let slug = d.show_by_id(show_id).await.unwrap().slug;
         Seeded { artist_id, venue_id, show_id, song_ids, slug }
     }
