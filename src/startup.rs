@@ -109,11 +109,21 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The watchdog interval systemd asks for. Like libsystemd's sd_watchdog_enabled (and unlike the
+/// sd-notify crate), a missing WATCHDOG_PID means the request is for this process.
+fn watchdog_usec() -> Option<u64> {
+    let usec = std::env::var("WATCHDOG_USEC").ok()?.parse::<u64>().ok().filter(|u| *u > 0)?;
+    match std::env::var("WATCHDOG_PID").ok().map(|p| p.parse::<u32>()) {
+        None => Some(usec),
+        Some(Ok(pid)) if pid == std::process::id() => Some(usec),
+        _ => None,
+    }
+}
+
 /// READY=1 once we serve; WATCHDOG=1 at half the interval systemd asks for.
 fn notify_systemd_ready() {
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-    let mut usec = 0u64;
-    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+    if let Some(usec) = watchdog_usec() {
         let every = Duration::from_micros(usec / 2);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
