@@ -90,8 +90,7 @@ pub fn calc_restore_plan(
     let mut plan: Vec<FileInfo> = Vec::new();
     if let Some(snap) = level(SNAPSHOT_LEVEL)
         .into_iter()
-        .filter(|f| eligible(f, target))
-        .next_back()
+        .rfind(|f| eligible(f, target))
     {
         plan.push(snap);
     }

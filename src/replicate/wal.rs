@@ -71,7 +71,7 @@ impl WalPos {
 
 /// SQLite's WAL checksum over 8-byte units, continuing from `s`.
 pub fn checksum(big_endian: bool, mut s: (u32, u32), b: &[u8]) -> (u32, u32) {
-    debug_assert!(b.len() % 8 == 0);
+    debug_assert!(b.len().is_multiple_of(8));
     for c in b.chunks_exact(8) {
         let (x, y) = if big_endian {
             (
