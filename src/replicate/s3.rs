@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
@@ -178,11 +178,11 @@ impl Store {
 
     /// Every LTX file of levels 0..=9.
     pub async fn list_all(&self) -> Result<Vec<FileInfo>, ReplicateError> {
-        let levels = futures_util::stream::iter(0..=SNAPSHOT_LEVEL)
-            .map(|l| self.list_level(l))
-            .buffered(4)
-            .try_collect::<Vec<_>>()
-            .await?;
+        let mut lists = Vec::with_capacity(SNAPSHOT_LEVEL as usize + 1);
+        for level in 0..=SNAPSHOT_LEVEL {
+            lists.push(self.list_level(level));
+        }
+        let levels = futures_util::future::try_join_all(lists).await?;
         Ok(levels.into_iter().flatten().collect())
     }
 
@@ -320,18 +320,14 @@ impl Store {
         r.bytes().await.map_err(s3_err("GET", key))
     }
 
-    /// Deletes objects one by one (a few in flight); objects already gone are fine.
+    /// Deletes objects one by one; objects already gone are fine.
     pub async fn delete(&self, keys: &[String]) -> Result<(), ReplicateError> {
-        futures_util::stream::iter(keys)
-            .map(|key| async move {
-                match self.inner.delete(&Path::from(key.as_str())).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                    Err(e) => Err(s3_err("DELETE", key)(e)),
-                }
-            })
-            .buffer_unordered(8)
-            .try_collect::<Vec<()>>()
-            .await?;
+        for key in keys {
+            match self.inner.delete(&Path::from(key.as_str())).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(s3_err("DELETE", key)(e)),
+            }
+        }
         Ok(())
     }
 

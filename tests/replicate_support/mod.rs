@@ -16,6 +16,17 @@ use mysetlist::replicate::ReplicatorOptions;
 use rusqlite::Connection;
 
 pub const ACCESS_KEY: &str = "test";
+
+/// Sends the library's log lines to the test output when `MYSETLIST_TEST_LOG` is set
+/// (e.g. `MYSETLIST_TEST_LOG=mysetlist=debug`).
+pub fn init_logging() {
+    if let Ok(filter) = std::env::var("MYSETLIST_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+}
 pub const SECRET_KEY: &str = "test";
 
 fn tools_dir() -> PathBuf {
@@ -290,4 +301,90 @@ pub fn integrity_ok(path: &Path) -> bool {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     r == "ok"
+}
+
+/// The app's side of the contract: one writer connection and a commit sequence.
+pub struct App {
+    pub conn: Connection,
+    pub tx: tokio::sync::watch::Sender<u64>,
+    pub seq: u64,
+    next_id: i64,
+}
+
+impl App {
+    pub fn open(path: &Path) -> App {
+        let conn = open_writer(path);
+        let next_id: i64 = conn
+            .query_row("SELECT coalesce(max(id), 0) + 1 FROM votes", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let (tx, _) = tokio::sync::watch::channel(0);
+        App {
+            conn,
+            tx,
+            seq: 0,
+            next_id,
+        }
+    }
+
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.tx.subscribe()
+    }
+
+    /// Commits `n` new rows (plus an update, so old pages change too) and publishes the
+    /// new commit sequence. Returns it.
+    pub fn commit(&mut self, n: i64) -> u64 {
+        write_rows(&self.conn, self.next_id, n);
+        self.conn
+            .execute(
+                "UPDATE votes SET song = song || '+' WHERE id % 7 = ?1",
+                [self.next_id % 7],
+            )
+            .unwrap();
+        self.next_id += n;
+        self.seq += 1;
+        self.tx.send_replace(self.seq);
+        self.seq
+    }
+}
+
+/// TXID ranges of the LTX objects of `level` (as (min, max)), sorted.
+pub fn ltx_ranges(s3: &S3Server, bucket: &str, prefix: &str, level: u32) -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = s3
+        .keys(bucket, &format!("{prefix}/{level:04x}"))
+        .iter()
+        .filter_map(|k| mysetlist::replicate::ltx::parse_file_name(k.rsplit('/').next()?))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Asserts L0 holds exactly the TXIDs `1..=n` (one file each) and returns `n`.
+pub fn assert_contiguous_l0(s3: &S3Server, bucket: &str, prefix: &str) -> u64 {
+    let l0 = ltx_ranges(s3, bucket, prefix, 0);
+    let n = l0.len() as u64;
+    let expected: Vec<(u64, u64)> = (1..=n).map(|t| (t, t)).collect();
+    assert_eq!(
+        l0, expected,
+        "L0 TXIDs must be 1..={n} without gaps or duplicates"
+    );
+    n
+}
+
+/// Parses the LTX header of a stored object.
+pub fn ltx_header(
+    s3: &S3Server,
+    bucket: &str,
+    prefix: &str,
+    level: u32,
+    min: u64,
+    max: u64,
+) -> mysetlist::replicate::ltx::Header {
+    let key = format!(
+        "{prefix}/{level:04x}/{}",
+        mysetlist::replicate::ltx::file_name(min, max)
+    );
+    let b = std::fs::read(s3.object_path(bucket, &key)).unwrap();
+    mysetlist::replicate::ltx::Header::parse(&b).unwrap()
 }
