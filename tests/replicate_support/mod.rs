@@ -388,3 +388,26 @@ pub fn ltx_header(
     let b = std::fs::read(s3.object_path(bucket, &key)).unwrap();
     mysetlist::replicate::ltx::Header::parse(&b).unwrap()
 }
+
+/// Asserts two databases hold the same rows, reporting counts and the first difference
+/// instead of dumping every row.
+#[track_caller]
+pub fn assert_same_rows(actual: &Path, expected: &Path) {
+    let (a, e) = (rows(actual), rows(expected));
+    if a != e {
+        let first = a.iter().zip(&e).position(|(x, y)| x != y);
+        let show = |r: Option<&(i64, String, Vec<u8>)>| {
+            r.map(|(id, song, _)| format!("id {id} song {song}"))
+        };
+        panic!(
+            "{} has {} rows, {} has {}; first difference at index {:?}: {:?} vs {:?}",
+            actual.display(),
+            a.len(),
+            expected.display(),
+            e.len(),
+            first,
+            show(first.and_then(|i| a.get(i))),
+            show(first.and_then(|i| e.get(i))),
+        );
+    }
+}
