@@ -8,9 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mysetlist::replicate::{
-    self, AckMode, ReplicateError, Replicator, ReplicatorOptions, RestoreTarget,
-};
+use mysetlist::replicate::{self, AckMode, ReplicateError, Replicator, ReplicatorOptions, RestoreTarget};
 use replicate_support::*;
 
 const DURABLE: Duration = Duration::from_secs(60);
@@ -18,9 +16,7 @@ const DURABLE: Duration = Duration::from_secs(60);
 async fn assert_restores_to(opts: &ReplicatorOptions, live: &std::path::Path) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("restored.db");
-    replicate::restore(opts, &out, RestoreTarget::Latest, false, |_| {})
-        .await
-        .unwrap();
+    replicate::restore(opts, &out, RestoreTarget::Latest, false, |_| {}).await.unwrap();
     assert!(integrity_ok(&out));
     assert_same_rows(&out, live);
 }
@@ -51,18 +47,11 @@ async fn local_ack_keeps_going_through_an_s3_outage_and_ships_the_backlog_withou
     for _ in 0..8 {
         app.commit(40); // commits keep succeeding locally
     }
-    assert!(
-        wait_until(Duration::from_secs(20), || handle.status().upload_errors
-            > 0),
-        "the outage was noticed"
-    );
+    assert!(wait_until(Duration::from_secs(20), || handle.status().upload_errors > 0), "the outage was noticed");
     let st = handle.status();
     assert!(st.shipped_seq < app.seq, "{st:?}");
     assert!(st.last_error.is_some());
-    assert!(wait_until(Duration::from_secs(5), || handle
-        .status()
-        .lag_seconds
-        > 0.2));
+    assert!(wait_until(Duration::from_secs(5), || handle.status().lag_seconds > 0.2));
 
     s3.resume();
     handle.wait_durable(app.seq, DURABLE).await.unwrap();
@@ -90,14 +79,8 @@ async fn replicated_ack_times_out_while_s3_is_down_then_catches_up() {
 
     s3.stop();
     let seq = app.commit(30);
-    let err = handle
-        .wait_durable(seq, Duration::from_millis(800))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ReplicateError::Timeout { seq: s, .. } if s == seq),
-        "{err:?}"
-    );
+    let err = handle.wait_durable(seq, Duration::from_millis(800)).await.unwrap_err();
+    assert!(matches!(err, ReplicateError::Timeout { seq: s, .. } if s == seq), "{err:?}");
     assert!(err.to_string().contains("not stored in S3"), "{err}");
 
     s3.resume();
@@ -136,10 +119,7 @@ async fn restart_resumes_from_the_wal_with_contiguous_txids() {
         let n = assert_contiguous_l0(&s3, &bucket, "app.db");
         if round > 0 {
             let h = ltx_header(&s3, &bucket, "app.db", 0, n - 2, n - 2);
-            assert!(
-                h.wal_offset > 32,
-                "round {round}: resumed mid-WAL, not a full snapshot: {h:?}"
-            );
+            assert!(h.wal_offset > 32, "round {round}: resumed mid-WAL, not a full snapshot: {h:?}");
         }
     }
     assert_restores_to(&opts, &db).await;
@@ -155,10 +135,7 @@ async fn restart_resumes_from_the_wal_with_contiguous_txids() {
     handle.shutdown().await;
     assert_contiguous_l0(&s3, &bucket, "app.db");
     let h = ltx_header(&s3, &bucket, "app.db", 0, before + 1, before + 1);
-    assert!(
-        h.wal_offset <= 32,
-        "a full snapshot, not a continuation: {h:?}"
-    );
+    assert!(h.wal_offset <= 32, "a full snapshot, not a continuation: {h:?}");
     assert_restores_to(&opts, &db).await;
 }
 
@@ -171,11 +148,7 @@ fn child_replicator_process() {
     };
     let endpoint = std::env::var("MYSETLIST_CHILD_ENDPOINT").unwrap();
     let bucket = std::env::var("MYSETLIST_CHILD_BUCKET").unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async move {
         let db = std::path::PathBuf::from(db);
         let mut app = App::open(&db);
@@ -203,12 +176,7 @@ async fn killed_process_resumes_without_gap_or_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("app.db");
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_replicator_process",
-            "--nocapture",
-        ])
+        .args(["--ignored", "--exact", "child_replicator_process", "--nocapture"])
         .env("MYSETLIST_CHILD_DB", &db)
         .env("MYSETLIST_CHILD_ENDPOINT", s3.endpoint())
         .env("MYSETLIST_CHILD_BUCKET", &bucket)
@@ -237,25 +205,11 @@ async fn killed_process_resumes_without_gap_or_duplicate() {
     handle.shutdown().await;
     let n = assert_contiguous_l0(&s3, &bucket, "app.db");
     assert!(n > shipped_by_child);
-    let resumed = ltx_header(
-        &s3,
-        &bucket,
-        "app.db",
-        0,
-        shipped_by_child + 1,
-        shipped_by_child + 1,
-    );
-    assert!(
-        resumed.wal_offset > 32,
-        "continued the WAL after the kill: {resumed:?}"
-    );
+    let resumed = ltx_header(&s3, &bucket, "app.db", 0, shipped_by_child + 1, shipped_by_child + 1);
+    assert!(resumed.wal_offset > 32, "continued the WAL after the kill: {resumed:?}");
     assert_restores_to(&opts, &db).await;
-    let (ok, text) = litestream_restore(
-        &litestream_0_5_17(),
-        &s3.litestream_url(&bucket, "app.db"),
-        &dir.path().join("ls.db"),
-        &[],
-    );
+    let (ok, text) =
+        litestream_restore(&litestream_0_5_17(), &s3.litestream_url(&bucket, "app.db"), &dir.path().join("ls.db"), &[]);
     assert!(ok, "{text}");
     assert_same_rows(&dir.path().join("ls.db"), &db);
 }

@@ -11,12 +11,7 @@ use replicate_support::*;
 
 const DURABLE: Duration = Duration::from_secs(30);
 
-async fn ship_workload(
-    s3: &S3Server,
-    bucket: &str,
-    prefix: &str,
-    encoding: PageEncoding,
-) -> std::path::PathBuf {
+async fn ship_workload(s3: &S3Server, bucket: &str, prefix: &str, encoding: PageEncoding) -> std::path::PathBuf {
     init_logging();
     let dir = tempfile::tempdir().unwrap().keep();
     let db = dir.join("app.db");
@@ -35,9 +30,7 @@ async fn ship_workload(
         handle.wait_durable(seq, DURABLE).await.unwrap();
         if round % 5 == 4 {
             // Deleting makes pages free and the database may shrink on later writes.
-            app.conn
-                .execute("DELETE FROM votes WHERE id % 3 = ?1", [round % 3])
-                .unwrap();
+            app.conn.execute("DELETE FROM votes WHERE id % 3 = ?1", [round % 3]).unwrap();
             app.seq += 1;
             app.tx.send_replace(app.seq);
             handle.wait_durable(app.seq, DURABLE).await.unwrap();
@@ -46,27 +39,21 @@ async fn ship_workload(
     // Wait for a second snapshot and an L1 compaction, then stop.
     assert!(
         wait_until(Duration::from_secs(20), || {
-            ltx_ranges(s3, bucket, prefix, 9).len() >= 2
-                && !ltx_ranges(s3, bucket, prefix, 1).is_empty()
+            ltx_ranges(s3, bucket, prefix, 9).len() >= 2 && !ltx_ranges(s3, bucket, prefix, 1).is_empty()
         }),
         "expected snapshots and a compaction: {:?}",
         s3.keys(bucket, prefix)
     );
     let status = handle.status();
-    assert!(
-        status.last_checkpoint_at.is_some(),
-        "the shipper checkpointed: {status:?}"
-    );
+    assert!(status.last_checkpoint_at.is_some(), "the shipper checkpointed: {status:?}");
     assert_eq!(status.shipped_seq, app.seq);
     assert_eq!(status.lag_seconds, 0.0);
     handle.shutdown().await;
     let n = assert_contiguous_l0(s3, bucket, prefix);
     // The WAL was checkpointed and restarted several times, and shipping followed each new
     // generation from its start.
-    let mut salts: Vec<(u32, u32)> = (1..=n)
-        .map(|t| ltx_header(s3, bucket, prefix, 0, t, t))
-        .map(|h| (h.wal_salt1, h.wal_salt2))
-        .collect();
+    let mut salts: Vec<(u32, u32)> =
+        (1..=n).map(|t| ltx_header(s3, bucket, prefix, 0, t, t)).map(|h| (h.wal_salt1, h.wal_salt2)).collect();
     salts.dedup();
     assert!(salts.len() >= 3, "WAL generations seen: {salts:?}");
     // TXID 1 is a full snapshot.
@@ -82,10 +69,7 @@ async fn litestream_0_5_17_and_0_5_15_restore_our_frame_encoded_bucket() {
     let bucket = s3.bucket("ours");
     let db = ship_workload(&s3, &bucket, "app.db", PageEncoding::Frame).await;
     let out_dir = tempfile::tempdir().unwrap();
-    for (name, bin) in [
-        ("0.5.17", litestream_0_5_17()),
-        ("0.5.15", litestream_0_5_15()),
-    ] {
+    for (name, bin) in [("0.5.17", litestream_0_5_17()), ("0.5.15", litestream_0_5_15())] {
         let out = out_dir.path().join(format!("restored-{name}.db"));
         let (ok, text) = litestream_restore(&bin, &s3.litestream_url(&bucket, "app.db"), &out, &[]);
         assert!(ok, "litestream {name} restore failed: {text}");
@@ -107,16 +91,10 @@ async fn litestream_0_5_17_and_0_5_15_restore_our_frame_encoded_bucket() {
     // Our own restore and the backup drill agree.
     let opts = s3.options(&bucket, "app.db");
     let ours = out_dir.path().join("ours.db");
-    replicate::restore(&opts, &ours, RestoreTarget::Latest, false, |_| {})
-        .await
-        .unwrap();
+    replicate::restore(&opts, &ours, RestoreTarget::Latest, false, |_| {}).await.unwrap();
     assert_same_rows(&ours, &db);
     let report = verify(&opts, &db).await.unwrap();
-    assert_eq!(
-        report.live,
-        replicate::verify::LiveComparison::Identical,
-        "{report:?}"
-    );
+    assert_eq!(report.live, replicate::verify::LiveComparison::Identical, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,12 +104,7 @@ async fn litestream_0_5_17_restores_our_block_encoded_bucket() {
     let db = ship_workload(&s3, &bucket, "app.db", PageEncoding::Block).await;
     let out = tempfile::tempdir().unwrap();
     let restored = out.path().join("restored.db");
-    let (ok, text) = litestream_restore(
-        &litestream_0_5_17(),
-        &s3.litestream_url(&bucket, "app.db"),
-        &restored,
-        &[],
-    );
+    let (ok, text) = litestream_restore(&litestream_0_5_17(), &s3.litestream_url(&bucket, "app.db"), &restored, &[]);
     assert!(ok, "{text}");
     assert!(integrity_ok(&restored));
     assert_same_rows(&restored, &db);

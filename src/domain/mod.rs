@@ -23,7 +23,7 @@ pub use error::DomainError;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
 pub use shows_read::{ArtistPage, HomePage, ShowPage, VenuePage};
-pub use votes::{VoteOutcome, Voter};
+pub use votes::{VoteAction, VoteOutcome, Voter};
 
 use crate::config::Config;
 use crate::db::{self, Database};

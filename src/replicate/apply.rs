@@ -27,32 +27,12 @@ pub struct PageWriter {
 impl PageWriter {
     /// A writer for a fresh database: the first file must be a snapshot (TXID 1).
     pub fn new(file: File, what: impl Into<String>) -> PageWriter {
-        PageWriter {
-            file,
-            what: what.into(),
-            page_size: 0,
-            commit: 0,
-            txid: 0,
-            written: Some(Vec::new()),
-        }
+        PageWriter { file, what: what.into(), page_size: 0, commit: 0, txid: 0, written: Some(Vec::new()) }
     }
 
     /// A writer continuing an existing database that is at `txid`.
-    pub fn resume(
-        file: File,
-        what: impl Into<String>,
-        page_size: u32,
-        commit: u32,
-        txid: u64,
-    ) -> Self {
-        PageWriter {
-            file,
-            what: what.into(),
-            page_size,
-            commit,
-            txid,
-            written: None,
-        }
+    pub fn resume(file: File, what: impl Into<String>, page_size: u32, commit: u32, txid: u64) -> Self {
+        PageWriter { file, what: what.into(), page_size, commit, txid, written: None }
     }
 
     pub fn txid(&self) -> u64 {
@@ -87,10 +67,7 @@ impl PageWriter {
         if self.page_size != 0 && h.page_size != self.page_size {
             return Err(ReplicateError::corrupt(
                 key,
-                format!(
-                    "page size {} differs from the earlier files' {}",
-                    h.page_size, self.page_size
-                ),
+                format!("page size {} differs from the earlier files' {}", h.page_size, self.page_size),
             ));
         }
         self.page_size = h.page_size;
@@ -99,9 +76,7 @@ impl PageWriter {
         while let Some(pgno) = dec.next_page(&mut page).map_err(corrupt)? {
             self.file
                 .write_all_at(&page, (u64::from(pgno) - 1) * ps)
-                .map_err(|e| {
-                    ReplicateError::io(format!("write page {pgno} to {}", self.what), e)
-                })?;
+                .map_err(|e| ReplicateError::io(format!("write page {pgno} to {}", self.what), e))?;
             if let Some(bits) = &mut self.written {
                 let i = (pgno - 1) as usize;
                 if bits.len() <= i / 64 {
@@ -134,9 +109,7 @@ impl PageWriter {
         self.file
             .set_len(u64::from(self.commit) * u64::from(self.page_size))
             .map_err(|e| ReplicateError::io(format!("truncate {}", self.what), e))?;
-        self.file
-            .sync_all()
-            .map_err(|e| ReplicateError::io(format!("fsync {}", self.what), e))?;
+        self.file.sync_all().map_err(|e| ReplicateError::io(format!("fsync {}", self.what), e))?;
         Ok(self.file)
     }
 }

@@ -47,10 +47,7 @@ pub(crate) fn merge(
         .map_err(|e| ReplicateError::corrupt(&info.key, e))?;
         if let Some(prev) = &last {
             if h.page_size != prev.page_size {
-                return Err(ReplicateError::corrupt(
-                    &info.key,
-                    "page size differs from the previous file",
-                ));
+                return Err(ReplicateError::corrupt(&info.key, "page size differs from the previous file"));
             }
             if h.min_txid > prev.max_txid + 1 || h.max_txid <= prev.max_txid {
                 return Err(ReplicateError::Plan(format!(
@@ -74,15 +71,13 @@ pub(crate) fn merge(
         timestamp_ms: last.timestamp_ms,
         ..Header::default()
     };
-    let mut enc = Encoder::new(header, encoding)
-        .map_err(|e| ReplicateError::Plan(format!("compaction header: {e}")))?;
+    let mut enc =
+        Encoder::new(header, encoding).map_err(|e| ReplicateError::Plan(format!("compaction header: {e}")))?;
     for (pgno, page) in pages.range(..=header.commit) {
         enc.encode_page(*pgno, page)
             .map_err(|e| ReplicateError::Plan(format!("compaction of {}: {e}", inputs[0].0.key)))?;
     }
-    let bytes = enc
-        .finish()
-        .map_err(|e| ReplicateError::Plan(format!("compaction: {e}")))?;
+    let bytes = enc.finish().map_err(|e| ReplicateError::Plan(format!("compaction: {e}")))?;
     Ok((header, bytes))
 }
 
@@ -101,12 +96,7 @@ pub(crate) async fn compact_level(
         return Ok(None); // already compacted in this interval
     }
     let seek = dst_last.map_or(0, |d| d.max_txid) + 1;
-    let inputs: Vec<FileInfo> = store
-        .list_level(dst - 1)
-        .await?
-        .into_iter()
-        .filter(|f| f.min_txid >= seek)
-        .collect();
+    let inputs: Vec<FileInfo> = store.list_level(dst - 1).await?.into_iter().filter(|f| f.min_txid >= seek).collect();
     if inputs.is_empty() {
         return Ok(None);
     }
@@ -120,9 +110,7 @@ pub(crate) async fn compact_level(
         .map_err(|e| ReplicateError::Plan(format!("compaction worker failed: {e}")))??;
     let key = store.ltx_key(dst, header.min_txid, header.max_txid);
     let size = bytes.len() as u64;
-    store
-        .put(&key, Bytes::from(bytes), header.timestamp_ms)
-        .await?;
+    store.put(&key, Bytes::from(bytes), header.timestamp_ms).await?;
     tracing::info!(
         level = dst,
         min = format!("{:016x}", header.min_txid),
@@ -151,13 +139,8 @@ async fn delete_safely(
         return Ok(0);
     }
     let newest = all.iter().map(|f| f.max_txid).max().unwrap_or(0);
-    let remaining: Vec<FileInfo> = all
-        .iter()
-        .filter(|f| !doomed.iter().any(|d| d.key == f.key))
-        .cloned()
-        .collect();
-    let reach = calc_restore_plan(&remaining, RestoreTarget::Latest)
-        .map(|p| p.last().map_or(0, |f| f.max_txid));
+    let remaining: Vec<FileInfo> = all.iter().filter(|f| !doomed.iter().any(|d| d.key == f.key)).cloned().collect();
+    let reach = calc_restore_plan(&remaining, RestoreTarget::Latest).map(|p| p.last().map_or(0, |f| f.max_txid));
     if reach.as_ref().ok() != Some(&newest) {
         tracing::error!(
             why,
@@ -175,17 +158,9 @@ async fn delete_safely(
 }
 
 /// Litestream's `EnforceL0Retention`.
-pub(crate) async fn enforce_l0_retention(
-    store: &Store,
-    retention: Duration,
-) -> Result<usize, ReplicateError> {
+pub(crate) async fn enforce_l0_retention(store: &Store, retention: Duration) -> Result<usize, ReplicateError> {
     let all = store.list_all().await?;
-    let max_l1 = all
-        .iter()
-        .filter(|f| f.level == 1)
-        .map(|f| f.max_txid)
-        .max()
-        .unwrap_or(0);
+    let max_l1 = all.iter().filter(|f| f.level == 1).map(|f| f.max_txid).max().unwrap_or(0);
     if max_l1 == 0 {
         return Ok(0);
     }
@@ -220,11 +195,8 @@ pub(crate) async fn enforce_snapshot_retention(
     let Some(newest) = snaps.iter().max_by_key(|f| f.max_txid) else {
         return Ok(0);
     };
-    let old: Vec<FileInfo> = snaps
-        .iter()
-        .filter(|f| f.created_at < threshold && f.key != newest.key)
-        .map(|f| (*f).clone())
-        .collect();
+    let old: Vec<FileInfo> =
+        snaps.iter().filter(|f| f.created_at < threshold && f.key != newest.key).map(|f| (*f).clone()).collect();
     let Some(floor) = old.iter().map(|f| f.max_txid).max() else {
         return Ok(0);
     };
@@ -232,29 +204,15 @@ pub(crate) async fn enforce_snapshot_retention(
     for level in 1..=max_level {
         let files: Vec<&FileInfo> = all.iter().filter(|f| f.level == level).collect();
         let Some(last) = files.last() else { continue };
-        doomed.extend(
-            files
-                .iter()
-                .filter(|f| f.max_txid < floor && f.key != last.key)
-                .map(|f| (*f).clone()),
-        );
+        doomed.extend(files.iter().filter(|f| f.max_txid < floor && f.key != last.key).map(|f| (*f).clone()));
     }
     delete_safely(store, &all, doomed, "snapshot retention").await
 }
 
 /// The background loop; stops when `stop` changes.
-pub(crate) async fn run(
-    opts: ReplicatorOptions,
-    store: Store,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let levels: Vec<(u32, Duration)> = opts
-        .compaction_intervals
-        .iter()
-        .enumerate()
-        .map(|(i, d)| (i as u32 + 1, *d))
-        .collect();
+pub(crate) async fn run(opts: ReplicatorOptions, store: Store, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let levels: Vec<(u32, Duration)> =
+        opts.compaction_intervals.iter().enumerate().map(|(i, d)| (i as u32 + 1, *d)).collect();
     let max_level = levels.len() as u32;
     let mut last_l0_check = tokio::time::Instant::now();
     let mut last_snapshot_check = tokio::time::Instant::now();

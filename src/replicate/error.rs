@@ -34,14 +34,10 @@ pub enum ReplicateError {
         source: rusqlite::Error,
     },
 
-    #[error(
-        "commit {seq} not stored in S3 after {waited:?} (replication is behind or S3 is unreachable)"
-    )]
+    #[error("commit {seq} not stored in S3 after {waited:?} (replication is behind or S3 is unreachable)")]
     Timeout { seq: u64, waited: Duration },
 
-    #[error(
-        "another writer owns the backup: {key} already exists with different content; this node stopped shipping"
-    )]
+    #[error("another writer owns the backup: {key} already exists with different content; this node stopped shipping")]
     Fenced { key: String },
 
     #[error("no backup found: {0}")]
@@ -62,23 +58,14 @@ pub enum ReplicateError {
 
 impl ReplicateError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        ReplicateError::Io {
-            context: context.into(),
-            source,
-        }
+        ReplicateError::Io { context: context.into(), source }
     }
 
     pub(crate) fn sqlite(context: impl Into<String>, source: rusqlite::Error) -> Self {
-        ReplicateError::Sqlite {
-            context: context.into(),
-            source,
-        }
+        ReplicateError::Sqlite { context: context.into(), source }
     }
 
     pub(crate) fn corrupt(key: impl Into<String>, reason: impl ToString) -> Self {
-        ReplicateError::CorruptObject {
-            key: key.into(),
-            reason: reason.to_string(),
-        }
+        ReplicateError::CorruptObject { key: key.into(), reason: reason.to_string() }
     }
 }

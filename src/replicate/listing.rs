@@ -70,12 +70,7 @@ pub async fn list(opts: &ReplicatorOptions) -> Result<BackupListing, ReplicateEr
     let snapshots = files
         .iter()
         .filter(|f| f.level == SNAPSHOT_LEVEL)
-        .map(|f| SnapshotInfo {
-            txid: f.max_txid,
-            created_at: f.created_at,
-            size: f.size,
-            key: f.key.clone(),
-        })
+        .map(|f| SnapshotInfo { txid: f.max_txid, created_at: f.created_at, size: f.size, key: f.key.clone() })
         .collect();
     let restorable_txid = calc_restore_plan(&files, RestoreTarget::Latest)
         .map(|p| p.last().map_or(0, |f| f.max_txid))
@@ -96,12 +91,7 @@ pub async fn list(opts: &ReplicatorOptions) -> Result<BackupListing, ReplicateEr
                 .iter()
                 .filter(|s| s.generation == n)
                 .map(|s| s.created_at)
-                .chain(
-                    g.segments
-                        .iter()
-                        .filter(|s| s.generation == n)
-                        .map(|s| s.created_at),
-                )
+                .chain(g.segments.iter().filter(|s| s.generation == n).map(|s| s.created_at))
                 .max(),
         })
         .collect();

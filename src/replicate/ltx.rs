@@ -119,10 +119,7 @@ impl Header {
             return bad("transaction ids must be non-zero".into());
         }
         if self.min_txid > self.max_txid {
-            return bad(format!(
-                "transaction ids out of order: {} > {}",
-                self.min_txid, self.max_txid
-            ));
+            return bad(format!("transaction ids out of order: {} > {}", self.min_txid, self.max_txid));
         }
         if self.wal_offset < 0 || self.wal_size < 0 {
             return bad("negative WAL offset or size".into());
@@ -225,31 +222,20 @@ fn check_page_order(header: &Header, prev_pgno: u32, pgno: u32) -> Result<(), Lt
         return Err(LtxError::InvalidPage("page number 0".into()));
     }
     if pgno > header.commit {
-        return Err(LtxError::InvalidPage(format!(
-            "page {pgno} is beyond the commit size {}",
-            header.commit
-        )));
+        return Err(LtxError::InvalidPage(format!("page {pgno} is beyond the commit size {}", header.commit)));
     }
     if pgno == lock {
-        return Err(LtxError::InvalidPage(format!(
-            "page {pgno} is the lock page"
-        )));
+        return Err(LtxError::InvalidPage(format!("page {pgno} is the lock page")));
     }
     if header.is_snapshot() {
-        let expected = if prev_pgno + 1 == lock {
-            prev_pgno + 2
-        } else {
-            prev_pgno + 1
-        };
+        let expected = if prev_pgno + 1 == lock { prev_pgno + 2 } else { prev_pgno + 1 };
         if pgno != expected {
             return Err(LtxError::InvalidPage(format!(
                 "snapshot pages must be consecutive: page {pgno} follows page {prev_pgno}"
             )));
         }
     } else if pgno <= prev_pgno {
-        return Err(LtxError::InvalidPage(format!(
-            "pages out of order: page {pgno} follows page {prev_pgno}"
-        )));
+        return Err(LtxError::InvalidPage(format!("pages out of order: page {pgno} follows page {prev_pgno}")));
     }
     Ok(())
 }
@@ -330,8 +316,7 @@ impl Encoder {
         // The checksum covers the uncompressed page; the file holds the compressed one.
         self.digest.update(data);
         self.out.extend_from_slice(&self.scratch);
-        self.index
-            .push((pgno, offset, self.out.len() as u64 - offset));
+        self.index.push((pgno, offset, self.out.len() as u64 - offset));
         self.prev_pgno = pgno;
         Ok(())
     }
@@ -340,11 +325,7 @@ impl Encoder {
     pub fn finish(mut self) -> Result<Vec<u8>, LtxError> {
         if self.header.is_snapshot() {
             let lock = lock_pgno(self.header.page_size);
-            let last_expected = if self.header.commit == lock {
-                lock - 1
-            } else {
-                self.header.commit
-            };
+            let last_expected = if self.header.commit == lock { lock - 1 } else { self.header.commit };
             if self.prev_pgno != last_expected {
                 return Err(LtxError::InvalidPage(format!(
                     "snapshot ends at page {} but the database has {} pages",
@@ -389,15 +370,7 @@ impl<'a> Decoder<'a> {
         header.validate()?;
         let mut digest = CRC64.digest();
         digest.update(&buf[..HEADER_SIZE]);
-        Ok(Decoder {
-            buf,
-            pos: HEADER_SIZE,
-            header,
-            digest,
-            prev_pgno: 0,
-            pages: Vec::new(),
-            pages_done: false,
-        })
+        Ok(Decoder { buf, pos: HEADER_SIZE, header, digest, prev_pgno: 0, pages: Vec::new(), pages_done: false })
     }
 
     pub fn header(&self) -> &Header {
@@ -405,11 +378,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], LtxError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or(LtxError::Truncated(what))?;
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or(LtxError::Truncated(what))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -434,9 +403,7 @@ impl<'a> Decoder<'a> {
             return Ok(None);
         }
         if flags & !PAGE_FLAG_SIZE != 0 {
-            return Err(LtxError::InvalidPage(format!(
-                "page {pgno} has unknown flags {flags:#06x}"
-            )));
+            return Err(LtxError::InvalidPage(format!("page {pgno} has unknown flags {flags:#06x}")));
         }
         check_page_order(&self.header, self.prev_pgno, pgno)?;
         if flags & PAGE_FLAG_SIZE != 0 {
@@ -444,14 +411,12 @@ impl<'a> Decoder<'a> {
             self.digest.update(size_word);
             let size = u32::from_be_bytes(size_word.try_into().expect("4 bytes")) as usize;
             let block = self.take(size, "page data")?;
-            lz4::decompress_block(block, data)
-                .map_err(|e| LtxError::InvalidPage(format!("page {pgno}: {e}")))?;
+            lz4::decompress_block(block, data).map_err(|e| LtxError::InvalidPage(format!("page {pgno}: {e}")))?;
         } else {
             let len = lz4::frame_len(&self.buf[self.pos..])
                 .map_err(|e| LtxError::InvalidPage(format!("page {pgno}: {e}")))?;
             let frame = self.take(len, "page data")?;
-            lz4::decompress_frame(frame, data)
-                .map_err(|e| LtxError::InvalidPage(format!("page {pgno}: {e}")))?;
+            lz4::decompress_frame(frame, data).map_err(|e| LtxError::InvalidPage(format!("page {pgno}: {e}")))?;
         }
         self.digest.update(data);
         self.pages.push((pgno, offset, self.pos as u64 - offset));
@@ -467,11 +432,7 @@ impl<'a> Decoder<'a> {
         }
         if self.header.is_snapshot() && self.header.commit > 0 {
             let lock = lock_pgno(self.header.page_size);
-            let last = if self.header.commit == lock {
-                lock - 1
-            } else {
-                self.header.commit
-            };
+            let last = if self.header.commit == lock { lock - 1 } else { self.header.commit };
             if self.prev_pgno != last {
                 return Err(LtxError::InvalidPage(format!(
                     "snapshot ends at page {} but the database has {} pages",
@@ -512,43 +473,30 @@ impl<'a> Decoder<'a> {
             )));
         }
         if entries != self.pages {
-            return Err(LtxError::InvalidIndex(
-                "index does not match the pages in the file".into(),
-            ));
+            return Err(LtxError::InvalidIndex("index does not match the pages in the file".into()));
         }
-        self.digest
-            .update(&self.buf[index_start..trailer_start + 8]);
+        self.digest.update(&self.buf[index_start..trailer_start + 8]);
         let t = &self.buf[trailer_start..];
         let trailer = Trailer {
             post_apply_checksum: u64::from_be_bytes(t[0..8].try_into().expect("8 bytes")),
             file_checksum: u64::from_be_bytes(t[8..16].try_into().expect("8 bytes")),
         };
         if self.header.no_checksum() && trailer.post_apply_checksum != 0 {
-            return Err(LtxError::InvalidTrailer(
-                "post-apply checksum set although checksums are off".into(),
-            ));
+            return Err(LtxError::InvalidTrailer("post-apply checksum set although checksums are off".into()));
         }
         if trailer.file_checksum & CHECKSUM_FLAG == 0 {
-            return Err(LtxError::InvalidTrailer(
-                "file checksum lacks its flag bit".into(),
-            ));
+            return Err(LtxError::InvalidTrailer("file checksum lacks its flag bit".into()));
         }
         let computed = CHECKSUM_FLAG | self.digest.finalize();
         if computed != trailer.file_checksum {
-            return Err(LtxError::ChecksumMismatch {
-                stored: trailer.file_checksum,
-                computed,
-            });
+            return Err(LtxError::ChecksumMismatch { stored: trailer.file_checksum, computed });
         }
         Ok(trailer)
     }
 }
 
 /// Decodes and verifies a whole file, calling `page` for every page. Returns the header.
-pub fn decode_all(
-    buf: &[u8],
-    mut page: impl FnMut(u32, &[u8]) -> Result<(), LtxError>,
-) -> Result<Header, LtxError> {
+pub fn decode_all(buf: &[u8], mut page: impl FnMut(u32, &[u8]) -> Result<(), LtxError>) -> Result<Header, LtxError> {
     let mut dec = Decoder::new(buf)?;
     let header = *dec.header();
     let mut data = vec![0u8; header.page_size as usize];
@@ -581,9 +529,7 @@ mod tests {
     use super::*;
 
     fn page(seed: u32, size: usize) -> Vec<u8> {
-        (0..size)
-            .map(|i| ((i as u32).wrapping_mul(31) ^ seed) as u8)
-            .collect()
+        (0..size).map(|i| ((i as u32).wrapping_mul(31) ^ seed) as u8).collect()
     }
 
     fn header(min: u64, max: u64, commit: u32) -> Header {
@@ -629,12 +575,11 @@ mod tests {
             node_id: 0,
         };
         let expected: [u8; 80] = [
-            0x4c, 0x54, 0x58, 0x31, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00,
-            0x00, 0xbd, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,
-            0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x01, 0xa2, 0x19, 0xad, 0xa2, 0xd5, 0x00, 0x00,
-            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x80,
-            0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x95, 0x58, 0xa6, 0xd3, 0x70, 0x9c, 0x6a, 0x7f,
-            0x2c, 0x75, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x4c, 0x54, 0x58, 0x31, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0xbd, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x01, 0xa2,
+            0x19, 0xad, 0xa2, 0xd5, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x40, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x95, 0x58, 0xa6, 0xd3, 0x70, 0x9c, 0x6a, 0x7f, 0x2c, 0x75,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
         ];
         let b = h.to_bytes();
         assert_eq!(&b[..80], &expected[..]);
@@ -665,10 +610,7 @@ mod tests {
     #[test]
     fn frame_pages_start_with_pierrec_frame_header() {
         let file = encode(header(1, 1, 1), PageEncoding::Frame, &[(1, page(1, 4096))]);
-        assert_eq!(
-            &file[100..113],
-            &[0, 0, 0, 1, 0, 0, 0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7]
-        );
+        assert_eq!(&file[100..113], &[0, 0, 0, 1, 0, 0, 0x04, 0x22, 0x4d, 0x18, 0x64, 0x40, 0xa7]);
     }
 
     #[test]
@@ -689,17 +631,11 @@ mod tests {
         let mut file = encode(header(1, 1, 3), PageEncoding::Frame, &pages);
         let n = file.len();
         file[n - 1] ^= 1;
-        assert!(matches!(
-            decode_all(&file, |_, _| Ok(())),
-            Err(LtxError::ChecksumMismatch { .. })
-        ));
+        assert!(matches!(decode_all(&file, |_, _| Ok(())), Err(LtxError::ChecksumMismatch { .. })));
         // A flipped byte in the header is caught by the file checksum too.
         let mut file = encode(header(1, 1, 3), PageEncoding::Block, &pages);
         file[34] ^= 1; // timestamp
-        assert!(matches!(
-            decode_all(&file, |_, _| Ok(())),
-            Err(LtxError::ChecksumMismatch { .. })
-        ));
+        assert!(matches!(decode_all(&file, |_, _| Ok(())), Err(LtxError::ChecksumMismatch { .. })));
     }
 
     #[test]
@@ -717,10 +653,7 @@ mod tests {
         let pages: Vec<(u32, Vec<u8>)> = (1..=3).map(|p| (p, page(p, 4096))).collect();
         let file = encode(header(1, 1, 3), PageEncoding::Frame, &pages);
         for cut in [50, 150, file.len() / 2, file.len() - 10, file.len() - 1] {
-            assert!(
-                decode_all(&file[..cut], |_, _| Ok(())).is_err(),
-                "cut {cut}"
-            );
+            assert!(decode_all(&file[..cut], |_, _| Ok(())).is_err(), "cut {cut}");
         }
     }
 
@@ -761,18 +694,9 @@ mod tests {
     #[test]
     fn file_names() {
         assert_eq!(file_name(1, 0x1f), "0000000000000001-000000000000001f.ltx");
-        assert_eq!(
-            parse_file_name("0000000000000001-000000000000001f.ltx"),
-            Some((1, 0x1f))
-        );
-        assert_eq!(
-            parse_file_name("0000000000000001-000000000000001F.ltx"),
-            None
-        );
+        assert_eq!(parse_file_name("0000000000000001-000000000000001f.ltx"), Some((1, 0x1f)));
+        assert_eq!(parse_file_name("0000000000000001-000000000000001F.ltx"), None);
         assert_eq!(parse_file_name("1-2.ltx"), None);
-        assert_eq!(
-            parse_file_name("0000000000000001-000000000000001f.ltx.tmp"),
-            None
-        );
+        assert_eq!(parse_file_name("0000000000000001-000000000000001f.ltx.tmp"), None);
     }
 }

@@ -23,13 +23,10 @@ const FLG_DICT_ID: u8 = 0x01;
 
 /// Compresses `data` as one LZ4 frame (64 KiB independent blocks, content checksum).
 pub fn compress_frame(data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
-    let info = FrameInfo::new()
-        .block_size(BlockSize::Max64KB)
-        .block_mode(BlockMode::Independent)
-        .content_checksum(true);
+    let info =
+        FrameInfo::new().block_size(BlockSize::Max64KB).block_mode(BlockMode::Independent).content_checksum(true);
     let mut enc = FrameEncoder::with_frame_info(info, out);
-    enc.write_all(data)
-        .map_err(|e| format!("lz4 frame encode: {e}"))?;
+    enc.write_all(data).map_err(|e| format!("lz4 frame encode: {e}"))?;
     enc.finish().map_err(|e| format!("lz4 frame encode: {e}"))?;
     Ok(())
 }
@@ -46,9 +43,7 @@ pub fn frame_len(b: &[u8]) -> Result<usize, String> {
     }
     let flg = b[4];
     if flg >> 6 != 1 {
-        return Err(format!(
-            "unsupported LZ4 frame version in FLG byte {flg:#04x}"
-        ));
+        return Err(format!("unsupported LZ4 frame version in FLG byte {flg:#04x}"));
     }
     let mut pos = 6usize;
     if flg & FLG_CONTENT_SIZE != 0 {
@@ -88,30 +83,22 @@ pub fn frame_len(b: &[u8]) -> Result<usize, String> {
 /// The frame's header and content checksums are verified by `lz4_flex`.
 pub fn decompress_frame(frame: &[u8], out: &mut [u8]) -> Result<(), String> {
     let mut dec = FrameDecoder::new(frame);
-    dec.read_exact(out)
-        .map_err(|e| format!("LZ4 frame decode: {e} (expected {} bytes)", out.len()))?;
+    dec.read_exact(out).map_err(|e| format!("LZ4 frame decode: {e} (expected {} bytes)", out.len()))?;
     // Reading to the end makes the decoder check the content checksum, and proves the
     // frame holds no more than one page.
     let mut extra = [0u8; 1];
     match dec.read(&mut extra) {
         Ok(0) => Ok(()),
-        Ok(_) => Err(format!(
-            "LZ4 frame holds more than the page size ({} bytes)",
-            out.len()
-        )),
+        Ok(_) => Err(format!("LZ4 frame holds more than the page size ({} bytes)", out.len())),
         Err(e) => Err(format!("LZ4 frame decode: {e}")),
     }
 }
 
 /// Decodes a raw LZ4 block into `out`, which it must fill exactly.
 pub fn decompress_block(block: &[u8], out: &mut [u8]) -> Result<(), String> {
-    let n = lz4_flex::block::decompress_into(block, out)
-        .map_err(|e| format!("LZ4 block decode: {e}"))?;
+    let n = lz4_flex::block::decompress_into(block, out).map_err(|e| format!("LZ4 block decode: {e}"))?;
     if n != out.len() {
-        return Err(format!(
-            "LZ4 block decoded to {n} bytes, expected the page size {}",
-            out.len()
-        ));
+        return Err(format!("LZ4 block decoded to {n} bytes, expected the page size {}", out.len()));
     }
     Ok(())
 }
@@ -119,9 +106,7 @@ pub fn decompress_block(block: &[u8], out: &mut [u8]) -> Result<(), String> {
 /// Decodes a whole LZ4 stream of unknown length (a v0.3 snapshot or WAL segment).
 pub fn decompress_stream(data: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(data.len() * 3);
-    FrameDecoder::new(data)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("LZ4 decode: {e}"))?;
+    FrameDecoder::new(data).read_to_end(&mut out).map_err(|e| format!("LZ4 decode: {e}"))?;
     Ok(out)
 }
 

@@ -80,19 +80,12 @@ impl Replicator {
         commits: watch::Receiver<u64>,
     ) -> Result<ReplicatorHandle, ReplicateError> {
         opts.validate()?;
-        let rt = tokio::runtime::Handle::try_current().map_err(|_| {
-            ReplicateError::Config("Replicator::start must be called inside a Tokio runtime".into())
-        })?;
+        let rt = tokio::runtime::Handle::try_current()
+            .map_err(|_| ReplicateError::Config("Replicator::start must be called inside a Tokio runtime".into()))?;
         let store = s3::Store::new(&opts)?;
         let shared = Arc::new(Shared::new());
-        let shipper = Shipper::open(
-            opts.clone(),
-            store.clone(),
-            rt.clone(),
-            db_path,
-            commits.clone(),
-            Arc::clone(&shared),
-        )?;
+        let shipper =
+            Shipper::open(opts.clone(), store.clone(), rt.clone(), db_path, commits.clone(), Arc::clone(&shared))?;
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (exited_tx, exited_rx) = oneshot::channel();
         std::thread::Builder::new()
@@ -141,20 +134,13 @@ impl ReplicatorHandle {
         }
         let fenced = || self.shared.inner.lock().fenced;
         if fenced() {
-            return Err(ReplicateError::Fenced {
-                key: "(see the replication log)".into(),
-            });
+            return Err(ReplicateError::Fenced { key: "(see the replication log)".into() });
         }
         match tokio::time::timeout(timeout, rx.wait_for(|v| *v >= seq)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(ReplicateError::Stopped),
-            Err(_) if fenced() => Err(ReplicateError::Fenced {
-                key: "(see the replication log)".into(),
-            }),
-            Err(_) => Err(ReplicateError::Timeout {
-                seq,
-                waited: timeout,
-            }),
+            Err(_) if fenced() => Err(ReplicateError::Fenced { key: "(see the replication log)".into() }),
+            Err(_) => Err(ReplicateError::Timeout { seq, waited: timeout }),
         }
     }
 

@@ -60,11 +60,7 @@ impl ReplicatorOptions {
             retention: Duration::from_secs(72 * 3600),
             ack: AckMode::Local,
             page_encoding: PageEncoding::Frame,
-            compaction_intervals: vec![
-                Duration::from_secs(30),
-                Duration::from_secs(300),
-                Duration::from_secs(3600),
-            ],
+            compaction_intervals: vec![Duration::from_secs(30), Duration::from_secs(300), Duration::from_secs(3600)],
             l0_retention: Duration::from_secs(300),
             checkpoint_frames: 1000,
         }
@@ -73,18 +69,12 @@ impl ReplicatorOptions {
     /// Splits the URL into bucket and key prefix (without slashes at either end).
     pub fn bucket_and_prefix(&self) -> Result<(String, String), ReplicateError> {
         let rest = self.url.strip_prefix("s3://").ok_or_else(|| {
-            ReplicateError::Config(format!(
-                "replication.url {:?} must look like s3://BUCKET/PREFIX",
-                self.url
-            ))
+            ReplicateError::Config(format!("replication.url {:?} must look like s3://BUCKET/PREFIX", self.url))
         })?;
         let rest = rest.split(['?', '#']).next().unwrap_or_default();
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.len() < 3 {
-            return Err(ReplicateError::Config(format!(
-                "replication.url {:?} has no valid bucket name",
-                self.url
-            )));
+            return Err(ReplicateError::Config(format!("replication.url {:?} has no valid bucket name", self.url)));
         }
         Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
     }
@@ -93,9 +83,7 @@ impl ReplicatorOptions {
         self.bucket_and_prefix()?;
         let positive = |name: &str, d: Duration| {
             if d.is_zero() {
-                Err(ReplicateError::Config(format!(
-                    "replication.{name} must be positive"
-                )))
+                Err(ReplicateError::Config(format!("replication.{name} must be positive")))
             } else {
                 Ok(())
             }
@@ -103,17 +91,12 @@ impl ReplicatorOptions {
         positive("sync_interval", self.sync_interval)?;
         positive("snapshot_interval", self.snapshot_interval)?;
         positive("retention", self.retention)?;
-        if self.compaction_intervals.len() > 8
-            || self.compaction_intervals.iter().any(|d| d.is_zero())
-        {
-            return Err(ReplicateError::Config(
-                "compaction intervals must be positive and at most 8 levels".into(),
-            ));
+        if self.compaction_intervals.len() > 8 || self.compaction_intervals.iter().any(|d| d.is_zero()) {
+            return Err(ReplicateError::Config("compaction intervals must be positive and at most 8 levels".into()));
         }
         if self.access_key_id.is_some() != self.secret_access_key.is_some() {
             return Err(ReplicateError::Config(
-                "replication.access_key_id and replication.secret_access_key must be set together"
-                    .into(),
+                "replication.access_key_id and replication.secret_access_key must be set together".into(),
             ));
         }
         Ok(())
@@ -129,10 +112,7 @@ impl fmt::Debug for ReplicatorOptions {
             .field("region", &self.region)
             .field("force_path_style", &self.force_path_style)
             .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
-            )
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "<redacted>"))
             .field("sync_interval", &self.sync_interval)
             .field("snapshot_interval", &self.snapshot_interval)
             .field("retention", &self.retention)
@@ -149,17 +129,10 @@ mod tests {
     #[test]
     fn url_parsing() {
         let o = ReplicatorOptions::new("s3://bucket/some/prefix/");
-        assert_eq!(
-            o.bucket_and_prefix().unwrap(),
-            ("bucket".into(), "some/prefix".into())
-        );
+        assert_eq!(o.bucket_and_prefix().unwrap(), ("bucket".into(), "some/prefix".into()));
         let o = ReplicatorOptions::new("s3://bucket");
         assert_eq!(o.bucket_and_prefix().unwrap(), ("bucket".into(), "".into()));
-        assert!(
-            ReplicatorOptions::new("http://bucket/x")
-                .validate()
-                .is_err()
-        );
+        assert!(ReplicatorOptions::new("http://bucket/x").validate().is_err());
         assert!(ReplicatorOptions::new("s3:///x").validate().is_err());
     }
 

@@ -78,20 +78,14 @@ impl<'a> Cursor<'a> {
 
 /// Computes the files to apply, in order. `files` holds every LTX file of every level (each
 /// level sorted by TXID range, as [`super::s3::Store::list_level`] returns them).
-pub fn calc_restore_plan(
-    files: &[FileInfo],
-    target: RestoreTarget,
-) -> Result<Vec<FileInfo>, ReplicateError> {
+pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Vec<FileInfo>, ReplicateError> {
     let level = |l: u32| -> Vec<FileInfo> {
         let mut v: Vec<FileInfo> = files.iter().filter(|f| f.level == l).cloned().collect();
         v.sort_by_key(|f| (f.min_txid, f.max_txid));
         v
     };
     let mut plan: Vec<FileInfo> = Vec::new();
-    if let Some(snap) = level(SNAPSHOT_LEVEL)
-        .into_iter()
-        .rfind(|f| eligible(f, target))
-    {
+    if let Some(snap) = level(SNAPSHOT_LEVEL).into_iter().rfind(|f| eligible(f, target)) {
         plan.push(snap);
     }
     let mut current = plan.last().map_or(0, |f| f.max_txid);
@@ -102,14 +96,7 @@ pub fn calc_restore_plan(
     }
 
     let levels: Vec<Vec<FileInfo>> = (0..SNAPSHOT_LEVEL).rev().map(level).collect();
-    let mut cursors: Vec<Cursor<'_>> = levels
-        .iter()
-        .map(|files| Cursor {
-            files,
-            next: 0,
-            candidate: None,
-        })
-        .collect();
+    let mut cursors: Vec<Cursor<'_>> = levels.iter().map(|files| Cursor { files, next: 0, candidate: None }).collect();
     loop {
         for c in cursors.iter_mut() {
             c.refresh(current, target);
@@ -182,9 +169,7 @@ mod tests {
     }
 
     fn ranges(plan: &[FileInfo]) -> Vec<(u32, u64, u64)> {
-        plan.iter()
-            .map(|f| (f.level, f.min_txid, f.max_txid))
-            .collect()
+        plan.iter().map(|f| (f.level, f.min_txid, f.max_txid)).collect()
     }
 
     #[test]
@@ -193,10 +178,7 @@ mod tests {
         let mut files = vec![f(9, 1, 1, 1), f(1, 1, 5, 30)];
         files.extend((1..=7).map(|t| f(0, t, t, t as i64)));
         let plan = calc_restore_plan(&files, RestoreTarget::Latest).unwrap();
-        assert_eq!(
-            ranges(&plan),
-            vec![(9, 1, 1), (1, 1, 5), (0, 6, 6), (0, 7, 7)]
-        );
+        assert_eq!(ranges(&plan), vec![(9, 1, 1), (1, 1, 5), (0, 6, 6), (0, 7, 7)]);
     }
 
     #[test]
@@ -222,18 +204,12 @@ mod tests {
         let plan = calc_restore_plan(&files, RestoreTarget::Timestamp(ts)).unwrap();
         assert_eq!(plan.last().unwrap().max_txid, 6);
         let plan = calc_restore_plan(&files, RestoreTarget::Latest).unwrap();
-        assert_eq!(
-            ranges(&plan),
-            vec![(9, 1, 4), (1, 5, 8), (0, 9, 9), (0, 10, 10)]
-        );
+        assert_eq!(ranges(&plan), vec![(9, 1, 4), (1, 5, 8), (0, 9, 9), (0, 10, 10)]);
     }
 
     #[test]
     fn empty_or_headless_bucket_has_no_backup() {
-        assert!(matches!(
-            calc_restore_plan(&[], RestoreTarget::Latest),
-            Err(ReplicateError::NoBackup(_))
-        ));
+        assert!(matches!(calc_restore_plan(&[], RestoreTarget::Latest), Err(ReplicateError::NoBackup(_))));
         let files = vec![f(0, 4, 4, 1), f(0, 5, 5, 2)];
         assert!(calc_restore_plan(&files, RestoreTarget::Latest).is_err());
     }

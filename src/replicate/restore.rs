@@ -38,11 +38,7 @@ pub enum RestoreSource {
     /// LTX files; `files` lists `level/min-max` in the order applied.
     Ltx { files: Vec<String> },
     /// A v0.3 generation, from snapshot `index` plus WAL segments up to `last_index`.
-    V3 {
-        generation: String,
-        index: u32,
-        last_index: u32,
-    },
+    V3 { generation: String, index: u32, last_index: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,30 +75,19 @@ pub(crate) fn remove_db_files(p: &Path) {
 
 /// Runs `PRAGMA integrity_check` and returns an error quoting SQLite unless it says "ok".
 pub fn integrity_check(path: &Path) -> Result<(), ReplicateError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| {
-        ReplicateError::sqlite(format!("open {} for integrity check", path.display()), e)
-    })?;
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| ReplicateError::sqlite(format!("open {} for integrity check", path.display()), e))?;
     let rows: Vec<String> = conn
         .prepare("PRAGMA integrity_check")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(|e| ReplicateError::IntegrityCheck {
-            path: path.to_path_buf(),
-            result: e.to_string(),
-        })?;
+        .map_err(|e| ReplicateError::IntegrityCheck { path: path.to_path_buf(), result: e.to_string() })?;
     drop(conn);
     let _ = std::fs::remove_file(with_suffix(path, "-wal"));
     let _ = std::fs::remove_file(with_suffix(path, "-shm"));
     if rows.len() == 1 && rows[0] == "ok" {
         Ok(())
     } else {
-        Err(ReplicateError::IntegrityCheck {
-            path: path.to_path_buf(),
-            result: rows.join("; "),
-        })
+        Err(ReplicateError::IntegrityCheck { path: path.to_path_buf(), result: rows.join("; ") })
     }
 }
 
@@ -116,9 +101,8 @@ fn fsync_dir(dir: &Path) -> Result<(), ReplicateError> {
 pub(crate) fn install(tmp: &Path, out: &Path) -> Result<(), ReplicateError> {
     let _ = std::fs::remove_file(with_suffix(out, "-wal"));
     let _ = std::fs::remove_file(with_suffix(out, "-shm"));
-    std::fs::rename(tmp, out).map_err(|e| {
-        ReplicateError::io(format!("rename {} to {}", tmp.display(), out.display()), e)
-    })?;
+    std::fs::rename(tmp, out)
+        .map_err(|e| ReplicateError::io(format!("rename {} to {}", tmp.display(), out.display()), e))?;
     fsync_dir(out.parent().unwrap_or(Path::new(".")))
 }
 
@@ -166,10 +150,7 @@ pub async fn restore(
     if !matches!(target, RestoreTarget::Txid(_)) {
         let generations = v3::list(&store).await?;
         if v3::should_use(&generations, &files, target) {
-            tracing::info!(
-                url = store.url(),
-                "restoring from the Litestream v0.3 layout"
-            );
+            tracing::info!(url = store.url(), "restoring from the Litestream v0.3 layout");
             return v3::restore(&store, &generations, out, target, started, &mut progress).await;
         }
     }
@@ -195,8 +176,7 @@ pub async fn restore(
         return Err(e);
     }
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ReplicateError::io(format!("create {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| ReplicateError::io(format!("create {}", dir.display()), e))?;
     }
     if let Err(e) = install(&tmp, out) {
         remove_db_files(&tmp);
@@ -215,10 +195,7 @@ pub async fn restore(
         pages: header.commit,
         bytes_downloaded: bytes,
         source: RestoreSource::Ltx {
-            files: plan
-                .iter()
-                .map(|f| format!("{}/{}", f.level, ltx::file_name(f.min_txid, f.max_txid)))
-                .collect(),
+            files: plan.iter().map(|f| format!("{}/{}", f.level, ltx::file_name(f.min_txid, f.max_txid))).collect(),
         },
         duration: started.elapsed(),
     })
@@ -232,8 +209,7 @@ pub(crate) async fn restore_ltx(
     progress: &mut (impl FnMut(RestoreProgress) + Send),
 ) -> Result<(ltx::Header, u64), ReplicateError> {
     if let Some(dir) = tmp.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ReplicateError::io(format!("create {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir).map_err(|e| ReplicateError::io(format!("create {}", dir.display()), e))?;
     }
     remove_db_files(tmp);
     let file = OpenOptions::new()
@@ -267,10 +243,7 @@ pub(crate) async fn restore_ltx(
         if h.min_txid != info.min_txid || h.max_txid != info.max_txid {
             return Err(ReplicateError::corrupt(
                 &info.key,
-                format!(
-                    "header says TXIDs {:016x}-{:016x}, the name says otherwise",
-                    h.min_txid, h.max_txid
-                ),
+                format!("header says TXIDs {:016x}-{:016x}, the name says otherwise", h.min_txid, h.max_txid),
             ));
         }
         state.files_done += 1;

@@ -24,8 +24,8 @@ use futures_util::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
-    Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, ObjectStore, PutMode,
-    PutMultipartOptions, PutOptions, PutPayload, RetryConfig, WriteMultipart,
+    Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, ObjectStore, PutMode, PutMultipartOptions,
+    PutOptions, PutPayload, RetryConfig, WriteMultipart,
 };
 
 use super::error::ReplicateError;
@@ -82,10 +82,7 @@ fn s3_err(op: &'static str, key: &str) -> impl FnOnce(object_store::Error) -> Re
 }
 
 pub fn format_timestamp(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 impl Store {
@@ -104,9 +101,8 @@ impl Store {
                 max_retries: 3,
                 retry_timeout: Duration::from_secs(20),
             });
-        let mut client = ClientOptions::new()
-            .with_timeout(Duration::from_secs(60))
-            .with_connect_timeout(Duration::from_secs(5));
+        let mut client =
+            ClientOptions::new().with_timeout(Duration::from_secs(60)).with_connect_timeout(Duration::from_secs(5));
         if let Some(endpoint) = opts.endpoint.as_deref().filter(|e| !e.is_empty()) {
             b = b.with_endpoint(endpoint);
             if endpoint.starts_with("http://") {
@@ -120,11 +116,7 @@ impl Store {
             .with_client_options(client)
             .build()
             .map_err(|e| ReplicateError::Config(format!("S3 client for {}: {e}", opts.url)))?;
-        Ok(Store {
-            inner: Arc::new(inner),
-            display: format!("s3://{bucket}/{prefix}"),
-            prefix,
-        })
+        Ok(Store { inner: Arc::new(inner), display: format!("s3://{bucket}/{prefix}"), prefix })
     }
 
     pub fn url(&self) -> &str {
@@ -133,43 +125,25 @@ impl Store {
 
     /// The bucket key of `sub` below the prefix.
     pub fn key(&self, sub: &str) -> String {
-        if self.prefix.is_empty() {
-            sub.to_string()
-        } else {
-            format!("{}/{sub}", self.prefix)
-        }
+        if self.prefix.is_empty() { sub.to_string() } else { format!("{}/{sub}", self.prefix) }
     }
 
     pub fn ltx_key(&self, level: u32, min_txid: u64, max_txid: u64) -> String {
-        self.key(&format!(
-            "{level:04x}/{}",
-            ltx::file_name(min_txid, max_txid)
-        ))
+        self.key(&format!("{level:04x}/{}", ltx::file_name(min_txid, max_txid)))
     }
 
     /// LTX files of one level, sorted by TXID range; other objects are ignored.
     pub async fn list_level(&self, level: u32) -> Result<Vec<FileInfo>, ReplicateError> {
         let dir = self.key(&format!("{level:04x}"));
-        let metas: Vec<_> = self
-            .inner
-            .list(Some(&Path::from(dir.as_str())))
-            .try_collect()
-            .await
-            .map_err(s3_err("list", &dir))?;
+        let metas: Vec<_> =
+            self.inner.list(Some(&Path::from(dir.as_str()))).try_collect().await.map_err(s3_err("list", &dir))?;
         let mut out: Vec<FileInfo> = metas
             .into_iter()
             .filter_map(|m| {
                 let key = m.location.to_string();
                 let name = key.strip_prefix(&dir)?.strip_prefix('/')?;
                 let (min_txid, max_txid) = ltx::parse_file_name(name)?;
-                Some(FileInfo {
-                    level,
-                    min_txid,
-                    max_txid,
-                    size: m.size,
-                    created_at: m.last_modified,
-                    key,
-                })
+                Some(FileInfo { level, min_txid, max_txid, size: m.size, created_at: m.last_modified, key })
             })
             .collect();
         out.sort_by_key(|f| (f.min_txid, f.max_txid));
@@ -192,71 +166,43 @@ impl Store {
             Attribute::Metadata(TIMESTAMP_METADATA.into()),
             AttributeValue::from(format_timestamp(timestamp_ms)),
         );
-        PutOptions {
-            mode,
-            attributes,
-            ..PutOptions::default()
-        }
+        PutOptions { mode, attributes, ..PutOptions::default() }
     }
 
     /// Uploads an L0 file only if its key does not exist yet (`If-None-Match: *`), so that a
     /// deposed primary can never overwrite the history written by its successor.
-    pub async fn put_create(
-        &self,
-        key: &str,
-        data: Bytes,
-        timestamp_ms: i64,
-    ) -> Result<CreateOutcome, ReplicateError> {
+    pub async fn put_create(&self, key: &str, data: Bytes, timestamp_ms: i64) -> Result<CreateOutcome, ReplicateError> {
         let opts = Self::put_options(PutMode::Create, timestamp_ms);
-        match self
-            .inner
-            .put_opts(&Path::from(key), PutPayload::from(data), opts)
-            .await
-        {
+        match self.inner.put_opts(&Path::from(key), PutPayload::from(data), opts).await {
             Ok(_) => Ok(CreateOutcome::Created),
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => Ok(CreateOutcome::AlreadyExists),
+            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
+                Ok(CreateOutcome::AlreadyExists)
+            }
             Err(e) => Err(s3_err("create-only PUT", key)(e)),
         }
     }
 
     /// Uploads (or replaces) a snapshot or compaction, in parts when it is large.
-    pub async fn put(
-        &self,
-        key: &str,
-        data: Bytes,
-        timestamp_ms: i64,
-    ) -> Result<(), ReplicateError> {
+    pub async fn put(&self, key: &str, data: Bytes, timestamp_ms: i64) -> Result<(), ReplicateError> {
         let path = Path::from(key);
         if data.len() < MULTIPART_THRESHOLD {
             let opts = Self::put_options(PutMode::Overwrite, timestamp_ms);
-            self.inner
-                .put_opts(&path, PutPayload::from(data), opts)
-                .await
-                .map_err(s3_err("PUT", key))?;
+            self.inner.put_opts(&path, PutPayload::from(data), opts).await.map_err(s3_err("PUT", key))?;
             return Ok(());
         }
         let opts = PutMultipartOptions {
             attributes: Self::put_options(PutMode::Overwrite, timestamp_ms).attributes,
             ..PutMultipartOptions::default()
         };
-        let upload = self
-            .inner
-            .put_multipart_opts(&path, opts)
-            .await
-            .map_err(s3_err("multipart start", key))?;
+        let upload = self.inner.put_multipart_opts(&path, opts).await.map_err(s3_err("multipart start", key))?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut rest = data;
         while !rest.is_empty() {
-            w.wait_for_capacity(4)
-                .await
-                .map_err(s3_err("multipart part", key))?;
+            w.wait_for_capacity(4).await.map_err(s3_err("multipart part", key))?;
             let chunk = rest.split_to(rest.len().min(PART_SIZE));
             w.put(chunk);
         }
-        w.finish()
-            .await
-            .map_err(s3_err("multipart complete", key))?;
+        w.finish().await.map_err(s3_err("multipart complete", key))?;
         Ok(())
     }
 
@@ -271,10 +217,7 @@ impl Store {
                 Ok(b) => {
                     return Err(ReplicateError::corrupt(
                         key,
-                        format!(
-                            "ranged GET {range:?} returned {} bytes (object shorter than listed?)",
-                            b.len()
-                        ),
+                        format!("ranged GET {range:?} returned {} bytes (object shorter than listed?)", b.len()),
                     ));
                 }
                 Err(e @ object_store::Error::NotFound { .. }) => {
@@ -312,11 +255,7 @@ impl Store {
 
     /// Downloads an object whose size is not known (v0.3 files).
     pub async fn get(&self, key: &str) -> Result<Bytes, ReplicateError> {
-        let r = self
-            .inner
-            .get(&Path::from(key))
-            .await
-            .map_err(s3_err("GET", key))?;
+        let r = self.inner.get(&Path::from(key)).await.map_err(s3_err("GET", key))?;
         r.bytes().await.map_err(s3_err("GET", key))
     }
 
@@ -332,20 +271,10 @@ impl Store {
     }
 
     /// All objects below `sub` (recursive), as (key, size, last modified).
-    pub async fn list_objects(
-        &self,
-        sub: &str,
-    ) -> Result<Vec<(String, u64, DateTime<Utc>)>, ReplicateError> {
+    pub async fn list_objects(&self, sub: &str) -> Result<Vec<(String, u64, DateTime<Utc>)>, ReplicateError> {
         let dir = self.key(sub);
-        let metas: Vec<_> = self
-            .inner
-            .list(Some(&Path::from(dir.as_str())))
-            .try_collect()
-            .await
-            .map_err(s3_err("list", &dir))?;
-        Ok(metas
-            .into_iter()
-            .map(|m| (m.location.to_string(), m.size, m.last_modified))
-            .collect())
+        let metas: Vec<_> =
+            self.inner.list(Some(&Path::from(dir.as_str()))).try_collect().await.map_err(s3_err("list", &dir))?;
+        Ok(metas.into_iter().map(|m| (m.location.to_string(), m.size, m.last_modified)).collect())
     }
 }

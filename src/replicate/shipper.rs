@@ -65,12 +65,7 @@ struct Position {
 }
 
 /// Placeholder generation for "no WAL existed": any real generation is read from its start.
-const NO_WAL: WalPos = WalPos {
-    salt1: 0,
-    salt2: 0,
-    offset: WAL_HEADER_SIZE,
-    checksum: (0, 0),
-};
+const NO_WAL: WalPos = WalPos { salt1: 0, salt2: 0, offset: WAL_HEADER_SIZE, checksum: (0, 0) };
 
 enum Step {
     /// Nothing new can be read now; `publish` when that proves everything is shipped.
@@ -118,19 +113,15 @@ pub(crate) struct Shipper {
 fn open_conn(path: &Path, what: &str) -> Result<Connection, ReplicateError> {
     let c = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )
     .map_err(|e| ReplicateError::sqlite(format!("open {} ({what})", path.display()), e))?;
     let ctx = |e| ReplicateError::sqlite(format!("configure {what} connection"), e);
     c.busy_timeout(Duration::from_secs(5)).map_err(ctx)?;
-    c.pragma_update(None, "wal_autocheckpoint", 0)
-        .map_err(ctx)?;
+    c.pragma_update(None, "wal_autocheckpoint", 0).map_err(ctx)?;
     // Keep the WAL when our connection is the last to close: a restart then resumes from it
     // instead of shipping a full snapshot.
-    c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-        .map_err(ctx)?;
+    c.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).map_err(ctx)?;
     Ok(c)
 }
 
@@ -178,8 +169,7 @@ impl Shipper {
         locker
             .busy_timeout(Duration::from_secs(2))
             .map_err(|e| ReplicateError::sqlite("configure checkpoint lock connection", e))?;
-        let db_file = File::open(db_path)
-            .map_err(|e| ReplicateError::io(format!("open {}", db_path.display()), e))?;
+        let db_file = File::open(db_path).map_err(|e| ReplicateError::io(format!("open {}", db_path.display()), e))?;
         Ok(Shipper {
             opts,
             store,
@@ -211,10 +201,7 @@ impl Shipper {
         if !self.reading {
             self.reader
                 .execute_batch("BEGIN")
-                .and_then(|()| {
-                    self.reader
-                        .query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
-                })
+                .and_then(|()| self.reader.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
                 .map_err(|e| ReplicateError::sqlite("begin the replication read transaction", e))?;
             self.reading = true;
         }
@@ -278,11 +265,7 @@ impl Shipper {
             match self.cycle(false) {
                 Ok(again) => {
                     backoff = Duration::ZERO;
-                    next_sync = if again {
-                        Instant::now()
-                    } else {
-                        Instant::now() + self.opts.sync_interval
-                    };
+                    next_sync = if again { Instant::now() } else { Instant::now() + self.opts.sync_interval };
                 }
                 Err(e) => {
                     self.shared.record_error(&e);
@@ -292,11 +275,7 @@ impl Shipper {
                         tracing::error!(error = %e, "replication stopped: fenced by another writer");
                         continue;
                     }
-                    let max = if replicated {
-                        MAX_BACKOFF_REPLICATED
-                    } else {
-                        MAX_BACKOFF_LOCAL
-                    };
+                    let max = if replicated { MAX_BACKOFF_REPLICATED } else { MAX_BACKOFF_LOCAL };
                     backoff = (backoff * 2).clamp(Duration::from_millis(250), max);
                     tracing::warn!(error = %e, retry_in = ?backoff, "replication sync failed");
                     next_sync = Instant::now() + backoff;
@@ -325,9 +304,7 @@ impl Shipper {
                 Ok(false) => return,
                 Err(e) => {
                     self.shared.record_error(&e);
-                    if Instant::now() + delay > deadline
-                        || matches!(e, ReplicateError::Fenced { .. })
-                    {
+                    if Instant::now() + delay > deadline || matches!(e, ReplicateError::Fenced { .. }) {
                         tracing::error!(error = %e, "final replication sync failed; unshipped commits stay in the local WAL");
                         return;
                     }
@@ -364,13 +341,8 @@ impl Shipper {
             .map(|f| (f.created_at, f.max_txid));
         self.txid = max;
         self.pos = None;
-        if let Some(l0) = files
-            .iter()
-            .find(|f| f.level == 0 && f.max_txid == max && max > 0)
-        {
-            let b = self
-                .rt
-                .block_on(self.store.get_range(&l0.key, 0..HEADER_SIZE as u64))?;
+        if let Some(l0) = files.iter().find(|f| f.level == 0 && f.max_txid == max && max > 0) {
+            let b = self.rt.block_on(self.store.get_range(&l0.key, 0..HEADER_SIZE as u64))?;
             let h = Header::parse(&b).map_err(|e| ReplicateError::corrupt(&l0.key, e))?;
             self.pos = self.resume_position(&h)?;
         }
@@ -383,10 +355,7 @@ impl Shipper {
             }
         }
         match (&self.pos, max) {
-            (_, 0) => tracing::info!(
-                url = self.store.url(),
-                "empty bucket; shipping a full snapshot as TXID 1"
-            ),
+            (_, 0) => tracing::info!(url = self.store.url(), "empty bucket; shipping a full snapshot as TXID 1"),
             (Some(p), _) => tracing::info!(
                 txid = format!("{max:016x}"),
                 wal_offset = p.wal.offset,
@@ -415,32 +384,24 @@ impl Shipper {
             return Ok(None);
         }
         let end = (h.wal_offset + h.wal_size) as u64;
-        let scan = wal::scan(&file, &wh, wh.start(), Some(end))
-            .map_err(|e| ReplicateError::io("read the WAL", e))?;
+        let scan = wal::scan(&file, &wh, wh.start(), Some(end)).map_err(|e| ReplicateError::io("read the WAL", e))?;
         if scan.end.offset != end {
             return Ok(None);
         }
         self.gen_pages = scan.pages;
-        Ok(Some(Position {
-            wal: scan.end,
-            commit: h.commit,
-        }))
+        Ok(Some(Position { wal: scan.end, commit: h.commit }))
     }
 
     fn open_wal(&self) -> Result<Option<File>, ReplicateError> {
         match File::open(&self.wal_path) {
             Ok(f) => Ok(Some(f)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ReplicateError::io(
-                format!("open {}", self.wal_path.display()),
-                e,
-            )),
+            Err(e) => Err(ReplicateError::io(format!("open {}", self.wal_path.display()), e)),
         }
     }
 
     fn wal_header(&self, f: &File) -> Result<Option<WalHeader>, ReplicateError> {
-        let h = wal::read_header(f)
-            .map_err(|e| ReplicateError::io(format!("read {}", self.wal_path.display()), e))?;
+        let h = wal::read_header(f).map_err(|e| ReplicateError::io(format!("read {}", self.wal_path.display()), e))?;
         if let Some(h) = &h
             && h.page_size != self.page_size
         {
@@ -464,30 +425,17 @@ impl Shipper {
             Some(f) => self.wal_header(f)?,
             None => None,
         };
-        let wal_len = wal_file
-            .as_ref()
-            .and_then(|f| f.metadata().ok())
-            .map_or(0, |m| m.len());
+        let wal_len = wal_file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
         let step = match (&self.pos, hdr) {
             (None, _) => Step::Full,
-            (Some(p), Some(h)) if p.wal.same_generation(&h) => Step::Incremental {
-                from: p.wal,
-                new_generation: false,
-            },
-            (Some(_), Some(h)) if self.restart_expected => Step::Incremental {
-                from: h.start(),
-                new_generation: true,
-            },
+            (Some(p), Some(h)) if p.wal.same_generation(&h) => Step::Incremental { from: p.wal, new_generation: false },
+            (Some(_), Some(h)) if self.restart_expected => Step::Incremental { from: h.start(), new_generation: true },
             // Fully checkpointed and no WAL content since: the database file is the shipped state.
-            (Some(_), None) if self.restart_expected => Step::Nothing {
-                publish: wal_len == 0,
-            },
+            (Some(_), None) if self.restart_expected => Step::Nothing { publish: wal_len == 0 },
             // A header being rewritten right now: look again next time.
             (Some(_), None) if wal_len > 0 => Step::Nothing { publish: false },
             (Some(_), _) => {
-                tracing::warn!(
-                    "the WAL was reset outside the replicator; shipping a full snapshot"
-                );
+                tracing::warn!("the WAL was reset outside the replicator; shipping a full snapshot");
                 Step::Full
             }
         };
@@ -499,13 +447,8 @@ impl Shipper {
                 Ok(false)
             }
             Step::Full => self.ship_full(seq, started, wal_file.as_ref(), hdr),
-            Step::Incremental {
-                from,
-                new_generation,
-            } => {
-                let (Some(f), Some(h)) = (wal_file.as_ref(), hdr) else {
-                    unreachable!("incremental steps have a WAL")
-                };
+            Step::Incremental { from, new_generation } => {
+                let (Some(f), Some(h)) = (wal_file.as_ref(), hdr) else { unreachable!("incremental steps have a WAL") };
                 self.ship_incremental(seq, started, f, &h, from, new_generation)
             }
         }
@@ -533,8 +476,7 @@ impl Shipper {
         from: WalPos,
         new_generation: bool,
     ) -> Result<bool, ReplicateError> {
-        let scan =
-            wal::scan(file, h, from, None).map_err(|e| ReplicateError::io("read the WAL", e))?;
+        let scan = wal::scan(file, h, from, None).map_err(|e| ReplicateError::io("read the WAL", e))?;
         let Some(commit) = scan.commit else {
             self.shared.publish(seq, started);
             return Ok(false);
@@ -546,36 +488,21 @@ impl Shipper {
         header.wal_size = (scan.end.offset - from.offset) as i64;
         header.wal_salt1 = h.salt1;
         header.wal_salt2 = h.salt2;
-        let bytes = build_incremental(
-            header,
-            self.opts.page_encoding,
-            &self.db_file,
-            file,
-            &scan.pages,
-            prev_commit,
-        )?;
+        let bytes = build_incremental(header, self.opts.page_encoding, &self.db_file, file, &scan.pages, prev_commit)?;
         let size = bytes.len();
         match self.upload_l0(&header, bytes)? {
             Landed::Ours => {
                 self.advance(txid, scan.end, commit, scan.pages, new_generation);
                 self.shared.publish(seq, started);
-                tracing::debug!(
-                    txid = format!("{txid:016x}"),
-                    size,
-                    frames = scan.frames,
-                    "shipped L0"
-                );
+                tracing::debug!(txid = format!("{txid:016x}"), size, frames = scan.frames, "shipped L0");
                 Ok(false)
             }
             Landed::Earlier(theirs) => {
                 // Our earlier attempt of this TXID was stored: adopt its range, ship the rest next.
                 let end = (theirs.wal_offset + theirs.wal_size) as u64;
-                let part = wal::scan(file, h, from, Some(end))
-                    .map_err(|e| ReplicateError::io("read the WAL", e))?;
+                let part = wal::scan(file, h, from, Some(end)).map_err(|e| ReplicateError::io("read the WAL", e))?;
                 if part.end.offset != end {
-                    return Err(ReplicateError::Fenced {
-                        key: self.store.ltx_key(0, txid, txid),
-                    });
+                    return Err(ReplicateError::Fenced { key: self.store.ltx_key(0, txid, txid) });
                 }
                 self.advance(txid, part.end, theirs.commit, part.pages, new_generation);
                 Ok(true)
@@ -592,17 +519,12 @@ impl Shipper {
     ) -> Result<bool, ReplicateError> {
         let (pages, end, wal_commit) = match (file, hdr) {
             (Some(f), Some(h)) => {
-                let s = wal::scan(f, &h, h.start(), None)
-                    .map_err(|e| ReplicateError::io("read the WAL", e))?;
+                let s = wal::scan(f, &h, h.start(), None).map_err(|e| ReplicateError::io("read the WAL", e))?;
                 (s.pages, s.end, s.commit)
             }
             _ => (BTreeMap::new(), NO_WAL, None),
         };
-        let db_len = self
-            .db_file
-            .metadata()
-            .map_err(|e| ReplicateError::io("stat the database", e))?
-            .len();
+        let db_len = self.db_file.metadata().map_err(|e| ReplicateError::io("stat the database", e))?.len();
         let commit = wal_commit.unwrap_or((db_len / u64::from(self.page_size)) as u32);
         if commit == 0 {
             self.shared.publish(seq, started);
@@ -630,23 +552,11 @@ impl Shipper {
         self.advance(txid, end, commit, pages, true);
         self.restart_expected = hdr.is_none();
         self.shared.publish(seq, started);
-        tracing::info!(
-            txid = format!("{txid:016x}"),
-            pages = commit,
-            size,
-            "shipped full snapshot as L0"
-        );
+        tracing::info!(txid = format!("{txid:016x}"), pages = commit, size, "shipped full snapshot as L0");
         Ok(false)
     }
 
-    fn advance(
-        &mut self,
-        txid: u64,
-        end: WalPos,
-        commit: u32,
-        pages: BTreeMap<u32, u64>,
-        new_generation: bool,
-    ) {
+    fn advance(&mut self, txid: u64, end: WalPos, commit: u32, pages: BTreeMap<u32, u64>, new_generation: bool) {
         self.txid = txid;
         if new_generation {
             self.gen_pages = pages;
@@ -666,34 +576,22 @@ impl Shipper {
     /// Uploads an L0 file create-only and tells whose it is if the key already exists.
     fn upload_l0(&self, header: &Header, bytes: Vec<u8>) -> Result<Landed, ReplicateError> {
         let key = self.store.ltx_key(0, header.min_txid, header.max_txid);
-        let put = self
-            .store
-            .put_create(&key, Bytes::from(bytes), header.timestamp_ms);
-        let outcome = self
-            .rt
-            .block_on(async { tokio::time::timeout(self.upload_timeout, put).await })
-            .map_err(|_| {
-                ReplicateError::Plan(format!(
-                    "upload of {key} timed out after {:?}",
-                    self.upload_timeout
-                ))
+        let put = self.store.put_create(&key, Bytes::from(bytes), header.timestamp_ms);
+        let outcome =
+            self.rt.block_on(async { tokio::time::timeout(self.upload_timeout, put).await }).map_err(|_| {
+                ReplicateError::Plan(format!("upload of {key} timed out after {:?}", self.upload_timeout))
             })??;
         if outcome == CreateOutcome::Created {
             return Ok(Landed::Ours);
         }
-        let b = self
-            .rt
-            .block_on(self.store.get_range(&key, 0..HEADER_SIZE as u64))?;
+        let b = self.rt.block_on(self.store.get_range(&key, 0..HEADER_SIZE as u64))?;
         let theirs = Header::parse(&b).map_err(|e| ReplicateError::corrupt(&key, e))?;
         let ours = theirs.node_id == self.node_id
             && theirs.wal_offset == header.wal_offset
             && (theirs.wal_salt1, theirs.wal_salt2) == (header.wal_salt1, header.wal_salt2)
             && theirs.wal_size <= header.wal_size;
         if ours {
-            tracing::info!(
-                key,
-                "an earlier upload of this TXID had landed; continuing after it"
-            );
+            tracing::info!(key, "an earlier upload of this TXID had landed; continuing after it");
             Ok(Landed::Earlier(theirs))
         } else {
             Err(ReplicateError::Fenced { key })
@@ -725,9 +623,7 @@ impl Shipper {
         let Some(pos) = self.pos else { return };
         let due = match self.last_snapshot {
             None => true,
-            Some((at, txid)) => {
-                txid < self.txid && at <= prev_boundary(Utc::now(), self.opts.snapshot_interval)
-            }
+            Some((at, txid)) => txid < self.txid && at <= prev_boundary(Utc::now(), self.opts.snapshot_interval),
         };
         if !due || self.txid == 0 {
             return;
@@ -763,13 +659,7 @@ impl Shipper {
             timestamp_ms: now_ms(),
             ..Header::default()
         };
-        let bytes = match build_full(
-            header,
-            self.opts.page_encoding,
-            &self.db_file,
-            wal_file.as_ref(),
-            pages,
-        ) {
+        let bytes = match build_full(header, self.opts.page_encoding, &self.db_file, wal_file.as_ref(), pages) {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "building the snapshot failed");
@@ -781,9 +671,7 @@ impl Shipper {
         let key = store.ltx_key(SNAPSHOT_LEVEL, 1, self.txid);
         tracing::info!(key, size = bytes.len(), "uploading snapshot");
         let ts = header.timestamp_ms;
-        let task = self
-            .rt
-            .spawn(async move { store.put(&key, Bytes::from(bytes), ts).await });
+        let task = self.rt.spawn(async move { store.put(&key, Bytes::from(bytes), ts).await });
         self.snapshot_upload = Some((self.txid, task));
     }
 
@@ -837,9 +725,7 @@ impl Shipper {
         self.end_read();
         let (busy, log, done): (i64, i64, i64) = self
             .checkpointer
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(|e| ReplicateError::sqlite("checkpoint", e))?;
         let complete = busy == 0 && log == done && done as u64 == shipped;
         tracing::debug!(busy, log, done, shipped, complete, "checkpoint");
@@ -849,11 +735,7 @@ impl Shipper {
             self.shared.inner.lock().last_checkpoint_at = Some(SystemTime::now());
         } else if log as u64 > shipped {
             // Cannot happen while we hold the write lock; never let it pass silently.
-            tracing::error!(
-                log,
-                shipped,
-                "checkpoint saw unshipped frames; shipping a full snapshot next"
-            );
+            tracing::error!(log, shipped, "checkpoint saw unshipped frames; shipping a full snapshot next");
             self.pos = None;
         }
         Ok(complete)

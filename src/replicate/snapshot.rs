@@ -49,9 +49,8 @@ fn encode(
     let mut buf = vec![0u8; header.page_size as usize];
     for pgno in pgnos {
         match (wal_pages.get(&pgno), wal_file) {
-            (Some(&off), Some(w)) => wal::read_page(w, off, &mut buf).map_err(|e| {
-                ReplicateError::io(format!("read WAL frame at {off} (page {pgno})"), e)
-            })?,
+            (Some(&off), Some(w)) => wal::read_page(w, off, &mut buf)
+                .map_err(|e| ReplicateError::io(format!("read WAL frame at {off} (page {pgno})"), e))?,
             _ => read_db_page(db, pgno, &mut buf)
                 .map_err(|e| ReplicateError::io(format!("read database page {pgno}"), e))?,
         }
@@ -85,23 +84,10 @@ pub fn build_incremental(
     prev_commit: u32,
 ) -> Result<Vec<u8>, ReplicateError> {
     let lock = ltx::lock_pgno(header.page_size);
-    let mut pgnos: Vec<u32> = wal_pages
-        .keys()
-        .copied()
-        .filter(|&p| p <= header.commit)
-        .collect();
+    let mut pgnos: Vec<u32> = wal_pages.keys().copied().filter(|&p| p <= header.commit).collect();
     if header.commit > prev_commit {
-        pgnos.extend(
-            (prev_commit + 1..=header.commit).filter(|p| *p != lock && !wal_pages.contains_key(p)),
-        );
+        pgnos.extend((prev_commit + 1..=header.commit).filter(|p| *p != lock && !wal_pages.contains_key(p)));
         pgnos.sort_unstable();
     }
-    encode(
-        header,
-        encoding,
-        pgnos.into_iter(),
-        db,
-        Some(wal_file),
-        wal_pages,
-    )
+    encode(header, encoding, pgnos.into_iter(), db, Some(wal_file), wal_pages)
 }

@@ -106,11 +106,7 @@ impl Shared {
 
     pub fn snapshot(&self, commit_seq: u64) -> ReplicationStatus {
         let i = self.inner.lock();
-        let lag = if commit_seq > i.shipped_seq {
-            i.caught_up_at.elapsed().as_secs_f64()
-        } else {
-            0.0
-        };
+        let lag = if commit_seq > i.shipped_seq { i.caught_up_at.elapsed().as_secs_f64() } else { 0.0 };
         ReplicationStatus {
             txid: i.txid,
             shipped_seq: i.shipped_seq,

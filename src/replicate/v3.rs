@@ -21,8 +21,7 @@ use super::error::ReplicateError;
 use super::lz4;
 use super::plan::RestoreTarget;
 use super::restore::{
-    RestoreProgress, RestoreReport, RestoreSource, install, integrity_check, remove_db_files,
-    temp_path, with_suffix,
+    RestoreProgress, RestoreReport, RestoreSource, install, integrity_check, remove_db_files, temp_path, with_suffix,
 };
 use super::s3::{FileInfo, SNAPSHOT_LEVEL, Store};
 
@@ -64,17 +63,12 @@ impl Generations {
 
     /// The newest snapshot, or the newest created at or before `ts`.
     fn best_snapshot(&self, ts: Option<DateTime<Utc>>) -> Option<&V3Snapshot> {
-        self.snapshots
-            .iter()
-            .filter(|s| ts.is_none_or(|t| s.created_at <= t))
-            .max_by_key(|s| s.created_at)
+        self.snapshots.iter().filter(|s| ts.is_none_or(|t| s.created_at <= t)).max_by_key(|s| s.created_at)
     }
 }
 
 fn hex_u32(s: &str) -> Option<u32> {
-    (s.len() == 8)
-        .then(|| u32::from_str_radix(s, 16).ok())
-        .flatten()
+    (s.len() == 8).then(|| u32::from_str_radix(s, 16).ok()).flatten()
 }
 
 /// Lists the v0.3 generations (an empty result when there are none).
@@ -95,35 +89,16 @@ pub async fn list(store: &Store) -> Result<Generations, ReplicateError> {
         match kind {
             "snapshots" => {
                 if let Some(index) = name.strip_suffix(".snapshot.lz4").and_then(hex_u32) {
-                    g.snapshots.push(V3Snapshot {
-                        generation: generation.into(),
-                        index,
-                        key,
-                        size,
-                        created_at,
-                    });
+                    g.snapshots.push(V3Snapshot { generation: generation.into(), index, key, size, created_at });
                 }
             }
             "wal" => {
-                let Some((i, o)) = name
-                    .strip_suffix(".wal.lz4")
-                    .and_then(|n| n.split_once('_'))
-                else {
+                let Some((i, o)) = name.strip_suffix(".wal.lz4").and_then(|n| n.split_once('_')) else {
                     continue;
                 };
-                let offset = (8..=16)
-                    .contains(&o.len())
-                    .then(|| u64::from_str_radix(o, 16).ok())
-                    .flatten();
+                let offset = (8..=16).contains(&o.len()).then(|| u64::from_str_radix(o, 16).ok()).flatten();
                 if let (Some(index), Some(offset)) = (hex_u32(i), offset) {
-                    g.segments.push(V3Segment {
-                        generation: generation.into(),
-                        index,
-                        offset,
-                        key,
-                        size,
-                        created_at,
-                    });
+                    g.segments.push(V3Segment { generation: generation.into(), index, offset, key, size, created_at });
                 }
             }
             _ => {}
@@ -142,11 +117,8 @@ pub fn should_use(g: &Generations, ltx_files: &[FileInfo], target: RestoreTarget
     };
     match target {
         RestoreTarget::Timestamp(ts) => {
-            let ltx_snap = ltx_files
-                .iter()
-                .filter(|f| f.level == SNAPSHOT_LEVEL && f.created_at < ts)
-                .map(|f| f.created_at)
-                .max();
+            let ltx_snap =
+                ltx_files.iter().filter(|f| f.level == SNAPSHOT_LEVEL && f.created_at < ts).map(|f| f.created_at).max();
             match g.best_snapshot(Some(ts)) {
                 Some(s) => ltx_snap.is_none_or(|l| s.created_at > l),
                 None => false,
@@ -203,11 +175,7 @@ pub(crate) async fn restore(
         page_size,
         pages,
         bytes_downloaded: bytes,
-        source: RestoreSource::V3 {
-            generation: snap.generation.clone(),
-            index: snap.index,
-            last_index,
-        },
+        source: RestoreSource::V3 { generation: snap.generation.clone(), index: snap.index, last_index },
         duration: started.elapsed(),
     })
 }
@@ -226,16 +194,11 @@ async fn restore_into(
     };
     progress(state);
     let compressed = store.get(&snap.key).await?;
-    let db =
-        lz4::decompress_stream(&compressed).map_err(|e| ReplicateError::corrupt(&snap.key, e))?;
+    let db = lz4::decompress_stream(&compressed).map_err(|e| ReplicateError::corrupt(&snap.key, e))?;
     if db.len() < 100 || &db[..16] != b"SQLite format 3\0" {
-        return Err(ReplicateError::corrupt(
-            &snap.key,
-            "snapshot is not a SQLite database",
-        ));
+        return Err(ReplicateError::corrupt(&snap.key, "snapshot is not a SQLite database"));
     }
-    std::fs::write(tmp, &db)
-        .map_err(|e| ReplicateError::io(format!("write {}", tmp.display()), e))?;
+    std::fs::write(tmp, &db).map_err(|e| ReplicateError::io(format!("write {}", tmp.display()), e))?;
     state.files_done += 1;
     state.bytes_done += snap.size;
     progress(state);
@@ -272,8 +235,7 @@ async fn restore_into(
             )));
         }
         let data = store.get(&seg.key).await?;
-        let raw =
-            lz4::decompress_stream(&data).map_err(|e| ReplicateError::corrupt(&seg.key, e))?;
+        let raw = lz4::decompress_stream(&data).map_err(|e| ReplicateError::corrupt(&seg.key, e))?;
         w.extend_from_slice(&raw);
         last_index = seg.index;
         state.files_done += 1;
@@ -283,9 +245,7 @@ async fn restore_into(
     if let Some(w) = wal.take() {
         apply_wal(tmp, &w, expected_index - 1)?;
     }
-    let len = std::fs::metadata(tmp)
-        .map_err(|e| ReplicateError::io(format!("stat {}", tmp.display()), e))?
-        .len();
+    let len = std::fs::metadata(tmp).map_err(|e| ReplicateError::io(format!("stat {}", tmp.display()), e))?.len();
     let page_size = match u16::from_be_bytes([db[16], db[17]]) {
         1 => 65536,
         n => u32::from(n),
@@ -293,25 +253,16 @@ async fn restore_into(
     std::fs::File::open(tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| ReplicateError::io(format!("fsync {}", tmp.display()), e))?;
-    Ok((
-        (len / u64::from(page_size)) as u32,
-        page_size,
-        last_index,
-        state.bytes_done,
-    ))
+    Ok(((len / u64::from(page_size)) as u32, page_size, last_index, state.bytes_done))
 }
 
 /// Writes one WAL index beside the database and lets SQLite checkpoint it in.
 fn apply_wal(db: &Path, wal: &[u8], index: u32) -> Result<(), ReplicateError> {
     let wal_path = with_suffix(db, "-wal");
-    std::fs::write(&wal_path, wal)
-        .map_err(|e| ReplicateError::io(format!("write {}", wal_path.display()), e))?;
-    let conn = Connection::open(db)
-        .map_err(|e| ReplicateError::sqlite(format!("open {}", db.display()), e))?;
+    std::fs::write(&wal_path, wal).map_err(|e| ReplicateError::io(format!("write {}", wal_path.display()), e))?;
+    let conn = Connection::open(db).map_err(|e| ReplicateError::sqlite(format!("open {}", db.display()), e))?;
     let (busy, log, done): (i64, i64, i64) = conn
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(|e| ReplicateError::sqlite(format!("apply v0.3 WAL index {index:08x}"), e))?;
     drop(conn);
     if busy != 0 || log != done {

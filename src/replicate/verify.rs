@@ -34,10 +34,7 @@ pub enum LiveComparison {
     /// Page for page identical at the reported TXID.
     Identical,
     /// The live database stayed ahead of the backup (it kept committing) during the drill.
-    LiveAhead {
-        live_pages: u32,
-        restored_pages: u32,
-    },
+    LiveAhead { live_pages: u32, restored_pages: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,12 +80,8 @@ fn digest(
 }
 
 fn file_digest(path: &Path, page_size: u32) -> Result<(u32, u64), ReplicateError> {
-    let f =
-        File::open(path).map_err(|e| ReplicateError::io(format!("open {}", path.display()), e))?;
-    let len = f
-        .metadata()
-        .map_err(|e| ReplicateError::io(format!("stat {}", path.display()), e))?
-        .len();
+    let f = File::open(path).map_err(|e| ReplicateError::io(format!("open {}", path.display()), e))?;
+    let len = f.metadata().map_err(|e| ReplicateError::io(format!("stat {}", path.display()), e))?.len();
     let pages = (len / u64::from(page_size)) as u32;
     let d = digest(pages, page_size, |p, b| read_db_page(&f, p, b))
         .map_err(|e| ReplicateError::io(format!("read {}", path.display()), e))?;
@@ -106,27 +99,20 @@ fn live_digest(live: &Path) -> Result<(u32, u32, u64), ReplicateError> {
     conn.execute_batch("BEGIN")
         .and_then(|()| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
         .map_err(|e| ReplicateError::sqlite("begin a read transaction on the live database", e))?;
-    let db =
-        File::open(live).map_err(|e| ReplicateError::io(format!("open {}", live.display()), e))?;
+    let db = File::open(live).map_err(|e| ReplicateError::io(format!("open {}", live.display()), e))?;
     let mut wal_path = live.as_os_str().to_owned();
     wal_path.push("-wal");
     let (pages, wal_file) = match File::open(PathBuf::from(&wal_path)) {
-        Ok(f) => {
-            match wal::read_header(&f).map_err(|e| ReplicateError::io("read the live WAL", e))? {
-                Some(h) => {
-                    let s = wal::scan(&f, &h, h.start(), None)
-                        .map_err(|e| ReplicateError::io("read the live WAL", e))?;
-                    (s.pages, Some((f, s.commit)))
-                }
-                None => (BTreeMap::new(), None),
+        Ok(f) => match wal::read_header(&f).map_err(|e| ReplicateError::io("read the live WAL", e))? {
+            Some(h) => {
+                let s = wal::scan(&f, &h, h.start(), None).map_err(|e| ReplicateError::io("read the live WAL", e))?;
+                (s.pages, Some((f, s.commit)))
             }
-        }
+            None => (BTreeMap::new(), None),
+        },
         Err(_) => (BTreeMap::new(), None),
     };
-    let db_pages = (db
-        .metadata()
-        .map_err(|e| ReplicateError::io("stat the live database", e))?
-        .len()
+    let db_pages = (db.metadata().map_err(|e| ReplicateError::io("stat the live database", e))?.len()
         / u64::from(page_size)) as u32;
     let commit = wal_file.as_ref().and_then(|(_, c)| *c).unwrap_or(db_pages);
     let d = digest(commit, page_size, |p, b| match (pages.get(&p), &wal_file) {
@@ -141,16 +127,11 @@ fn live_digest(live: &Path) -> Result<(u32, u32, u64), ReplicateError> {
 const VERIFY_CATCH_UP: Duration = Duration::from_secs(20);
 
 /// Runs the drill; see the module docs. Fails on any corrupt object or integrity error.
-pub async fn verify(
-    opts: &ReplicatorOptions,
-    live_db: &Path,
-) -> Result<VerifyReport, ReplicateError> {
+pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyReport, ReplicateError> {
     opts.validate()?;
     let started = Instant::now();
     let store = Store::new(opts)?;
-    let scratch = Scratch(
-        std::env::temp_dir().join(format!("mysetlist-verify-{:016x}", rand::random::<u64>())),
-    );
+    let scratch = Scratch(std::env::temp_dir().join(format!("mysetlist-verify-{:016x}", rand::random::<u64>())));
     std::fs::create_dir_all(&scratch.0)
         .map_err(|e| ReplicateError::io(format!("create {}", scratch.0.display()), e))?;
     let restored = scratch.0.join("restored.db");
@@ -164,9 +145,7 @@ pub async fn verify(
     let mut commit = header.commit;
 
     let deadline = Instant::now() + VERIFY_CATCH_UP;
-    let poll = opts
-        .sync_interval
-        .clamp(Duration::from_millis(100), Duration::from_secs(2));
+    let poll = opts.sync_interval.clamp(Duration::from_millis(100), Duration::from_secs(2));
     loop {
         let (rpages, rsum) = file_digest(&restored, page_size)?;
         let live = live_db.to_path_buf();
@@ -174,44 +153,19 @@ pub async fn verify(
             .await
             .map_err(|e| ReplicateError::Plan(format!("verify worker failed: {e}")))??;
         if lps != page_size {
-            return Err(ReplicateError::Plan(format!(
-                "live page size {lps} differs from the backup's {page_size}"
-            )));
+            return Err(ReplicateError::Plan(format!("live page size {lps} differs from the backup's {page_size}")));
         }
         if lsum == rsum && lpages == rpages {
-            tracing::info!(
-                txid = format!("{txid:016x}"),
-                pages = rpages,
-                "backup verified against the live database"
-            );
-            return Ok(report(
-                txid,
-                page_size,
-                rpages,
-                rsum,
-                LiveComparison::Identical,
-                restore_duration,
-                started,
-            ));
+            tracing::info!(txid = format!("{txid:016x}"), pages = rpages, "backup verified against the live database");
+            return Ok(report(txid, page_size, rpages, rsum, LiveComparison::Identical, restore_duration, started));
         }
         if Instant::now() >= deadline {
             tracing::warn!(
                 txid = format!("{txid:016x}"),
                 "backup restores cleanly but the live database kept moving ahead during the drill"
             );
-            let live = LiveComparison::LiveAhead {
-                live_pages: lpages,
-                restored_pages: rpages,
-            };
-            return Ok(report(
-                txid,
-                page_size,
-                rpages,
-                rsum,
-                live,
-                restore_duration,
-                started,
-            ));
+            let live = LiveComparison::LiveAhead { live_pages: lpages, restored_pages: rpages };
+            return Ok(report(txid, page_size, rpages, rsum, live, restore_duration, started));
         }
         tokio::time::sleep(poll).await;
         // Catch up with what was shipped meanwhile.
@@ -226,10 +180,8 @@ pub async fn verify(
         }
         let mut chain = Vec::new();
         let mut cur = txid;
-        while let Some(next) = newer
-            .iter()
-            .filter(|f| f.min_txid <= cur + 1 && f.max_txid > cur)
-            .max_by_key(|f| f.max_txid)
+        while let Some(next) =
+            newer.iter().filter(|f| f.min_txid <= cur + 1 && f.max_txid > cur).max_by_key(|f| f.max_txid)
         {
             cur = next.max_txid;
             chain.push(next.clone());
@@ -239,13 +191,7 @@ pub async fn verify(
             .write(true)
             .open(&restored)
             .map_err(|e| ReplicateError::io(format!("open {}", restored.display()), e))?;
-        let mut w = PageWriter::resume(
-            file,
-            restored.display().to_string(),
-            page_size,
-            commit,
-            txid,
-        );
+        let mut w = PageWriter::resume(file, restored.display().to_string(), page_size, commit, txid);
         for f in &chain {
             let data = store.get_all(&f.key, f.size, |_| {}).await?;
             w.apply(&f.key, &data)?;
@@ -266,13 +212,5 @@ fn report(
     restore_duration: Duration,
     started: Instant,
 ) -> VerifyReport {
-    VerifyReport {
-        txid,
-        page_size,
-        pages,
-        checksum,
-        live,
-        restore_duration,
-        duration: started.elapsed(),
-    }
+    VerifyReport { txid, page_size, pages, checksum, live, restore_duration, duration: started.elapsed() }
 }

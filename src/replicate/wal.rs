@@ -43,12 +43,7 @@ impl WalHeader {
 
     /// The position before the first frame of this generation.
     pub fn start(&self) -> WalPos {
-        WalPos {
-            salt1: self.salt1,
-            salt2: self.salt2,
-            offset: WAL_HEADER_SIZE,
-            checksum: self.checksum,
-        }
+        WalPos { salt1: self.salt1, salt2: self.salt2, offset: WAL_HEADER_SIZE, checksum: self.checksum }
     }
 }
 
@@ -108,10 +103,7 @@ pub fn read_header(file: &File) -> io::Result<Option<WalHeader>> {
         MAGIC_LE => false,
         0 => return Ok(None),
         m => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("not a SQLite WAL file (magic {m:#010x})"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("not a SQLite WAL file (magic {m:#010x})")));
         }
     };
     let stored = (be32(&b, 24), be32(&b, 28));
@@ -120,10 +112,7 @@ pub fn read_header(file: &File) -> io::Result<Option<WalHeader>> {
     }
     let version = be32(&b, 4);
     if version != WAL_VERSION {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("unsupported WAL version {version}"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unsupported WAL version {version}")));
     }
     let page_size = be32(&b, 8);
     if !super::ltx::is_valid_page_size(page_size) {
@@ -161,12 +150,7 @@ pub struct WalScan {
 pub fn scan(file: &File, hdr: &WalHeader, from: WalPos, until: Option<u64>) -> io::Result<WalScan> {
     let frame_size = hdr.frame_size();
     let len = file.metadata()?.len();
-    let mut out = WalScan {
-        pages: BTreeMap::new(),
-        end: from,
-        commit: None,
-        frames: 0,
-    };
+    let mut out = WalScan { pages: BTreeMap::new(), end: from, commit: None, frames: 0 };
     if !from.same_generation(hdr) {
         return Ok(out);
     }
@@ -197,12 +181,7 @@ pub fn scan(file: &File, hdr: &WalHeader, from: WalPos, until: Option<u64>) -> i
             out.frames += pending.len() as u64;
             out.pages.extend(pending.drain(..));
             out.commit = Some(commit);
-            out.end = WalPos {
-                salt1: hdr.salt1,
-                salt2: hdr.salt2,
-                offset,
-                checksum: sum,
-            };
+            out.end = WalPos { salt1: hdr.salt1, salt2: hdr.salt2, offset, checksum: sum };
         }
     }
     if let Some(commit) = out.commit {
@@ -232,19 +211,14 @@ mod tests {
     fn checksum_matches_sqlite_header() {
         let dir = tempfile::tempdir().unwrap();
         let c = open(dir.path());
-        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
-            .unwrap();
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
         let f = File::open(dir.path().join("t.db-wal")).unwrap();
         let h = read_header(&f).unwrap().expect("valid header");
         assert_eq!(h.page_size, 4096);
         let s = scan(&f, &h, h.start(), None).unwrap();
         assert_eq!(s.commit, Some(2));
         assert!(s.frames >= 2);
-        assert_eq!(
-            s.end.offset,
-            WAL_HEADER_SIZE + s.frames * h.frame_size(),
-            "every frame was committed"
-        );
+        assert_eq!(s.end.offset, WAL_HEADER_SIZE + s.frames * h.frame_size(), "every frame was committed");
     }
 
     #[test]
@@ -256,11 +230,7 @@ mod tests {
         let h = read_header(&f).unwrap().unwrap();
         let first = scan(&f, &h, h.start(), None).unwrap();
         for i in 0..200 {
-            c.execute(
-                "INSERT INTO t VALUES (?1)",
-                [format!("row {i} {}", "x".repeat(200))],
-            )
-            .unwrap();
+            c.execute("INSERT INTO t VALUES (?1)", [format!("row {i} {}", "x".repeat(200))]).unwrap();
         }
         let rest = scan(&f, &h, first.end, None).unwrap();
         assert!(rest.end.offset > first.end.offset);
@@ -282,14 +252,12 @@ mod tests {
     fn uncommitted_or_corrupt_frames_end_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let c = open(dir.path());
-        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);")
-            .unwrap();
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2);").unwrap();
         drop(c);
         let wal = dir.path().join("t.db-wal");
         // Closing the last connection checkpoints and removes the WAL; rebuild one.
         let c = open(dir.path());
-        c.execute_batch("INSERT INTO t VALUES (3); INSERT INTO t VALUES (4);")
-            .unwrap();
+        c.execute_batch("INSERT INTO t VALUES (3); INSERT INTO t VALUES (4);").unwrap();
         let f = File::open(&wal).unwrap();
         let h = read_header(&f).unwrap().unwrap();
         let good = scan(&f, &h, h.start(), None).unwrap();
@@ -297,8 +265,7 @@ mod tests {
         // Corrupt the last frame's page: the scan must stop at the commit before it.
         let rw = std::fs::OpenOptions::new().write(true).open(&wal).unwrap();
         let last = good.end.offset - h.frame_size();
-        rw.write_all_at(&[0xde, 0xad], last + FRAME_HEADER_SIZE + 100)
-            .unwrap();
+        rw.write_all_at(&[0xde, 0xad], last + FRAME_HEADER_SIZE + 100).unwrap();
         let cut = scan(&f, &h, h.start(), None).unwrap();
         assert_eq!(cut.end.offset, last);
         assert!(cut.frames < good.frames);

@@ -2,5 +2,8 @@
 //! One test binary (one link step) with a module per area.
 
 mod helpers;
+#[path = "../replicate_support/mod.rs"]
+mod replicate_support;
 
+mod replication;
 mod smoke;

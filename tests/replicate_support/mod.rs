@@ -21,10 +21,7 @@ pub const ACCESS_KEY: &str = "test";
 /// (e.g. `MYSETLIST_TEST_LOG=mysetlist=debug`).
 pub fn init_logging() {
     if let Ok(filter) = std::env::var("MYSETLIST_TEST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
 }
 pub const SECRET_KEY: &str = "test";
@@ -32,22 +29,13 @@ pub const SECRET_KEY: &str = "test";
 fn tools_dir() -> PathBuf {
     std::env::var_os("MYSETLIST_TOOLS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
-                .join(".cache/mysetlist-tools")
-        })
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/mysetlist-tools"))
 }
 
 /// A tool binary from `env`, else `default` below the tools directory; panics with a hint.
 pub fn tool(env: &str, default: &str) -> PathBuf {
-    let p = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| tools_dir().join(default));
-    assert!(
-        p.is_file(),
-        "{} not found (set {env} or run scripts/install-test-deps.sh)",
-        p.display()
-    );
+    let p = std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| tools_dir().join(default));
+    assert!(p.is_file(), "{} not found (set {env} or run scripts/install-test-deps.sh)", p.display());
     p
 }
 
@@ -65,13 +53,8 @@ fn s3s_fs() -> PathBuf {
     if let Some(p) = std::env::var_os("MYSETLIST_S3S_FS") {
         return PathBuf::from(p);
     }
-    let cargo_bin =
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cargo/bin/s3s-fs");
-    if cargo_bin.is_file() {
-        cargo_bin
-    } else {
-        PathBuf::from("s3s-fs")
-    }
+    let cargo_bin = PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cargo/bin/s3s-fs");
+    if cargo_bin.is_file() { cargo_bin } else { PathBuf::from("s3s-fs") }
 }
 
 /// Polls `cond` every 20 ms until it holds or `timeout` passes; returns whether it held.
@@ -89,11 +72,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
 }
 
 /// An s3s-fs process storing objects as files under a temp directory.
@@ -105,11 +84,7 @@ pub struct S3Server {
 
 impl S3Server {
     pub fn start() -> S3Server {
-        let mut s = S3Server {
-            port: free_port(),
-            root: tempfile::tempdir().unwrap(),
-            child: None,
-        };
+        let mut s = S3Server { port: free_port(), root: tempfile::tempdir().unwrap(), child: None };
         s.resume();
         s
     }
@@ -128,11 +103,7 @@ impl S3Server {
         self.child = Some(child);
         let port = self.port;
         assert!(
-            wait_until(Duration::from_secs(10), || TcpStream::connect((
-                "127.0.0.1",
-                port
-            ))
-            .is_ok()),
+            wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
             "s3s-fs did not listen on port {port}"
         );
     }
@@ -195,10 +166,7 @@ impl S3Server {
 
     /// The replica URL as the Litestream CLI takes it.
     pub fn litestream_url(&self, bucket: &str, prefix: &str) -> String {
-        format!(
-            "s3://{bucket}/{prefix}?endpoint={}&region=us-east-1&forcePathStyle=true",
-            self.endpoint()
-        )
+        format!("s3://{bucket}/{prefix}?endpoint={}&region=us-east-1&forcePathStyle=true", self.endpoint())
     }
 }
 
@@ -222,31 +190,17 @@ pub fn litestream_cmd(bin: &Path) -> Command {
 
 /// Runs `litestream restore -o out URL` and returns (success, combined output).
 pub fn litestream_restore(bin: &Path, url: &str, out: &Path, extra: &[&str]) -> (bool, String) {
-    let o = litestream_cmd(bin)
-        .arg("restore")
-        .args(extra)
-        .arg("-o")
-        .arg(out)
-        .arg(url)
-        .output()
-        .expect("run litestream");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o =
+        litestream_cmd(bin).arg("restore").args(extra).arg("-o").arg(out).arg(url).output().expect("run litestream");
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     (o.status.success(), text)
 }
 
 /// Sends SIGTERM (a graceful stop: Litestream syncs once more before it exits) and waits.
 pub fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let pid = child.id();
-    let exited = wait_until(Duration::from_secs(30), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
+    let exited = wait_until(Duration::from_secs(30), || matches!(child.try_wait(), Ok(Some(_))));
     if !exited {
         let _ = child.kill();
         panic!("process {pid} ignored SIGTERM for 30s");
@@ -271,13 +225,10 @@ pub fn open_writer(path: &Path) -> Connection {
 pub fn write_rows(c: &Connection, start: i64, n: i64) {
     let tx = c.unchecked_transaction().unwrap();
     {
-        let mut st = tx
-            .prepare("INSERT INTO votes(id, song, payload) VALUES (?1, ?2, ?3)")
-            .unwrap();
+        let mut st = tx.prepare("INSERT INTO votes(id, song, payload) VALUES (?1, ?2, ?3)").unwrap();
         for id in start..start + n {
             let payload: Vec<u8> = (0..300).map(|i| ((id * 31 + i) % 251) as u8).collect();
-            st.execute(rusqlite::params![id, format!("song-{}", id % 17), payload])
-                .unwrap();
+            st.execute(rusqlite::params![id, format!("song-{}", id % 17), payload]).unwrap();
         }
     }
     tx.commit().unwrap();
@@ -286,20 +237,13 @@ pub fn write_rows(c: &Connection, start: i64, n: i64) {
 /// Every row, in id order, for comparing two databases.
 pub fn rows(path: &Path) -> Vec<(i64, String, Vec<u8>)> {
     let c = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut st = c
-        .prepare("SELECT id, song, payload FROM votes ORDER BY id")
-        .unwrap();
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    let mut st = c.prepare("SELECT id, song, payload FROM votes ORDER BY id").unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
 pub fn integrity_ok(path: &Path) -> bool {
     let c = Connection::open(path).unwrap();
-    let r: String = c
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
+    let r: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     r == "ok"
 }
 
@@ -314,18 +258,9 @@ pub struct App {
 impl App {
     pub fn open(path: &Path) -> App {
         let conn = open_writer(path);
-        let next_id: i64 = conn
-            .query_row("SELECT coalesce(max(id), 0) + 1 FROM votes", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let next_id: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM votes", [], |r| r.get(0)).unwrap();
         let (tx, _) = tokio::sync::watch::channel(0);
-        App {
-            conn,
-            tx,
-            seq: 0,
-            next_id,
-        }
+        App { conn, tx, seq: 0, next_id }
     }
 
     pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -336,12 +271,7 @@ impl App {
     /// new commit sequence. Returns it.
     pub fn commit(&mut self, n: i64) -> u64 {
         write_rows(&self.conn, self.next_id, n);
-        self.conn
-            .execute(
-                "UPDATE votes SET song = song || '+' WHERE id % 7 = ?1",
-                [self.next_id % 7],
-            )
-            .unwrap();
+        self.conn.execute("UPDATE votes SET song = song || '+' WHERE id % 7 = ?1", [self.next_id % 7]).unwrap();
         self.next_id += n;
         self.seq += 1;
         self.tx.send_replace(self.seq);
@@ -365,10 +295,7 @@ pub fn assert_contiguous_l0(s3: &S3Server, bucket: &str, prefix: &str) -> u64 {
     let l0 = ltx_ranges(s3, bucket, prefix, 0);
     let n = l0.len() as u64;
     let expected: Vec<(u64, u64)> = (1..=n).map(|t| (t, t)).collect();
-    assert_eq!(
-        l0, expected,
-        "L0 TXIDs must be 1..={n} without gaps or duplicates"
-    );
+    assert_eq!(l0, expected, "L0 TXIDs must be 1..={n} without gaps or duplicates");
     n
 }
 
@@ -381,10 +308,7 @@ pub fn ltx_header(
     min: u64,
     max: u64,
 ) -> mysetlist::replicate::ltx::Header {
-    let key = format!(
-        "{prefix}/{level:04x}/{}",
-        mysetlist::replicate::ltx::file_name(min, max)
-    );
+    let key = format!("{prefix}/{level:04x}/{}", mysetlist::replicate::ltx::file_name(min, max));
     let b = std::fs::read(s3.object_path(bucket, &key)).unwrap();
     mysetlist::replicate::ltx::Header::parse(&b).unwrap()
 }
@@ -396,9 +320,7 @@ pub fn assert_same_rows(actual: &Path, expected: &Path) {
     let (a, e) = (rows(actual), rows(expected));
     if a != e {
         let first = a.iter().zip(&e).position(|(x, y)| x != y);
-        let show = |r: Option<&(i64, String, Vec<u8>)>| {
-            r.map(|(id, song, _)| format!("id {id} song {song}"))
-        };
+        let show = |r: Option<&(i64, String, Vec<u8>)>| r.map(|(id, song, _)| format!("id {id} song {song}"));
         panic!(
             "{} has {} rows, {} has {}; first difference at index {:?}: {:?} vs {:?}",
             actual.display(),
