@@ -135,26 +135,24 @@ impl ReplicatorHandle {
     /// Waits until commit `seq` is stored in S3, or fails with [`ReplicateError::Timeout`]
     /// ([`ReplicateError::Fenced`] if another writer took over the bucket).
     pub async fn wait_durable(&self, seq: u64, timeout: Duration) -> Result<(), ReplicateError> {
-        let mut rx = self.shared.shipped.subscribe();
-        if *rx.borrow() >= seq {
+        let fenced = || ReplicateError::Fenced {
+            key: "(see the replication log)".into(),
+        };
+        let mut shipped = self.shared.shipped.subscribe();
+        let mut fenced_rx = self.shared.fenced.subscribe();
+        if *fenced_rx.borrow() {
+            return Err(fenced());
+        }
+        if *shipped.borrow() >= seq {
             return Ok(());
         }
-        let fenced = || self.shared.inner.lock().fenced;
-        if fenced() {
-            return Err(ReplicateError::Fenced {
-                key: "(see the replication log)".into(),
-            });
+        if !self.shared.inner.lock().running {
+            return Err(ReplicateError::Stopped);
         }
-        match tokio::time::timeout(timeout, rx.wait_for(|v| *v >= seq)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(ReplicateError::Stopped),
-            Err(_) if fenced() => Err(ReplicateError::Fenced {
-                key: "(see the replication log)".into(),
-            }),
-            Err(_) => Err(ReplicateError::Timeout {
-                seq,
-                waited: timeout,
-            }),
+        tokio::select! {
+            r = shipped.wait_for(|v| *v >= seq) => r.map(|_| ()).map_err(|_| ReplicateError::Stopped),
+            _ = fenced_rx.wait_for(|f| *f) => Err(fenced()),
+            _ = tokio::time::sleep(timeout) => Err(ReplicateError::Timeout { seq, waited: timeout }),
         }
     }
 

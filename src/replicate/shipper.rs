@@ -288,7 +288,7 @@ impl Shipper {
                     self.shared.record_error(&e);
                     if let ReplicateError::Fenced { .. } = e {
                         self.fenced = true;
-                        self.shared.inner.lock().fenced = true;
+                        self.shared.set_fenced();
                         tracing::error!(error = %e, "replication stopped: fenced by another writer");
                         continue;
                     }
@@ -660,6 +660,7 @@ impl Shipper {
         let mut s = self.shared.inner.lock();
         s.txid = txid;
         s.last_upload_at = Some(SystemTime::now());
+        s.last_error = None;
         s.wal_frames = frames;
     }
 
