@@ -156,6 +156,19 @@ impl ReplicatorHandle {
         }
     }
 
+    /// Backup drill with an exact comparison: takes the digest of the database as of the
+    /// newest TXID in S3 (from the shipper, which knows exactly which frames that TXID
+    /// covers), restores precisely that TXID into a temporary directory, checks integrity and
+    /// compares. Fails with [`ReplicateError::VerifyMismatch`] if the backup differs.
+    pub async fn verify(&self, opts: &ReplicatorOptions) -> Result<VerifyReport, ReplicateError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd
+            .send(Command::ShippedDigest(tx))
+            .map_err(|_| ReplicateError::Stopped)?;
+        let d = rx.await.map_err(|_| ReplicateError::Stopped)??;
+        verify::verify_against(opts, d.txid, d.page_size, d.pages, d.digest).await
+    }
+
     /// Replication health for metrics and readiness.
     pub fn status(&self) -> ReplicationStatus {
         self.shared.snapshot(*self.commits.borrow())
