@@ -28,8 +28,15 @@ use super::s3::{FileInfo, SNAPSHOT_LEVEL, Store};
 use super::shipper::prev_boundary;
 use super::status::Shared;
 
-const L0_RETENTION_CHECK: Duration = Duration::from_secs(15);
-const SNAPSHOT_RETENTION_CHECK: Duration = Duration::from_secs(300);
+/// Litestream checks L0 retention every 15s and snapshot retention on the snapshot
+/// schedule; short retentions (tests, small setups) are checked proportionally more often.
+fn l0_check_interval(opts: &ReplicatorOptions) -> Duration {
+    (opts.l0_retention / 4).clamp(Duration::from_millis(500), Duration::from_secs(15))
+}
+
+fn snapshot_check_interval(opts: &ReplicatorOptions) -> Duration {
+    (opts.retention / 4).clamp(Duration::from_millis(500), Duration::from_secs(300))
+}
 
 /// Merges `inputs` (contiguous, ascending) into one LTX file; returns its header and bytes.
 pub(crate) fn merge(
@@ -214,12 +221,14 @@ pub(crate) async fn run(opts: ReplicatorOptions, store: Store, shared: Arc<Share
     let levels: Vec<(u32, Duration)> =
         opts.compaction_intervals.iter().enumerate().map(|(i, d)| (i as u32 + 1, *d)).collect();
     let max_level = levels.len() as u32;
+    let l0_check = l0_check_interval(&opts);
+    let snapshot_check = snapshot_check_interval(&opts);
     let mut last_l0_check = tokio::time::Instant::now();
     let mut last_snapshot_check = tokio::time::Instant::now();
     loop {
         // Wake at the next level boundary or retention check, whichever comes first.
         let now = Utc::now();
-        let mut wait = L0_RETENTION_CHECK;
+        let mut wait = l0_check.min(snapshot_check);
         for (_, interval) in &levels {
             let next = prev_boundary(now, *interval) + *interval;
             let d = (next - now).to_std().unwrap_or_default() + Duration::from_millis(50);
@@ -242,13 +251,13 @@ pub(crate) async fn run(opts: ReplicatorOptions, store: Store, shared: Arc<Share
                 }
             }
         }
-        if last_l0_check.elapsed() >= L0_RETENTION_CHECK {
+        if last_l0_check.elapsed() >= l0_check {
             last_l0_check = tokio::time::Instant::now();
             if let Err(e) = enforce_l0_retention(&store, opts.l0_retention).await {
                 tracing::warn!(error = %e, "L0 retention failed");
             }
         }
-        if last_snapshot_check.elapsed() >= SNAPSHOT_RETENTION_CHECK {
+        if last_snapshot_check.elapsed() >= snapshot_check {
             last_snapshot_check = tokio::time::Instant::now();
             if let Err(e) = enforce_snapshot_retention(&store, opts.retention, max_level).await {
                 tracing::warn!(error = %e, "snapshot retention failed");

@@ -52,6 +52,9 @@ pub enum ReplicateError {
     #[error("integrity check of {path} failed: {result}")]
     IntegrityCheck { path: PathBuf, result: String },
 
+    #[error("backup verification failed at TXID {txid:016x}: {detail}")]
+    VerifyMismatch { txid: u64, detail: String },
+
     #[error("the replicator is not running")]
     Stopped,
 }

@@ -128,20 +128,34 @@ impl ReplicatorHandle {
     /// Waits until commit `seq` is stored in S3, or fails with [`ReplicateError::Timeout`]
     /// ([`ReplicateError::Fenced`] if another writer took over the bucket).
     pub async fn wait_durable(&self, seq: u64, timeout: Duration) -> Result<(), ReplicateError> {
-        let mut rx = self.shared.shipped.subscribe();
-        if *rx.borrow() >= seq {
+        let fenced = || ReplicateError::Fenced { key: "(see the replication log)".into() };
+        let mut shipped = self.shared.shipped.subscribe();
+        let mut fenced_rx = self.shared.fenced.subscribe();
+        if *fenced_rx.borrow() {
+            return Err(fenced());
+        }
+        if *shipped.borrow() >= seq {
             return Ok(());
         }
-        let fenced = || self.shared.inner.lock().fenced;
-        if fenced() {
-            return Err(ReplicateError::Fenced { key: "(see the replication log)".into() });
+        if !self.shared.inner.lock().running {
+            return Err(ReplicateError::Stopped);
         }
-        match tokio::time::timeout(timeout, rx.wait_for(|v| *v >= seq)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) => Err(ReplicateError::Stopped),
-            Err(_) if fenced() => Err(ReplicateError::Fenced { key: "(see the replication log)".into() }),
-            Err(_) => Err(ReplicateError::Timeout { seq, waited: timeout }),
+        tokio::select! {
+            r = shipped.wait_for(|v| *v >= seq) => r.map(|_| ()).map_err(|_| ReplicateError::Stopped),
+            _ = fenced_rx.wait_for(|f| *f) => Err(fenced()),
+            _ = tokio::time::sleep(timeout) => Err(ReplicateError::Timeout { seq, waited: timeout }),
         }
+    }
+
+    /// Backup drill with an exact comparison: takes the digest of the database as of the
+    /// newest TXID in S3 (from the shipper, which knows exactly which frames that TXID
+    /// covers), restores precisely that TXID into a temporary directory, checks integrity and
+    /// compares. Fails with [`ReplicateError::VerifyMismatch`] if the backup differs.
+    pub async fn verify(&self, opts: &ReplicatorOptions) -> Result<VerifyReport, ReplicateError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(Command::ShippedDigest(tx)).map_err(|_| ReplicateError::Stopped)?;
+        let d = rx.await.map_err(|_| ReplicateError::Stopped)??;
+        verify::verify_against(opts, d.txid, d.page_size, d.pages, d.digest).await
     }
 
     /// Replication health for metrics and readiness.

@@ -55,6 +55,17 @@ const FINAL_SYNC_BUDGET: Duration = Duration::from_secs(15);
 
 pub(crate) enum Command {
     Shutdown(oneshot::Sender<()>),
+    /// Digest of the database exactly as of the last TXID in S3 (for backup drills).
+    ShippedDigest(oneshot::Sender<Result<ShippedDigest, ReplicateError>>),
+}
+
+/// The state a TXID stands for, as a page digest (see `verify::digest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShippedDigest {
+    pub txid: u64,
+    pub page_size: u32,
+    pub pages: u32,
+    pub digest: u64,
 }
 
 /// The shipped position: just after the last shipped commit frame, and the database size then.
@@ -165,9 +176,15 @@ impl Shipper {
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(|e| ReplicateError::sqlite("read page_size", e))?;
         let checkpointer = open_conn(db_path, "checkpoint")?;
-        let locker = open_conn(db_path, "checkpoint lock")?;
+        let mut locker = open_conn(db_path, "checkpoint lock")?;
+        // Poll the write lock every millisecond (SQLite's default handler backs off to 100 ms
+        // sleeps and loses to a busy writer every time), for at most ~250 ms.
+        fn poll_write_lock(attempt: i32) -> bool {
+            std::thread::sleep(Duration::from_millis(1));
+            attempt < 250
+        }
         locker
-            .busy_timeout(Duration::from_secs(2))
+            .busy_handler(Some(poll_write_lock))
             .map_err(|e| ReplicateError::sqlite("configure checkpoint lock connection", e))?;
         let db_file = File::open(db_path).map_err(|e| ReplicateError::io(format!("open {}", db_path.display()), e))?;
         Ok(Shipper {
@@ -231,6 +248,7 @@ impl Shipper {
         let done: Option<oneshot::Sender<()>> = loop {
             enum Wake {
                 Stop(Option<oneshot::Sender<()>>),
+                Digest(oneshot::Sender<Result<ShippedDigest, ReplicateError>>),
                 Commit,
                 CommitsClosed,
                 Tick,
@@ -242,6 +260,7 @@ impl Shipper {
                 tokio::select! {
                     cmd = cmds.recv() => match cmd {
                         Some(Command::Shutdown(tx)) => Wake::Stop(Some(tx)),
+                        Some(Command::ShippedDigest(tx)) => Wake::Digest(tx),
                         None => Wake::Stop(None),
                     },
                     r = commits.changed(), if wake_on_commit => {
@@ -252,6 +271,10 @@ impl Shipper {
             });
             match wake {
                 Wake::Stop(tx) => break tx,
+                Wake::Digest(tx) => {
+                    let _ = tx.send(self.shipped_digest());
+                    continue;
+                }
                 Wake::CommitsClosed => {
                     commits_open = false;
                     continue;
@@ -271,7 +294,7 @@ impl Shipper {
                     self.shared.record_error(&e);
                     if let ReplicateError::Fenced { .. } = e {
                         self.fenced = true;
-                        self.shared.inner.lock().fenced = true;
+                        self.shared.set_fenced();
                         tracing::error!(error = %e, "replication stopped: fenced by another writer");
                         continue;
                     }
@@ -570,6 +593,7 @@ impl Shipper {
         let mut s = self.shared.inner.lock();
         s.txid = txid;
         s.last_upload_at = Some(SystemTime::now());
+        s.last_error = None;
         s.wal_frames = frames;
     }
 
@@ -596,6 +620,33 @@ impl Shipper {
         } else {
             Err(ReplicateError::Fenced { key })
         }
+    }
+
+    /// Digest of the database as of `self.txid`: the database file overlaid with the shipped
+    /// frames of this WAL generation (only shipped frames are ever checkpointed).
+    fn shipped_digest(&mut self) -> Result<ShippedDigest, ReplicateError> {
+        let pos = self.pos.ok_or_else(|| ReplicateError::NoBackup("nothing shipped yet from this database".into()))?;
+        let wal_file = self.open_wal()?;
+        let empty = BTreeMap::new();
+        let pages = if self.restart_expected || pos.wal == NO_WAL {
+            &empty
+        } else {
+            let same = match &wal_file {
+                Some(f) => self.wal_header(f)?.is_some_and(|h| pos.wal.same_generation(&h)),
+                None => false,
+            };
+            if !same {
+                return Err(ReplicateError::Plan("the WAL changed generation; try again after the next sync".into()));
+            }
+            &self.gen_pages
+        };
+        let digest =
+            super::verify::digest(pos.commit, self.page_size, |pgno, buf| match (pages.get(&pgno), &wal_file) {
+                (Some(&off), Some(w)) => wal::read_page(w, off, buf),
+                _ => super::snapshot::read_db_page(&self.db_file, pgno, buf),
+            })
+            .map_err(|e| ReplicateError::io("read the database for a digest", e))?;
+        Ok(ShippedDigest { txid: self.txid, page_size: self.page_size, pages: pos.commit, digest })
     }
 
     /// Writes an L9 snapshot when the interval boundary has passed (Litestream's schedule).
@@ -689,6 +740,7 @@ impl Shipper {
         }
         if let Err(e) = self.locker.execute_batch("BEGIN IMMEDIATE") {
             tracing::debug!(error = %e, "write lock for the checkpoint not available; trying later");
+            self.next_checkpoint_frames = frames + self.opts.checkpoint_frames.div_ceil(4);
             return Ok(());
         }
         self.upload_timeout = LOCKED_UPLOAD_TIMEOUT;

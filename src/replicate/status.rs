@@ -20,6 +20,7 @@ pub struct ReplicationStatus {
     pub lag_seconds: f64,
     /// Failed sync attempts since start (each is retried with backoff).
     pub upload_errors: u64,
+    /// The most recent failure; cleared by the next successful upload.
     pub last_error: Option<String>,
     pub last_snapshot_at: Option<SystemTime>,
     pub last_snapshot_txid: u64,
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     pub inner: Mutex<Inner>,
     pub shipped: watch::Sender<u64>,
+    /// Flips to true when another writer fenced this node, waking every waiter.
+    pub fenced: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -76,6 +79,7 @@ impl Shared {
                 running: true,
             }),
             shipped: watch::Sender::new(0),
+            fenced: watch::Sender::new(false),
         }
     }
 
@@ -96,6 +100,11 @@ impl Shared {
                 false
             }
         });
+    }
+
+    pub fn set_fenced(&self) {
+        self.inner.lock().fenced = true;
+        self.fenced.send_replace(true);
     }
 
     pub fn record_error(&self, e: &impl std::fmt::Display) {
