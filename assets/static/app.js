@@ -93,7 +93,9 @@
     var es = new EventSource(live);
     es.addEventListener("ranking", function (ev) {
       try { render(JSON.parse(ev.data).ranking); } catch (e) { /* a malformed event changes nothing */ }
+      show.setAttribute("data-live-state", "connected");
     });
+    es.addEventListener("error", function () { show.setAttribute("data-live-state", "reconnecting"); });
     window.addEventListener("pagehide", function () { es.close(); });
   }
 })();

@@ -3,4 +3,5 @@
 
 mod helpers;
 
+mod pages;
 mod smoke;
