@@ -98,6 +98,10 @@ pub struct UserVote {
     pub created_at: i64,
 }
 
+pub fn count_by_user(conn: &Connection, user_id: i64) -> Result<i64, DbError> {
+    Ok(conn.prepare_cached("SELECT count(*) FROM votes WHERE user_id = ?1")?.query_row([user_id], |r| r.get(0))?)
+}
+
 pub fn by_user(conn: &Connection, user_id: i64) -> Result<Vec<UserVote>, DbError> {
     let mut stmt =
         conn.prepare_cached("SELECT show_id, song_id, created_at FROM votes WHERE user_id = ?1 ORDER BY created_at")?;

@@ -6,4 +6,5 @@ mod helpers;
 mod replicate_support;
 
 mod replication;
+mod pages;
 mod smoke;
