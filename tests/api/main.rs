@@ -3,4 +3,13 @@
 
 mod helpers;
 
+mod auth;
+mod bad_input;
+mod cli;
+mod group_commit;
+mod live;
+mod roles;
+mod setlist;
 mod smoke;
+mod startup_errors;
+mod voting;
