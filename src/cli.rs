@@ -228,8 +228,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     )
                 })
                 .await?;
+            let stored = domain.user(id).await?.map(|u| u.email).unwrap_or_default();
             db.close().await;
-            println!("created {} user {email} (id {id})", role.as_str());
+            println!("created {} user {stored} (id {id})", role.as_str());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -172,6 +172,8 @@ pub struct HttpSettings {
     #[serde(with = "humantime_serde")]
     pub hsts_max_age: Duration,
     pub hsts_preload: bool,
+    /// A list in TOML; comma-separated in env (MYSETLIST_HTTP__TRUSTED_PROXIES=10.0.0.0/8,192.0.2.1).
+    #[serde(deserialize_with = "string_or_list")]
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
 }

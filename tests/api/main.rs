@@ -7,4 +7,13 @@ mod replicate_support;
 
 mod replication;
 mod pages;
+mod auth;
+mod bad_input;
+mod cli;
+mod group_commit;
+mod live;
+mod roles;
+mod setlist;
 mod smoke;
+mod startup_errors;
+mod voting;

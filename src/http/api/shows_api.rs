@@ -9,6 +9,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
+use super::json_body::JsonBody;
 use super::models::*;
 use crate::domain::{ActualEntryInput, ShowInput, VoteAction};
 use crate::error::AppError;
@@ -129,7 +130,7 @@ impl ShowsApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<AddSongRequest>,
+        body: JsonBody<AddSongRequest>,
     ) -> poem::Result<Json<bool>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -144,7 +145,7 @@ impl ShowsApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         visitor: Visitor,
-        body: Json<ShowRequest>,
+        body: JsonBody<ShowRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -169,7 +170,7 @@ impl ShowsApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<ShowRequest>,
+        body: JsonBody<ShowRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -209,7 +210,7 @@ impl ShowsApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<ActualSetlistRequest>,
+        body: JsonBody<ActualSetlistRequest>,
     ) -> poem::Result<Json<AccuracyResult>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
