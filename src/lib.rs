@@ -1,1 +1,3 @@
 //! MySetlist: fans vote on the setlist of upcoming shows.
+
+pub mod tls;
