@@ -53,7 +53,57 @@ pub(crate) fn tls_alpn01_certificate(
     let provider = CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
-    let certified = CertifiedKey::from_der(vec![cert.der().clone()], key_der, &provider)
-        .map_err(|err| TlsError::Acme(format!("TLS-ALPN-01 certificate unusable: {err}")))?;
-    Ok(Arc::new(certified))
+    // Not `CertifiedKey::from_der`: its key check parses the certificate with webpki, which
+    // rejects the critical acmeIdentifier extension this certificate exists for.
+    let signing_key = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|err| TlsError::Acme(format!("TLS-ALPN-01 key unusable: {err}")))?;
+    Ok(Arc::new(CertifiedKey::new(
+        vec![cert.der().clone()],
+        signing_key,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_alpn01_certificate_carries_the_digest_in_a_critical_extension() {
+        let digest = [7u8; 32];
+        let certified = tls_alpn01_certificate("vote.test", &digest).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&certified.cert[0]).unwrap();
+        let acme_identifier =
+            x509_parser::oid_registry::Oid::from(&[1, 3, 6, 1, 5, 5, 7, 1, 31]).unwrap();
+        let extension = cert
+            .extensions()
+            .iter()
+            .find(|ext| ext.oid == acme_identifier)
+            .expect("acmeIdentifier extension");
+        assert!(extension.critical);
+        // DER OCTET STRING (0x04, length 32) wrapping the SHA-256 digest.
+        assert_eq!(&extension.value[..2], &[0x04, 32]);
+        assert_eq!(&extension.value[2..], &digest);
+        let names: Vec<String> = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(names, vec!["DNSName(vote.test)"]);
+    }
+
+    #[test]
+    fn http01_answers_are_shared_and_withdrawn() {
+        let responder = Http01Responder::default();
+        let clone = responder.clone();
+        responder.insert("t".into(), "t.k".into());
+        assert_eq!(clone.key_authorization("t").as_deref(), Some("t.k"));
+        clone.remove("t");
+        assert_eq!(responder.key_authorization("t"), None);
+    }
 }

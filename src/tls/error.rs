@@ -99,15 +99,13 @@ pub(crate) fn from_problem(problem: &instant_acme::Problem, domain: Option<&str>
         return TlsError::RateLimited(detail);
     }
     if is_domain_problem(kind) {
-        let domain = domain
-            .map(str::to_owned)
-            .or_else(|| {
-                problem
-                    .subproblems
-                    .iter()
-                    .find_map(|sub| sub.identifier.as_ref().map(identifier_text))
-            })
-            .unwrap_or_else(|| "(unnamed)".into());
+        // A subproblem names the identifier exactly; the caller's domain is context.
+        let domain = problem
+            .subproblems
+            .iter()
+            .find_map(|sub| sub.identifier.as_ref().map(identifier_text))
+            .or_else(|| domain.map(str::to_owned))
+            .unwrap_or_else(|| "(one of the configured domains)".into());
         return TlsError::DomainRefused { domain, detail };
     }
     if kind.ends_with(":badNonce") {

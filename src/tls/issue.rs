@@ -176,9 +176,30 @@ impl Issuer {
                     tracing::info!(problem = %problem, "CA refused the ARI 'replaces' hint; ordering without it");
                     replaces = None;
                 }
+                Err(instant_acme::Error::Api(problem)) => {
+                    let domain = self.domain_named_in(&problem);
+                    return Err(from_problem(&problem, domain));
+                }
                 Err(err) => return Err(from_acme(err, &self.options.directory_url)),
             }
         }
+    }
+
+    /// For a refused order without per-identifier subproblems: the configured domain the
+    /// CA's text mentions, or the only one we have.
+    fn domain_named_in(&self, problem: &instant_acme::Problem) -> Option<&str> {
+        let domains = &self.options.domains;
+        let detail = problem.detail.as_deref().unwrap_or("");
+        domains
+            .iter()
+            .filter(|domain| detail.contains(domain.as_str()))
+            .max_by_key(|domain| domain.len())
+            .or(if domains.len() == 1 {
+                domains.first()
+            } else {
+                None
+            })
+            .map(String::as_str)
     }
 
     async fn answer_challenges(

@@ -273,7 +273,8 @@ enum Ari {
         renew_at: DateTime<Utc>,
         ask_again_at: DateTime<Utc>,
     },
-    /// Asking failed; use the default schedule and ask again later.
+    /// Asking failed; use the default schedule meanwhile and ask again after `retry_max`
+    /// (renewal information is advice, not worth hammering an unreachable CA for).
     Failed { ask_again_at: DateTime<Utc> },
 }
 
@@ -361,7 +362,7 @@ impl Worker {
                 Err(err) => {
                     tracing::debug!(error = %err, "cannot ask for renewal information");
                     self.ari = Ari::Failed {
-                        ask_again_at: Utc::now() + delta(self.issuer.options.retry_base),
+                        ask_again_at: Utc::now() + delta(self.issuer.options.retry_max),
                     };
                     return;
                 }
@@ -393,7 +394,7 @@ impl Worker {
             Err(err) => {
                 tracing::debug!(error = %err, "renewal information request failed");
                 Ari::Failed {
-                    ask_again_at: now + delta(self.issuer.options.retry_base),
+                    ask_again_at: now + delta(self.issuer.options.retry_max),
                 }
             }
         };
