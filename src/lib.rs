@@ -10,3 +10,4 @@ pub mod http;
 pub mod replicate;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;
