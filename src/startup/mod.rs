@@ -16,6 +16,7 @@ use crate::domain::Domain;
 use crate::http::{self, AppState};
 use crate::replicate::ReplicatorHandle;
 
+pub mod https;
 pub mod replication;
 
 pub struct Application {
@@ -24,7 +25,15 @@ pub struct Application {
     state: Arc<AppState>,
     db: Database,
     replicator: Option<Arc<ReplicatorHandle>>,
+    /// With a domain: the HTTP listener (ACME HTTP-01 + redirect) and the certificate manager.
+    https: Option<HttpsRuntime>,
     shutdown: Arc<Notify>,
+}
+
+struct HttpsRuntime {
+    certs: crate::tls::CertManagerHandle,
+    http: poem::listener::BoxAcceptor,
+    http_addr: SocketAddr,
 }
 
 /// How long in-flight requests may take to finish after a stop signal.
@@ -63,24 +72,40 @@ impl Application {
         if demo && domain.load_demo().await.context("cannot load the demo dataset")? {
             tracing::info!("loaded the demo dataset");
         }
-        let state = AppState::new(domain, false);
+        let state = AppState::new(domain, config.https_enabled());
         if let Some(r) = &replicator {
             state.add_readiness_check("replication", replication::readiness(r));
         }
-        let acceptor = TcpListener::bind(config.listen.to_string())
-            .into_acceptor()
-            .await
-            .with_context(|| format!("cannot listen on {} (setting `listen`)", config.listen))?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("listener has no address")?;
-        Ok(Self { acceptor: acceptor.boxed(), local_addr, state, db, replicator, shutdown: Arc::new(Notify::new()) })
+        // With a domain the app is served over HTTPS only; plain HTTP answers ACME and redirects.
+        let (acceptor, local_addr, https) = if config.https_enabled() {
+            let parts = https::start(&config, &db).await?;
+            state.add_readiness_check("certificate", https::readiness(&parts.certs));
+            tracing::info!(https = %parts.https_addr, http = %parts.http_addr, domains = ?config.settings.domain, "automatic HTTPS");
+            let rt = HttpsRuntime { certs: parts.certs, http: parts.http, http_addr: parts.http_addr };
+            (parts.https, parts.https_addr, Some(rt))
+        } else {
+            let acceptor = TcpListener::bind(config.listen.to_string())
+                .into_acceptor()
+                .await
+                .with_context(|| format!("cannot listen on {} (setting `listen`)", config.listen))?;
+            let local_addr = acceptor
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().copied())
+                .context("listener has no address")?;
+            (acceptor.boxed(), local_addr, None)
+        };
+        Ok(Self { acceptor, local_addr, state, db, replicator, https, shutdown: Arc::new(Notify::new()) })
     }
 
+    /// The app's listener: plain HTTP, or HTTPS when a domain is set.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The HTTP listener that redirects to HTTPS (only with a domain).
+    pub fn http_redirect_addr(&self) -> Option<SocketAddr> {
+        self.https.as_ref().map(|h| h.http_addr)
     }
 
     pub fn state(&self) -> Arc<AppState> {
@@ -97,18 +122,47 @@ impl Application {
         let shutdown = self.shutdown.clone();
         tracing::info!(address = %self.local_addr, "serving");
         notify_systemd_ready();
-        let stop = async move {
+        // One stop signal fans out to every listener.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.notified() => {}
                 _ = stop_signal() => {}
             }
             tracing::info!("stopping: draining requests");
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
         };
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, stop, Some(DRAIN_TIMEOUT))
-            .await
-            .context("server failed")?;
+        let main = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
+            app,
+            stopped(stop_rx.clone()),
+            Some(DRAIN_TIMEOUT),
+        );
+        let certs = match self.https {
+            Some(h) => {
+                let https_port = self.local_addr.port();
+                let redirect = crate::tls::HttpsRedirect::new(self.state.config.settings.domain.clone(), https_port, h.certs.http01());
+                let plain = Server::new_with_acceptor(h.http).run_with_graceful_shutdown(
+                    redirect,
+                    stopped(stop_rx.clone()),
+                    Some(DRAIN_TIMEOUT),
+                );
+                let (a, b) = tokio::join!(main, plain);
+                a.context("HTTPS server failed")?;
+                b.context("HTTP redirect server failed")?;
+                Some(h.certs)
+            }
+            None => {
+                main.await.context("server failed")?;
+                None
+            }
+        };
+        if let Some(c) = certs {
+            c.stop();
+        }
         // Order matters: stop the writer (no new commits), then the final WAL sync to S3.
         self.db.set_durability_gate(None);
         self.state.readiness.write().clear();
