@@ -11,8 +11,9 @@ cargo build --quiet --bin mysetlist
 # Pinned install from the lock file; skipped when node_modules matches it already.
 (
   cd tests/browser
-  if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+  if ! cmp -s package-lock.json node_modules/.installed-lock.json 2>/dev/null; then
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+    cp package-lock.json node_modules/.installed-lock.json
   fi
 )
 

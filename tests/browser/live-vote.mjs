@@ -55,8 +55,9 @@ try {
   await b.waitForSelector("article.show[data-live-state=connected]", { timeout: WAIT });
   await b.evaluate(() => { window.__sameDocument = true; });
 
-  const row = a.locator("#ranking li").nth(2);
-  const songId = await row.getAttribute("data-song-id");
+  // Rows move when the ranking changes, so the song is followed by its id, not its position.
+  const songId = await a.locator("#ranking li").nth(2).getAttribute("data-song-id");
+  const row = a.locator(`#ranking li[data-song-id="${songId}"]`);
   const countIn = (page) => page.locator(`#ranking li[data-song-id="${songId}"] .votes .n`).textContent().then(Number);
   const before = await countIn(b);
   log(`song ${songId} has ${before} votes`);
@@ -68,7 +69,7 @@ try {
   await button.click();
   await a.waitForFunction((id) => document.querySelector(`#ranking li[data-song-id="${id}"] button`)
     ?.getAttribute("aria-pressed") === "true", songId, { timeout: WAIT });
-  assert.match(await row.getByRole("button").innerText(), /^Voted/);
+  assert.match(await row.getByRole("button").textContent(), /^Voted/);
   assert.equal(await a.evaluate(() => window.__sameDocument), true, "A voted without a reload");
   await b.waitForFunction(([id, n]) => Number(document.querySelector(`#ranking li[data-song-id="${id}"] .votes .n`)
     ?.textContent) === n, [songId, before + 1], { timeout: WAIT });
