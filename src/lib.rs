@@ -7,5 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod replicate;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;

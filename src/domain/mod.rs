@@ -6,6 +6,7 @@ pub mod demo;
 mod error;
 pub mod live;
 mod moderation;
+mod page_reads;
 mod passwords;
 pub mod search;
 mod sessions;
@@ -20,10 +21,11 @@ use std::sync::Arc;
 
 pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
 pub use error::DomainError;
+pub use page_reads::AccountSummary;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
 pub use shows_read::{ArtistPage, HomePage, ShowPage, VenuePage};
-pub use votes::{VoteOutcome, Voter};
+pub use votes::{VoteAction, VoteOutcome, Voter};
 
 use crate::config::Config;
 use crate::db::{self, Database};

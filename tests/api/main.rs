@@ -2,7 +2,11 @@
 //! One test binary (one link step) with a module per area.
 
 mod helpers;
+#[path = "../replicate_support/mod.rs"]
+mod replicate_support;
 
+mod replication;
+mod pages;
 mod auth;
 mod bad_input;
 mod cli;

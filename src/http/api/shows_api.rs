@@ -11,7 +11,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::ApiTags;
 use super::json_body::JsonBody;
 use super::models::*;
-use crate::domain::{ActualEntryInput, ShowInput};
+use crate::domain::{ActualEntryInput, ShowInput, VoteAction};
 use crate::error::AppError;
 use crate::http::auth::{Visitor, check_same_origin};
 use crate::http::state::AppState;
@@ -84,6 +84,40 @@ impl ShowsApi {
         check_same_origin(req)?;
         let voter = visitor.voter();
         let o = state.domain.toggle_vote(&voter, id.0, song_id.0).await.map_err(AppError::from)?;
+        let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
+        Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
+    }
+
+    /// Vote for a song (idempotent: safe to retry)
+    #[oai(path = "/shows/:id/songs/:song_id/vote", method = "put")]
+    async fn set_vote(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        mut visitor: Visitor,
+        id: Path<i64>,
+        song_id: Path<i64>,
+    ) -> poem::Result<Voted> {
+        check_same_origin(req)?;
+        let voter = visitor.voter();
+        let o = state.domain.vote(&voter, id.0, song_id.0, VoteAction::Set).await.map_err(AppError::from)?;
+        let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
+        Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
+    }
+
+    /// Take a vote back (idempotent: safe to retry)
+    #[oai(path = "/shows/:id/songs/:song_id/vote", method = "delete")]
+    async fn unset_vote(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        mut visitor: Visitor,
+        id: Path<i64>,
+        song_id: Path<i64>,
+    ) -> poem::Result<Voted> {
+        check_same_origin(req)?;
+        let voter = visitor.voter();
+        let o = state.domain.vote(&voter, id.0, song_id.0, VoteAction::Unset).await.map_err(AppError::from)?;
         let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
         Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
     }

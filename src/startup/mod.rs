@@ -14,12 +14,16 @@ use crate::config::Config;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
 use crate::http::{self, AppState};
+use crate::replicate::ReplicatorHandle;
+
+pub mod replication;
 
 pub struct Application {
     acceptor: poem::listener::BoxAcceptor,
     local_addr: SocketAddr,
     state: Arc<AppState>,
     db: Database,
+    replicator: Option<Arc<ReplicatorHandle>>,
     shutdown: Arc<Notify>,
 }
 
@@ -39,13 +43,30 @@ pub fn db_options(config: &Config) -> DbOptions {
 impl Application {
     pub async fn build(config: Config, demo: bool) -> anyhow::Result<Self> {
         let config = Arc::new(config);
+        replication::restore_if_missing(&config).await?;
         let db = Database::open(&db_options(&config))
             .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?;
+        let replicator = if config.replication_enabled() {
+            let handle = replication::start(&config, &config.database_path(), db.commits())?;
+            if config.settings.replication.ack == crate::config::AckMode::Replicated {
+                db.set_durability_gate(Some(Arc::new(replication::ReplicatedAck {
+                    handle: handle.clone(),
+                    timeout: config.settings.replication.replicated_ack_timeout,
+                })));
+            }
+            tracing::info!(url = %config.settings.replication.url, ack = ?config.settings.replication.ack, "replicating");
+            Some(handle)
+        } else {
+            None
+        };
         let domain = Domain::new(db.clone(), config.clone()).await.context("cannot initialise the application")?;
         if demo && domain.load_demo().await.context("cannot load the demo dataset")? {
             tracing::info!("loaded the demo dataset");
         }
         let state = AppState::new(domain, false);
+        if let Some(r) = &replicator {
+            state.add_readiness_check("replication", replication::readiness(r));
+        }
         let acceptor = TcpListener::bind(config.listen.to_string())
             .into_acceptor()
             .await
@@ -55,7 +76,7 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no address")?;
-        Ok(Self { acceptor: acceptor.boxed(), local_addr, state, db, shutdown: Arc::new(Notify::new()) })
+        Ok(Self { acceptor: acceptor.boxed(), local_addr, state, db, replicator, shutdown: Arc::new(Notify::new()) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -88,7 +109,13 @@ impl Application {
             .run_with_graceful_shutdown(app, stop, Some(DRAIN_TIMEOUT))
             .await
             .context("server failed")?;
+        // Order matters: stop the writer (no new commits), then the final WAL sync to S3.
+        self.db.set_durability_gate(None);
+        self.state.readiness.write().clear();
         self.db.close().await;
+        if let Some(r) = self.replicator {
+            replication::shutdown(r).await;
+        }
         tracing::info!("stopped");
         Ok(())
     }
@@ -109,11 +136,21 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The watchdog interval systemd asks for. Like libsystemd's sd_watchdog_enabled (and unlike the
+/// sd-notify crate), a missing WATCHDOG_PID means the request is for this process.
+fn watchdog_usec() -> Option<u64> {
+    let usec = std::env::var("WATCHDOG_USEC").ok()?.parse::<u64>().ok().filter(|u| *u > 0)?;
+    match std::env::var("WATCHDOG_PID").ok().map(|p| p.parse::<u32>()) {
+        None => Some(usec),
+        Some(Ok(pid)) if pid == std::process::id() => Some(usec),
+        _ => None,
+    }
+}
+
 /// READY=1 once we serve; WATCHDOG=1 at half the interval systemd asks for.
 fn notify_systemd_ready() {
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-    let mut usec = 0u64;
-    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+    if let Some(usec) = watchdog_usec() {
         let every = Duration::from_micros(usec / 2);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
