@@ -4,6 +4,7 @@ pub mod accuracy;
 mod catalog;
 pub mod demo;
 mod error;
+pub mod limits;
 pub mod live;
 mod moderation;
 mod page_reads;
@@ -87,6 +88,8 @@ pub struct Domain {
     /// Per-show change counter guarding `rankings` against stale inserts (see votes::ranking_changed).
     ranking_gens: parking_lot::Mutex<std::collections::HashMap<i64, u64>>,
     sessions: moka::sync::Cache<[u8; 32], Session>,
+    /// Per-account rate limits (sign-in attempts, votes).
+    limits: limits::AccountLimits,
 }
 
 impl Domain {
@@ -98,6 +101,7 @@ impl Domain {
             .time_to_live(std::time::Duration::from_secs(30))
             .support_invalidation_closures()
             .build();
+        let limits = limits::AccountLimits::new(&config.settings.rate_limit);
         let domain = Arc::new_cyclic(|weak| Self {
             hub: live::Hub::new(weak.clone()),
             db,
@@ -106,6 +110,7 @@ impl Domain {
             rankings,
             ranking_gens: parking_lot::Mutex::new(std::collections::HashMap::new()),
             sessions,
+            limits,
         });
         Ok(domain)
     }

@@ -63,6 +63,7 @@ impl Domain {
                 (self.device_key(device_token), None, Some(self.network_hash(*ip)))
             }
         };
+        self.limits.votes.check(&key)?;
         let outcome = self
             .db
             .write(move |c| {

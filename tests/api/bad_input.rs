@@ -266,6 +266,18 @@ async fn bodies_over_the_limit_are_refused_before_they_are_read() {
         .await
         .unwrap();
     assert_eq!(problem(r, 413).await["code"], "payload_too_large");
+    // HTTP/2 (cleartext, prior knowledge) frames bodies without Content-Length or Transfer-Encoding.
+    let h2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let chunks: Vec<Result<String, std::io::Error>> = (0..8).map(|_| Ok("x".repeat(512))).collect();
+    let r = h2
+        .post(app.url("/api/v1/auth/signup"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(problem(r, 413).await["code"], "payload_too_large");
     assert_eq!(app.count("SELECT count(*) FROM users", []), 0);
     // Under the limit the same request is judged on its content (display_name too long: 400/422).
     let r = c

@@ -5,13 +5,14 @@ mod helpers;
 #[path = "../replicate_support/mod.rs"]
 mod replicate_support;
 
-mod replication;
-mod pages;
 mod auth;
 mod bad_input;
 mod cli;
 mod group_commit;
 mod live;
+mod pages;
+mod rate_limits;
+mod replication;
 mod roles;
 mod setlist;
 mod smoke;
