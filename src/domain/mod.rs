@@ -4,6 +4,8 @@ pub mod accuracy;
 mod catalog;
 pub mod demo;
 mod error;
+pub mod events;
+pub mod insights;
 pub mod live;
 mod moderation;
 mod passwords;
@@ -79,6 +81,8 @@ pub struct Domain {
     pub db: Database,
     pub config: Arc<Config>,
     pub hub: live::Hub,
+    /// Counts of accepted and refused votes, for monitoring.
+    pub vote_events: events::VoteEvents,
     /// Server secret (random, stored in the database): keys the network hashes of anonymous voters.
     secret: [u8; 32],
     rankings: moka::sync::Cache<i64, Arc<Vec<db::songs::RankedSong>>>,
@@ -98,6 +102,7 @@ impl Domain {
             .build();
         let domain = Arc::new_cyclic(|weak| Self {
             hub: live::Hub::new(weak.clone()),
+            vote_events: events::VoteEvents::default(),
             db,
             config,
             secret,

@@ -34,6 +34,15 @@ pub(super) fn voting_open(show: &db::shows::Show, now: i64) -> bool {
 
 impl Domain {
     pub async fn toggle_vote(&self, voter: &Voter, show_id: i64, song_id: i64) -> Result<VoteOutcome, DomainError> {
+        let result = self.toggle_vote_inner(voter, show_id, song_id).await;
+        match &result {
+            Ok(outcome) => self.vote_events.record_toggle(outcome.voted),
+            Err(e) => self.vote_events.record_rejection(e),
+        }
+        result
+    }
+
+    async fn toggle_vote_inner(&self, voter: &Voter, show_id: i64, song_id: i64) -> Result<VoteOutcome, DomainError> {
         let voting = self.config.settings.voting.clone();
         let (key, user_id, ip_hash) = match voter {
             Voter::User(u) => (format!("u{}", u.id), Some(u.id), None),
