@@ -14,10 +14,13 @@ use crate::config::Config;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
 use crate::http::{self, AppState};
+use crate::observability::Observability;
 
 pub struct Application {
     acceptor: poem::listener::BoxAcceptor,
     local_addr: SocketAddr,
+    /// The separate /metrics listener (`metrics.listen`), when configured.
+    metrics_acceptor: Option<(poem::listener::BoxAcceptor, SocketAddr)>,
     state: Arc<AppState>,
     db: Database,
     shutdown: Arc<Notify>,
@@ -45,21 +48,28 @@ impl Application {
         if demo && domain.load_demo().await.context("cannot load the demo dataset")? {
             tracing::info!("loaded the demo dataset");
         }
-        let state = AppState::new(domain, false);
-        let acceptor = TcpListener::bind(config.listen.to_string())
-            .into_acceptor()
-            .await
-            .with_context(|| format!("cannot listen on {} (setting `listen`)", config.listen))?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
-            .context("listener has no address")?;
-        Ok(Self { acceptor: acceptor.boxed(), local_addr, state, db, shutdown: Arc::new(Notify::new()) })
+        let obs = Observability::new(domain.clone()).context("cannot set up monitoring (setting `alerts`)")?;
+        let state = AppState::new(domain, obs, false);
+        {
+            // A read-only mount or lost permissions make every write fail: take the node out of rotation.
+            let db = db.clone();
+            state.add_readiness_check("database files", Arc::new(move || db.check_files_writable()));
+        }
+        let (acceptor, local_addr) = bind(config.listen, "listen").await?;
+        let metrics_acceptor = match config.metrics_listen {
+            Some(addr) => Some(bind(addr, "metrics.listen").await?),
+            None => None,
+        };
+        Ok(Self { acceptor, local_addr, metrics_acceptor, state, db, shutdown: Arc::new(Notify::new()) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Address of the separate /metrics listener, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_acceptor.as_ref().map(|(_, addr)| *addr)
     }
 
     pub fn state(&self) -> Arc<AppState> {
@@ -74,7 +84,20 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let app = http::app(self.state.clone());
         let shutdown = self.shutdown.clone();
+        let background = self.state.obs.spawn_background();
         tracing::info!(address = %self.local_addr, "serving");
+        let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+        let metrics_server = self.metrics_acceptor.map(|(acceptor, addr)| {
+            tracing::info!(address = %addr, "serving /metrics");
+            let app = http::metrics_app(self.state.clone());
+            let mut stopping = stopping.clone();
+            tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                };
+                Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(app, stop, Some(DRAIN_TIMEOUT)).await
+            })
+        });
         notify_systemd_ready();
         let stop = async move {
             tokio::select! {
@@ -83,15 +106,35 @@ impl Application {
             }
             tracing::info!("stopping: draining requests");
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+            let _ = stopping_tx.send(true);
         };
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, stop, Some(DRAIN_TIMEOUT))
             .await
             .context("server failed")?;
+        if let Some(server) = metrics_server {
+            match server.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "the /metrics listener failed"),
+                Err(e) => tracing::warn!(error = %e, "the /metrics listener task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        drop(background);
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Binds a TCP listener now, so a port in use is reported at start with the setting's name.
+async fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<(poem::listener::BoxAcceptor, SocketAddr)> {
+    let acceptor = TcpListener::bind(addr.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr} (setting `{setting}`)"))?;
+    let local =
+        acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("listener has no address")?;
+    Ok((acceptor.boxed(), local))
 }
 
 async fn stop_signal() {

@@ -4,6 +4,7 @@
 mod auth_pages;
 mod home;
 mod show;
+mod status;
 mod view;
 
 use poem::http::StatusCode;
@@ -25,6 +26,7 @@ pub fn routes() -> Route {
         .at("/login", get(auth_pages::login_form).post(auth_pages::login_submit))
         .at("/signup", get(auth_pages::signup_form).post(auth_pages::signup_submit))
         .at("/logout", post(auth_pages::logout))
+        .nest("/admin/status", status::routes())
 }
 
 /// What every page's layout needs.
