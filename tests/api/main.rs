@@ -2,5 +2,7 @@
 //! One test binary (one link step) with a module per area.
 
 mod helpers;
+mod server_process;
 
+mod observability;
 mod smoke;
