@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod replicate;
+pub mod observability;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

@@ -15,6 +15,9 @@ mod rate_limits;
 mod replication;
 mod roles;
 mod setlist;
+mod server_process;
+
+mod observability;
 mod smoke;
 mod startup_errors;
 mod voting;

@@ -16,6 +16,7 @@ mod search;
 mod setlist_text;
 mod show;
 mod venue;
+mod status;
 mod view;
 
 use poem::http::StatusCode;
@@ -48,6 +49,7 @@ pub fn routes() -> Route {
         .at("/account/deleted", get(account::deleted))
         .at("/privacy", get(privacy::privacy_page));
     admin::add_routes(pages)
+        .nest("/admin/status", status::routes())
 }
 
 /// What every page's layout needs.
