@@ -11,13 +11,11 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use mysetlist::tls::{
-    AcmeOptions, CERTIFICATE_KEY, CertManager, CertManagerHandle, CertStatus, CertStore, Challenge,
-    Hsts, HttpsRedirect, MemoryCertStore, StoreError, TlsAcceptor, TlsError, server_config,
+    AcmeOptions, CERTIFICATE_KEY, CertManager, CertManagerHandle, CertStatus, CertStore, Challenge, Hsts,
+    HttpsRedirect, MemoryCertStore, StoreError, TlsAcceptor, TlsError, server_config,
 };
 use parking_lot::Mutex;
-use pebble_fixture::{
-    HTTP01_PORT, Pebble, PebbleConfig, TLS_ALPN_PORT, challenge_ports_lock, unrelated_ca_pem,
-};
+use pebble_fixture::{HTTP01_PORT, Pebble, PebbleConfig, TLS_ALPN_PORT, challenge_ports_lock, unrelated_ca_pem};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{EndpointExt, Route, Server, handler};
 use tokio::io::AsyncWriteExt;
@@ -40,12 +38,7 @@ struct CountingStore {
 
 impl CountingStore {
     fn saves_of(&self, prefix: &str) -> usize {
-        self.saves
-            .lock()
-            .iter()
-            .filter(|(key, _)| key.starts_with(prefix))
-            .map(|(_, n)| n)
-            .sum()
+        self.saves.lock().iter().filter(|(key, _)| key.starts_with(prefix)).map(|(_, n)| n).sum()
     }
 }
 
@@ -72,11 +65,7 @@ fn options(pebble: &Pebble, domains: &[&str], challenge: Challenge) -> AcmeOptio
     }
 }
 
-async fn wait_for(
-    handle: &CertManagerHandle,
-    what: &str,
-    condition: impl FnMut(&CertStatus) -> bool,
-) -> CertStatus {
+async fn wait_for(handle: &CertManagerHandle, what: &str, condition: impl FnMut(&CertStatus) -> bool) -> CertStatus {
     match handle.wait_until(ISSUE_TIMEOUT, condition).await {
         Ok(status) => status,
         Err(last) => panic!("timed out waiting for {what}; last status: {last:#?}"),
@@ -102,10 +91,7 @@ impl RunningServer {
 async fn bind(port: u16) -> poem::listener::TcpAcceptor {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        match TcpListener::bind(format!("127.0.0.1:{port}"))
-            .into_acceptor()
-            .await
-        {
+        match TcpListener::bind(format!("127.0.0.1:{port}")).into_acceptor().await {
             Ok(acceptor) => return acceptor,
             Err(err) if tokio::time::Instant::now() < deadline => {
                 eprintln!("port {port} busy ({err}), retrying");
@@ -121,9 +107,7 @@ async fn serve_https(handle: &CertManagerHandle) -> RunningServer {
     let tcp = bind(TLS_ALPN_PORT).await;
     let acceptor = TlsAcceptor::new(tcp, Arc::new(server_config(handle.resolver())));
     assert!(!acceptor.local_addr().is_empty());
-    let app = Route::new()
-        .at("/", hello)
-        .with(Hsts::new(Duration::from_secs(31_536_000), true));
+    let app = Route::new().at("/", hello).with(Hsts::new(Duration::from_secs(31_536_000), true));
     RunningServer(tokio::spawn(Server::new_with_acceptor(acceptor).run(app)))
 }
 
@@ -162,24 +146,14 @@ fn https_client(root_pem: &str, http1_only: bool) -> reqwest::Client {
 
 async fn fetch(client: &reqwest::Client, host: &str) -> Fetched {
     let url = format!("https://{host}:{TLS_ALPN_PORT}/");
-    let response = client
-        .get(&url)
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("GET {url}: {err:?}"));
-    let tls = response
-        .extensions()
-        .get::<reqwest::tls::TlsInfo>()
-        .expect("TLS info");
+    let response = client.get(&url).send().await.unwrap_or_else(|err| panic!("GET {url}: {err:?}"));
+    let tls = response.extensions().get::<reqwest::tls::TlsInfo>().expect("TLS info");
     let leaf = tls.peer_certificate().expect("peer certificate").to_vec();
     let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).unwrap();
     Fetched {
         status: response.status(),
         version: response.version(),
-        hsts: response
-            .headers()
-            .get("strict-transport-security")
-            .map(|v| v.to_str().unwrap().to_owned()),
+        hsts: response.headers().get("strict-transport-security").map(|v| v.to_str().unwrap().to_owned()),
         serial: hex::encode(parsed.tbs_certificate.raw_serial()),
         body: response.text().await.unwrap(),
     }
@@ -191,12 +165,8 @@ async fn tls_alpn01_certificate_is_issued_and_served_over_h2_and_http11() {
     let _ports = challenge_ports_lock();
     let pebble = Pebble::start_new(PebbleConfig::default());
     let store = CountingStore::default();
-    let handle = CertManager::start(
-        options(&pebble, &DOMAINS, Challenge::TlsAlpn01),
-        Arc::new(store.clone()),
-    )
-    .await
-    .unwrap();
+    let handle =
+        CertManager::start(options(&pebble, &DOMAINS, Challenge::TlsAlpn01), Arc::new(store.clone())).await.unwrap();
     assert!(!handle.status().has_certificate);
     let server = serve_https(&handle).await;
 
@@ -209,38 +179,23 @@ async fn tls_alpn01_certificate_is_issued_and_served_over_h2_and_http11() {
 
     // A junk connection and a client that rejects our certificate must not stop the
     // accept loop.
-    let mut junk = tokio::net::TcpStream::connect(("127.0.0.1", TLS_ALPN_PORT))
-        .await
-        .unwrap();
+    let mut junk = tokio::net::TcpStream::connect(("127.0.0.1", TLS_ALPN_PORT)).await.unwrap();
     junk.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
     drop(junk);
     let distrustful = reqwest::Client::builder()
         .use_rustls_tls()
-        .resolve(
-            "vote.test",
-            SocketAddr::from(([127, 0, 0, 1], TLS_ALPN_PORT)),
-        )
+        .resolve("vote.test", SocketAddr::from(([127, 0, 0, 1], TLS_ALPN_PORT)))
         .build()
         .unwrap();
-    let refused = distrustful
-        .get(format!("https://vote.test:{TLS_ALPN_PORT}/"))
-        .send()
-        .await;
-    assert!(
-        refused.is_err(),
-        "a client without pebble's root must refuse"
-    );
+    let refused = distrustful.get(format!("https://vote.test:{TLS_ALPN_PORT}/")).send().await;
+    assert!(refused.is_err(), "a client without pebble's root must refuse");
 
     // The chain verifies against pebble's issuing root only, for every name, on h2 and 1.1.
     let root = pebble.issuing_root_pem().await;
     for domain in DOMAINS {
         let fetched = fetch(&https_client(&root, false), domain).await;
         assert_eq!(fetched.status, reqwest::StatusCode::OK);
-        assert_eq!(
-            fetched.version,
-            reqwest::Version::HTTP_2,
-            "ALPN h2 for {domain}"
-        );
+        assert_eq!(fetched.version, reqwest::Version::HTTP_2, "ALPN h2 for {domain}");
         assert_eq!(fetched.body, "hello over https");
         assert_eq!(fetched.hsts.as_deref(), Some(HSTS));
         assert_eq!(Some(fetched.serial), status.serial);
@@ -261,12 +216,10 @@ async fn http01_certificate_is_issued_and_http_listener_redirects_to_https() {
     install_crypto_provider();
     let _ports = challenge_ports_lock();
     let pebble = Pebble::start_new(PebbleConfig::default());
-    let handle = CertManager::start(
-        options(&pebble, &["vote.test"], Challenge::Http01),
-        Arc::new(MemoryCertStore::new()),
-    )
-    .await
-    .unwrap();
+    let handle =
+        CertManager::start(options(&pebble, &["vote.test"], Challenge::Http01), Arc::new(MemoryCertStore::new()))
+            .await
+            .unwrap();
     let http = serve_http(&handle).await;
     let https = serve_https(&handle).await;
 
@@ -282,14 +235,8 @@ async fn http01_certificate_is_issued_and_http_listener_redirects_to_https() {
         .resolve("vote.test", SocketAddr::from(([127, 0, 0, 1], HTTP01_PORT)))
         .build()
         .unwrap();
-    let response = plain
-        .post(format!(
-            "http://vote.test:{HTTP01_PORT}/shows/abc?sort=top&x=1"
-        ))
-        .body("vote")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        plain.post(format!("http://vote.test:{HTTP01_PORT}/shows/abc?sort=top&x=1")).body("vote").send().await.unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::PERMANENT_REDIRECT);
     assert_eq!(
         response.headers()["location"],
@@ -297,9 +244,7 @@ async fn http01_certificate_is_issued_and_http_listener_redirects_to_https() {
     );
     // Challenge answers exist only while an order is pending.
     let response = plain
-        .get(format!(
-            "http://vote.test:{HTTP01_PORT}/.well-known/acme-challenge/unknown-token"
-        ))
+        .get(format!("http://vote.test:{HTTP01_PORT}/.well-known/acme-challenge/unknown-token"))
         .send()
         .await
         .unwrap();
@@ -316,9 +261,7 @@ async fn restart_with_the_same_store_reuses_certificate_and_account() {
     let mut pebble = Pebble::start_new(PebbleConfig::default());
     let store = CountingStore::default();
     let opts = options(&pebble, &DOMAINS, Challenge::TlsAlpn01);
-    let first = CertManager::start(opts.clone(), Arc::new(store.clone()))
-        .await
-        .unwrap();
+    let first = CertManager::start(opts.clone(), Arc::new(store.clone())).await.unwrap();
     let server = serve_https(&first).await;
     let issued = wait_for(&first, "a certificate", |s| s.has_certificate).await;
     let root = pebble.issuing_root_pem().await;
@@ -327,9 +270,7 @@ async fn restart_with_the_same_store_reuses_certificate_and_account() {
     // The CA goes away entirely: the restart must not need it.
     pebble.stop();
 
-    let second = CertManager::start(opts, Arc::new(store.clone()))
-        .await
-        .unwrap();
+    let second = CertManager::start(opts, Arc::new(store.clone())).await.unwrap();
     let status = second.status();
     assert!(status.has_certificate, "stored certificate served at once");
     assert_eq!(status.serial, issued.serial);
@@ -350,16 +291,10 @@ async fn restart_with_the_same_store_reuses_certificate_and_account() {
 async fn short_lived_certificate_is_renewed_before_expiry_and_swapped_live() {
     install_crypto_provider();
     let _ports = challenge_ports_lock();
-    let pebble = Pebble::start_new(PebbleConfig {
-        certificate_validity_seconds: Some(30),
-        ..PebbleConfig::default()
-    });
-    let handle = CertManager::start(
-        options(&pebble, &DOMAINS, Challenge::TlsAlpn01),
-        Arc::new(MemoryCertStore::new()),
-    )
-    .await
-    .unwrap();
+    let pebble = Pebble::start_new(PebbleConfig { certificate_validity_seconds: Some(30), ..PebbleConfig::default() });
+    let handle = CertManager::start(options(&pebble, &DOMAINS, Challenge::TlsAlpn01), Arc::new(MemoryCertStore::new()))
+        .await
+        .unwrap();
     let server = serve_https(&handle).await;
     let first = wait_for(&handle, "a certificate", |s| s.has_certificate).await;
     let first_serial = first.serial.clone().unwrap();
@@ -372,12 +307,8 @@ async fn short_lived_certificate_is_renewed_before_expiry_and_swapped_live() {
     let kept_open = https_client(&root, false);
     assert_eq!(fetch(&kept_open, "vote.test").await.serial, first_serial);
 
-    let renewed = wait_for(&handle, "a renewal", |s| {
-        s.serial
-            .as_deref()
-            .is_some_and(|serial| serial != first_serial)
-    })
-    .await;
+    let renewed =
+        wait_for(&handle, "a renewal", |s| s.serial.as_deref().is_some_and(|serial| serial != first_serial)).await;
     let renewed_seen_at = chrono::Utc::now();
     assert!(
         renewed_seen_at < first_not_after,
@@ -402,18 +333,13 @@ async fn directory_down_at_start_is_retried_until_it_comes_back() {
     install_crypto_provider();
     let _ports = challenge_ports_lock();
     let mut pebble = Pebble::prepare(PebbleConfig::default());
-    let handle = CertManager::start(
-        options(&pebble, &["vote.test"], Challenge::TlsAlpn01),
-        Arc::new(MemoryCertStore::new()),
-    )
-    .await
-    .expect("an unreachable directory is no reason to refuse to start");
+    let handle =
+        CertManager::start(options(&pebble, &["vote.test"], Challenge::TlsAlpn01), Arc::new(MemoryCertStore::new()))
+            .await
+            .expect("an unreachable directory is no reason to refuse to start");
     let server = serve_https(&handle).await;
 
-    let failing = wait_for(&handle, "two failed attempts", |s| {
-        s.consecutive_failures >= 2
-    })
-    .await;
+    let failing = wait_for(&handle, "two failed attempts", |s| s.consecutive_failures >= 2).await;
     let error = failing.last_error.unwrap();
     assert!(error.contains("unreachable"), "{error}");
     assert!(error.contains(&pebble.directory_url()), "{error}");
@@ -434,12 +360,10 @@ async fn failed_validation_names_the_domain() {
     let _ports = challenge_ports_lock();
     let pebble = Pebble::start_new(PebbleConfig::default());
     // No HTTPS listener: pebble's TLS-ALPN-01 connection to port 5001 is refused.
-    let handle = CertManager::start(
-        options(&pebble, &["vote.test"], Challenge::TlsAlpn01),
-        Arc::new(MemoryCertStore::new()),
-    )
-    .await
-    .unwrap();
+    let handle =
+        CertManager::start(options(&pebble, &["vote.test"], Challenge::TlsAlpn01), Arc::new(MemoryCertStore::new()))
+            .await
+            .unwrap();
     let status = wait_for(&handle, "a failure", |s| s.last_error.is_some()).await;
     let error = status.last_error.unwrap();
     assert!(error.contains("the CA refused domain vote.test"), "{error}");
@@ -449,16 +373,12 @@ async fn failed_validation_names_the_domain() {
 #[tokio::test]
 async fn refused_domain_is_named() {
     install_crypto_provider();
-    let pebble = Pebble::start_new(PebbleConfig {
-        domain_blocklist: vec!["blocked.test".into()],
-        ..PebbleConfig::default()
-    });
-    let handle = CertManager::start(
-        options(&pebble, &["blocked.test"], Challenge::TlsAlpn01),
-        Arc::new(MemoryCertStore::new()),
-    )
-    .await
-    .unwrap();
+    let pebble =
+        Pebble::start_new(PebbleConfig { domain_blocklist: vec!["blocked.test".into()], ..PebbleConfig::default() });
+    let handle =
+        CertManager::start(options(&pebble, &["blocked.test"], Challenge::TlsAlpn01), Arc::new(MemoryCertStore::new()))
+            .await
+            .unwrap();
     let status = wait_for(&handle, "a failure", |s| s.last_error.is_some()).await;
     let error = status.last_error.unwrap();
     assert!(error.contains("refused domain blocked.test"), "{error}");
@@ -469,11 +389,7 @@ async fn refused_domain_is_named() {
 async fn wrong_ca_file_gives_a_clear_error() {
     install_crypto_provider();
     let pebble = Pebble::start_new(PebbleConfig::default());
-    assert!(
-        CertManager::probe_directory(options(&pebble, &["vote.test"], Challenge::TlsAlpn01))
-            .await
-            .is_ok()
-    );
+    assert!(CertManager::probe_directory(options(&pebble, &["vote.test"], Challenge::TlsAlpn01)).await.is_ok());
 
     let dir = tempfile::tempdir().unwrap();
     let wrong = dir.path().join("other-ca.pem");
@@ -481,37 +397,21 @@ async fn wrong_ca_file_gives_a_clear_error() {
     let mut opts = options(&pebble, &["vote.test"], Challenge::TlsAlpn01);
     opts.ca_file = Some(wrong.clone());
 
-    let err = CertManager::probe_directory(opts.clone())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, TlsError::DirectoryNotTrusted { .. }),
-        "{err:?}"
-    );
+    let err = CertManager::probe_directory(opts.clone()).await.unwrap_err();
+    assert!(matches!(err, TlsError::DirectoryNotTrusted { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("not trusted"), "{text}");
     assert!(text.contains(&wrong.display().to_string()), "{text}");
 
-    let handle = CertManager::start(opts.clone(), Arc::new(MemoryCertStore::new()))
-        .await
-        .unwrap();
+    let handle = CertManager::start(opts.clone(), Arc::new(MemoryCertStore::new())).await.unwrap();
     let status = wait_for(&handle, "a failure", |s| s.last_error.is_some()).await;
     let error = status.last_error.unwrap();
-    assert!(
-        error.contains("not trusted") && error.contains("acme.ca_file"),
-        "{error}"
-    );
+    assert!(error.contains("not trusted") && error.contains("acme.ca_file"), "{error}");
     handle.stop();
 
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "not a certificate\n").unwrap();
     opts.ca_file = Some(garbage.clone());
-    let err = CertManager::start(opts, Arc::new(MemoryCertStore::new()))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains(&garbage.display().to_string()) && err.contains("no PEM certificate"),
-        "{err}"
-    );
+    let err = CertManager::start(opts, Arc::new(MemoryCertStore::new())).await.unwrap_err().to_string();
+    assert!(err.contains(&garbage.display().to_string()) && err.contains("no PEM certificate"), "{err}");
 }

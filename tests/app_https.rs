@@ -95,12 +95,7 @@ async fn the_app_obtains_serves_and_reuses_its_certificate() {
 
     // Plain HTTP: 308 to the same path and query on HTTPS.
     let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = plain
-        .post(format!("http://{}/shows/x?y=1", app.http_addr))
-        .header("host", DOMAIN)
-        .send()
-        .await
-        .unwrap();
+    let r = plain.post(format!("http://{}/shows/x?y=1", app.http_addr)).header("host", DOMAIN).send().await.unwrap();
     assert_eq!(r.status(), 308);
     assert_eq!(r.headers()["location"], format!("https://{DOMAIN}:{TLS_ALPN_PORT}/shows/x?y=1").as_str());
     app.stop().await;

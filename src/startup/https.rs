@@ -49,12 +49,16 @@ pub struct HttpsParts {
     pub http_addr: std::net::SocketAddr,
 }
 
-async fn bind(addr: std::net::SocketAddr, key: &str) -> anyhow::Result<(poem::listener::TcpAcceptor, std::net::SocketAddr)> {
+async fn bind(
+    addr: std::net::SocketAddr,
+    key: &str,
+) -> anyhow::Result<(poem::listener::TcpAcceptor, std::net::SocketAddr)> {
     let acceptor = TcpListener::bind(addr.to_string())
         .into_acceptor()
         .await
         .with_context(|| format!("cannot listen on {addr} (setting `{key}`)"))?;
-    let local = acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("listener has no address")?;
+    let local =
+        acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("listener has no address")?;
     Ok((acceptor, local))
 }
 

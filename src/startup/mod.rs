@@ -108,7 +108,16 @@ impl Application {
                 .context("listener has no address")?;
             (acceptor.boxed(), local_addr, None)
         };
-        Ok(Self { acceptor, local_addr, state, db, replicator, https, metrics_acceptor, shutdown: Arc::new(Notify::new()) })
+        Ok(Self {
+            acceptor,
+            local_addr,
+            state,
+            db,
+            replicator,
+            https,
+            metrics_acceptor,
+            shutdown: Arc::new(Notify::new()),
+        })
     }
 
     /// The app's listener: plain HTTP, or HTTPS when a domain is set.
@@ -171,7 +180,11 @@ impl Application {
         let certs = match self.https {
             Some(h) => {
                 let https_port = self.local_addr.port();
-                let redirect = crate::tls::HttpsRedirect::new(self.state.config.settings.domain.clone(), https_port, h.certs.http01());
+                let redirect = crate::tls::HttpsRedirect::new(
+                    self.state.config.settings.domain.clone(),
+                    https_port,
+                    h.certs.http01(),
+                );
                 let plain = Server::new_with_acceptor(h.http).run_with_graceful_shutdown(
                     redirect,
                     stopped(stop_rx.clone()),

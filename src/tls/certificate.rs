@@ -50,9 +50,8 @@ impl StoredCertificate {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, TlsError> {
-        serde_json::from_slice(bytes).map_err(|err| {
-            TlsError::BadCertificate(format!("stored record is not readable: {err}"))
-        })
+        serde_json::from_slice(bytes)
+            .map_err(|err| TlsError::BadCertificate(format!("stored record is not readable: {err}")))
     }
 }
 
@@ -83,18 +82,13 @@ impl fmt::Debug for LoadedCertificate {
 impl LoadedCertificate {
     pub fn from_record(record: StoredCertificate) -> Result<Self, TlsError> {
         let bad = |what: String| TlsError::BadCertificate(what);
-        let chain: Vec<CertificateDer<'static>> =
-            rustls_pemfile::certs(&mut record.chain_pem.as_bytes())
-                .collect::<Result<_, _>>()
-                .map_err(|err| bad(format!("certificate chain is not valid PEM: {err}")))?;
-        let leaf = chain
-            .first()
-            .ok_or_else(|| bad("certificate chain is empty".into()))?
-            .clone();
-        let key: PrivateKeyDer<'static> =
-            rustls_pemfile::private_key(&mut record.key_pem.expose().as_bytes())
-                .map_err(|_| bad("private key is not valid PEM".into()))?
-                .ok_or_else(|| bad("private key is missing".into()))?;
+        let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut record.chain_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|err| bad(format!("certificate chain is not valid PEM: {err}")))?;
+        let leaf = chain.first().ok_or_else(|| bad("certificate chain is empty".into()))?.clone();
+        let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut record.key_pem.expose().as_bytes())
+            .map_err(|_| bad("private key is not valid PEM".into()))?
+            .ok_or_else(|| bad("private key is missing".into()))?;
         let provider = CryptoProvider::get_default()
             .cloned()
             .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
@@ -115,27 +109,15 @@ impl LoadedCertificate {
                     .general_names
                     .iter()
                     .filter_map(|name| match name {
-                        x509_parser::extensions::GeneralName::DNSName(dns) => {
-                            Some(dns.to_ascii_lowercase())
-                        }
+                        x509_parser::extensions::GeneralName::DNSName(dns) => Some(dns.to_ascii_lowercase()),
                         _ => None,
                     })
                     .collect()
             })
             .unwrap_or_default();
         let serial_hex = hex::encode(parsed.tbs_certificate.raw_serial());
-        let ari_id = CertificateIdentifier::try_from(&leaf)
-            .ok()
-            .map(CertificateIdentifier::into_owned);
-        Ok(Self {
-            certified: Arc::new(certified),
-            not_before,
-            not_after,
-            names,
-            serial_hex,
-            ari_id,
-            record,
-        })
+        let ari_id = CertificateIdentifier::try_from(&leaf).ok().map(CertificateIdentifier::into_owned);
+        Ok(Self { certified: Arc::new(certified), not_before, not_after, names, serial_hex, ari_id, record })
     }
 
     /// Whether every configured domain is on the certificate.
@@ -156,11 +138,8 @@ pub(crate) mod tests {
     /// A self-signed record for the given names, as the CA would return it.
     pub(crate) fn self_signed_record(names: &[&str], days: u64) -> StoredCertificate {
         let mut params =
-            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        let unix_now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        let unix_now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
         let now = rcgen::date_time_ymd(1970, 1, 1) + unix_now;
         params.not_before = now - std::time::Duration::from_secs(60);
         params.not_after = now + std::time::Duration::from_secs(days * 86_400);
@@ -177,9 +156,7 @@ pub(crate) mod tests {
 
     #[test]
     fn parses_names_and_validity() {
-        let loaded =
-            LoadedCertificate::from_record(self_signed_record(&["vote.test", "www.vote.test"], 90))
-                .unwrap();
+        let loaded = LoadedCertificate::from_record(self_signed_record(&["vote.test", "www.vote.test"], 90)).unwrap();
         assert!(loaded.covers(&["vote.test".into(), "www.vote.test".into()]));
         assert!(!loaded.covers(&["other.test".into()]));
         let days = (loaded.not_after - loaded.not_before).num_days();
@@ -201,9 +178,7 @@ pub(crate) mod tests {
     fn mismatched_key_is_refused() {
         let mut record = self_signed_record(&["vote.test"], 90);
         record.key_pem = self_signed_record(&["vote.test"], 90).key_pem;
-        let err = LoadedCertificate::from_record(record)
-            .unwrap_err()
-            .to_string();
+        let err = LoadedCertificate::from_record(record).unwrap_err().to_string();
         assert!(err.contains("do not fit"), "{err}");
     }
 }

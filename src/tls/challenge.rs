@@ -38,15 +38,10 @@ pub(crate) fn tls_alpn01_certificate(
     domain: &str,
     key_authorization_digest: &[u8],
 ) -> Result<Arc<CertifiedKey>, TlsError> {
-    let failed = |err: rcgen::Error| {
-        TlsError::Acme(format!(
-            "cannot build the TLS-ALPN-01 certificate for {domain}: {err}"
-        ))
-    };
+    let failed =
+        |err: rcgen::Error| TlsError::Acme(format!("cannot build the TLS-ALPN-01 certificate for {domain}: {err}"));
     let mut params = rcgen::CertificateParams::new(vec![domain.to_owned()]).map_err(failed)?;
-    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(
-        key_authorization_digest,
-    )];
+    params.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(key_authorization_digest)];
     let key = rcgen::KeyPair::generate().map_err(failed)?;
     let cert = params.self_signed(&key).map_err(failed)?;
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
@@ -59,10 +54,7 @@ pub(crate) fn tls_alpn01_certificate(
         .key_provider
         .load_private_key(key_der)
         .map_err(|err| TlsError::Acme(format!("TLS-ALPN-01 key unusable: {err}")))?;
-    Ok(Arc::new(CertifiedKey::new(
-        vec![cert.der().clone()],
-        signing_key,
-    )))
+    Ok(Arc::new(CertifiedKey::new(vec![cert.der().clone()], signing_key)))
 }
 
 #[cfg(test)]
@@ -74,13 +66,9 @@ mod tests {
         let digest = [7u8; 32];
         let certified = tls_alpn01_certificate("vote.test", &digest).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(&certified.cert[0]).unwrap();
-        let acme_identifier =
-            x509_parser::oid_registry::Oid::from(&[1, 3, 6, 1, 5, 5, 7, 1, 31]).unwrap();
-        let extension = cert
-            .extensions()
-            .iter()
-            .find(|ext| ext.oid == acme_identifier)
-            .expect("acmeIdentifier extension");
+        let acme_identifier = x509_parser::oid_registry::Oid::from(&[1, 3, 6, 1, 5, 5, 7, 1, 31]).unwrap();
+        let extension =
+            cert.extensions().iter().find(|ext| ext.oid == acme_identifier).expect("acmeIdentifier extension");
         assert!(extension.critical);
         // DER OCTET STRING (0x04, length 32) wrapping the SHA-256 digest.
         assert_eq!(&extension.value[..2], &[0x04, 32]);

@@ -16,14 +16,8 @@ pub enum TlsError {
     #[error("ACME directory {url} is unreachable: {cause}")]
     DirectoryUnreachable { url: String, cause: String },
 
-    #[error(
-        "ACME directory {url} presents a TLS certificate that is not trusted ({cause}); {hint}"
-    )]
-    DirectoryNotTrusted {
-        url: String,
-        cause: String,
-        hint: String,
-    },
+    #[error("ACME directory {url} presents a TLS certificate that is not trusted ({cause}); {hint}")]
+    DirectoryNotTrusted { url: String, cause: String, hint: String },
 
     #[error("{url} is not an ACME directory: {cause}")]
     NotADirectory { url: String, cause: String },
@@ -70,9 +64,7 @@ pub(crate) fn is_domain_problem(problem_type: &str) -> bool {
         "tls",
         "unsupportedIdentifier",
     ];
-    problem_type
-        .strip_prefix("urn:ietf:params:acme:error:")
-        .is_some_and(|kind| DOMAIN_PROBLEMS.contains(&kind))
+    problem_type.strip_prefix("urn:ietf:params:acme:error:").is_some_and(|kind| DOMAIN_PROBLEMS.contains(&kind))
 }
 
 /// Turns an error from instant-acme into one that says which part failed.
@@ -84,9 +76,7 @@ pub(crate) fn from_acme(err: instant_acme::Error, directory_url: &str) -> TlsErr
             Err(other) => TlsError::Acme(other.to_string()),
         },
         instant_acme::Error::Api(problem) => from_problem(&problem, None),
-        instant_acme::Error::Timeout(_) => {
-            TlsError::Acme("the CA did not finish the order in time".into())
-        }
+        instant_acme::Error::Timeout(_) => TlsError::Acme("the CA did not finish the order in time".into()),
         other => TlsError::Acme(other.to_string()),
     }
 }
@@ -122,10 +112,7 @@ fn identifier_text(identifier: &instant_acme::Identifier) -> String {
 }
 
 fn problem_text(problem: &instant_acme::Problem) -> String {
-    let mut text = problem
-        .detail
-        .clone()
-        .unwrap_or_else(|| "no detail given".into());
+    let mut text = problem.detail.clone().unwrap_or_else(|| "no detail given".into());
     if let Some(kind) = &problem.r#type {
         text.push_str(&format!(" ({kind})"));
     }
@@ -149,10 +136,7 @@ mod tests {
     #[test]
     fn domain_problems_name_the_domain() {
         let err = from_problem(
-            &problem(
-                "urn:ietf:params:acme:error:rejectedIdentifier",
-                "policy forbids issuing for name",
-            ),
+            &problem("urn:ietf:params:acme:error:rejectedIdentifier", "policy forbids issuing for name"),
             Some("vote.test"),
         );
         let text = err.to_string();
@@ -162,18 +146,10 @@ mod tests {
 
     #[test]
     fn rate_limits_and_nonces_are_told_apart() {
-        let err = from_problem(
-            &problem("urn:ietf:params:acme:error:rateLimited", "too many"),
-            None,
-        );
+        let err = from_problem(&problem("urn:ietf:params:acme:error:rateLimited", "too many"), None);
         assert!(matches!(err, TlsError::RateLimited(_)));
-        let err = from_problem(
-            &problem(
-                "urn:ietf:params:acme:error:badNonce",
-                "JWS has an invalid anti-replay nonce",
-            ),
-            None,
-        );
+        let err =
+            from_problem(&problem("urn:ietf:params:acme:error:badNonce", "JWS has an invalid anti-replay nonce"), None);
         assert!(err.is_transient());
     }
 }

@@ -39,9 +39,7 @@ impl AcmeHttpClient {
             })?;
             builder = builder.add_root_certificate(cert);
         }
-        let client = builder
-            .build()
-            .map_err(|err| TlsError::Acme(format!("cannot build the HTTP client: {err}")))?;
+        let client = builder.build().map_err(|err| TlsError::Acme(format!("cannot build the HTTP client: {err}")))?;
         let trust_hint = match &options.ca_file {
             Some(path) => format!(
                 "no root in acme.ca_file {} (nor a public root) signed it: is it the CA of this directory?",
@@ -54,24 +52,14 @@ impl AcmeHttpClient {
 
     /// GET a URL and return the body; used to probe the directory.
     pub async fn get(&self, url: &str) -> Result<(http::StatusCode, Bytes), TransportError> {
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|err| TransportError::classify(&err, &self.trust_hint))?;
+        let response =
+            self.client.get(url).send().await.map_err(|err| TransportError::classify(&err, &self.trust_hint))?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|err| TransportError::classify(&err, &self.trust_hint))?;
+        let body = response.bytes().await.map_err(|err| TransportError::classify(&err, &self.trust_hint))?;
         Ok((status, body))
     }
 
-    async fn send(
-        &self,
-        request: http::Request<BodyWrapper<Bytes>>,
-    ) -> Result<BytesResponse, instant_acme::Error> {
+    async fn send(&self, request: http::Request<BodyWrapper<Bytes>>) -> Result<BytesResponse, instant_acme::Error> {
         let (parts, body) = request.into_parts();
         let body = reqwest::Body::wrap(body);
         let response = self
@@ -81,24 +69,17 @@ impl AcmeHttpClient {
             .body(body)
             .send()
             .await
-            .map_err(|err| {
-                instant_acme::Error::Other(Box::new(TransportError::classify(
-                    &err,
-                    &self.trust_hint,
-                )))
-            })?;
+            .map_err(|err| instant_acme::Error::Other(Box::new(TransportError::classify(&err, &self.trust_hint))))?;
         let mut head = http::Response::builder().status(response.status());
         if let Some(headers) = head.headers_mut() {
             *headers = response.headers().clone();
         }
-        let body = response.bytes().await.map_err(|err| {
-            instant_acme::Error::Other(Box::new(TransportError::classify(&err, &self.trust_hint)))
-        })?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| instant_acme::Error::Other(Box::new(TransportError::classify(&err, &self.trust_hint))))?;
         let (parts, ()) = head.body(())?.into_parts();
-        Ok(BytesResponse {
-            parts,
-            body: Box::new(body),
-        })
+        Ok(BytesResponse { parts, body: Box::new(body) })
     }
 }
 
@@ -142,28 +123,17 @@ impl TransportError {
             Some(problem) => problem,
             None => message,
         };
-        Self {
-            kind,
-            message,
-            trust_hint: trust_hint.to_owned(),
-        }
+        Self { kind, message, trust_hint: trust_hint.to_owned() }
     }
 
     pub fn into_tls_error(self, directory_url: &str) -> TlsError {
         let url = directory_url.to_owned();
         match self.kind {
-            TransportKind::Unreachable => TlsError::DirectoryUnreachable {
-                url,
-                cause: self.message,
-            },
-            TransportKind::Untrusted => TlsError::DirectoryNotTrusted {
-                url,
-                cause: self.message,
-                hint: self.trust_hint,
-            },
-            TransportKind::Other => {
-                TlsError::Acme(format!("request to the CA failed: {}", self.message))
+            TransportKind::Unreachable => TlsError::DirectoryUnreachable { url, cause: self.message },
+            TransportKind::Untrusted => {
+                TlsError::DirectoryNotTrusted { url, cause: self.message, hint: self.trust_hint }
             }
+            TransportKind::Other => TlsError::Acme(format!("request to the CA failed: {}", self.message)),
         }
     }
 }

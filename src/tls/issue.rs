@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, CertificateIdentifier, ChallengeType,
-    Identifier, NewAccount, NewOrder, Order, OrderStatus, RetryPolicy,
+    Account, AccountCredentials, AuthorizationStatus, CertificateIdentifier, ChallengeType, Identifier, NewAccount,
+    NewOrder, Order, OrderStatus, RetryPolicy,
 };
 
 use super::certificate::{SecretPem, StoredCertificate};
@@ -69,11 +69,7 @@ impl Issuer {
         let contact: Vec<&str> = contact.iter().map(String::as_str).collect();
         let (account, credentials) = Account::builder_with_http(Box::new(self.http.clone()))
             .create(
-                &NewAccount {
-                    contact: &contact,
-                    terms_of_service_agreed: true,
-                    only_return_existing: false,
-                },
+                &NewAccount { contact: &contact, terms_of_service_agreed: true, only_return_existing: false },
                 self.options.directory_url.clone(),
                 None,
             )
@@ -81,9 +77,7 @@ impl Issuer {
             .map_err(|err| self.directory_error(err))?;
         let bytes = serde_json::to_vec(&credentials)
             .map_err(|err| TlsError::Acme(format!("cannot serialise the account: {err}")))?;
-        self.store
-            .save(&account_key(&self.options.directory_url), bytes)
-            .await?;
+        self.store.save(&account_key(&self.options.directory_url), bytes).await?;
         tracing::info!(account = account.id(), directory = %self.options.directory_url, "ACME account created");
         Ok(account)
     }
@@ -105,9 +99,7 @@ impl Issuer {
         };
         self.answer_challenges(&mut order, &mut pending).await?;
 
-        let ready = order
-            .poll_ready(&RetryPolicy::new().timeout(VALIDATION_WAIT))
-            .await;
+        let ready = order.poll_ready(&RetryPolicy::new().timeout(VALIDATION_WAIT)).await;
         match ready {
             Ok(OrderStatus::Ready) => {}
             Ok(status) => {
@@ -120,12 +112,8 @@ impl Issuer {
             Err(err) => return Err(from_acme(err, &self.options.directory_url)),
         }
 
-        let key_pem = SecretPem::new(
-            order
-                .finalize()
-                .await
-                .map_err(|err| from_acme(err, &self.options.directory_url))?,
-        );
+        let key_pem =
+            SecretPem::new(order.finalize().await.map_err(|err| from_acme(err, &self.options.directory_url))?);
         let chain_pem = order
             .poll_certificate(&RetryPolicy::new().timeout(ISSUANCE_WAIT))
             .await
@@ -145,12 +133,8 @@ impl Issuer {
         account: &mut Account,
         replaces: Option<CertificateIdentifier<'static>>,
     ) -> Result<Order, TlsError> {
-        let identifiers: Vec<Identifier> = self
-            .options
-            .domains
-            .iter()
-            .map(|domain| Identifier::Dns(domain.clone()))
-            .collect();
+        let identifiers: Vec<Identifier> =
+            self.options.domains.iter().map(|domain| Identifier::Dns(domain.clone())).collect();
         let mut recreated = false;
         let mut replaces = replaces;
         loop {
@@ -160,13 +144,9 @@ impl Issuer {
             }
             match account.new_order(&request).await {
                 Ok(order) => return Ok(order),
-                Err(instant_acme::Error::Api(problem))
-                    if !recreated && problem_is(&problem, "accountDoesNotExist") =>
-                {
+                Err(instant_acme::Error::Api(problem)) if !recreated && problem_is(&problem, "accountDoesNotExist") => {
                     // The CA forgot the account (a test CA restarted, or it was deactivated).
-                    tracing::warn!(
-                        "the CA does not know the stored ACME account; creating a new one"
-                    );
+                    tracing::warn!("the CA does not know the stored ACME account; creating a new one");
                     *account = self.create_account().await?;
                     recreated = true;
                 }
@@ -194,19 +174,11 @@ impl Issuer {
             .iter()
             .filter(|domain| detail.contains(domain.as_str()))
             .max_by_key(|domain| domain.len())
-            .or(if domains.len() == 1 {
-                domains.first()
-            } else {
-                None
-            })
+            .or(if domains.len() == 1 { domains.first() } else { None })
             .map(String::as_str)
     }
 
-    async fn answer_challenges(
-        &self,
-        order: &mut Order,
-        pending: &mut PendingChallenges<'_>,
-    ) -> Result<(), TlsError> {
+    async fn answer_challenges(&self, order: &mut Order, pending: &mut PendingChallenges<'_>) -> Result<(), TlsError> {
         let directory = &self.options.directory_url;
         let mut authorizations = order.authorizations();
         while let Some(authz) = authorizations.next().await {
@@ -216,10 +188,7 @@ impl Issuer {
                 AuthorizationStatus::Pending => {}
                 AuthorizationStatus::Valid => continue,
                 status => {
-                    return Err(TlsError::DomainRefused {
-                        domain,
-                        detail: format!("authorization is {status:?}"),
-                    });
+                    return Err(TlsError::DomainRefused { domain, detail: format!("authorization is {status:?}") });
                 }
             }
             let wanted = match self.options.challenge {
@@ -229,23 +198,19 @@ impl Issuer {
             let Some(mut challenge) = authz.challenge(wanted.clone()) else {
                 return Err(TlsError::DomainRefused {
                     domain,
-                    detail: format!(
-                        "the CA offers no {wanted:?} challenge; try the other acme.challenge"
-                    ),
+                    detail: format!("the CA offers no {wanted:?} challenge; try the other acme.challenge"),
                 });
             };
             let key_authorization = challenge.key_authorization();
             match self.options.challenge {
                 Challenge::TlsAlpn01 => {
-                    let certified =
-                        tls_alpn01_certificate(&domain, key_authorization.digest().as_ref())?;
+                    let certified = tls_alpn01_certificate(&domain, key_authorization.digest().as_ref())?;
                     self.resolver.add_challenge(&domain, certified);
                     pending.domains.push(domain.clone());
                 }
                 Challenge::Http01 => {
                     let token = challenge.token.clone();
-                    self.http01
-                        .insert(token.clone(), key_authorization.as_str().to_owned());
+                    self.http01.insert(token.clone(), key_authorization.as_str().to_owned());
                     pending.tokens.push(token);
                 }
             }
@@ -259,10 +224,7 @@ impl Issuer {
 }
 
 fn problem_is(problem: &instant_acme::Problem, kind: &str) -> bool {
-    problem
-        .r#type
-        .as_deref()
-        .is_some_and(|t| t.strip_prefix("urn:ietf:params:acme:error:") == Some(kind))
+    problem.r#type.as_deref().is_some_and(|t| t.strip_prefix("urn:ietf:params:acme:error:") == Some(kind))
 }
 
 /// After a failed validation the useful reason sits in the challenge's error, not in the
@@ -278,10 +240,7 @@ async fn explain_failed_order(order: &mut Order, fallback: String) -> TlsError {
             return from_problem(problem, Some(&domain));
         }
         if state.status == AuthorizationStatus::Invalid {
-            return TlsError::DomainRefused {
-                domain,
-                detail: "validation failed without a reason".into(),
-            };
+            return TlsError::DomainRefused { domain, detail: "validation failed without a reason".into() };
         }
     }
     if let Some(problem) = &order.state().error {

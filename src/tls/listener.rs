@@ -42,10 +42,7 @@ impl<L: Listener> Listener for TlsListener<L> {
     type Acceptor = TlsAcceptor<L::Acceptor>;
 
     async fn into_acceptor(self) -> io::Result<Self::Acceptor> {
-        Ok(TlsAcceptor::new(
-            self.inner.into_acceptor().await?,
-            self.config,
-        ))
+        Ok(TlsAcceptor::new(self.inner.into_acceptor().await?, self.config))
     }
 }
 
@@ -58,10 +55,7 @@ pub struct TlsAcceptor<A> {
 
 impl<A> TlsAcceptor<A> {
     pub fn new(inner: A, config: Arc<ServerConfig>) -> Self {
-        Self {
-            inner,
-            tls: tokio_rustls::TlsAcceptor::from(config),
-        }
+        Self { inner, tls: tokio_rustls::TlsAcceptor::from(config) }
     }
 }
 
@@ -78,15 +72,10 @@ impl<A: Acceptor> Acceptor for TlsAcceptor<A> {
         let stream = TlsHandshakeStream::new(async move {
             let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
                 .await
-                .map_err(|_| {
-                    io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
-                })??;
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
             if stream.get_ref().1.alpn_protocol() == Some(ACME_TLS_ALPN) {
                 // A TLS-ALPN-01 validation: the CA only looks at the certificate.
-                return Err(io::Error::new(
-                    io::ErrorKind::ConnectionAborted,
-                    "acme-tls/1 validation handshake done",
-                ));
+                return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "acme-tls/1 validation handshake done"));
             }
             Ok(stream)
         });
@@ -107,9 +96,7 @@ pub struct TlsHandshakeStream<IO> {
 
 impl<IO> TlsHandshakeStream<IO> {
     fn new(handshake: impl Future<Output = io::Result<TlsStream<IO>>> + Send + 'static) -> Self {
-        Self {
-            state: State::Handshaking(Box::pin(handshake)),
-        }
+        Self { state: State::Handshaking(Box::pin(handshake)) }
     }
 
     fn poll_stream(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut TlsStream<IO>>> {
@@ -125,31 +112,20 @@ impl<IO> TlsHandshakeStream<IO> {
         }
         match &mut self.state {
             State::Ready(stream) => Poll::Ready(Ok(stream)),
-            _ => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "TLS handshake failed earlier",
-            ))),
+            _ => Poll::Ready(Err(io::Error::new(io::ErrorKind::NotConnected, "TLS handshake failed earlier"))),
         }
     }
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsHandshakeStream<IO> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let stream = ready!(self.get_mut().poll_stream(cx))?;
         Pin::new(stream).poll_read(cx, buf)
     }
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsHandshakeStream<IO> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let stream = ready!(self.get_mut().poll_stream(cx))?;
         Pin::new(stream).poll_write(cx, buf)
     }

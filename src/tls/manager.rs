@@ -37,10 +37,7 @@ impl CertManager {
     /// at once after a restart) and spawns the task that obtains and renews certificates.
     /// Does not wait for the CA: an unreachable directory is retried in the background and
     /// reported in [`CertManagerHandle::status`]. Must be called inside a tokio runtime.
-    pub async fn start(
-        options: AcmeOptions,
-        store: Arc<dyn CertStore>,
-    ) -> Result<CertManagerHandle, TlsError> {
+    pub async fn start(options: AcmeOptions, store: Arc<dyn CertStore>) -> Result<CertManagerHandle, TlsError> {
         let options = Arc::new(options.validate()?);
         let http = AcmeHttpClient::new(&options)?;
         let resolver = Arc::new(CertResolver::new());
@@ -91,27 +88,17 @@ impl CertManager {
         let options = options.validate()?;
         let http = AcmeHttpClient::new(&options)?;
         let url = options.directory_url.clone();
-        let (status, body) = http
-            .get(&url)
-            .await
-            .map_err(|err| err.into_tls_error(&url))?;
+        let (status, body) = http.get(&url).await.map_err(|err| err.into_tls_error(&url))?;
         if !status.is_success() {
-            return Err(TlsError::NotADirectory {
-                url,
-                cause: format!("HTTP status {status}"),
-            });
+            return Err(TlsError::NotADirectory { url, cause: format!("HTTP status {status}") });
         }
-        let document: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|err| TlsError::NotADirectory {
-                url: url.clone(),
-                cause: format!("the response is not JSON ({err})"),
-            })?;
+        let document: serde_json::Value = serde_json::from_slice(&body).map_err(|err| TlsError::NotADirectory {
+            url: url.clone(),
+            cause: format!("the response is not JSON ({err})"),
+        })?;
         for field in ["newNonce", "newAccount", "newOrder"] {
             if document.get(field).and_then(|v| v.as_str()).is_none() {
-                return Err(TlsError::NotADirectory {
-                    url,
-                    cause: format!("the document has no {field:?} URL"),
-                });
+                return Err(TlsError::NotADirectory { url, cause: format!("the document has no {field:?} URL") });
             }
         }
         Ok(())
@@ -275,7 +262,9 @@ enum Ari {
     },
     /// Asking failed; use the default schedule meanwhile and ask again after `retry_max`
     /// (renewal information is advice, not worth hammering an unreachable CA for).
-    Failed { ask_again_at: DateTime<Utc> },
+    Failed {
+        ask_again_at: DateTime<Utc>,
+    },
 }
 
 struct Worker {
@@ -303,10 +292,7 @@ impl Worker {
             if let Some(ask) = self.ari_ask_at() {
                 wake = wake.min(ask);
             }
-            let sleep = (wake - now)
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(MAX_SLEEP);
+            let sleep = (wake - now).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP);
             tokio::time::sleep(sleep).await;
         }
     }
@@ -340,9 +326,7 @@ impl Worker {
             (_, None) => None,
             (Ari::Unknown, Some(_)) => Some(Utc::now()),
             (Ari::Unsupported, _) => None,
-            (Ari::Advised { ask_again_at, .. } | Ari::Failed { ask_again_at }, Some(_)) => {
-                Some(*ask_again_at)
-            }
+            (Ari::Advised { ask_again_at, .. } | Ari::Failed { ask_again_at }, Some(_)) => Some(*ask_again_at),
         }
     }
 
@@ -361,9 +345,7 @@ impl Worker {
                 Ok(account) => account,
                 Err(err) => {
                     tracing::debug!(error = %err, "cannot ask for renewal information");
-                    self.ari = Ari::Failed {
-                        ask_again_at: Utc::now() + delta(self.issuer.options.retry_max),
-                    };
+                    self.ari = Ari::Failed { ask_again_at: Utc::now() + delta(self.issuer.options.retry_max) };
                     return;
                 }
             },
@@ -382,28 +364,21 @@ impl Worker {
                     return;
                 };
                 let renew_at = time_in_window(start, end, now, rand::random::<f64>());
-                let ask_again =
-                    retry_after.clamp(Duration::from_secs(60), Duration::from_secs(86_400));
+                let ask_again = retry_after.clamp(Duration::from_secs(60), Duration::from_secs(86_400));
                 tracing::info!(%start, %end, %renew_at, "CA renewal information received");
-                Ari::Advised {
-                    renew_at,
-                    ask_again_at: now + delta(ask_again),
-                }
+                Ari::Advised { renew_at, ask_again_at: now + delta(ask_again) }
             }
             Err(instant_acme::Error::Unsupported(_)) => Ari::Unsupported,
             Err(err) => {
                 tracing::debug!(error = %err, "renewal information request failed");
-                Ari::Failed {
-                    ask_again_at: now + delta(self.issuer.options.retry_max),
-                }
+                Ari::Failed { ask_again_at: now + delta(self.issuer.options.retry_max) }
             }
         };
     }
 
     async fn attempt(&mut self) {
-        let outcome = tokio::time::timeout(ATTEMPT_LIMIT, self.obtain())
-            .await
-            .unwrap_or(Err(TlsError::Timeout(ATTEMPT_LIMIT)));
+        let outcome =
+            tokio::time::timeout(ATTEMPT_LIMIT, self.obtain()).await.unwrap_or(Err(TlsError::Timeout(ATTEMPT_LIMIT)));
         match outcome {
             Ok(loaded) => {
                 tracing::info!(
@@ -417,11 +392,7 @@ impl Worker {
                 self.failures = 0;
                 self.retry_at = None;
                 // Saved after installing: a store failure must not waste the new certificate.
-                let saved = self
-                    .issuer
-                    .store
-                    .save(CERTIFICATE_KEY, record.to_bytes())
-                    .await;
+                let saved = self.issuer.store.save(CERTIFICATE_KEY, record.to_bytes()).await;
                 let last_error = match saved {
                     Ok(()) => None,
                     Err(err) => {
@@ -441,12 +412,7 @@ impl Worker {
                 let delay = if err.is_transient() && self.failures <= QUICK_RETRIES {
                     QUICK_RETRY_DELAY.min(options.retry_base)
                 } else {
-                    retry_delay(
-                        self.failures,
-                        options.retry_base,
-                        options.retry_max,
-                        rand::random(),
-                    )
+                    retry_delay(self.failures, options.retry_base, options.retry_max, rand::random())
                 };
                 self.retry_at = Some(Utc::now() + delta(delay));
                 tracing::warn!(
@@ -472,9 +438,7 @@ impl Worker {
             None => self.issuer.account().await?,
         };
         let replaces = match (&self.ari, &self.current) {
-            (Ari::Advised { .. }, Some(current)) if !self.must_replace(current) => {
-                current.ari_id.clone()
-            }
+            (Ari::Advised { .. }, Some(current)) if !self.must_replace(current) => current.ari_id.clone(),
             _ => None,
         };
         let result = self.issuer.obtain(&mut account, replaces).await;

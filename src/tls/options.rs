@@ -69,9 +69,7 @@ pub(crate) struct ValidOptions {
 impl AcmeOptions {
     pub(crate) fn validate(self) -> Result<ValidOptions, TlsError> {
         if self.domains.is_empty() {
-            return Err(TlsError::InvalidOptions(
-                "domain: at least one domain name is needed for HTTPS".into(),
-            ));
+            return Err(TlsError::InvalidOptions("domain: at least one domain name is needed for HTTPS".into()));
         }
         let mut domains = Vec::with_capacity(self.domains.len());
         for domain in &self.domains {
@@ -82,9 +80,7 @@ impl AcmeOptions {
         }
         let email = self.email.trim().to_owned();
         if !email.is_empty() && !is_plausible_email(&email) {
-            return Err(TlsError::InvalidOptions(format!(
-                "acme.email: {email:?} is not an email address"
-            )));
+            return Err(TlsError::InvalidOptions(format!("acme.email: {email:?} is not an email address")));
         }
         let directory_url = self.directory_url.trim().to_owned();
         match url::Url::parse(&directory_url) {
@@ -101,9 +97,7 @@ impl AcmeOptions {
             }
         }
         if self.retry_base.is_zero() || self.retry_max < self.retry_base {
-            return Err(TlsError::InvalidOptions(
-                "retry_base must be positive and not above retry_max".into(),
-            ));
+            return Err(TlsError::InvalidOptions("retry_base must be positive and not above retry_max".into()));
         }
         let ca_roots = match &self.ca_file {
             Some(path) => read_ca_file(path)?,
@@ -131,9 +125,7 @@ fn normalise_domain(raw: &str) -> Result<String, TlsError> {
         return Err(invalid("is empty"));
     }
     if domain.contains('*') {
-        return Err(invalid(
-            "is a wildcard; HTTP-01 and TLS-ALPN-01 cannot validate wildcards",
-        ));
+        return Err(invalid("is a wildcard; HTTP-01 and TLS-ALPN-01 cannot validate wildcards"));
     }
     if domain.parse::<std::net::IpAddr>().is_ok() {
         return Err(invalid("is an IP address; a DNS name is needed"));
@@ -142,15 +134,8 @@ fn normalise_domain(raw: &str) -> Result<String, TlsError> {
         return Err(invalid("is longer than 253 characters"));
     }
     for label in domain.split('.') {
-        let ok_chars = label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if label.is_empty()
-            || label.len() > 63
-            || !ok_chars
-            || label.starts_with('-')
-            || label.ends_with('-')
-        {
+        let ok_chars = label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if label.is_empty() || label.len() > 63 || !ok_chars || label.starts_with('-') || label.ends_with('-') {
             return Err(invalid("is not a valid DNS name"));
         }
     }
@@ -160,19 +145,14 @@ fn normalise_domain(raw: &str) -> Result<String, TlsError> {
 fn is_plausible_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, host)) => {
-            !local.is_empty()
-                && host.contains('.')
-                && !email.chars().any(|c| c.is_whitespace() || c == ',')
+            !local.is_empty() && host.contains('.') && !email.chars().any(|c| c.is_whitespace() || c == ',')
         }
         None => false,
     }
 }
 
 fn read_ca_file(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let bad = |reason: String| TlsError::CaFile {
-        path: path.clone(),
-        reason,
-    };
+    let bad = |reason: String| TlsError::CaFile { path: path.clone(), reason };
     let pem = std::fs::read(path).map_err(|err| bad(format!("cannot be read: {err}")))?;
     let certs = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
@@ -182,11 +162,7 @@ fn read_ca_file(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, TlsError
     }
     let mut roots = rustls::RootCertStore::empty();
     for cert in &certs {
-        roots.add(cert.clone()).map_err(|err| {
-            bad(format!(
-                "holds a certificate that is not a usable root: {err}"
-            ))
-        })?;
+        roots.add(cert.clone()).map_err(|err| bad(format!("holds a certificate that is not a usable root: {err}")))?;
     }
     Ok(certs)
 }
@@ -196,30 +172,18 @@ mod tests {
     use super::*;
 
     fn options(domains: &[&str]) -> AcmeOptions {
-        AcmeOptions {
-            domains: domains.iter().map(|d| d.to_string()).collect(),
-            ..AcmeOptions::default()
-        }
+        AcmeOptions { domains: domains.iter().map(|d| d.to_string()).collect(), ..AcmeOptions::default() }
     }
 
     #[test]
     fn domains_are_normalised_and_deduplicated() {
-        let valid = options(&["Vote.Test.", "vote.test", "www.vote.test"])
-            .validate()
-            .unwrap();
+        let valid = options(&["Vote.Test.", "vote.test", "www.vote.test"]).validate().unwrap();
         assert_eq!(valid.domains, vec!["vote.test", "www.vote.test"]);
     }
 
     #[test]
     fn bad_domains_are_named() {
-        for bad in [
-            "",
-            "*.vote.test",
-            "127.0.0.1",
-            "-a.test",
-            "a..test",
-            "a b.test",
-        ] {
+        for bad in ["", "*.vote.test", "127.0.0.1", "-a.test", "a..test", "a b.test"] {
             let err = options(&[bad]).validate().unwrap_err().to_string();
             assert!(err.contains("domain"), "{bad}: {err}");
         }
@@ -239,12 +203,7 @@ mod tests {
     fn email_is_checked() {
         let mut opts = options(&["vote.test"]);
         opts.email = "not an email".into();
-        assert!(
-            opts.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("acme.email")
-        );
+        assert!(opts.validate().unwrap_err().to_string().contains("acme.email"));
     }
 
     #[test]
@@ -253,18 +212,12 @@ mod tests {
         let mut opts = options(&["vote.test"]);
         opts.ca_file = Some(dir.path().join("missing.pem"));
         let err = opts.clone().validate().unwrap_err().to_string();
-        assert!(
-            err.contains("missing.pem") && err.contains("cannot be read"),
-            "{err}"
-        );
+        assert!(err.contains("missing.pem") && err.contains("cannot be read"), "{err}");
 
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "hello\n").unwrap();
         opts.ca_file = Some(empty);
         let err = opts.validate().unwrap_err().to_string();
-        assert!(
-            err.contains("empty.pem") && err.contains("no PEM certificate"),
-            "{err}"
-        );
+        assert!(err.contains("empty.pem") && err.contains("no PEM certificate"), "{err}");
     }
 }

@@ -34,9 +34,7 @@ impl CertResolver {
     }
 
     pub(crate) fn add_challenge(&self, domain: &str, certified: Arc<CertifiedKey>) {
-        self.challenges
-            .write()
-            .insert(domain.to_ascii_lowercase(), certified);
+        self.challenges.write().insert(domain.to_ascii_lowercase(), certified);
     }
 
     pub(crate) fn remove_challenge(&self, domain: &str) {
@@ -55,9 +53,7 @@ impl fmt::Debug for CertResolver {
 
 impl ResolvesServerCert for CertResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let validation = hello
-            .alpn()
-            .is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN));
+        let validation = hello.alpn().is_some_and(|mut protocols| protocols.any(|p| p == ACME_TLS_ALPN));
         if validation {
             // RFC 8737 §3: answer only with the challenge certificate, never the real one.
             let name = hello.server_name()?.to_ascii_lowercase();

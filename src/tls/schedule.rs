@@ -7,16 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 /// Without renewal information from the CA: renew when a third of the lifetime remains
 /// (Let's Encrypt's advice for 90-day certificates), or half of it for certificates
 /// shorter than 10 days, whose third would leave too little room for retries.
-pub(crate) fn default_renewal_time(
-    not_before: DateTime<Utc>,
-    not_after: DateTime<Utc>,
-) -> DateTime<Utc> {
+pub(crate) fn default_renewal_time(not_before: DateTime<Utc>, not_after: DateTime<Utc>) -> DateTime<Utc> {
     let lifetime = (not_after - not_before).max(TimeDelta::zero());
-    let remaining = if lifetime < TimeDelta::days(10) {
-        lifetime / 2
-    } else {
-        lifetime / 3
-    };
+    let remaining = if lifetime < TimeDelta::days(10) { lifetime / 2 } else { lifetime / 3 };
     not_after - remaining
 }
 

@@ -46,9 +46,7 @@ impl std::fmt::Debug for MemoryCertStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Keys only: the values hold private keys.
         let keys: Vec<String> = self.values.lock().keys().cloned().collect();
-        f.debug_struct("MemoryCertStore")
-            .field("keys", &keys)
-            .finish()
+        f.debug_struct("MemoryCertStore").field("keys", &keys).finish()
     }
 }
 

@@ -14,8 +14,8 @@ mod pages;
 mod rate_limits;
 mod replication;
 mod roles;
-mod setlist;
 mod server_process;
+mod setlist;
 
 mod observability;
 mod smoke;

@@ -57,8 +57,7 @@ impl Pebble {
     /// Picks ports and writes certificates and configuration; starts nothing.
     pub fn prepare(config: PebbleConfig) -> Self {
         assert!(
-            Path::new("/usr/bin/pebble").exists()
-                && Path::new("/usr/bin/pebble-challtestsrv").exists(),
+            Path::new("/usr/bin/pebble").exists() && Path::new("/usr/bin/pebble-challtestsrv").exists(),
             "pebble is missing: run scripts/install-test-deps.sh"
         );
         let dir = tempfile::tempdir().expect("temp dir");
@@ -121,10 +120,7 @@ impl Pebble {
                 .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
                 .args(["-dns01", &format!("127.0.0.1:{}", self.dns_port)])
                 .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-                .args([
-                    "-management",
-                    &format!("127.0.0.1:{}", self.challtest_management_port),
-                ])
+                .args(["-management", &format!("127.0.0.1:{}", self.challtest_management_port)])
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
                 .spawn()
@@ -163,9 +159,7 @@ impl Pebble {
     /// The root that signs issued certificates (pebble makes a new one at each start).
     pub async fn issuing_root_pem(&self) -> String {
         let client = reqwest::Client::builder()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(&std::fs::read(&self.ca_file).unwrap()).unwrap(),
-            )
+            .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&self.ca_file).unwrap()).unwrap())
             .build()
             .unwrap();
         let url = format!("https://127.0.0.1:{}/roots/0", self.management_port);
@@ -206,22 +200,13 @@ impl Drop for Pebble {
 fn listener_certificates() -> (String, String, String) {
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "pebble listener test CA");
-    ca_params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "pebble listener test CA");
+    ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
 
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "localhost");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &ca).unwrap();
@@ -234,11 +219,7 @@ pub fn unrelated_ca_pem() -> String {
 }
 
 pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A port free for both UDP and TCP (the mock DNS listens on both).

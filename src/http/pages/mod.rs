@@ -15,8 +15,8 @@ mod privacy;
 mod search;
 mod setlist_text;
 mod show;
-mod venue;
 mod status;
+mod venue;
 mod view;
 
 use poem::http::StatusCode;
@@ -48,8 +48,7 @@ pub fn routes() -> Route {
         .at("/account/delete", post(account::delete))
         .at("/account/deleted", get(account::deleted))
         .at("/privacy", get(privacy::privacy_page));
-    admin::add_routes(pages)
-        .nest("/admin/status", status::routes())
+    admin::add_routes(pages).nest("/admin/status", status::routes())
 }
 
 /// What every page's layout needs.
