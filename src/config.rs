@@ -492,7 +492,10 @@ fn resolve_env(env: &[(String, String)]) -> Result<Vec<(String, String)>, Config
         if let Some(target) = rest.strip_suffix("_FILE") {
             let key = target.to_ascii_lowercase().replace("__", ".");
             if !SECRET_KEYS.contains(&key.as_str()) {
-                return Err(key_error(&key, format!("{name} names a file, but `{key}` is not a secret key")));
+                // Not a secret: an ordinary setting whose name ends in `_file` (`acme.ca_file`);
+                // an unknown one is named by the unknown-key check like any other.
+                out.push((rest.to_owned(), value.clone()));
+                continue;
             }
             let secret = std::fs::read_to_string(value)
                 .map_err(|e| key_error(&key, format!("cannot read {name}={value}: {e}")))?;
@@ -701,7 +704,9 @@ mod tests {
         assert_eq!(c.settings.metrics.token, "hunter2-secret");
 
         let err = load_from(None, &env(&[("MYSETLIST_LISTEN_FILE", "/x")])).unwrap_err();
-        assert!(err.to_string().contains("not a secret"), "{err}");
+        assert!(err.to_string().contains("listen_file"), "{err}");
+        let c = load_from(None, &env(&[("MYSETLIST_ACME__CA_FILE", "/etc/ca.pem")])).unwrap();
+        assert_eq!(c.settings.acme.ca_file, "/etc/ca.pem");
     }
 
     #[test]

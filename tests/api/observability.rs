@@ -299,11 +299,26 @@ async fn readiness_fails_while_the_database_is_read_only() {
         );
         return;
     };
+    let image = dir.path().join("data.ext4");
+    if let ReadOnlyMechanism::Ext4Error = mechanism {
+        let mkfs = |path: &std::path::Path, size: u64| {
+            std::fs::File::create(path).unwrap().set_len(size).unwrap();
+            assert!(tool_works("mkfs.ext4", &["-q", "-F", path.to_str().unwrap()]), "mkfs.ext4 failed");
+        };
+        // Probe with a throwaway image: a loop device is released asynchronously after umount, and
+        // the real image must not still be attached when the server mounts it.
+        let probe_image = dir.path().join("probe.ext4");
+        mkfs(&probe_image, 8 << 20);
+        let probe =
+            format!("mount -o loop,ro '{}' '{}' && umount '{}'", probe_image.display(), data.display(), data.display());
+        if !tool_works("unshare", &["-m", "--propagation", "private", "sh", "-c", &probe]) {
+            eprintln!("SKIPPED readiness_fails_while_the_database_is_read_only: cannot loop-mount an image here");
+            return;
+        }
+        mkfs(&image, 64 << 20);
+    }
     let server = ServerProcess::start(match mechanism {
         ReadOnlyMechanism::Ext4Error => {
-            let image = dir.path().join("data.ext4");
-            std::fs::File::create(&image).unwrap().set_len(64 << 20).unwrap();
-            assert!(tool_works("mkfs.ext4", &["-q", "-F", image.to_str().unwrap()]), "mkfs.ext4 failed");
             let mut cmd = server_process::command("unshare", &data);
             cmd.args(["-m", "--propagation", "private", "sh", "-c"])
                 .arg("mount -o loop,errors=remount-ro \"$1\" \"$2\" && exec \"$3\" serve")
@@ -518,7 +533,10 @@ async fn status_pages_are_for_admins_only() {
         })
         .await
         .unwrap();
-    app.state.obs.sample(mysetlist::db::now());
+    // Samples in the previous 5-minute slot and now: a line needs two neighbouring points.
+    let now = mysetlist::db::now();
+    app.state.obs.sample(now - 300);
+    app.state.obs.sample(now);
 
     for path in ["/admin/status", "/admin/status/technical"] {
         assert_eq!(fan.get(app.url(path)).send().await.unwrap().status(), 403, "{path} for a user");

@@ -12,8 +12,25 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 /// The binary under test: $MYSETLIST_BIN (a copy the test script made) or the one cargo built.
+/// Checked once, so that a binary replaced under our feet (a target directory shared between
+/// checkouts) fails with a clear message instead of a confusing one.
 pub fn binary() -> PathBuf {
-    std::env::var_os("MYSETLIST_BIN").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_BIN_EXE_mysetlist").into())
+    static CHECKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let path = std::env::var_os("MYSETLIST_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_mysetlist").into());
+            let out = Command::new(&path).arg("--version").output().expect("run the mysetlist binary");
+            let version = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                version.trim() == concat!("mysetlist ", env!("CARGO_PKG_VERSION")),
+                "{} is not this build's mysetlist (`--version` printed {version:?}); set MYSETLIST_BIN to a copy",
+                path.display()
+            );
+            path
+        })
+        .clone()
 }
 
 /// True when this process runs as root (permissions do not stop root, mounts need it).
