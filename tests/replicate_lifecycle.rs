@@ -99,6 +99,18 @@ async fn timestamp_restores_agree_with_litestream() {
         handle.wait_durable(seq, DURABLE).await.unwrap();
     }
     handle.shutdown().await;
+    // Every object carries Litestream's timestamp metadata (s3s-fs keeps it beside the data).
+    let metadata: Vec<String> = std::fs::read_dir(s3.root.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".metadata.json"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(!metadata.is_empty());
+    assert!(
+        metadata.iter().all(|m| m.contains("litestream-timestamp")),
+        "{metadata:?}"
+    );
 
     let ours = dir.path().join("ours.db");
     replicate::restore(&opts, &ours, RestoreTarget::Timestamp(t), false, |_| {})

@@ -224,7 +224,7 @@ pub async fn restore(
     })
 }
 
-/// Downloads (two files in flight) and applies the plan into `tmp`, returning the last header.
+/// Downloads (four files in flight) and applies the plan into `tmp`, returning the last header.
 pub(crate) async fn restore_ltx(
     store: &Store,
     plan: &[FileInfo],
@@ -251,7 +251,7 @@ pub(crate) async fn restore_ltx(
     progress(state);
     let mut downloads = futures_util::stream::iter(plan)
         .map(|f| async move { store.get_all(&f.key, f.size, |_| {}).await.map(|b| (f, b)) })
-        .buffered(2);
+        .buffered(4);
     let mut last = None;
     while let Some(next) = downloads.next().await {
         let (info, data) = next?;
