@@ -69,6 +69,7 @@ async fn run(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: scripts/bench-replication.sh"]
 async fn bench_replication() {
+    init_logging();
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let n = commits();
@@ -83,9 +84,15 @@ async fn bench_replication() {
     let list_time = t.elapsed();
     let out = dir.path().join("restored.db");
     let t = Instant::now();
-    let report = replicate::restore(&opts, &out, RestoreTarget::Latest, false, |_| {})
-        .await
-        .unwrap();
+    let mut planned_at = None;
+    let report = replicate::restore(&opts, &out, RestoreTarget::Latest, false, |p| {
+        if p.files_done == 0 {
+            planned_at = Some(t.elapsed());
+        }
+    })
+    .await
+    .unwrap();
+    println!("restore planned after {planned_at:?}");
     let restore = t.elapsed();
     let db_bytes = std::fs::metadata(&out).unwrap().len();
     let theirs = dir.path().join("theirs.db");
