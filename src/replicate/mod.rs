@@ -19,19 +19,39 @@
 //!
 //! ```ignore
 //! let (tx, rx) = tokio::sync::watch::channel(0u64);        // the writer bumps tx after commits
-//! let handle = Replicator::start(opts, &db_path, rx)?;
+//! let handle = Replicator::start(opts.clone(), &db_path, rx)?;
 //! handle.wait_durable(seq, Duration::from_secs(5)).await?; // ack = "replicated": 503 on Timeout
 //! let st = handle.status();                                // metrics / readyz
+//! handle.verify(&opts).await?;                              // scheduled drill, exact at a TXID
 //! handle.shutdown().await;                                  // final sync
+//! // CLI, with or without a running server:
 //! replicate::restore(&opts, &out, RestoreTarget::Latest, false, |p| bar.set(p.bytes_done)).await?;
-//! replicate::verify(&opts, &live_db).await?;               // scheduled backup drill
-//! replicate::list(&opts).await?;                            // snapshots + TXID range
+//! replicate::verify(&opts, &live_db).await?;               // `backup verify`
+//! replicate::list(&opts).await?;                            // `backup list`: snapshots + TXID range
 //! ```
 //!
+//! ## Configuration (`[replication]`)
+//! `url`, `endpoint`, `region`, `force_path_style`, `access_key_id`, `secret_access_key`,
+//! `sync_interval`, `snapshot_interval`, `retention`, `ack` and `page_encoding` map onto
+//! [`ReplicatorOptions`] fields of the same names (an empty key means `None`, letting the
+//! `AWS_*` environment apply). The app applies the other keys itself:
+//! `replicated_ack_timeout` is the timeout passed to [`ReplicatorHandle::wait_durable`];
+//! `restore_if_missing` means calling [`restore`] before opening a missing database;
+//! `verify_interval` schedules [`ReplicatorHandle::verify`].
+//!
+//! ## Behaviour
 //! Local-ack mode keeps the app running while S3 is down: the WAL keeps every unshipped
 //! frame (nothing unshipped is checkpointed) and the backlog ships, without a TXID gap, when
 //! S3 is back. In replicated-ack mode [`ReplicatorHandle::wait_durable`] returns
-//! [`ReplicateError::Timeout`] instead, which the app turns into 503 + Retry-After.
+//! [`ReplicateError::Timeout`] instead, which the app turns into 503 + Retry-After. The first
+//! sync of an empty bucket uploads the whole database as TXID 1 and an L9 snapshot; L9
+//! snapshots follow every `snapshot_interval`, compactions every 30s/5m/1h, and retention
+//! keeps what the newest restore needs (see `shipper`, `compact`).
+//!
+//! Limits: each LTX file is built and downloaded in memory (a snapshot is about the
+//! compressed database size); create-only L0 uploads are single PUTs (up to 5 GiB). The
+//! shutdown's final sync retries for up to 15 s when S3 is unreachable. Await
+//! [`ReplicatorHandle::shutdown`] before the Tokio runtime ends.
 
 pub mod apply;
 pub mod compact;

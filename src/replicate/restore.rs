@@ -201,7 +201,8 @@ pub async fn restore(
     })
 }
 
-/// Downloads (two files in flight) and applies the plan into `tmp`, returning the last header.
+/// Downloads (several files in flight) and applies the plan into `tmp`, returning the last
+/// header.
 pub(crate) async fn restore_ltx(
     store: &Store,
     plan: &[FileInfo],
@@ -225,9 +226,13 @@ pub(crate) async fn restore_ltx(
         ..RestoreProgress::default()
     };
     progress(state);
+    // Like `litestream restore -parallelism 8`; fewer at once when files are large, since
+    // each is held in memory until applied.
+    let largest = plan.iter().map(|f| f.size).max().unwrap_or(0);
+    let parallel = if largest <= 64 * 1024 * 1024 { 8 } else { 2 };
     let mut downloads = futures_util::stream::iter(plan)
         .map(|f| async move { store.get_all(&f.key, f.size, |_| {}).await.map(|b| (f, b)) })
-        .buffered(2);
+        .buffered(parallel);
     let mut last = None;
     while let Some(next) = downloads.next().await {
         let (info, data) = next?;

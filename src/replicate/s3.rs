@@ -241,6 +241,17 @@ impl Store {
         size: u64,
         mut progress: impl FnMut(u64),
     ) -> Result<Vec<u8>, ReplicateError> {
+        if size <= RANGE_SIZE {
+            let b = self.get_whole(key).await?;
+            if b.len() as u64 != size {
+                return Err(ReplicateError::corrupt(
+                    key,
+                    format!("object has {} bytes, the listing said {size}", b.len()),
+                ));
+            }
+            progress(size);
+            return Ok(b.to_vec());
+        }
         let mut out = Vec::with_capacity(size as usize);
         let mut start = 0;
         while start < size {
@@ -251,6 +262,30 @@ impl Store {
             start = end;
         }
         Ok(out)
+    }
+
+    /// One whole-object GET, retried like [`Store::get_range`].
+    async fn get_whole(&self, key: &str) -> Result<Bytes, ReplicateError> {
+        let path = Path::from(key);
+        let mut delay = Duration::from_millis(200);
+        let mut attempt = 1;
+        loop {
+            let r = match self.inner.get(&path).await {
+                Ok(r) => r.bytes().await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(b) => return Ok(b),
+                Err(e @ object_store::Error::NotFound { .. }) => return Err(s3_err("GET", key)(e)),
+                Err(e) if attempt >= GET_ATTEMPTS => return Err(s3_err("GET", key)(e)),
+                Err(e) => {
+                    tracing::warn!(key, attempt, error = %e, "GET failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                }
+            }
+        }
     }
 
     /// Downloads an object whose size is not known (v0.3 files).

@@ -47,7 +47,7 @@ use super::wal::{self, WAL_HEADER_SIZE, WalHeader, WalPos};
 /// Upper bound for one upload; the next sync retries.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound for an upload while the app's writer is blocked.
-const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(3);
+const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BACKOFF_LOCAL: Duration = Duration::from_secs(30);
 const MAX_BACKOFF_REPLICATED: Duration = Duration::from_secs(2);
 /// Time the final sync on shutdown may take.
@@ -216,10 +216,15 @@ impl Shipper {
 
     fn begin_read(&mut self) -> Result<(), ReplicateError> {
         if !self.reading {
-            self.reader
+            let r = self
+                .reader
                 .execute_batch("BEGIN")
-                .and_then(|()| self.reader.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
-                .map_err(|e| ReplicateError::sqlite("begin the replication read transaction", e))?;
+                .and_then(|()| self.reader.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())));
+            if let Err(e) = r {
+                // Leave no half-open transaction behind for the next attempt.
+                let _ = self.reader.execute_batch("ROLLBACK");
+                return Err(ReplicateError::sqlite("begin the replication read transaction", e));
+            }
             self.reading = true;
         }
         Ok(())
@@ -229,6 +234,7 @@ impl Shipper {
         if self.reading {
             if let Err(e) = self.reader.execute_batch("COMMIT") {
                 tracing::warn!(error = %e, "ending the replication read transaction failed");
+                let _ = self.reader.execute_batch("ROLLBACK");
             }
             self.reading = false;
         }
@@ -738,23 +744,69 @@ impl Shipper {
         if frames < self.opts.checkpoint_frames.max(self.next_checkpoint_frames) {
             return Ok(());
         }
+        // First copy the bulk without blocking anyone: under our read mark only shipped
+        // frames are copied. The locked step below then has little left to do.
+        self.passive_checkpoint()?;
+        // Hold writers off only when little is left to ship: if the app commits faster than
+        // we ship, blocking it would stall it for the whole backlog. A few quick syncs
+        // usually close the gap that built up during the last one.
+        let max_locked = self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size();
+        let mut attempts = 0;
+        loop {
+            let unshipped = self.unshipped_bytes()?;
+            if unshipped <= max_locked {
+                break;
+            }
+            attempts += 1;
+            if attempts > 3 {
+                tracing::debug!(unshipped, "behind the writer; checkpoint postponed");
+                return Ok(());
+            }
+            while self.sync()? {}
+        }
         if let Err(e) = self.locker.execute_batch("BEGIN IMMEDIATE") {
             tracing::debug!(error = %e, "write lock for the checkpoint not available; trying later");
             self.next_checkpoint_frames = frames + self.opts.checkpoint_frames.div_ceil(4);
             return Ok(());
         }
+        let locked_at = Instant::now();
         self.upload_timeout = LOCKED_UPLOAD_TIMEOUT;
         let result = self.checkpoint_locked();
         self.upload_timeout = UPLOAD_TIMEOUT;
         if let Err(e) = self.locker.execute_batch("ROLLBACK") {
             tracing::error!(error = %e, "releasing the checkpoint write lock failed");
         }
+        tracing::debug!(held = ?locked_at.elapsed(), frames, "checkpoint write lock released");
         let complete = result?;
         if !complete {
             // Readers held older pages back; try again after some more frames.
             self.next_checkpoint_frames = frames + self.opts.checkpoint_frames.div_ceil(4);
         }
         Ok(())
+    }
+
+    /// Committed WAL bytes after the shipped position (the file itself may be longer: a
+    /// restarted WAL keeps the old generation's tail until it is overwritten).
+    fn unshipped_bytes(&self) -> Result<u64, ReplicateError> {
+        let Some(pos) = self.pos else { return Ok(0) };
+        let Some(file) = self.open_wal()? else {
+            return Ok(0);
+        };
+        let Some(h) = self.wal_header(&file)? else {
+            return Ok(0);
+        };
+        if !pos.wal.same_generation(&h) {
+            return Ok(0);
+        }
+        let scan = wal::scan(&file, &h, pos.wal, None).map_err(|e| ReplicateError::io("read the WAL", e))?;
+        Ok(scan.end.offset - pos.wal.offset)
+    }
+
+    /// `PRAGMA wal_checkpoint(PASSIVE)`: (busy, frames in the WAL, frames copied).
+    fn passive_checkpoint(&self) -> Result<(i64, i64, i64), ReplicateError> {
+        self.checkpointer
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| ReplicateError::sqlite("checkpoint", e))
     }
 
     /// The part of a checkpoint that runs under the write lock; true when every frame was
@@ -775,10 +827,7 @@ impl Shipper {
         let shipped = (pos.wal.offset - WAL_HEADER_SIZE) / self.frame_size();
         // Nothing can commit now, so the read mark may go: every frame is shipped.
         self.end_read();
-        let (busy, log, done): (i64, i64, i64) = self
-            .checkpointer
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| ReplicateError::sqlite("checkpoint", e))?;
+        let (busy, log, done) = self.passive_checkpoint()?;
         let complete = busy == 0 && log == done && done as u64 == shipped;
         tracing::debug!(busy, log, done, shipped, complete, "checkpoint");
         if complete {
