@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::domain::Domain;
+use crate::import::Importer;
 
 /// A readiness condition contributed by another subsystem (TLS, replication, role): `Err(reason)`
 /// makes /readyz answer 503 with the reason.
@@ -17,12 +18,15 @@ pub struct AppState {
     pub readiness: parking_lot::RwLock<Vec<(&'static str, ReadinessCheck)>>,
     /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation).
     pub page_cache: moka::sync::Cache<(i64, u64), Arc<str>>,
+    /// Online imports (admin page) and their progress; shared with the scheduler.
+    pub importer: Arc<Importer>,
 }
 
 impl AppState {
     pub fn new(domain: Arc<Domain>, https: bool) -> Arc<Self> {
         Arc::new(Self {
             config: domain.config.clone(),
+            importer: Importer::new(domain.clone()),
             domain,
             https,
             readiness: parking_lot::RwLock::new(Vec::new()),

@@ -337,3 +337,182 @@ async fn cli_import_commands_exit_3_on_skipped_items_and_name_bad_files() {
     let err = mysetlist::import::cli::setlistfm_file(c, std::path::Path::new("/nonexistent/x.json")).await.unwrap_err();
     assert!(err.to_string().contains("cannot read /nonexistent/x.json"), "{err}");
 }
+
+/// Polls the JSON progress of an import job until it is no longer running.
+async fn wait_for_job(app: &TestApp, client: &reqwest::Client, id: &str) -> serde_json::Value {
+    let url = app.url(&format!("/admin/import/jobs/{id}/progress"));
+    wait_for(std::time::Duration::from_secs(60), || async {
+        let p: serde_json::Value = client.get(&url).send().await.ok()?.json().await.ok()?;
+        (p["state"] != "running").then_some(p)
+    })
+    .await
+    .expect("the import finishes within a minute")
+}
+
+fn gaps(requests: &[crate::fake_apis::Logged]) -> Vec<std::time::Duration> {
+    requests.windows(2).map(|w| w[1].at.duration_since(w[0].at)).collect()
+}
+
+#[tokio::test]
+async fn admin_imports_an_artist_online_with_progress_rate_limits_and_retries() {
+    let apis = crate::fake_apis::start().await;
+    let env = apis.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(&env).await;
+    let (admin, _) = app.signed_in("admin@example.org", Role::Admin).await;
+
+    let page = admin.get(app.url("/admin/import")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let csrf = form_value(&html, "csrf").expect("the form carries a CSRF token");
+    assert!(!html.contains("No setlist.fm API key"), "the key is configured");
+
+    // A form without the CSRF token is refused.
+    let forged = admin
+        .post(app.url("/admin/import"))
+        .form(&[("csrf", "x"), ("artist", "Northern Static")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    let started = admin
+        .post(app.url("/admin/import"))
+        .form(&[("csrf", csrf.as_str()), ("artist", "Northern Static")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.strip_prefix("/admin/import/jobs/").expect("redirect to the job page").to_owned();
+
+    // While it runs, the job page renders and a second import is refused.
+    let job_page = admin.get(app.url(&location)).send().await.unwrap();
+    assert_eq!(job_page.status(), 200);
+    assert!(job_page.text().await.unwrap().contains("/admin/import/jobs/"));
+
+    let done = wait_for_job(&app, &admin, &id).await;
+    assert_eq!(done["state"], "done", "{done}");
+    let count = |kind: &str, what: &str| -> u64 {
+        done["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == kind)
+            .map(|r| r[what].as_u64().unwrap())
+            .unwrap_or(0)
+    };
+    // 20 studio songs + 2 newer ones + a remix + a live-only track; "Heroes" (a cover) from a setlist.
+    assert_eq!(count("songs", "created"), 25, "{done}");
+    assert_eq!(count("artists", "created"), 1, "{done}");
+    assert_eq!(count("setlists", "created"), 3, "{done}");
+    assert_eq!(count("setlists", "skipped"), 0, "{done}");
+    assert!(
+        done["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains(crate::fake_apis::ARTIST_MBID))
+    );
+
+    let d = app.domain();
+    let artist = d.db.read(|c| db::artists::by_mbid(c, crate::fake_apis::ARTIST_MBID)).await.unwrap().unwrap();
+    assert_eq!(artist.name, "Northern Static");
+    assert_eq!(artist.genres, "indie rock, dream pop, dutch");
+    let catalog = d.catalog(artist.id).await.unwrap();
+    let song = |t: &str| catalog.iter().find(|s| s.title == t).unwrap_or_else(|| panic!("{t} missing")).clone();
+    assert!(!song("Glass Coast").is_live, "the studio version wins over live recordings");
+    assert!(matches!(song("Glass Coast").duration_s, Some(241 | 242)), "the studio length (241.x s), not a live one");
+    assert!(song("Night Ferry (Kite remix)").is_remix);
+    assert!(song("Fog Horn Intro").is_live);
+    // Popularity follows how often a song was played in the imported setlists.
+    assert_eq!(song("Night Ferry").popularity, 2);
+    assert_eq!(song("Weather Vane").popularity, 0);
+    let paradiso = show_by_setlistfm(&app, "63de4613").await;
+    assert_eq!(paradiso.status, "completed");
+    assert_eq!(d.actual_setlist(paradiso.id).await.unwrap().len(), 9);
+    let berlin = show_by_setlistfm(&app, "4bd7e3a2").await;
+    assert_eq!(berlin.status, "upcoming");
+    // A new upcoming show is seeded with what the artist plays most.
+    let seeded: Vec<String> = d.ranking(berlin.id).await.unwrap().iter().map(|r| r.title.clone()).collect();
+    assert!(seeded.contains(&"Night Ferry".to_owned()), "{seeded:?}");
+
+    // The finished job page shows the report.
+    let html = admin.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("done") && html.contains("setlists"), "{html}");
+
+    // What the APIs saw: our User-Agent everywhere, the key only on setlist.fm, the rate limits
+    // (MusicBrainz 1/s, setlist.fm 2/s) and a pause for each Retry-After.
+    let mb = apis.requests("/ws/2/");
+    let sfm = apis.requests("/rest/1.0/");
+    assert_eq!(mb.len(), 4, "search, recordings page 1, page 2 refused with 503, page 2: {mb:?}");
+    assert_eq!(sfm.len(), 3, "page 1, page 2 refused with 429, page 2: {sfm:?}");
+    assert!(mb.iter().chain(&sfm).all(|r| r.user_agent.starts_with("MySetlist-test/1.0")));
+    assert!(mb.iter().all(|r| r.api_key.is_none()), "the setlist.fm key never goes to MusicBrainz");
+    assert!(sfm.iter().all(|r| r.api_key.as_deref() == Some(crate::fake_apis::API_KEY)));
+    for g in gaps(&mb) {
+        assert!(g >= std::time::Duration::from_millis(950), "MusicBrainz requests {g:?} apart: {mb:?}");
+    }
+    for g in gaps(&sfm) {
+        assert!(g >= std::time::Duration::from_millis(450), "setlist.fm requests {g:?} apart");
+    }
+    assert_eq!((mb[2].status, sfm[1].status), (503, 429));
+    assert!(mb[0].query.contains("fmt=json") && mb[3].query.contains("offset=100"), "{mb:?}");
+    assert!(sfm[2].query.contains("p=2"), "{sfm:?}");
+    assert!(mb[3].at.duration_since(mb[2].at) >= std::time::Duration::from_millis(990), "Retry-After honoured");
+    assert!(sfm[2].at.duration_since(sfm[1].at) >= std::time::Duration::from_millis(990), "Retry-After honoured");
+
+    // Importing again adds nothing.
+    let html = admin.get(app.url("/admin/import")).send().await.unwrap().text().await.unwrap();
+    let csrf = form_value(&html, "csrf").unwrap();
+    let again = admin
+        .post(app.url("/admin/import"))
+        .form(&[("csrf", csrf.as_str()), ("artist", "northern static")])
+        .send()
+        .await
+        .unwrap();
+    let id = again.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let second = wait_for_job(&app, &admin, &id).await;
+    assert_eq!(second["state"], "done", "{second}");
+    for row in second["summary"].as_array().unwrap() {
+        assert_eq!((row["created"].as_u64(), row["updated"].as_u64()), (Some(0), Some(0)), "{second}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn import_pages_are_for_admins_and_unknown_artists_fail_clearly() {
+    let apis = crate::fake_apis::start().await;
+    let env = apis.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = spawn_app_with(&env).await;
+
+    let anonymous = app.client();
+    assert_eq!(anonymous.get(app.url("/admin/import")).send().await.unwrap().status(), 401);
+    let progress = anonymous.get(app.url("/admin/import/jobs/1/progress")).send().await.unwrap();
+    assert_eq!(progress.status(), 401);
+    assert_eq!(progress.headers()["content-type"], "application/problem+json");
+    let (moderator, _) = app.signed_in("mod@example.org", Role::Moderator).await;
+    assert_eq!(moderator.get(app.url("/admin/import")).send().await.unwrap().status(), 403);
+    assert_eq!(moderator.get(app.url("/admin/import/jobs/1/progress")).send().await.unwrap().status(), 403);
+
+    let (admin, _) = app.signed_in("admin@example.org", Role::Admin).await;
+    assert_eq!(admin.get(app.url("/admin/import/jobs/99")).send().await.unwrap().status(), 404);
+    let html = admin.get(app.url("/admin/import")).send().await.unwrap().text().await.unwrap();
+    let csrf = form_value(&html, "csrf").unwrap();
+    let empty =
+        admin.post(app.url("/admin/import")).form(&[("csrf", csrf.as_str()), ("artist", "  ")]).send().await.unwrap();
+    assert_eq!(empty.status(), 422);
+    assert!(empty.text().await.unwrap().contains("artist: must not be empty"));
+
+    let started = admin
+        .post(app.url("/admin/import"))
+        .form(&[("csrf", csrf.as_str()), ("artist", "Nobody Anyone Knows")])
+        .send()
+        .await
+        .unwrap();
+    let id = started.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let failed = wait_for_job(&app, &admin, &id).await;
+    assert_eq!(failed["state"], "failed");
+    assert!(
+        failed["error"].as_str().unwrap().contains("MusicBrainz has no artist named Nobody Anyone Knows"),
+        "{failed}"
+    );
+    app.stop().await;
+}

@@ -3,5 +3,6 @@
 
 mod helpers;
 
+mod fake_apis;
 mod import;
 mod smoke;

@@ -3,6 +3,7 @@
 
 mod auth_pages;
 mod home;
+mod import;
 mod show;
 mod view;
 
@@ -25,6 +26,9 @@ pub fn routes() -> Route {
         .at("/login", get(auth_pages::login_form).post(auth_pages::login_submit))
         .at("/signup", get(auth_pages::signup_form).post(auth_pages::signup_submit))
         .at("/logout", post(auth_pages::logout))
+        .at("/admin/import", get(import::import_page).post(import::start_import))
+        .at("/admin/import/jobs/:id", get(import::job_page))
+        .at("/admin/import/jobs/:id/progress", get(import::job_progress))
 }
 
 /// What every page's layout needs.
