@@ -8,5 +8,6 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod ops;
 pub mod startup;
 pub mod telemetry;

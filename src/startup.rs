@@ -8,12 +8,13 @@ use std::time::Duration;
 use anyhow::Context;
 use poem::Server;
 use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
 use crate::http::{self, AppState};
+use crate::ops::scheduler::{Intervals, Scheduler, SchedulerHandle};
 
 pub struct Application {
     acceptor: poem::listener::BoxAcceptor,
@@ -21,6 +22,9 @@ pub struct Application {
     state: Arc<AppState>,
     db: Database,
     shutdown: Arc<Notify>,
+    scheduler: SchedulerHandle,
+    /// Whether this node is primary: the scheduler runs jobs only while it is true.
+    primary: watch::Sender<bool>,
 }
 
 /// How long in-flight requests may take to finish after a stop signal.
@@ -55,7 +59,19 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no address")?;
-        Ok(Self { acceptor: acceptor.boxed(), local_addr, state, db, shutdown: Arc::new(Notify::new()) })
+        let (primary, primary_rx) = watch::channel(config.settings.role == crate::config::Role::Primary);
+        // The replication code passes its backup-verify hook here once it exists.
+        let scheduler =
+            Scheduler::standard(state.importer.clone(), &Intervals::from_config(&config), None).start(primary_rx);
+        Ok(Self {
+            acceptor: acceptor.boxed(),
+            local_addr,
+            state,
+            db,
+            shutdown: Arc::new(Notify::new()),
+            scheduler,
+            primary,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -64,6 +80,12 @@ impl Application {
 
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
+    }
+
+    /// Set to false when this node stops being primary (failover), true when it becomes primary:
+    /// periodic jobs run only on the primary.
+    pub fn primary_signal(&self) -> watch::Sender<bool> {
+        self.primary.clone()
     }
 
     /// A handle that stops the server when notified (tests; the CLI uses signals).
@@ -88,6 +110,7 @@ impl Application {
             .run_with_graceful_shutdown(app, stop, Some(DRAIN_TIMEOUT))
             .await
             .context("server failed")?;
+        self.scheduler.stop().await;
         self.db.close().await;
         tracing::info!("stopped");
         Ok(())

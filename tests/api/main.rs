@@ -5,4 +5,5 @@ mod helpers;
 
 mod fake_apis;
 mod import;
+mod scheduler;
 mod smoke;
