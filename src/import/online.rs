@@ -3,8 +3,8 @@
 //! Artist import (from /admin/import): MusicBrainz artist search -> the artist and its mbid; the
 //! artist's MusicBrainz recordings -> the song catalog (one song per title, studio versions preferred);
 //! the artist's setlist.fm setlists -> shows (past ones completed with their actual setlist and
-//! accuracy, future ones upcoming). Song popularity is then raised to the number of setlists a song
-//! appears in, so new shows are seeded with what the artist really plays.
+//! accuracy, future ones upcoming). Storing a setlist raises song popularity to the number of setlists
+//! a song appears in, so new shows are seeded with what the artist really plays.
 //!
 //! Scheduled lookup: finished shows without an actual setlist are looked up on setlist.fm by artist
 //! mbid and date for two weeks after the show, each at most every [`RETRY_EVERY`].
@@ -16,7 +16,7 @@ use chrono::TimeZone;
 use super::batch::{CHUNK, each_in_savepoint};
 use super::musicbrainz::{self, MusicBrainzClient, catalog_from_recordings, pick_artist};
 use super::report::{Entry, Kind, Outcome};
-use super::setlistfm::apply::{Target, apply, prepare, resolve_artist};
+use super::setlistfm::apply::{Target, apply_and_count_plays, prepare, resolve_artist};
 use super::setlistfm::model::Setlist;
 use super::setlistfm::{SetlistFmClient, apply_all};
 use super::{ImportError, Progress, Report};
@@ -162,7 +162,6 @@ pub(crate) async fn import_artist(
                     break;
                 }
             }
-            domain.db.write(move |c| db::song_stats::raise_popularity_to_play_count(c, artist_id)).await?;
         }
     }
     Ok(report)
@@ -224,7 +223,7 @@ pub(crate) async fn fetch_finished(domain: &Arc<Domain>, sfm: &SetlistFmClient) 
             }
             Some(Ok(p)) => {
                 let now = domain.now();
-                match domain.db.write(move |c| apply(c, &p, Target::Show(show_id), None, now)).await {
+                match domain.db.write(move |c| apply_and_count_plays(c, &p, Target::Show(show_id), None, now)).await {
                     Ok(applied) => {
                         if let Some(id) = applied.stored_show {
                             domain.ranking_changed(id);

@@ -58,6 +58,9 @@ async fn setlistfm_search_page_creates_shows_with_actual_setlists_and_is_idempot
     let catalog = app.domain().catalog(artist.id).await.unwrap();
     assert!(catalog.iter().all(|s| !s.is_live));
     assert!(!catalog.iter().any(|s| s.title == "Harbour Lullaby"), "tape entries are not songs of the artist");
+    // Popularity follows the number of setlists a song was played in.
+    let plays = |t: &str| catalog.iter().find(|s| s.title == t).map(|s| s.popularity);
+    assert_eq!((plays("Night Ferry"), plays("Heroes")), (Some(2), Some(1)));
 
     // The past show: completed, linked to setlist.fm, its actual setlist in order with sets and notes.
     let paradiso = show_by_setlistfm(&app, "63de4613").await;

@@ -62,6 +62,23 @@ pub(crate) struct Applied {
     pub stored_show: Option<i64>,
 }
 
+/// Raises the popularity of the artist's songs to their play counts once a setlist was stored, so
+/// that new shows are seeded with what the artist really plays.
+pub(crate) fn apply_and_count_plays(
+    c: &Connection,
+    p: &Prepared,
+    target: Target,
+    actor: Option<i64>,
+    now: i64,
+) -> Result<Applied, DomainError> {
+    let applied = apply(c, p, target, actor, now)?;
+    if let Some(show_id) = applied.stored_show {
+        let artist_id = db::shows::by_id(c, show_id)?.ok_or(DomainError::NotFound("show"))?.artist_id;
+        db::song_stats::raise_popularity_to_play_count(c, artist_id)?;
+    }
+    Ok(applied)
+}
+
 fn truncate(s: &str, max: usize) -> String {
     s.trim().chars().take(max).collect()
 }

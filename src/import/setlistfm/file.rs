@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use super::apply::{Prepared, Target, apply, prepare};
+use super::apply::{Prepared, Target, apply_and_count_plays, prepare};
 use super::model::Setlist;
 use crate::domain::Domain;
 use crate::import::batch::{CHUNK, each_in_savepoint};
@@ -83,7 +83,7 @@ pub(crate) async fn apply_all(
         let now = domain.now();
         let results = domain
             .db
-            .write(move |c| each_in_savepoint(c, &work, |c, p| apply(c, p, Target::Match, actor, now)))
+            .write(move |c| each_in_savepoint(c, &work, |c, p| apply_and_count_plays(c, p, Target::Match, actor, now)))
             .await?;
         for ((at, p), result) in chunk.iter().zip(results) {
             match result {
