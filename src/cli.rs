@@ -45,6 +45,35 @@ pub enum Command {
     /// Import data from files (exit status 3 when some items were skipped; the report says why)
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Restore the database from an S3 bucket (Litestream 0.5 or 0.3 layout)
+    Restore {
+        /// s3://BUCKET/PREFIX (default: replication.url); endpoint and credentials come from the config
+        #[arg(long)]
+        from: Option<String>,
+        /// Where to write the database (default: the configured data dir's database)
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+        /// Restore the state right after this TXID (hex, as Litestream prints it)
+        #[arg(long, conflicts_with = "timestamp")]
+        txid: Option<String>,
+        /// Restore the newest state written before this time (RFC 3339)
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// Overwrite an existing database file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Backups in the bucket
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Show snapshots and the TXID range a restore can reach
+    List,
+    /// Restore the newest backup into a temp dir, check integrity and compare with the live database
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +165,71 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ImportCommand::Catalog { file } => crate::import::cli::catalog_file(c, file).await,
             }
         }
+        Command::Restore { from, output, txid, timestamp, force } => {
+            let c = load_config(&cli)?;
+            let mut opts = crate::startup::replication::options(&c);
+            if let Some(url) = from {
+                opts.url = url.clone();
+            }
+            if opts.url.is_empty() {
+                anyhow::bail!("nothing to restore from: pass --from s3://BUCKET/PREFIX or set replication.url");
+            }
+            let target = match (txid, timestamp) {
+                (Some(t), _) => crate::replicate::RestoreTarget::Txid(
+                    u64::from_str_radix(t.trim_start_matches("0x"), 16)
+                        .map_err(|_| anyhow::anyhow!("--txid {t:?} is not a hexadecimal TXID"))?,
+                ),
+                (None, Some(ts)) => crate::replicate::RestoreTarget::Timestamp(
+                    chrono::DateTime::parse_from_rfc3339(ts)
+                        .map_err(|_| anyhow::anyhow!("--timestamp {ts:?} is not an RFC 3339 time"))?
+                        .with_timezone(&chrono::Utc),
+                ),
+                (None, None) => crate::replicate::RestoreTarget::Latest,
+            };
+            let out = output.clone().unwrap_or_else(|| c.database_path());
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} restoring [{bar:30}] {bytes}/{total_bytes} {msg}")
+                    .expect("valid template"),
+            );
+            let progress_bar = bar.clone();
+            let report = crate::replicate::restore(&opts, &out, target, *force, move |p| {
+                progress_bar.set_length(p.bytes_total);
+                progress_bar.set_position(p.bytes_done);
+                progress_bar.set_message(format!("{}/{} files", p.files_done, p.files_total));
+            })
+            .await;
+            bar.finish_and_clear();
+            let report = report?;
+            println!(
+                "restored {} ({} pages of {} bytes{}) in {:.1?}",
+                out.display(),
+                report.pages,
+                report.page_size,
+                report.txid.map(|t| format!(", TXID {t:016x}")).unwrap_or_default(),
+                report.duration
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(cmd) => {
+            let c = load_config(&cli)?;
+            if !c.replication_enabled() {
+                anyhow::bail!("replication.url is not set: there are no backups to look at");
+            }
+            let opts = crate::startup::replication::options(&c);
+            match cmd {
+                BackupCommand::List => {
+                    let l = crate::replicate::list(&opts).await?;
+                    println!("{l:#?}");
+                }
+                BackupCommand::Verify => {
+                    let r = crate::replicate::verify(&opts, &c.database_path()).await?;
+                    println!("backup verified: TXID {:016x}, {} pages, checksum {:016x}", r.txid, r.pages, r.checksum);
+                    println!("{:#?}", r.live);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Admin(AdminCommand::CreateUser { email, password_file, role, display_name }) => {
             let c = load_config(&cli)?;
             let password = std::fs::read_to_string(password_file)
@@ -159,8 +253,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     )
                 })
                 .await?;
+            let stored = domain.user(id).await?.map(|u| u.email).unwrap_or_default();
             db.close().await;
-            println!("created {} user {email} (id {id})", role.as_str());
+            println!("created {} user {stored} (id {id})", role.as_str());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -12,8 +12,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-/// Environment variables that configure the CLI itself, not the settings tree.
-const NON_SETTING_ENV: &[&str] = &["CONFIG", "LOG"];
+/// `MYSETLIST_*` variables that are not settings: the CLI's own (`CONFIG`, `LOG`) and the test
+/// harness's (`BIN`, anything under `MYSETLIST_TEST_`). Every other `MYSETLIST_*` must be a known key.
+const NON_SETTING_ENV: &[&str] = &["CONFIG", "LOG", "BIN"];
+const NON_SETTING_ENV_PREFIX: &str = "TEST_";
 
 /// Keys (dotted paths) that hold secrets: they may be given as `<key>_file` and are never printed.
 const SECRET_KEYS: &[&str] = &[
@@ -170,6 +172,8 @@ pub struct HttpSettings {
     #[serde(with = "humantime_serde")]
     pub hsts_max_age: Duration,
     pub hsts_preload: bool,
+    /// A list in TOML; comma-separated in env (MYSETLIST_HTTP__TRUSTED_PROXIES=10.0.0.0/8,192.0.2.1).
+    #[serde(deserialize_with = "string_or_list")]
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
 }
@@ -482,7 +486,7 @@ fn resolve_env(env: &[(String, String)]) -> Result<Vec<(String, String)>, Config
     let mut out = Vec::new();
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("MYSETLIST_") else { continue };
-        if NON_SETTING_ENV.contains(&rest) {
+        if NON_SETTING_ENV.contains(&rest) || rest.starts_with(NON_SETTING_ENV_PREFIX) {
             continue;
         }
         if let Some(target) = rest.strip_suffix("_FILE") {
@@ -532,7 +536,9 @@ fn figment_error(e: figment::Error) -> ConfigError {
     let key = e.path.join(".");
     let message = match &e.kind {
         figment::error::Kind::UnknownField(field, _) => {
-            let full = if key.is_empty() { field.clone() } else { format!("{key}.{field}") };
+            let full =
+                if key.is_empty() || e.path.last() == Some(field) { key.clone() } else { format!("{key}.{field}") };
+            let full = if full.is_empty() { field.clone() } else { full };
             return key_error(&full, "unknown key");
         }
         other => other.to_string(),

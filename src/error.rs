@@ -148,7 +148,12 @@ pub fn problem_from_poem(err: poem::Error) -> Response {
         tracing::error!(error = %err, "unhandled server error");
     }
     let detail = if status.is_server_error() { "something went wrong on our side".to_owned() } else { err.to_string() };
-    let body = json!({
+    // Query and path parameters that do not parse or validate: name the parameter.
+    let field = err
+        .downcast_ref::<poem_openapi::error::ParseParamError>()
+        .map(|e| e.name)
+        .or_else(|| err.downcast_ref::<poem_openapi::error::ParsePathError>().map(|e| e.name));
+    let mut body = json!({
         "type": "about:blank",
         "title": status.canonical_reason().unwrap_or("error"),
         "status": status.as_u16(),
@@ -156,5 +161,8 @@ pub fn problem_from_poem(err: poem::Error) -> Response {
                                          413 => "payload_too_large", 415 => "unsupported_media_type", _ => "error" },
         "detail": detail,
     });
+    if let Some(field) = field {
+        body["field"] = json!(field);
+    }
     Response::builder().status(status).content_type("application/problem+json").body(body.to_string())
 }

@@ -9,5 +9,7 @@ pub mod error;
 pub mod http;
 pub mod import;
 pub mod ops;
+pub mod replicate;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;

@@ -54,7 +54,11 @@ pub fn open_connection(path: &Path, opts: &ConnectionOptions, read_only: bool) -
     ))
     .map_err(|e| open_err(e.to_string()))?;
     if opts.external_checkpoints {
+        // The replication shipper owns checkpoints: none on commit, and none when the last
+        // connection closes, so a restart resumes from the WAL instead of re-uploading a snapshot.
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;").map_err(|e| open_err(e.to_string()))?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(|e| open_err(e.to_string()))?;
     }
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)

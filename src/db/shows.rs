@@ -155,6 +155,11 @@ pub fn by_artist_between(conn: &Connection, artist_id: i64, from: i64, to: i64) 
     )
 }
 
+/// All shows, newest start first (admin lists).
+pub fn list(conn: &Connection, limit: i64, offset: i64) -> Result<Vec<Show>, DbError> {
+    query(conn, &format!("{SELECT} ORDER BY s.starts_at DESC LIMIT ?1 OFFSET ?2"), params![limit, offset])
+}
+
 pub fn upcoming(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
     query(
         conn,

@@ -36,6 +36,12 @@ pub fn toggle(
     Ok(true)
 }
 
+pub fn exists(conn: &Connection, show_id: i64, song_id: i64, voter: &str) -> Result<bool, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM votes WHERE show_id = ?1 AND song_id = ?2 AND voter = ?3")?
+        .exists(params![show_id, song_id, voter])?)
+}
+
 /// Song ids this voter has voted for on a show.
 pub fn voted_songs(conn: &Connection, show_id: i64, voter: &str) -> Result<Vec<i64>, DbError> {
     let mut stmt = conn.prepare_cached("SELECT song_id FROM votes WHERE show_id = ?1 AND voter = ?2")?;
@@ -90,6 +96,10 @@ pub struct UserVote {
     pub show_id: i64,
     pub song_id: i64,
     pub created_at: i64,
+}
+
+pub fn count_by_user(conn: &Connection, user_id: i64) -> Result<i64, DbError> {
+    Ok(conn.prepare_cached("SELECT count(*) FROM votes WHERE user_id = ?1")?.query_row([user_id], |r| r.get(0))?)
 }
 
 pub fn by_user(conn: &Connection, user_id: i64) -> Result<Vec<UserVote>, DbError> {

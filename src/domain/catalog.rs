@@ -405,7 +405,10 @@ impl Domain {
                     now,
                 )
             })
-            .await
+            .await?;
+        // The show's page changes (time, status, venue): cached copies must go.
+        self.ranking_changed(id);
+        Ok(())
     }
 
     pub async fn delete_show(&self, actor: &CurrentUser, id: i64) -> Result<(), DomainError> {

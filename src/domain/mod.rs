@@ -4,8 +4,10 @@ pub mod accuracy;
 mod catalog;
 pub mod demo;
 mod error;
+pub mod limits;
 pub mod live;
 mod moderation;
+mod page_reads;
 mod passwords;
 pub mod search;
 mod sessions;
@@ -22,11 +24,12 @@ pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
 // Imports (crate::import) compose these inside their own write transactions.
 pub(crate) use catalog::{parse_status, parse_time, tx};
 pub use error::DomainError;
+pub use page_reads::AccountSummary;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
 pub(crate) use setlists::{resolve_entries, store_actual};
 pub use shows_read::{ArtistPage, HomePage, ShowPage, VenuePage};
-pub use votes::{VoteOutcome, Voter};
+pub use votes::{VoteAction, VoteOutcome, Voter};
 
 use crate::config::Config;
 use crate::db::{self, Database};
@@ -88,6 +91,8 @@ pub struct Domain {
     /// Per-show change counter guarding `rankings` against stale inserts (see votes::ranking_changed).
     ranking_gens: parking_lot::Mutex<std::collections::HashMap<i64, u64>>,
     sessions: moka::sync::Cache<[u8; 32], Session>,
+    /// Per-account rate limits (sign-in attempts, votes).
+    limits: limits::AccountLimits,
 }
 
 impl Domain {
@@ -99,6 +104,7 @@ impl Domain {
             .time_to_live(std::time::Duration::from_secs(30))
             .support_invalidation_closures()
             .build();
+        let limits = limits::AccountLimits::new(&config.settings.rate_limit);
         let domain = Arc::new_cyclic(|weak| Self {
             hub: live::Hub::new(weak.clone()),
             db,
@@ -107,6 +113,7 @@ impl Domain {
             rankings,
             ranking_gens: parking_lot::Mutex::new(std::collections::HashMap::new()),
             sessions,
+            limits,
         });
         Ok(domain)
     }

@@ -7,7 +7,7 @@ use crate::db;
 /// so no FTS5 syntax (NEAR, column filters, `-`) can be injected.
 pub fn to_fts_query(input: &str) -> Option<String> {
     let terms: Vec<String> = input
-        .split(|c: char| c.is_whitespace() || c.is_ascii_punctuation() && c != '\'')
+        .split(|c: char| c.is_whitespace() || c.is_control() || c.is_ascii_punctuation() && c != '\'')
         .filter(|w| !w.is_empty())
         .take(8)
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
@@ -39,5 +39,8 @@ mod tests {
             "\"NEAR\"* \"x\"* \"y\"* \"title\"* \"foo\"* \"bar\"*"
         );
         assert!(to_fts_query("  ()  ").is_none());
+        // A NUL would end the FTS5 string early (a syntax error): control characters separate words.
+        assert_eq!(to_fts_query("a\u{0}b").unwrap(), "\"a\"* \"b\"*");
+        assert!(to_fts_query("\u{0}").is_none());
     }
 }

@@ -34,19 +34,24 @@ pub(crate) fn resolve_entries(
     let mut out = Vec::with_capacity(input.len());
     for (i, e) in input.iter().enumerate() {
         let field = format!("entries[{i}].title");
-        let title = if e.is_tape {
-            validate::optional_text(&field, &e.title, validate::MAX_NAME)?
-        } else {
-            validate::text(&field, &e.title, validate::MAX_NAME)?
-        };
-        let song_id = match e.song_id {
+        // An entry that names a catalog song needs no title: it takes the song's.
+        let catalog_song = match e.song_id {
             Some(id) => {
                 let s = db::songs::by_id(c, id)?.ok_or(DomainError::NotFound("song"))?;
                 if s.artist_id != artist_id {
                     return Err(DomainError::invalid(&format!("entries[{i}].song_id"), "not in this artist's catalog"));
                 }
-                Some(id)
+                Some(s)
             }
+            None => None,
+        };
+        let title = match &catalog_song {
+            Some(s) if e.title.trim().is_empty() => s.title.clone(),
+            _ if e.is_tape => validate::optional_text(&field, &e.title, validate::MAX_NAME)?,
+            _ => validate::text(&field, &e.title, validate::MAX_NAME)?,
+        };
+        let song_id = match catalog_song {
+            Some(s) => Some(s.id),
             None if !title.is_empty() => db::songs::by_title(c, artist_id, &title)?.map(|s| s.id),
             None => None,
         };

@@ -169,8 +169,14 @@ impl Domain {
         self.db.read(move |c| db::shows::upcoming(c, now, limit.clamp(1, 500))).await.map_err(DomainError::from)
     }
 
+    /// An artist's songs; an unknown artist is not found (not an empty catalog).
     pub async fn catalog(&self, artist_id: i64) -> Result<Vec<Song>, DomainError> {
-        self.db.read(move |c| db::songs::catalog(c, artist_id)).await.map_err(DomainError::from)
+        self.db
+            .read(move |c| -> Result<Vec<Song>, DomainError> {
+                db::artists::by_id(c, artist_id)?.ok_or(DomainError::NotFound("artist"))?;
+                Ok(db::songs::catalog(c, artist_id)?)
+            })
+            .await
     }
 
     pub async fn set_follow(&self, user_id: i64, artist_id: i64, follow: bool) -> Result<(), DomainError> {

@@ -36,6 +36,8 @@ impl Domain {
     pub async fn authenticate(&self, email: &str, password: &str) -> Result<CurrentUser, DomainError> {
         let wrong = || DomainError::invalid("password", "email or password is wrong");
         let email = validate::email(email).map_err(|_| wrong())?;
+        // Before the (deliberately slow) hash check: a guessing run against one account stops here.
+        self.limits.logins.check(&email)?;
         let user = self.db.read(move |c| db::users::by_email(c, &email)).await.map_err(DomainError::from)?;
         let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| passwords::DUMMY_HASH.into());
         let ok = passwords::verify(password.to_owned(), stored).await;

@@ -17,6 +17,15 @@ pub enum Voter {
     },
 }
 
+/// What a vote request wants. `Toggle` is the button; `Set` and `Unset` are idempotent, so a client
+/// may safely retry them (e.g. after a 503 in `ack = "replicated"` mode, when the write may still land).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteAction {
+    Toggle,
+    Set,
+    Unset,
+}
+
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
 pub struct VoteOutcome {
     /// Whether the voter's vote now exists (false: it was taken back).
@@ -34,6 +43,16 @@ pub(super) fn voting_open(show: &db::shows::Show, now: i64) -> bool {
 
 impl Domain {
     pub async fn toggle_vote(&self, voter: &Voter, show_id: i64, song_id: i64) -> Result<VoteOutcome, DomainError> {
+        self.vote(voter, show_id, song_id, VoteAction::Toggle).await
+    }
+
+    pub async fn vote(
+        &self,
+        voter: &Voter,
+        show_id: i64,
+        song_id: i64,
+        action: VoteAction,
+    ) -> Result<VoteOutcome, DomainError> {
         let voting = self.config.settings.voting.clone();
         let (key, user_id, ip_hash) = match voter {
             Voter::User(u) => (format!("u{}", u.id), Some(u.id), None),
@@ -44,6 +63,7 @@ impl Domain {
                 (self.device_key(device_token), None, Some(self.network_hash(*ip)))
             }
         };
+        self.limits.votes.check(&key)?;
         let outcome = self
             .db
             .write(move |c| {
@@ -55,16 +75,27 @@ impl Domain {
                 if !db::songs::on_show(c, show_id, song_id)? {
                     return Err(DomainError::NotFound("song on this show"));
                 }
-                if let Some(ip_hash) = &ip_hash {
-                    let already = db::votes::voted_songs(c, show_id, &key)?.contains(&song_id);
-                    if !already {
-                        check_anonymous_limits(c, &voting, show_id, &key, ip_hash, now)?;
-                    }
+                let already = db::votes::exists(c, show_id, song_id, &key)?;
+                let change = match action {
+                    VoteAction::Toggle => true,
+                    VoteAction::Set => !already,
+                    VoteAction::Unset => already,
+                };
+                if change
+                    && !already
+                    && let Some(ip_hash) = &ip_hash
+                {
+                    check_anonymous_limits(c, &voting, show_id, &key, ip_hash, now)?;
                 }
-                let voted = db::votes::toggle(c, show_id, song_id, &key, user_id, ip_hash.as_deref(), now)?;
-                let delta = if voted { 1.0 } else { -1.0 };
-                let score = trending::after_vote(show.trend_score, show.trend_at, now, delta);
-                db::shows::set_trend(c, show_id, score, now, if voted { 1 } else { -1 })?;
+                let voted = if change {
+                    let voted = db::votes::toggle(c, show_id, song_id, &key, user_id, ip_hash.as_deref(), now)?;
+                    let delta = if voted { 1.0 } else { -1.0 };
+                    let score = trending::after_vote(show.trend_score, show.trend_at, now, delta);
+                    db::shows::set_trend(c, show_id, score, now, if voted { 1 } else { -1 })?;
+                    voted
+                } else {
+                    already
+                };
                 let (votes, anon_votes) = c
                     .prepare_cached("SELECT votes, anon_votes FROM show_songs WHERE show_id = ?1 AND song_id = ?2")
                     .and_then(|mut s| s.query_row([show_id, song_id], |r| Ok((r.get(0)?, r.get(1)?))))

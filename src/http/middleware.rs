@@ -94,8 +94,9 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
         if declared.is_some_and(|n| n > self.max) {
             return Ok(crate::error::AppError::PayloadTooLarge.to_problem());
         }
-        if declared.is_none() && req.header("transfer-encoding").is_some() {
-            // Chunked: read at most max+1 bytes and refuse if more arrive.
+        if declared.is_none() {
+            // Chunked HTTP/1.1, or HTTP/2 (which frames bodies without either header): read at most
+            // `max` bytes and refuse if more arrive.
             let body = req.take_body();
             let bytes = match body.into_bytes_limit(self.max).await {
                 Ok(b) => b,

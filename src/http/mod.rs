@@ -8,6 +8,7 @@ mod forms;
 mod health;
 mod middleware;
 mod pages;
+mod rate_limit;
 mod sse;
 mod state;
 
@@ -37,6 +38,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
         .at("/assets/:name", get(assets::serve))
         .at("/favicon.ico", get(assets::favicon))
         .catch_all_error(|e| async move { crate::error::problem_from_poem(e) })
+        .with(rate_limit::RateLimit::new(&state.config))
         .with(middleware::BodyLimit::new(max_body))
         .with(middleware::SecurityHeaders::new(hsts))
         .with(middleware::RequestLog)

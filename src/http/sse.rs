@@ -18,9 +18,10 @@ use crate::error::AppError;
 #[handler]
 pub async fn ranking_stream(Data(state): Data<&Arc<AppState>>, Path(show_id): Path<i64>) -> Result<Response, AppError> {
     let domain = state.domain.clone();
+    // Unknown shows first: subscribing creates the show's channel, which must not exist for any id.
+    domain.show_by_id(show_id).await?;
     // Subscribe before reading the current ranking so no change can fall in between.
     let updates = domain.hub.subscribe(show_id);
-    domain.show_by_id(show_id).await?;
     let ranking = domain.ranking(show_id).await?;
     let first = serde_json::json!({ "show_id": show_id, "ranking": *ranking }).to_string();
     let initial = futures_util::stream::once(async move { Event::message(first).event_type("ranking") });

@@ -16,8 +16,9 @@ pub struct AppState {
     /// Served over HTTPS: cookies get `Secure` and the `__Host-` prefix, HSTS is sent.
     pub https: bool,
     pub readiness: parking_lot::RwLock<Vec<(&'static str, ReadinessCheck)>>,
-    /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation).
-    pub page_cache: moka::sync::Cache<(i64, u64), Arc<str>>,
+    /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation, voting
+    /// open). A vote or edit bumps the generation; the flag retires pages rendered before the start.
+    pub page_cache: moka::sync::Cache<(i64, u64, bool), Arc<str>>,
     /// Online imports (admin page) and their progress; shared with the scheduler.
     pub importer: Arc<Importer>,
 }
@@ -30,7 +31,11 @@ impl AppState {
             domain,
             https,
             readiness: parking_lot::RwLock::new(Vec::new()),
-            page_cache: moka::sync::Cache::builder().max_capacity(2_000).build(),
+            // The time limit only bounds how long a renamed artist or venue shows its old name.
+            page_cache: moka::sync::Cache::builder()
+                .max_capacity(2_000)
+                .time_to_live(std::time::Duration::from_secs(300))
+                .build(),
         })
     }
 

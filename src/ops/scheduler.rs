@@ -187,7 +187,7 @@ impl Scheduler {
     }
 }
 
-/// Stops the jobs (a running job finishes its current run first).
+/// Stops the jobs (cancelling runs in progress).
 pub struct SchedulerHandle {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -196,9 +196,10 @@ pub struct SchedulerHandle {
 impl SchedulerHandle {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            if tokio::time::timeout(Duration::from_secs(10), t).await.is_err() {
-                tracing::warn!("a scheduled job did not stop within 10 s");
+        for mut t in self.tasks {
+            if tokio::time::timeout(Duration::from_secs(10), &mut t).await.is_err() {
+                tracing::warn!("a scheduled job did not stop within 10 s; aborting it");
+                t.abort();
             }
         }
     }
@@ -233,7 +234,11 @@ async fn run_job(
             return;
         }
         let started = db::now();
-        let outcome = AssertUnwindSafe((job.run)()).catch_unwind().await;
+        // Stopping cancels a run in progress: every job is idempotent and writes in transactions.
+        let outcome = tokio::select! {
+            outcome = AssertUnwindSafe((job.run)()).catch_unwind() => outcome,
+            _ = stop.changed() => return,
+        };
         let error = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(format!("{e:#}")),

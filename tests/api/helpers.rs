@@ -34,8 +34,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_in(tempfile::tempdir().expect("temp dir"), extra).await
+}
+
+/// Starts the app on an existing data directory (e.g. one the CLI prepared).
+pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> TestApp {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let dir = tempfile::tempdir().expect("temp dir");
     let config = test_config(dir.path(), extra);
     let app = Application::build(config, false).await.expect("app builds");
     let addr = app.local_addr();
@@ -116,6 +120,33 @@ impl TestApp {
         Seeded { artist_id, venue_id, show_id, song_ids, slug }
     }
 
+    /// A client that carries a session created directly by the domain (no password hashing: fast).
+    pub async fn session_client(&self, user: &CurrentUser) -> reqwest::Client {
+        let s = self.domain().create_session(user).await.expect("session");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::COOKIE,
+            format!("{}={}", mysetlist::http::session_cookie_name(false), s.token).parse().unwrap(),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client")
+    }
+
+    /// The database file, opened read-only beside the running app (what a test checks state with).
+    pub fn db(&self) -> rusqlite::Connection {
+        let path = self.dir.path().join("mysetlist.db");
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open db")
+    }
+
+    /// One integer from a query on the database file.
+    pub fn count(&self, sql: &str, params: impl rusqlite::Params) -> i64 {
+        self.db().query_row(sql, params, |r| r.get(0)).expect(sql)
+    }
+
     pub async fn stop(self) {
         self.shutdown.notify_one();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
@@ -152,4 +183,35 @@ pub fn form_value(html: &str, name: &str) -> Option<String> {
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')? + start;
     Some(html[start..end].to_owned())
+}
+
+/// Asserts that a response is a problem+json document with `status` and returns its body.
+pub async fn problem(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    let got = resp.status().as_u16();
+    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    assert!(content_type.starts_with("application/problem+json"), "content-type {content_type:?} for body {text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert_eq!(body["status"], status, "status member of {body}");
+    assert!(body["code"].is_string(), "code member of {body}");
+    assert!(body["detail"].is_string(), "detail member of {body}");
+    body
+}
+
+/// Asserts a 2xx JSON response and returns its body.
+pub async fn ok_json(resp: reqwest::Response) -> serde_json::Value {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert!(status.is_success(), "status {status}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// The session cookie's value from a response's Set-Cookie headers.
+pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let first = c.split(';').next()?;
+        let (k, v) = first.split_once('=')?;
+        (k.trim() == "session").then(|| v.to_owned())
+    })
 }

@@ -487,7 +487,9 @@ async fn import_pages_are_for_admins_and_unknown_artists_fail_clearly() {
     let app = spawn_app_with(&env).await;
 
     let anonymous = app.client();
-    assert_eq!(anonymous.get(app.url("/admin/import")).send().await.unwrap().status(), 401);
+    let to_login = anonymous.get(app.url("/admin/import")).send().await.unwrap();
+    assert_eq!(to_login.status(), 303, "signed-out visitors are sent to sign in");
+    assert_eq!(to_login.headers()["location"], "/login?next=%2Fadmin%2Fimport");
     let progress = anonymous.get(app.url("/admin/import/jobs/1/progress")).send().await.unwrap();
     assert_eq!(progress.status(), 401);
     assert_eq!(progress.headers()["content-type"], "application/problem+json");

@@ -2,8 +2,22 @@
 //! One test binary (one link step) with a module per area.
 
 mod helpers;
+#[path = "../replicate_support/mod.rs"]
+mod replicate_support;
 
+mod auth;
+mod bad_input;
+mod cli;
 mod fake_apis;
+mod group_commit;
 mod import;
+mod live;
+mod pages;
+mod rate_limits;
+mod replication;
+mod roles;
 mod scheduler;
+mod setlist;
 mod smoke;
+mod startup_errors;
+mod voting;

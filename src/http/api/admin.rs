@@ -9,6 +9,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 
 use super::ApiTags;
+use super::json_body::JsonBody;
 use super::models::*;
 use crate::domain::Role;
 use crate::error::AppError;
@@ -53,7 +54,7 @@ impl AdminApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<RoleRequest>,
+        body: JsonBody<RoleRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -71,7 +72,7 @@ impl AdminApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<BanRequest>,
+        body: JsonBody<BanRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;

@@ -8,6 +8,7 @@ use poem_openapi::payload::{Json, Response as OaResponse};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
+use super::json_body::JsonBody;
 use super::models::{LoginRequest, Me, SignUpRequest};
 use crate::domain::Role;
 use crate::error::AppError;
@@ -71,7 +72,7 @@ impl AuthApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         visitor: Visitor,
-        body: Json<SignUpRequest>,
+        body: JsonBody<SignUpRequest>,
     ) -> poem::Result<SignedUp> {
         check_same_origin(req)?;
         state
@@ -91,7 +92,7 @@ impl AuthApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         visitor: Visitor,
-        body: Json<LoginRequest>,
+        body: JsonBody<LoginRequest>,
     ) -> poem::Result<SessionStarted> {
         check_same_origin(req)?;
         let user = state.domain.authenticate(&body.email, &body.password).await.map_err(AppError::from)?;
@@ -155,7 +156,7 @@ impl AuthApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         visitor: Visitor,
-        body: Json<LoginRequest>,
+        body: JsonBody<LoginRequest>,
     ) -> poem::Result<SignedOut> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;

@@ -9,6 +9,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 
 use super::ApiTags;
+use super::json_body::JsonBody;
 use super::models::*;
 use crate::domain::{ArtistInput, SongInput, VenueInput};
 use crate::error::AppError;
@@ -63,7 +64,7 @@ impl CatalogApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         visitor: Visitor,
-        body: Json<ArtistRequest>,
+        body: JsonBody<ArtistRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -79,7 +80,7 @@ impl CatalogApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<ArtistRequest>,
+        body: JsonBody<ArtistRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -117,7 +118,7 @@ impl CatalogApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<SongRequest>,
+        body: JsonBody<SongRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -133,7 +134,7 @@ impl CatalogApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<SongRequest>,
+        body: JsonBody<SongRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -175,7 +176,7 @@ impl CatalogApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         visitor: Visitor,
-        body: Json<VenueRequest>,
+        body: JsonBody<VenueRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -191,7 +192,7 @@ impl CatalogApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<VenueRequest>,
+        body: JsonBody<VenueRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;

@@ -4,6 +4,7 @@
 mod admin;
 mod auth_api;
 mod catalog_api;
+mod json_body;
 mod models;
 mod shows_api;
 

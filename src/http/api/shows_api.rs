@@ -9,8 +9,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
+use super::json_body::JsonBody;
 use super::models::*;
-use crate::domain::{ActualEntryInput, ShowInput};
+use crate::domain::{ActualEntryInput, ShowInput, VoteAction};
 use crate::error::AppError;
 use crate::http::auth::{Visitor, check_same_origin};
 use crate::http::state::AppState;
@@ -87,6 +88,40 @@ impl ShowsApi {
         Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
     }
 
+    /// Vote for a song (idempotent: safe to retry)
+    #[oai(path = "/shows/:id/songs/:song_id/vote", method = "put")]
+    async fn set_vote(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        mut visitor: Visitor,
+        id: Path<i64>,
+        song_id: Path<i64>,
+    ) -> poem::Result<Voted> {
+        check_same_origin(req)?;
+        let voter = visitor.voter();
+        let o = state.domain.vote(&voter, id.0, song_id.0, VoteAction::Set).await.map_err(AppError::from)?;
+        let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
+        Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
+    }
+
+    /// Take a vote back (idempotent: safe to retry)
+    #[oai(path = "/shows/:id/songs/:song_id/vote", method = "delete")]
+    async fn unset_vote(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        mut visitor: Visitor,
+        id: Path<i64>,
+        song_id: Path<i64>,
+    ) -> poem::Result<Voted> {
+        check_same_origin(req)?;
+        let voter = visitor.voter();
+        let o = state.domain.vote(&voter, id.0, song_id.0, VoteAction::Unset).await.map_err(AppError::from)?;
+        let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
+        Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
+    }
+
     /// Add a song from the artist's catalog to the show's list
     #[oai(path = "/shows/:id/songs", method = "post")]
     async fn add_song(
@@ -95,7 +130,7 @@ impl ShowsApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<AddSongRequest>,
+        body: JsonBody<AddSongRequest>,
     ) -> poem::Result<Json<bool>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -110,7 +145,7 @@ impl ShowsApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         visitor: Visitor,
-        body: Json<ShowRequest>,
+        body: JsonBody<ShowRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -135,7 +170,7 @@ impl ShowsApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<ShowRequest>,
+        body: JsonBody<ShowRequest>,
     ) -> poem::Result<Json<Created>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;
@@ -175,7 +210,7 @@ impl ShowsApi {
         req: &Request,
         visitor: Visitor,
         id: Path<i64>,
-        body: Json<ActualSetlistRequest>,
+        body: JsonBody<ActualSetlistRequest>,
     ) -> poem::Result<Json<AccuracyResult>> {
         check_same_origin(req)?;
         let user = visitor.require_user()?;

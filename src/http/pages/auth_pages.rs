@@ -33,7 +33,7 @@ pub struct NextQuery {
 
 fn form_page(visitor: &mut Visitor, signup: bool, error: Option<String>, email: String, next: String) -> Response {
     let t = AuthTemplate {
-        layout: Layout::new(visitor),
+        layout: Layout::with_csrf(visitor),
         heading: if signup { "Create an account" } else { "Sign in" },
         action: if signup { "/signup" } else { "/login" },
         signup,

@@ -25,7 +25,7 @@ pub async fn home(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor) -> Re
         Err(e) => return error_page(&mut visitor, e.into()),
     };
     let t = HomeTemplate {
-        layout: Layout::new(&mut visitor),
+        layout: Layout::new(&visitor),
         trending: page.trending.iter().map(ShowCard::from).collect(),
         upcoming: page.upcoming.iter().map(ShowCard::from).collect(),
         recent: page.recent.iter().map(ShowCard::from).collect(),

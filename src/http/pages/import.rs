@@ -9,7 +9,7 @@ use poem::web::{Data, Form, Json, Path};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
-use super::{Layout, error_page, render};
+use super::{Layout, render, render_with_status, respond};
 use crate::domain::{CurrentUser, DomainError, Role};
 use crate::error::AppError;
 use crate::http::assets;
@@ -30,6 +30,7 @@ pub struct JobRow {
 #[template(path = "admin_import.html")]
 struct ImportTemplate {
     layout: Layout,
+    notice: Option<&'static str>,
     setlistfm_configured: bool,
     error: Option<String>,
     artist: String,
@@ -54,6 +55,7 @@ pub struct SkippedRow {
 #[template(path = "admin_import_job.html")]
 struct JobTemplate {
     layout: Layout,
+    notice: Option<&'static str>,
     js_url: String,
     id: u64,
     label: String,
@@ -87,9 +89,14 @@ fn require_admin(visitor: &Visitor) -> Result<CurrentUser, AppError> {
     Ok(user)
 }
 
+/// Job ids arrive as text so that a malformed one is a 404, like an unknown one.
+fn job_id(raw: &str) -> Result<u64, AppError> {
+    raw.parse().map_err(|_| AppError::Domain(DomainError::NotFound("import")))
+}
+
 fn import_page_response(
     state: &AppState,
-    visitor: &mut Visitor,
+    visitor: &Visitor,
     error: Option<String>,
     artist: String,
     status: StatusCode,
@@ -109,24 +116,20 @@ fn import_page_response(
         .collect();
     let t = ImportTemplate {
         layout: Layout::new(visitor),
+        notice: None,
         setlistfm_configured: state.importer.setlistfm_configured(),
         error,
         artist,
         jobs,
     };
-    let mut resp = render(&t)?;
-    resp.set_status(status);
-    Ok(resp)
+    render_with_status(&t, status)
 }
 
 #[handler]
 pub async fn import_page(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor) -> Response {
     let result = require_admin(&visitor)
-        .and_then(|_| import_page_response(state, &mut visitor, None, String::new(), StatusCode::OK));
-    match result {
-        Ok(r) => visitor.finish(r),
-        Err(e) => error_page(&mut visitor, e),
-    }
+        .and_then(|_| import_page_response(state, &visitor, None, String::new(), StatusCode::OK));
+    respond(&mut visitor, "/admin/import", result)
 }
 
 #[derive(Deserialize)]
@@ -141,26 +144,24 @@ pub async fn start_import(
     mut visitor: Visitor,
     Form(form): Form<ImportForm>,
 ) -> Response {
-    let result = visitor.check_csrf(&form.csrf).and_then(|_| require_admin(&visitor));
-    let user = match result {
-        Ok(u) => u,
-        Err(e) => return error_page(&mut visitor, e),
-    };
-    match state.importer.start_artist_import(&user, &form.artist) {
-        Ok(id) => visitor.finish(see_other(&format!("/admin/import/jobs/{id}"))),
-        Err(e @ (DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
-            let status = if matches!(e, DomainError::Invalid { .. }) {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::CONFLICT
-            };
-            match import_page_response(state, &mut visitor, Some(e.to_string()), form.artist, status) {
-                Ok(r) => visitor.finish(r),
-                Err(e) => error_page(&mut visitor, e),
+    let result = visitor.check_csrf(&form.csrf).and_then(|_| require_admin(&visitor)).and_then(|user| {
+        match state.importer.start_artist_import(&user, &form.artist) {
+            Ok(id) => Ok(see_other(&format!("/admin/import/jobs/{id}"))),
+            // Refused input is shown again next to the form, with what was typed.
+            Err(e @ DomainError::Invalid { .. }) => import_page_response(
+                state,
+                &visitor,
+                Some(e.to_string()),
+                form.artist.clone(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            Err(e @ DomainError::Conflict(_)) => {
+                import_page_response(state, &visitor, Some(e.to_string()), form.artist.clone(), StatusCode::CONFLICT)
             }
+            Err(e) => Err(e.into()),
         }
-        Err(e) => error_page(&mut visitor, e.into()),
-    }
+    });
+    respond(&mut visitor, "/admin/import", result)
 }
 
 fn job(state: &AppState, id: u64) -> Result<JobSnapshot, AppError> {
@@ -168,10 +169,11 @@ fn job(state: &AppState, id: u64) -> Result<JobSnapshot, AppError> {
 }
 
 #[handler]
-pub async fn job_page(Data(state): Data<&Arc<AppState>>, Path(id): Path<u64>, mut visitor: Visitor) -> Response {
-    let result = require_admin(&visitor).and_then(|_| job(state, id)).and_then(|j| {
+pub async fn job_page(Data(state): Data<&Arc<AppState>>, Path(raw): Path<String>, mut visitor: Visitor) -> Response {
+    let result = require_admin(&visitor).and_then(|_| job(state, job_id(&raw)?)).and_then(|j| {
         let t = JobTemplate {
-            layout: Layout::new(&mut visitor),
+            layout: Layout::new(&visitor),
+            notice: None,
             js_url: assets::url("import.js"),
             id: j.id,
             label: j.label,
@@ -205,16 +207,13 @@ pub async fn job_page(Data(state): Data<&Arc<AppState>>, Path(id): Path<u64>, mu
         };
         render(&t)
     });
-    match result {
-        Ok(r) => visitor.finish(r),
-        Err(e) => error_page(&mut visitor, e),
-    }
+    respond(&mut visitor, &format!("/admin/import/jobs/{raw}"), result)
 }
 
 /// The job's progress as JSON (what the job page polls).
 #[handler]
-pub async fn job_progress(Data(state): Data<&Arc<AppState>>, Path(id): Path<u64>, visitor: Visitor) -> Response {
-    match require_admin(&visitor).and_then(|_| job(state, id)) {
+pub async fn job_progress(Data(state): Data<&Arc<AppState>>, Path(raw): Path<String>, visitor: Visitor) -> Response {
+    match require_admin(&visitor).and_then(|_| job(state, job_id(&raw)?)) {
         Ok(j) => {
             let mut resp = Json(j).into_response();
             resp.headers_mut().insert("cache-control", poem::http::HeaderValue::from_static("no-store"));

@@ -1,10 +1,22 @@
 //! Server-rendered pages (askama). They work without JavaScript: plain forms with CSRF tokens,
 //! Post/Redirect/Get. assets/static/app.js enhances voting and live rankings.
+//!
+//! Conventions: a handler builds its page in a function returning `Result<Response, AppError>` and
+//! hands it to [`respond`], which turns "sign in required" into a redirect to /login?next= and every
+//! other error into an HTML error page with the right status. A form whose input is refused renders
+//! its page again with the message and a 4xx status.
 
+mod account;
+mod admin;
+mod artist;
 mod auth_pages;
 mod home;
 mod import;
+mod privacy;
+mod search;
+mod setlist_text;
 mod show;
+mod venue;
 mod view;
 
 use poem::http::StatusCode;
@@ -12,23 +24,34 @@ use poem::{IntoResponse, Response, Route, get, post};
 
 use super::assets;
 use super::auth::Visitor;
+use super::forms::see_other;
 use crate::domain::{DomainError, Role};
 use crate::error::AppError;
 
 pub use view::ShowCard;
 
 pub fn routes() -> Route {
-    Route::new()
+    let pages = Route::new()
         .at("/", get(home::home))
         .at("/shows/:slug", get(show::show_page))
         .at("/shows/:slug/vote", post(show::vote))
         .at("/shows/:slug/songs", post(show::add_song))
+        .at("/artists/:slug", get(artist::artist_page))
+        .at("/artists/:slug/follow", post(artist::follow))
+        .at("/venues/:slug", get(venue::venue_page))
+        .at("/search", get(search::search_page))
         .at("/login", get(auth_pages::login_form).post(auth_pages::login_submit))
         .at("/signup", get(auth_pages::signup_form).post(auth_pages::signup_submit))
         .at("/logout", post(auth_pages::logout))
+        .at("/account", get(account::account_page))
+        .at("/account/logout-all", post(account::logout_all))
+        .at("/account/delete", post(account::delete))
+        .at("/account/deleted", get(account::deleted))
+        .at("/privacy", get(privacy::privacy_page))
         .at("/admin/import", get(import::import_page).post(import::start_import))
         .at("/admin/import/jobs/:id", get(import::job_page))
-        .at("/admin/import/jobs/:id/progress", get(import::job_progress))
+        .at("/admin/import/jobs/:id/progress", get(import::job_progress));
+    admin::add_routes(pages)
 }
 
 /// What every page's layout needs.
@@ -38,20 +61,28 @@ pub struct Layout {
     pub icon_url: String,
     pub user: Option<String>,
     pub is_staff: bool,
+    /// The form token: the session's for signed-in visitors; empty for signed-out visitors unless the
+    /// page has a form ([`Layout::with_csrf`]), so that pages without forms set no cookie and can be
+    /// cached.
     pub csrf: String,
 }
 
 impl Layout {
-    pub fn new(visitor: &mut Visitor) -> Self {
-        let csrf = visitor.csrf_token();
+    pub fn new(visitor: &Visitor) -> Self {
         Self {
             css_url: assets::url("app.css"),
             js_url: assets::url("app.js"),
             icon_url: assets::url("icon.svg"),
             user: visitor.user().map(|u| u.display_name.clone()),
             is_staff: visitor.user().is_some_and(|u| u.role >= Role::Moderator),
-            csrf,
+            csrf: visitor.session.as_ref().map(|s| s.csrf_token.clone()).unwrap_or_default(),
         }
+    }
+
+    /// For pages with a form a signed-out visitor may submit: creates the CSRF cookie if needed.
+    pub fn with_csrf(visitor: &mut Visitor) -> Self {
+        let csrf = visitor.csrf_token();
+        Self { csrf, ..Self::new(visitor) }
     }
 }
 
@@ -61,6 +92,39 @@ pub fn html(body: String) -> Response {
 
 pub fn render<T: askama::Template>(t: &T) -> Result<Response, AppError> {
     t.render().map(html).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))
+}
+
+/// Renders a page with a non-200 status (a refused form shown again).
+pub fn render_with_status<T: askama::Template>(t: &T, status: StatusCode) -> Result<Response, AppError> {
+    let mut r = render(t)?;
+    r.set_status(status);
+    Ok(r)
+}
+
+/// `/login?next=<path>`: where signed-out visitors are sent.
+pub fn login_url(next: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("/login?next={encoded}")
+}
+
+/// Errors a form shows next to itself (bad input, conflicts, closed voting) rather than as an error
+/// page. Everything else (not found, forbidden, internal) becomes an error page.
+pub fn is_form_error(e: &AppError) -> bool {
+    matches!(
+        e,
+        AppError::BadRequest { .. }
+            | AppError::Domain(DomainError::Invalid { .. } | DomainError::Conflict(_) | DomainError::VotingClosed)
+    )
+}
+
+/// Finishes a page handler: pending cookies attached, "sign in required" redirected to the login page
+/// (coming back to `next` afterwards), other errors rendered as HTML error pages.
+pub fn respond(visitor: &mut Visitor, next: &str, result: Result<Response, AppError>) -> Response {
+    match result {
+        Ok(r) => visitor.finish(r),
+        Err(AppError::Domain(DomainError::Unauthorized)) => visitor.finish(see_other(&login_url(next))),
+        Err(e) => error_page(visitor, e),
+    }
 }
 
 #[derive(askama::Template)]

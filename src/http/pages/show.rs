@@ -1,15 +1,21 @@
-//! The show page: the fans' ranking with vote buttons, "add a song", and after the show the actual
-//! setlist beside the prediction with its accuracy.
+//! The show page: the fans' ranking with vote buttons and "add a song"; after the show the actual
+//! setlist beside the prediction, hits marked, with the accuracy.
+//!
+//! Signed-out visitors (when anonymous voting is off) all see the same page, so it is rendered once
+//! per ranking generation and served from `AppState::page_cache` until the next vote or edit.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
+use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 
 use super::view::{ShowCard, local_time};
-use super::{Layout, error_page, render};
-use crate::domain::Voter;
+use super::{Layout, html, is_form_error, respond};
+use crate::db::setlists::SetlistEntry;
+use crate::domain::{DomainError, ShowPage};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
@@ -18,15 +24,31 @@ use crate::http::state::AppState;
 pub struct RankRow {
     pub song_id: i64,
     pub title: String,
+    pub album: String,
     pub total: i64,
+    pub anon: i64,
     pub mine: bool,
+    /// Played at the show (known once the actual setlist is in).
+    pub played: bool,
+    /// Played and within the fans' top N (counts for the accuracy).
+    pub hit: bool,
 }
 
 pub struct ActualRow {
     pub title: String,
-    pub encore: i64,
     pub info: String,
-    pub predicted: bool,
+    pub cover: String,
+    pub tape: bool,
+    /// The song was in the fans' top N.
+    pub hit: bool,
+}
+
+/// The main set or one encore.
+pub struct SetGroup {
+    pub label: String,
+    /// Number of the first entry (numbering runs on across sets).
+    pub start: usize,
+    pub entries: Vec<ActualRow>,
 }
 
 pub struct SongOption {
@@ -43,66 +65,146 @@ struct ShowTemplate {
     can_vote: bool,
     signed_in: bool,
     ranking: Vec<RankRow>,
+    total_votes: i64,
     addable: Vec<SongOption>,
-    actual: Vec<ActualRow>,
+    sets: Vec<SetGroup>,
+    performed: usize,
+    hits: usize,
     accuracy: Option<f64>,
     setlistfm_url: Option<String>,
+    error: Option<String>,
 }
 
 #[handler]
 pub async fn show_page(Data(state): Data<&Arc<AppState>>, Path(slug): Path<String>, mut visitor: Visitor) -> Response {
-    match render_show(state, &slug, &mut visitor).await {
-        Ok(r) => visitor.finish(r),
-        Err(e) => error_page(&mut visitor, e),
-    }
+    let result = render_show(state, &slug, &mut visitor, None).await;
+    respond(&mut visitor, &format!("/shows/{slug}"), result)
 }
 
-async fn render_show(state: &AppState, slug: &str, visitor: &mut Visitor) -> Result<Response, AppError> {
-    let show = state.domain.show_by_slug(slug).await?;
-    let voter = visitor.existing_voter();
-    let page = state.domain.show_page(show, voter.as_ref()).await?;
-    let anonymous = state.config.settings.voting.anonymous;
-    let predicted: std::collections::HashSet<i64> = page.ranking.iter().map(|r| r.song_id).collect();
-    let mut card = ShowCard::from(&page.show);
-    let (when, iso) = local_time(page.show.starts_at, &page.show.venue_timezone);
-    card.when = when;
-    card.iso = iso;
-    let t = ShowTemplate {
-        layout: Layout::new(visitor),
+/// The setlist split into main set and encores, each entry marked when the fans predicted it.
+fn group_sets(actual: &[SetlistEntry], top_n: &HashSet<i64>) -> Vec<SetGroup> {
+    let encores = actual.iter().map(|e| e.encore).max().unwrap_or(0);
+    let mut sets: Vec<SetGroup> = Vec::new();
+    for (i, e) in actual.iter().enumerate() {
+        let label = match e.encore {
+            0 => "Main set".to_owned(),
+            _ if encores == 1 => "Encore".to_owned(),
+            n => format!("Encore {n}"),
+        };
+        if sets.last().is_none_or(|s| s.label != label) {
+            sets.push(SetGroup { label, start: i + 1, entries: Vec::new() });
+        }
+        let row = ActualRow {
+            title: if e.title.is_empty() { "(tape)".into() } else { e.title.clone() },
+            info: e.info.clone(),
+            cover: e.cover_artist.clone(),
+            tape: e.is_tape,
+            hit: !e.is_tape && e.song_id.is_some_and(|id| top_n.contains(&id)),
+        };
+        if let Some(set) = sets.last_mut() {
+            set.entries.push(row);
+        }
+    }
+    sets
+}
+
+fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error: Option<String>) -> ShowTemplate {
+    // The accuracy compares the fans' top N with the N songs performed (tape entries excluded).
+    let performed: Vec<&SetlistEntry> = page.actual.iter().filter(|e| !e.is_tape).collect();
+    let n = performed.len();
+    let played: HashSet<i64> = performed.iter().filter_map(|e| e.song_id).collect();
+    let top_n: HashSet<i64> = page.ranking.iter().take(n).map(|r| r.song_id).collect();
+    let hits = top_n.iter().filter(|id| played.contains(id)).count();
+    let mine: HashSet<i64> = page.my_votes.iter().copied().collect();
+    let mut show = ShowCard::from(&page.show);
+    (show.when, show.iso) = local_time(page.show.starts_at, &page.show.venue_timezone);
+    ShowTemplate {
+        layout,
         voting_open: page.voting_open,
-        can_vote: visitor.user().is_some() || anonymous,
-        signed_in: visitor.user().is_some(),
+        can_vote,
+        signed_in,
         ranking: page
             .ranking
             .iter()
-            .map(|r| RankRow {
+            .enumerate()
+            .map(|(i, r)| RankRow {
                 song_id: r.song_id,
                 title: r.title.clone(),
+                album: r.album.clone(),
                 total: r.votes + r.anon_votes,
-                mine: page.my_votes.contains(&r.song_id),
+                anon: r.anon_votes,
+                mine: mine.contains(&r.song_id),
+                played: played.contains(&r.song_id),
+                hit: i < n && played.contains(&r.song_id),
             })
             .collect(),
+        total_votes: page.ranking.iter().map(|r| r.votes + r.anon_votes).sum(),
         addable: page.addable.iter().map(|s| SongOption { id: s.id, title: s.title.clone() }).collect(),
-        actual: page
-            .actual
-            .iter()
-            .map(|e| ActualRow {
-                title: if e.title.is_empty() { "(tape)".into() } else { e.title.clone() },
-                encore: e.encore,
-                info: e.info.clone(),
-                predicted: e.song_id.is_some_and(|id| predicted.contains(&id)),
-            })
-            .collect(),
+        sets: group_sets(&page.actual, &top_n),
+        performed: n,
+        hits,
         accuracy: page.show.accuracy,
         setlistfm_url: page.show.setlistfm_url.clone(),
-        show: card,
-    };
-    render(&t)
+        show,
+        error,
+    }
+}
+
+/// Renders the page; `error` (a refused form) is shown above the ranking with a 4xx status.
+async fn render_show(
+    state: &AppState,
+    slug: &str,
+    visitor: &mut Visitor,
+    error: Option<AppError>,
+) -> Result<Response, AppError> {
+    let show = state.domain.show_by_slug(slug).await?;
+    let anonymous = state.config.settings.voting.anonymous;
+    let cacheable = error.is_none() && visitor.session.is_none() && !anonymous && visitor.pending_cookies().is_empty();
+    // The key is read before the ranking: a vote landing during rendering bumps the generation, so
+    // this (possibly older) page is filed under the old key and never served after the vote.
+    let key = (show.id, state.domain.ranking_generation(show.id), state.domain.is_voting_open(&show));
+    if cacheable && let Some(page) = state.page_cache.get(&key) {
+        return Ok(html(page.to_string()));
+    }
+    let voter = visitor.existing_voter();
+    let page = state.domain.show_page(show, voter.as_ref()).await?;
+    let signed_in = visitor.user().is_some();
+    let can_vote = signed_in || anonymous;
+    let layout = if can_vote && page.voting_open { Layout::with_csrf(visitor) } else { Layout::new(visitor) };
+    let status = error.as_ref().map(AppError::status);
+    let t = build(&page, layout, can_vote, signed_in, error.map(|e| e.public_message()));
+    let body = askama::Template::render(&t).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))?;
+    if cacheable {
+        state.page_cache.insert(key, Arc::from(body.as_str()));
+    }
+    let mut resp = html(body);
+    if let Some(s) = status {
+        resp.set_status(s);
+    }
+    Ok(resp)
+}
+
+/// A refused form shows the show page again with the message; other errors become error pages.
+async fn after_form(
+    state: &AppState,
+    slug: &str,
+    visitor: &mut Visitor,
+    result: Result<String, AppError>,
+) -> Result<Response, AppError> {
+    match result {
+        Ok(location) => Ok(see_other(&location)),
+        Err(e) if is_form_error(&e) || matches!(e.status(), StatusCode::TOO_MANY_REQUESTS) => {
+            render_show(state, slug, visitor, Some(e)).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize)]
 pub struct VoteForm {
+    #[serde(default)]
     csrf: String,
+    #[serde(default)]
     song_id: i64,
 }
 
@@ -113,26 +215,23 @@ pub async fn vote(
     mut visitor: Visitor,
     Form(form): Form<VoteForm>,
 ) -> Response {
-    let result: Result<(), AppError> = async {
+    let result = async {
         visitor.check_csrf(&form.csrf)?;
         let show = state.domain.show_by_slug(&slug).await?;
-        let voter: Voter = visitor.voter();
+        let voter = visitor.voter();
         state.domain.toggle_vote(&voter, show.id, form.song_id).await?;
-        Ok(())
+        Ok(format!("/shows/{slug}#song-{}", form.song_id))
     }
     .await;
-    match result {
-        Ok(()) => visitor.finish(see_other(&format!("/shows/{slug}#ranking"))),
-        Err(AppError::Domain(crate::domain::DomainError::Unauthorized)) => {
-            see_other(&format!("/login?next=/shows/{slug}"))
-        }
-        Err(e) => error_page(&mut visitor, e),
-    }
+    let result = after_form(state, &slug, &mut visitor, result).await;
+    respond(&mut visitor, &format!("/shows/{slug}"), result)
 }
 
 #[derive(Deserialize)]
 pub struct AddSongForm {
+    #[serde(default)]
     csrf: String,
+    #[serde(default)]
     song_id: i64,
 }
 
@@ -143,16 +242,14 @@ pub async fn add_song(
     mut visitor: Visitor,
     Form(form): Form<AddSongForm>,
 ) -> Response {
-    let result: Result<(), AppError> = async {
+    let result = async {
         visitor.check_csrf(&form.csrf)?;
         let user = visitor.require_user()?.clone();
         let show = state.domain.show_by_slug(&slug).await?;
         state.domain.add_song_to_show(&user, show.id, form.song_id).await?;
-        Ok(())
+        Ok(format!("/shows/{slug}#song-{}", form.song_id))
     }
     .await;
-    match result {
-        Ok(()) => see_other(&format!("/shows/{slug}#ranking")),
-        Err(e) => error_page(&mut visitor, e),
-    }
+    let result = after_form(state, &slug, &mut visitor, result).await;
+    respond(&mut visitor, &format!("/shows/{slug}"), result)
 }

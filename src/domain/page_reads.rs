@@ -1,0 +1,73 @@
+//! Small reads the server-rendered pages need: single rows by id, the account summary, admin lists,
+//! and the ranking generation that keys the show-page cache.
+
+use super::{CurrentUser, Domain, DomainError, Role, votes::voting_open};
+use crate::db::{self, artists::Artist, shows::Show, songs::Song, stats::Totals, venues::Venue};
+
+/// What the account page shows about the signed-in user.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AccountSummary {
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub created_at: i64,
+    pub votes: i64,
+    pub active_sessions: i64,
+    pub follows: Vec<Artist>,
+}
+
+impl Domain {
+    /// A counter that changes whenever anything on the show's page may have changed (a vote, an added
+    /// song, the actual setlist, an edit). Cached pages are keyed by it, so a change invalidates
+    /// exactly the pages of that show.
+    pub fn ranking_generation(&self, show_id: i64) -> u64 {
+        self.ranking_gens.lock().get(&show_id).copied().unwrap_or(0)
+    }
+
+    /// Whether fans can still vote on the show (it is upcoming and has not started).
+    pub fn is_voting_open(&self, show: &Show) -> bool {
+        voting_open(show, self.now())
+    }
+
+    pub async fn artist_by_id(&self, id: i64) -> Result<Artist, DomainError> {
+        self.db.read(move |c| db::artists::by_id(c, id)).await?.ok_or(DomainError::NotFound("artist"))
+    }
+
+    pub async fn venue_by_id(&self, id: i64) -> Result<Venue, DomainError> {
+        self.db.read(move |c| db::venues::by_id(c, id)).await?.ok_or(DomainError::NotFound("venue"))
+    }
+
+    pub async fn song_by_id(&self, id: i64) -> Result<Song, DomainError> {
+        self.db.read(move |c| db::songs::by_id(c, id)).await?.ok_or(DomainError::NotFound("song"))
+    }
+
+    pub async fn account(&self, user: &CurrentUser) -> Result<AccountSummary, DomainError> {
+        let id = user.id;
+        self.db
+            .read(move |c| -> Result<AccountSummary, DomainError> {
+                let u = db::users::by_id(c, id)?.ok_or(DomainError::NotFound("user"))?;
+                Ok(AccountSummary {
+                    email: u.email,
+                    display_name: u.display_name,
+                    role: u.role,
+                    created_at: u.created_at,
+                    votes: db::votes::count_by_user(c, id)?,
+                    active_sessions: db::sessions::count_for_user(c, id)?,
+                    follows: db::artists::followed_by(c, id)?,
+                })
+            })
+            .await
+    }
+
+    /// Counts for the admin overview (moderator or admin).
+    pub async fn totals(&self, actor: &CurrentUser) -> Result<Totals, DomainError> {
+        actor.require(Role::Moderator)?;
+        self.db.read(db::stats::totals).await.map_err(DomainError::from)
+    }
+
+    /// Every show, newest start first (moderator or admin).
+    pub async fn all_shows(&self, actor: &CurrentUser, limit: i64, offset: i64) -> Result<Vec<Show>, DomainError> {
+        actor.require(Role::Moderator)?;
+        self.db.read(move |c| db::shows::list(c, limit.clamp(1, 500), offset.max(0))).await.map_err(DomainError::from)
+    }
+}

@@ -1,0 +1,113 @@
+//! The account page: profile, followed artists, data export, sign out everywhere, delete account.
+
+use std::sync::Arc;
+
+use poem::web::{Data, Form};
+use poem::{Response, handler};
+use serde::Deserialize;
+
+use super::view::date;
+use super::{Layout, is_form_error, render, render_with_status, respond};
+use crate::domain::AccountSummary;
+use crate::error::AppError;
+use crate::http::auth::{Visitor, cookie_header, session_cookie_name};
+use crate::http::forms::see_other;
+use crate::http::state::AppState;
+
+#[derive(askama::Template)]
+#[template(path = "account.html")]
+struct AccountTemplate {
+    layout: Layout,
+    account: AccountSummary,
+    member_since: String,
+    error: Option<String>,
+}
+
+async fn page(state: &AppState, visitor: &Visitor, error: Option<AppError>) -> Result<Response, AppError> {
+    let user = visitor.require_user()?;
+    let account = state.domain.account(user).await?;
+    let status = error.as_ref().map(AppError::status);
+    let t = AccountTemplate {
+        layout: Layout::new(visitor),
+        member_since: date(account.created_at),
+        account,
+        error: error.map(|e| e.public_message()),
+    };
+    match status {
+        Some(s) => render_with_status(&t, s),
+        None => render(&t),
+    }
+}
+
+#[handler]
+pub async fn account_page(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor) -> Response {
+    let result = page(state, &visitor, None).await;
+    respond(&mut visitor, "/account", result)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn clear_session_cookie(state: &AppState, visitor: &mut Visitor) {
+    visitor.set_cookie(cookie_header(state.https, session_cookie_name(state.https), "", Some(0)));
+}
+
+/// Sign out everywhere: every session of the account ends, this one included.
+#[handler]
+pub async fn logout_all(
+    Data(state): Data<&Arc<AppState>>,
+    mut visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = async {
+        let user = visitor.require_user()?.clone();
+        visitor.check_csrf(&form.csrf)?;
+        state.domain.end_all_sessions(user.id).await?;
+        clear_session_cookie(state, &mut visitor);
+        Ok(see_other("/login"))
+    }
+    .await;
+    respond(&mut visitor, "/account", result)
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Erasure after password confirmation; the account page shows a wrong password with a 422.
+#[handler]
+pub async fn delete(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, Form(form): Form<DeleteForm>) -> Response {
+    let result = async {
+        let user = visitor.require_user()?.clone();
+        visitor.check_csrf(&form.csrf)?;
+        match state.domain.delete_account(&user, &form.password).await.map_err(AppError::from) {
+            Ok(()) => {
+                clear_session_cookie(state, &mut visitor);
+                Ok(see_other("/account/deleted"))
+            }
+            Err(e) if is_form_error(&e) => page(state, &visitor, Some(e)).await,
+            Err(e) => Err(e),
+        }
+    }
+    .await;
+    respond(&mut visitor, "/account", result)
+}
+
+#[derive(askama::Template)]
+#[template(path = "deleted.html")]
+struct DeletedTemplate {
+    layout: Layout,
+}
+
+#[handler]
+pub fn deleted(mut visitor: Visitor) -> Response {
+    let result = render(&DeletedTemplate { layout: Layout::new(&visitor) });
+    respond(&mut visitor, "/", result)
+}

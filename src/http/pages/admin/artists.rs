@@ -1,0 +1,250 @@
+//! Admin: artists and their songs.
+
+use std::sync::Arc;
+
+use poem::web::{Data, Form, Path, Query};
+use poem::{Response, handler};
+
+use super::forms::{ArtistForm, CsrfForm, SongForm};
+use super::{Done, Refused, finish, form_state, id, refused_or, staff};
+use crate::db::{artists::Artist, songs::Song};
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::http::auth::Visitor;
+use crate::http::forms::see_other;
+use crate::http::pages::{Layout, respond};
+use crate::http::state::AppState;
+
+#[derive(askama::Template)]
+#[template(path = "admin/artists.html")]
+struct ArtistsTemplate {
+    layout: Layout,
+    artists: Vec<Artist>,
+    form: ArtistForm,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+async fn list_page(
+    state: &AppState,
+    visitor: &Visitor,
+    notice: Option<&'static str>,
+    refused: Option<Refused<ArtistForm>>,
+) -> Result<Response, AppError> {
+    staff(visitor, Role::Moderator)?;
+    let artists = state.domain.artists(500, 0).await?;
+    let (form, error, status) = form_state(refused, ArtistForm::default());
+    finish(&ArtistsTemplate { layout: Layout::new(visitor), artists, form, error, notice }, status)
+}
+
+#[handler]
+pub async fn list(Data(state): Data<&Arc<AppState>>, Query(done): Query<Done>, mut visitor: Visitor) -> Response {
+    let result = list_page(state, &visitor, done.notice(), None).await;
+    respond(&mut visitor, "/admin/artists", result)
+}
+
+#[handler]
+pub async fn create(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, Form(form): Form<ArtistForm>) -> Response {
+    let result = async {
+        let user = staff(&visitor, Role::Moderator)?;
+        visitor.check_csrf(&form.csrf)?;
+        let outcome = state
+            .domain
+            .create_artist(&user, form.input())
+            .await
+            .map(|id| see_other(&format!("/admin/artists/{id}?done=created")))
+            .map_err(AppError::from);
+        refused_or(outcome, form, |r| list_page(state, &visitor, None, Some(r))).await
+    }
+    .await;
+    respond(&mut visitor, "/admin/artists", result)
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/artist.html")]
+struct ArtistTemplate {
+    layout: Layout,
+    is_admin: bool,
+    artist: Artist,
+    songs: Vec<Song>,
+    form: ArtistForm,
+    song: SongForm,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+/// The edit page; a refused form is either the artist's or the new song's.
+async fn edit_page(
+    state: &AppState,
+    visitor: &Visitor,
+    artist_id: i64,
+    notice: Option<&'static str>,
+    artist_refused: Option<Refused<ArtistForm>>,
+    song_refused: Option<Refused<SongForm>>,
+) -> Result<Response, AppError> {
+    let user = staff(visitor, Role::Moderator)?;
+    let artist = state.domain.artist_by_id(artist_id).await?;
+    let songs = state.domain.catalog(artist_id).await?;
+    let (form, error, status) = form_state(artist_refused, ArtistForm::from_artist(&artist));
+    let (song, song_error, song_status) = form_state(song_refused, SongForm::default());
+    let t = ArtistTemplate {
+        layout: Layout::new(visitor),
+        is_admin: user.role >= Role::Admin,
+        artist,
+        songs,
+        form,
+        song,
+        error: error.or(song_error),
+        notice,
+    };
+    finish(&t, status.or(song_status))
+}
+
+#[handler]
+pub async fn edit(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    Query(done): Query<Done>,
+    mut visitor: Visitor,
+) -> Response {
+    let result = async { edit_page(state, &visitor, id(&raw)?, done.notice(), None, None).await }.await;
+    respond(&mut visitor, &format!("/admin/artists/{raw}"), result)
+}
+
+#[handler]
+pub async fn update(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<ArtistForm>,
+) -> Response {
+    let result = async {
+        let user = staff(&visitor, Role::Moderator)?;
+        visitor.check_csrf(&form.csrf)?;
+        let artist_id = id(&raw)?;
+        let outcome = state
+            .domain
+            .update_artist(&user, artist_id, form.input())
+            .await
+            .map(|()| see_other(&format!("/admin/artists/{artist_id}?done=saved")))
+            .map_err(AppError::from);
+        refused_or(outcome, form, |r| edit_page(state, &visitor, artist_id, None, Some(r), None)).await
+    }
+    .await;
+    respond(&mut visitor, &format!("/admin/artists/{raw}"), result)
+}
+
+#[handler]
+pub async fn delete(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = async {
+        let user = staff(&visitor, Role::Moderator)?;
+        visitor.check_csrf(&form.csrf)?;
+        state.domain.delete_artist(&user, id(&raw)?).await?;
+        Ok(see_other("/admin/artists?done=deleted"))
+    }
+    .await;
+    respond(&mut visitor, &format!("/admin/artists/{raw}"), result)
+}
+
+#[handler]
+pub async fn add_song(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<SongForm>,
+) -> Response {
+    let result = async {
+        let user = staff(&visitor, Role::Moderator)?;
+        visitor.check_csrf(&form.csrf)?;
+        let artist_id = id(&raw)?;
+        let outcome = match form.input() {
+            Ok(input) => state.domain.create_song(&user, artist_id, input).await.map_err(AppError::from),
+            Err(e) => Err(e),
+        }
+        .map(|_| see_other(&format!("/admin/artists/{artist_id}?done=created#songs")));
+        refused_or(outcome, form, |r| edit_page(state, &visitor, artist_id, None, None, Some(r))).await
+    }
+    .await;
+    respond(&mut visitor, &format!("/admin/artists/{raw}"), result)
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/song.html")]
+struct SongTemplate {
+    layout: Layout,
+    song_id: i64,
+    artist: Artist,
+    song: SongForm,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+async fn song_page(
+    state: &AppState,
+    visitor: &Visitor,
+    song_id: i64,
+    notice: Option<&'static str>,
+    refused: Option<Refused<SongForm>>,
+) -> Result<Response, AppError> {
+    staff(visitor, Role::Moderator)?;
+    let song = state.domain.song_by_id(song_id).await?;
+    let artist = state.domain.artist_by_id(song.artist_id).await?;
+    let (song, error, status) = form_state(refused, SongForm::from_song(&song));
+    finish(&SongTemplate { layout: Layout::new(visitor), song_id, artist, song, error, notice }, status)
+}
+
+#[handler]
+pub async fn edit_song(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    Query(done): Query<Done>,
+    mut visitor: Visitor,
+) -> Response {
+    let result = async { song_page(state, &visitor, id(&raw)?, done.notice(), None).await }.await;
+    respond(&mut visitor, &format!("/admin/songs/{raw}"), result)
+}
+
+#[handler]
+pub async fn update_song(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<SongForm>,
+) -> Response {
+    let result = async {
+        let user = staff(&visitor, Role::Moderator)?;
+        visitor.check_csrf(&form.csrf)?;
+        let song_id = id(&raw)?;
+        let outcome = match form.input() {
+            Ok(input) => state.domain.update_song(&user, song_id, input).await.map_err(AppError::from),
+            Err(e) => Err(e),
+        }
+        .map(|()| see_other(&format!("/admin/songs/{song_id}?done=saved")));
+        refused_or(outcome, form, |r| song_page(state, &visitor, song_id, None, Some(r))).await
+    }
+    .await;
+    respond(&mut visitor, &format!("/admin/songs/{raw}"), result)
+}
+
+#[handler]
+pub async fn delete_song(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = async {
+        let user = staff(&visitor, Role::Moderator)?;
+        visitor.check_csrf(&form.csrf)?;
+        let song = state.domain.song_by_id(id(&raw)?).await?;
+        state.domain.delete_song(&user, song.id).await?;
+        Ok(see_other(&format!("/admin/artists/{}?done=deleted#songs", song.artist_id)))
+    }
+    .await;
+    respond(&mut visitor, &format!("/admin/songs/{raw}"), result)
+}

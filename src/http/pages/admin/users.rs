@@ -1,0 +1,149 @@
+//! Admin only: users (roles, bans) and the audit log.
+
+use std::sync::Arc;
+
+use poem::web::{Data, Form, Path, Query};
+use poem::{Response, handler};
+use serde::Deserialize;
+
+use super::{Done, id, staff};
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::http::auth::Visitor;
+use crate::http::forms::see_other;
+use crate::http::pages::view::{date, utc_minute};
+use crate::http::pages::{Layout, render, respond};
+use crate::http::state::AppState;
+
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub banned: bool,
+    pub since: String,
+    pub me: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/users.html")]
+struct UsersTemplate {
+    layout: Layout,
+    users: Vec<UserRow>,
+    notice: Option<&'static str>,
+}
+
+#[handler]
+pub async fn list(Data(state): Data<&Arc<AppState>>, Query(done): Query<Done>, mut visitor: Visitor) -> Response {
+    let result = async {
+        let admin = staff(&visitor, Role::Admin)?;
+        let users = state.domain.list_users(&admin, 500, 0).await?;
+        let users = users
+            .into_iter()
+            .map(|u| UserRow {
+                me: u.id == admin.id,
+                id: u.id,
+                email: u.email,
+                display_name: u.display_name,
+                role: u.role,
+                banned: u.banned_at.is_some(),
+                since: date(u.created_at),
+            })
+            .collect();
+        render(&UsersTemplate { layout: Layout::new(&visitor), users, notice: done.notice() })
+    }
+    .await;
+    respond(&mut visitor, "/admin/users", result)
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+}
+
+#[handler]
+pub async fn set_role(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let result = async {
+        let admin = staff(&visitor, Role::Admin)?;
+        visitor.check_csrf(&form.csrf)?;
+        let role =
+            Role::parse(&form.role).ok_or_else(|| AppError::bad_request("role", "must be user, moderator or admin"))?;
+        state.domain.set_role(&admin, id(&raw)?, role).await?;
+        Ok(see_other(&format!("/admin/users?done=role#user-{raw}")))
+    }
+    .await;
+    respond(&mut visitor, "/admin/users", result)
+}
+
+#[derive(Deserialize)]
+pub struct BanForm {
+    #[serde(default)]
+    csrf: String,
+    /// "1" bans, anything else unbans.
+    #[serde(default)]
+    banned: String,
+}
+
+#[handler]
+pub async fn set_banned(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<BanForm>,
+) -> Response {
+    let result = async {
+        let admin = staff(&visitor, Role::Admin)?;
+        visitor.check_csrf(&form.csrf)?;
+        let ban = form.banned == "1";
+        state.domain.set_banned(&admin, id(&raw)?, ban).await?;
+        let done = if ban { "banned" } else { "unbanned" };
+        Ok(see_other(&format!("/admin/users?done={done}#user-{raw}")))
+    }
+    .await;
+    respond(&mut visitor, "/admin/users", result)
+}
+
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub details: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/audit.html")]
+struct AuditTemplate {
+    layout: Layout,
+    entries: Vec<AuditRow>,
+    notice: Option<&'static str>,
+}
+
+#[handler]
+pub async fn audit(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor) -> Response {
+    let result = async {
+        let admin = staff(&visitor, Role::Admin)?;
+        let entries = state.domain.audit_log(&admin, 300).await?;
+        let entries = entries
+            .into_iter()
+            .map(|e| AuditRow {
+                at: utc_minute(e.at),
+                actor: e.actor_email.unwrap_or_else(|| "system".into()),
+                action: e.action,
+                target: format!("{} {}", e.target_type, e.target_id),
+                details: if e.details == "{}" { String::new() } else { e.details },
+            })
+            .collect();
+        render(&AuditTemplate { layout: Layout::new(&visitor), entries, notice: None })
+    }
+    .await;
+    respond(&mut visitor, "/admin/audit", result)
+}

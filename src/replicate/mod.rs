@@ -1,0 +1,186 @@
+//! Litestream-compatible replication of the SQLite database to S3: WAL streaming, restore,
+//! backup verification and listing.
+//!
+//! The bucket uses Litestream 0.5's layout (`<prefix>/<level:04x>/<min>-<max>.ltx`), so the
+//! real `litestream restore` (0.5.x) restores what we write, and [`restore`] reads what
+//! Litestream 0.5 and 0.3 wrote. Format details: `ltx` (codec), `plan` (restore plan),
+//! `v3` (old layout).
+//!
+//! ## Contract with the app
+//! The app's single writer connection runs with `PRAGMA journal_mode=WAL;
+//! wal_autocheckpoint=0` and, after each committed group, bumps a `tokio::sync::watch`
+//! sequence (monotonically increasing). The replicator opens its own connections to the
+//! database, owns every checkpoint, and holds a read transaction so that no checkpoint
+//! passes unshipped frames. Recommended: also set `SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE` on the
+//! app's connections, so that a clean restart resumes from the WAL instead of uploading a
+//! full snapshot; and stop the writer before calling [`ReplicatorHandle::shutdown`], so the
+//! final sync ships the last commits. Call [`Replicator::start`] inside a multi-threaded
+//! Tokio runtime.
+//!
+//! ```ignore
+//! let (tx, rx) = tokio::sync::watch::channel(0u64);        // the writer bumps tx after commits
+//! let handle = Replicator::start(opts, &db_path, rx)?;
+//! handle.wait_durable(seq, Duration::from_secs(5)).await?; // ack = "replicated": 503 on Timeout
+//! let st = handle.status();                                // metrics / readyz
+//! handle.shutdown().await;                                  // final sync
+//! replicate::restore(&opts, &out, RestoreTarget::Latest, false, |p| bar.set(p.bytes_done)).await?;
+//! replicate::verify(&opts, &live_db).await?;               // scheduled backup drill
+//! replicate::list(&opts).await?;                            // snapshots + TXID range
+//! ```
+//!
+//! Local-ack mode keeps the app running while S3 is down: the WAL keeps every unshipped
+//! frame (nothing unshipped is checkpointed) and the backlog ships, without a TXID gap, when
+//! S3 is back. In replicated-ack mode [`ReplicatorHandle::wait_durable`] returns
+//! [`ReplicateError::Timeout`] instead, which the app turns into 503 + Retry-After.
+
+pub mod apply;
+pub mod compact;
+pub mod error;
+pub mod listing;
+pub mod ltx;
+pub mod lz4;
+pub mod options;
+pub mod plan;
+pub mod restore;
+pub mod s3;
+mod shipper;
+pub mod snapshot;
+pub mod status;
+pub mod v3;
+pub mod verify;
+pub mod wal;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use error::ReplicateError;
+pub use listing::{BackupListing, LevelSummary, SnapshotInfo, list};
+pub use options::{AckMode, PageEncoding, ReplicatorOptions};
+pub use plan::RestoreTarget;
+pub use restore::{RestoreProgress, RestoreReport, RestoreSource, restore};
+pub use status::ReplicationStatus;
+pub use verify::{VerifyReport, verify};
+
+use shipper::{Command, Shipper};
+use status::Shared;
+
+/// Starts replication; see the module docs.
+pub struct Replicator;
+
+impl Replicator {
+    /// Opens the database (which must exist and be in WAL mode), then ships in a dedicated
+    /// thread and compacts in a background task. Failing to reach S3 is not an error here:
+    /// the shipper keeps retrying and reports through [`ReplicatorHandle::status`].
+    pub fn start(
+        opts: ReplicatorOptions,
+        db_path: &Path,
+        commits: watch::Receiver<u64>,
+    ) -> Result<ReplicatorHandle, ReplicateError> {
+        opts.validate()?;
+        let rt = tokio::runtime::Handle::try_current()
+            .map_err(|_| ReplicateError::Config("Replicator::start must be called inside a Tokio runtime".into()))?;
+        let store = s3::Store::new(&opts)?;
+        let shared = Arc::new(Shared::new());
+        let shipper =
+            Shipper::open(opts.clone(), store.clone(), rt.clone(), db_path, commits.clone(), Arc::clone(&shared))?;
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (exited_tx, exited_rx) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("replicate-shipper".into())
+            .spawn(move || {
+                shipper.run(cmd_rx);
+                let _ = exited_tx.send(());
+            })
+            .map_err(|e| ReplicateError::io("start the replication thread", e))?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let compactor = rt.spawn(compact::run(opts, store, Arc::clone(&shared), stop_rx));
+        Ok(ReplicatorHandle {
+            shared,
+            commits,
+            cmd: cmd_tx,
+            exited: Some(exited_rx),
+            stop_compactor: stop_tx,
+            compactor: Some(compactor),
+        })
+    }
+}
+
+/// Controls a running replicator. Dropping it stops replication (with a final sync, in the
+/// background); prefer [`ReplicatorHandle::shutdown`].
+pub struct ReplicatorHandle {
+    shared: Arc<Shared>,
+    commits: watch::Receiver<u64>,
+    cmd: mpsc::UnboundedSender<Command>,
+    exited: Option<oneshot::Receiver<()>>,
+    stop_compactor: watch::Sender<bool>,
+    compactor: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ReplicatorHandle {
+    /// The highest commit sequence known to be durable in S3.
+    pub fn shipped(&self) -> watch::Receiver<u64> {
+        self.shared.shipped.subscribe()
+    }
+
+    /// Waits until commit `seq` is stored in S3, or fails with [`ReplicateError::Timeout`]
+    /// ([`ReplicateError::Fenced`] if another writer took over the bucket).
+    pub async fn wait_durable(&self, seq: u64, timeout: Duration) -> Result<(), ReplicateError> {
+        let fenced = || ReplicateError::Fenced { key: "(see the replication log)".into() };
+        let mut shipped = self.shared.shipped.subscribe();
+        let mut fenced_rx = self.shared.fenced.subscribe();
+        if *fenced_rx.borrow() {
+            return Err(fenced());
+        }
+        if *shipped.borrow() >= seq {
+            return Ok(());
+        }
+        if !self.shared.inner.lock().running {
+            return Err(ReplicateError::Stopped);
+        }
+        tokio::select! {
+            r = shipped.wait_for(|v| *v >= seq) => r.map(|_| ()).map_err(|_| ReplicateError::Stopped),
+            _ = fenced_rx.wait_for(|f| *f) => Err(fenced()),
+            _ = tokio::time::sleep(timeout) => Err(ReplicateError::Timeout { seq, waited: timeout }),
+        }
+    }
+
+    /// Backup drill with an exact comparison: takes the digest of the database as of the
+    /// newest TXID in S3 (from the shipper, which knows exactly which frames that TXID
+    /// covers), restores precisely that TXID into a temporary directory, checks integrity and
+    /// compares. Fails with [`ReplicateError::VerifyMismatch`] if the backup differs.
+    pub async fn verify(&self, opts: &ReplicatorOptions) -> Result<VerifyReport, ReplicateError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(Command::ShippedDigest(tx)).map_err(|_| ReplicateError::Stopped)?;
+        let d = rx.await.map_err(|_| ReplicateError::Stopped)??;
+        verify::verify_against(opts, d.txid, d.page_size, d.pages, d.digest).await
+    }
+
+    /// Replication health for metrics and readiness.
+    pub fn status(&self) -> ReplicationStatus {
+        self.shared.snapshot(*self.commits.borrow())
+    }
+
+    /// Stops: a final sync ships what is committed, then the thread and tasks end.
+    pub async fn shutdown(mut self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+        if let Some(exited) = self.exited.take() {
+            let _ = exited.await;
+        }
+        let _ = self.stop_compactor.send(true);
+        if let Some(c) = self.compactor.take() {
+            let _ = c.await;
+        }
+    }
+}
+
+impl Drop for ReplicatorHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_compactor.send(true);
+    }
+}

@@ -1,0 +1,90 @@
+//! Wiring automatic HTTPS: the certificate store over SQLite (so backups and the standby carry the
+//! account and certificate), the certificate manager, the HTTPS and HTTP listeners, readiness.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use poem::listener::{Acceptor, AcceptorExt, BoxAcceptor, Listener, TcpListener};
+
+use crate::config::{self, Config};
+use crate::db::{self, Database};
+use crate::tls::{AcmeOptions, CertManager, CertManagerHandle, CertStore, Challenge, StoreError, TlsAcceptor};
+
+/// `tls_store` table through the app's writer and readers. Values hold private keys: never logged.
+pub struct DbCertStore(pub Database);
+
+impl CertStore for DbCertStore {
+    fn load<'a>(&'a self, key: &'a str) -> futures_util::future::BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        let key = key.to_owned();
+        Box::pin(async move { self.0.read(move |c| db::kv::tls_get(c, &key)).await.map_err(StoreError::new) })
+    }
+    fn save<'a>(&'a self, key: &'a str, value: Vec<u8>) -> futures_util::future::BoxFuture<'a, Result<(), StoreError>> {
+        let key = key.to_owned();
+        Box::pin(async move {
+            self.0.write(move |c| db::kv::tls_put(c, &key, &value, db::now())).await.map_err(StoreError::new)
+        })
+    }
+}
+
+pub fn acme_options(c: &Config) -> AcmeOptions {
+    let a = &c.settings.acme;
+    AcmeOptions {
+        domains: c.settings.domain.clone(),
+        email: a.email.clone(),
+        directory_url: a.directory_url.clone(),
+        ca_file: (!a.ca_file.is_empty()).then(|| a.ca_file.clone().into()),
+        challenge: match a.challenge {
+            config::Challenge::TlsAlpn01 => Challenge::TlsAlpn01,
+            config::Challenge::Http01 => Challenge::Http01,
+        },
+        ..AcmeOptions::default()
+    }
+}
+
+pub struct HttpsParts {
+    pub certs: CertManagerHandle,
+    pub https: BoxAcceptor,
+    pub http: BoxAcceptor,
+    pub https_addr: std::net::SocketAddr,
+    pub http_addr: std::net::SocketAddr,
+}
+
+async fn bind(
+    addr: std::net::SocketAddr,
+    key: &str,
+) -> anyhow::Result<(poem::listener::TcpAcceptor, std::net::SocketAddr)> {
+    let acceptor = TcpListener::bind(addr.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr} (setting `{key}`)"))?;
+    let local =
+        acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("listener has no address")?;
+    Ok((acceptor, local))
+}
+
+/// Starts the certificate manager (a stored certificate is served at once; otherwise HTTPS
+/// handshakes fail until the first one arrives) and binds both listeners.
+pub async fn start(c: &Config, db: &Database) -> anyhow::Result<HttpsParts> {
+    let store: Arc<dyn CertStore> = Arc::new(DbCertStore(db.clone()));
+    let certs = CertManager::start(acme_options(c), store).await.context("cannot start automatic HTTPS")?;
+    let (https_tcp, https_addr) = bind(c.https_listen, "https_listen").await?;
+    let tls = TlsAcceptor::new(https_tcp, Arc::new(crate::tls::server_config(certs.resolver())));
+    let (http_tcp, http_addr) = bind(c.http_listen, "http_listen").await?;
+    Ok(HttpsParts { certs, https: tls.boxed(), http: http_tcp.boxed(), https_addr, http_addr })
+}
+
+/// Not ready until a certificate is being served.
+pub fn readiness(certs: &CertManagerHandle) -> crate::http::ReadinessCheck {
+    let certs = certs.clone();
+    Arc::new(move || {
+        let s = certs.status();
+        if s.has_certificate {
+            Ok(())
+        } else {
+            Err(format!(
+                "no certificate yet{}",
+                s.last_error.map(|e| format!(" (last attempt: {e})")).unwrap_or_else(|| " (being obtained)".into())
+            ))
+        }
+    })
+}

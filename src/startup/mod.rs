@@ -1,0 +1,247 @@
+//! Building and running the application: bind first (port 0 in tests), then serve until a signal,
+//! draining in-flight requests and the write queue before exit. Speaks systemd's notify protocol.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use poem::Server;
+use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
+use tokio::sync::{Notify, watch};
+
+use crate::config::Config;
+use crate::db::{Database, DbOptions};
+use crate::domain::Domain;
+use crate::http::{self, AppState};
+use crate::ops::scheduler::{Intervals, Scheduler, SchedulerHandle};
+use crate::replicate::ReplicatorHandle;
+
+pub mod https;
+pub mod replication;
+
+pub struct Application {
+    acceptor: poem::listener::BoxAcceptor,
+    local_addr: SocketAddr,
+    state: Arc<AppState>,
+    db: Database,
+    replicator: Option<Arc<ReplicatorHandle>>,
+    /// With a domain: the HTTP listener (ACME HTTP-01 + redirect) and the certificate manager.
+    https: Option<HttpsRuntime>,
+    shutdown: Arc<Notify>,
+    scheduler: SchedulerHandle,
+    /// Whether this node is primary: the scheduler runs jobs only while it is true.
+    primary: watch::Sender<bool>,
+}
+
+struct HttpsRuntime {
+    certs: crate::tls::CertManagerHandle,
+    http: poem::listener::BoxAcceptor,
+    http_addr: SocketAddr,
+}
+
+/// How long in-flight requests may take to finish after a stop signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+
+pub fn db_options(config: &Config) -> DbOptions {
+    DbOptions {
+        path: config.database_path(),
+        readers: config.settings.database.readers,
+        synchronous: config.settings.database.synchronous,
+        busy_timeout: config.settings.database.busy_timeout,
+        external_checkpoints: config.replication_enabled(),
+    }
+}
+
+impl Application {
+    pub async fn build(config: Config, demo: bool) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
+        replication::restore_if_missing(&config).await?;
+        let db = Database::open(&db_options(&config))
+            .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?;
+        let replicator = if config.replication_enabled() {
+            let handle = replication::start(&config, &config.database_path(), db.commits())?;
+            if config.settings.replication.ack == crate::config::AckMode::Replicated {
+                db.set_durability_gate(Some(Arc::new(replication::ReplicatedAck {
+                    handle: handle.clone(),
+                    timeout: config.settings.replication.replicated_ack_timeout,
+                })));
+            }
+            tracing::info!(url = %config.settings.replication.url, ack = ?config.settings.replication.ack, "replicating");
+            Some(handle)
+        } else {
+            None
+        };
+        let domain = Domain::new(db.clone(), config.clone()).await.context("cannot initialise the application")?;
+        if demo && domain.load_demo().await.context("cannot load the demo dataset")? {
+            tracing::info!("loaded the demo dataset");
+        }
+        let state = AppState::new(domain, config.https_enabled());
+        if let Some(r) = &replicator {
+            state.add_readiness_check("replication", replication::readiness(r));
+        }
+        // With a domain the app is served over HTTPS only; plain HTTP answers ACME and redirects.
+        let (acceptor, local_addr, https) = if config.https_enabled() {
+            let parts = https::start(&config, &db).await?;
+            state.add_readiness_check("certificate", https::readiness(&parts.certs));
+            tracing::info!(https = %parts.https_addr, http = %parts.http_addr, domains = ?config.settings.domain, "automatic HTTPS");
+            let rt = HttpsRuntime { certs: parts.certs, http: parts.http, http_addr: parts.http_addr };
+            (parts.https, parts.https_addr, Some(rt))
+        } else {
+            let acceptor = TcpListener::bind(config.listen.to_string())
+                .into_acceptor()
+                .await
+                .with_context(|| format!("cannot listen on {} (setting `listen`)", config.listen))?;
+            let local_addr = acceptor
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().copied())
+                .context("listener has no address")?;
+            (acceptor.boxed(), local_addr, None)
+        };
+        let (primary, primary_rx) = watch::channel(config.settings.role == crate::config::Role::Primary);
+        let backup_verify = replicator.as_ref().map(|r| replication::verify_job(&config, r));
+        let scheduler = Scheduler::standard(state.importer.clone(), &Intervals::from_config(&config), backup_verify)
+            .start(primary_rx);
+        Ok(Self {
+            acceptor,
+            local_addr,
+            state,
+            db,
+            replicator,
+            https,
+            shutdown: Arc::new(Notify::new()),
+            scheduler,
+            primary,
+        })
+    }
+
+    /// The app's listener: plain HTTP, or HTTPS when a domain is set.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The HTTP listener that redirects to HTTPS (only with a domain).
+    pub fn http_redirect_addr(&self) -> Option<SocketAddr> {
+        self.https.as_ref().map(|h| h.http_addr)
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Set to false when this node stops being primary (failover), true when it becomes primary:
+    /// periodic jobs run only on the primary.
+    pub fn primary_signal(&self) -> watch::Sender<bool> {
+        self.primary.clone()
+    }
+
+    /// A handle that stops the server when notified (tests; the CLI uses signals).
+    pub fn shutdown_handle(&self) -> Arc<Notify> {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let app = http::app(self.state.clone());
+        let shutdown = self.shutdown.clone();
+        tracing::info!(address = %self.local_addr, "serving");
+        notify_systemd_ready();
+        // One stop signal fans out to every listener.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.notified() => {}
+                _ = stop_signal() => {}
+            }
+            tracing::info!("stopping: draining requests");
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let main = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
+            app,
+            stopped(stop_rx.clone()),
+            Some(DRAIN_TIMEOUT),
+        );
+        let certs = match self.https {
+            Some(h) => {
+                let https_port = self.local_addr.port();
+                let redirect = crate::tls::HttpsRedirect::new(
+                    self.state.config.settings.domain.clone(),
+                    https_port,
+                    h.certs.http01(),
+                );
+                let plain = Server::new_with_acceptor(h.http).run_with_graceful_shutdown(
+                    redirect,
+                    stopped(stop_rx.clone()),
+                    Some(DRAIN_TIMEOUT),
+                );
+                let (a, b) = tokio::join!(main, plain);
+                a.context("HTTPS server failed")?;
+                b.context("HTTP redirect server failed")?;
+                Some(h.certs)
+            }
+            None => {
+                main.await.context("server failed")?;
+                None
+            }
+        };
+        if let Some(c) = certs {
+            c.stop();
+        }
+        // Order matters: stop the jobs (they write, and the verify job holds the replicator), stop the
+        // writer (no new commits), then the final WAL sync to S3.
+        self.scheduler.stop().await;
+        self.db.set_durability_gate(None);
+        self.state.readiness.write().clear();
+        self.db.close().await;
+        if let Some(r) = self.replicator {
+            replication::shutdown(r).await;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("install SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The watchdog interval systemd asks for. Like libsystemd's sd_watchdog_enabled (and unlike the
+/// sd-notify crate), a missing WATCHDOG_PID means the request is for this process.
+fn watchdog_usec() -> Option<u64> {
+    let usec = std::env::var("WATCHDOG_USEC").ok()?.parse::<u64>().ok().filter(|u| *u > 0)?;
+    match std::env::var("WATCHDOG_PID").ok().map(|p| p.parse::<u32>()) {
+        None => Some(usec),
+        Some(Ok(pid)) if pid == std::process::id() => Some(usec),
+        _ => None,
+    }
+}
+
+/// READY=1 once we serve; WATCHDOG=1 at half the interval systemd asks for.
+fn notify_systemd_ready() {
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    if let Some(usec) = watchdog_usec() {
+        let every = Duration::from_micros(usec / 2);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            }
+        });
+    }
+}

@@ -1,0 +1,144 @@
+//! The command line, run as the built binary: creating the first admin, checking a configuration.
+
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+/// Runs `mysetlist ARGS` with exactly the given MYSETLIST_* variables (none inherited).
+fn mysetlist(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mysetlist"));
+    cmd.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MYSETLIST_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run the mysetlist binary")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn create_user_makes_an_admin_who_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "a long admin passphrase\n").unwrap();
+    let out = mysetlist(
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "Root@Example.org",
+            "--password-file",
+            password_file.to_str().unwrap(),
+            "--role",
+            "admin",
+        ],
+        &[("MYSETLIST_DATA_DIR", &data)],
+    );
+    assert!(out.status.success(), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("root@example.org"), "{}", text(&out.stdout));
+
+    // The same email again is refused, and says why.
+    let again = mysetlist(
+        &["admin", "create-user", "--email", "root@example.org", "--password-file", password_file.to_str().unwrap()],
+        &[("MYSETLIST_DATA_DIR", &data)],
+    );
+    assert!(!again.status.success());
+    assert!(text(&again.stderr).contains("already exists"), "{}", text(&again.stderr));
+
+    let app = spawn_app_in(dir, &[]).await;
+    let c = app.client();
+    let r = c
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "root@example.org", "password": "a long admin passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    let me = ok_json(r).await;
+    assert_eq!(me["role"], "admin");
+    assert_eq!(c.get(app.url("/api/v1/admin/users")).send().await.unwrap().status(), 200);
+    let audit = ok_json(c.get(app.url("/api/v1/admin/audit")).send().await.unwrap()).await;
+    let created = audit.as_array().unwrap().iter().find(|e| e["action"] == "user.create_cli").expect("audited");
+    assert_eq!(created["target_id"], me["id"].to_string());
+    assert_eq!(created["actor_id"], json!(null), "the CLI acts as the system");
+    app.stop().await;
+}
+
+#[test]
+fn create_user_refuses_weak_passwords_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let weak = dir.path().join("weak");
+    std::fs::write(&weak, "password123").unwrap();
+    let out = mysetlist(
+        &["admin", "create-user", "--email", "a@example.org", "--password-file", weak.to_str().unwrap()],
+        &[("MYSETLIST_DATA_DIR", &data)],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("password"), "{}", text(&out.stderr));
+
+    let missing = dir.path().join("no-such-file");
+    let out = mysetlist(
+        &["admin", "create-user", "--email", "a@example.org", "--password-file", missing.to_str().unwrap()],
+        &[("MYSETLIST_DATA_DIR", &data)],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains(&missing.display().to_string()), "{}", text(&out.stderr));
+
+    let out = mysetlist(
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "a@example.org",
+            "--password-file",
+            weak.to_str().unwrap(),
+            "--role",
+            "god",
+        ],
+        &[("MYSETLIST_DATA_DIR", &data)],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("god"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn check_config_names_a_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+
+    let ok = mysetlist(&["check-config"], &[("MYSETLIST_DATA_DIR", &data)]);
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+
+    // An unknown key from the environment.
+    let out = mysetlist(&["check-config"], &[("MYSETLIST_DATA_DIR", &data), ("MYSETLIST_VOTING__ANONYMUS", "true")]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("voting.anonymus"), "{}", text(&out.stderr));
+
+    // An unknown key in a TOML file.
+    let file = dir.path().join("mysetlist.toml");
+    std::fs::write(&file, "[http]\nmax_body = 10\n").unwrap();
+    let out = mysetlist(&["check-config", "--config", file.to_str().unwrap()], &[("MYSETLIST_DATA_DIR", &data)]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("http.max_body"), "{}", text(&out.stderr));
+
+    // A known key with a bad value.
+    let out = mysetlist(&["check-config"], &[("MYSETLIST_DATA_DIR", &data), ("MYSETLIST_LISTEN", "nowhere")]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("listen"), "{}", text(&out.stderr));
+
+    // A secret is never printed.
+    let out = mysetlist(
+        &["check-config"],
+        &[("MYSETLIST_DATA_DIR", &data), ("MYSETLIST_METRICS__TOKEN", "s3cret-token-value")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("s3cret-token-value"));
+}

@@ -1,0 +1,110 @@
+//! Live rankings over server-sent events: the first event is the current ranking, every vote after
+//! that arrives as a new `ranking` event.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mysetlist::domain::Role;
+
+use crate::helpers::*;
+
+/// Reads server-sent events off a streaming response, one complete event at a time.
+struct EventReader {
+    stream: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl EventReader {
+    fn new(resp: reqwest::Response) -> Self {
+        Self { stream: resp.bytes_stream().boxed(), buffer: String::new() }
+    }
+
+    /// The next event as (event type, data), skipping keep-alive comments; None at end of stream.
+    async fn next_event(&mut self) -> Option<(String, String)> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut kind = String::from("message");
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        kind = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a comment or keep-alive
+                }
+                return Some((kind, data.join("\n")));
+            }
+            let chunk = self.stream.next().await?.ok()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next `ranking` event's JSON, within a bounded time.
+    async fn next_ranking(&mut self) -> serde_json::Value {
+        let (kind, data) = tokio::time::timeout(Duration::from_secs(10), self.next_event())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream is still open");
+        assert_eq!(kind, "ranking");
+        serde_json::from_str(&data).expect("event data is JSON")
+    }
+}
+
+fn votes_of(ranking: &serde_json::Value, song: i64) -> i64 {
+    ranking["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["song_id"] == song)
+        .map(|r| r["votes"].as_i64().unwrap())
+        .expect("song in the ranking")
+}
+
+#[tokio::test]
+async fn a_vote_reaches_watchers_as_a_new_ranking() {
+    let app = spawn_app().await;
+    let show = app.seed_show(chrono::Duration::days(2), 5).await;
+    let song = show.song_ids[2];
+    let watcher = app.client();
+    let resp = watcher.get(app.url(&format!("/shows/{}/live", show.show_id))).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    let mut events = EventReader::new(resp);
+
+    let first = events.next_ranking().await;
+    assert_eq!(first["show_id"], show.show_id);
+    assert_eq!(first["ranking"].as_array().unwrap().len(), 5);
+    assert_eq!(votes_of(&first, song), 0);
+
+    let fans = [
+        app.session_client(&app.user("live1@example.org", Role::User).await).await,
+        app.session_client(&app.user("live2@example.org", Role::User).await).await,
+    ];
+    for (i, fan) in fans.iter().enumerate() {
+        let r = fan.post(app.url(&format!("/api/v1/shows/{}/songs/{song}/vote", show.show_id))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        // Each vote is followed by an event carrying it (events are coalesced, never lost: the last
+        // event after a change always has the newest counts).
+        let mut latest = events.next_ranking().await;
+        while votes_of(&latest, song) < i as i64 + 1 {
+            latest = events.next_ranking().await;
+        }
+        assert_eq!(votes_of(&latest, song), i as i64 + 1);
+        assert_eq!(latest["ranking"][0]["song_id"], song, "the voted song leads");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn live_rankings_of_unknown_shows_are_not_found() {
+    let app = spawn_app().await;
+    let c = app.client();
+    problem(c.get(app.url("/shows/999999/live")).send().await.unwrap(), 404).await;
+    problem(c.get(app.url("/shows/not-a-number/live")).send().await.unwrap(), 400).await;
+    app.stop().await;
+}

@@ -1,0 +1,505 @@
+//! The server-rendered pages over real HTTP: content, 404s as HTML, forms with CSRF tokens and
+//! Post/Redirect/Get, accounts, admin roles, and the show-page cache for signed-out visitors.
+
+use mysetlist::domain::{Role, Voter};
+use reqwest::{Client, Response, StatusCode};
+
+use crate::helpers::*;
+
+async fn get_html(c: &Client, url: &str) -> (StatusCode, String) {
+    let r = c.get(url).send().await.unwrap();
+    let status = r.status();
+    if status != StatusCode::SEE_OTHER {
+        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(ct.starts_with("text/html"), "{url}: expected HTML, got {ct}");
+    }
+    (status, r.text().await.unwrap())
+}
+
+/// The page's form token (first hidden `csrf` field).
+async fn csrf(c: &Client, url: &str) -> String {
+    let (status, html) = get_html(c, url).await;
+    assert_eq!(status, 200, "{url}");
+    form_value(&html, "csrf").unwrap_or_else(|| panic!("{url} has no csrf field"))
+}
+
+fn location(r: &Response) -> String {
+    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Value of a Set-Cookie for `name` on a response, if any.
+fn set_cookie(r: &Response, name: &str) -> Option<String> {
+    r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let (k, rest) = c.split_once('=')?;
+        (k == name).then(|| rest.split(';').next().unwrap_or_default().to_owned())
+    })
+}
+
+/// The vote count shown in a ranking row.
+fn shown_votes(html: &str, song_id: i64) -> Option<i64> {
+    let row = html.find(&format!("id=\"song-{song_id}\""))?;
+    let rest = &html[row..];
+    let start = rest.find("class=\"n\">")? + "class=\"n\">".len();
+    let end = rest[start..].find('<')? + start;
+    rest[start..end].parse().ok()
+}
+
+async fn votes_in_db(app: &TestApp, show_id: i64, song_id: i64) -> i64 {
+    let r = app.domain().ranking(show_id).await.unwrap();
+    r.iter().find(|s| s.song_id == song_id).map(|s| s.votes + s.anon_votes).expect("song on the list")
+}
+
+#[tokio::test]
+async fn public_pages_render_their_key_content() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 6).await;
+    let show = app.domain().show_by_id(seeded.show_id).await.unwrap();
+    let c = app.client();
+
+    let (s, home) = get_html(&c, &app.url("/")).await;
+    assert_eq!(s, 200);
+    assert!(home.contains("Upcoming shows") && home.contains(&format!("/shows/{}", seeded.slug)));
+
+    let (s, page) = get_html(&c, &app.url(&format!("/shows/{}", seeded.slug))).await;
+    assert_eq!(s, 200);
+    assert!(page.contains(&show.artist_name) && page.contains("Fans' prediction"));
+    assert!(page.contains(&format!("data-live=\"/shows/{}/live\"", seeded.show_id)));
+    assert!(page.contains("aria-live=\"polite\""), "the ranking announces changes");
+    assert!(page.contains("Sign in</a> or"), "signed-out visitors are invited to sign in");
+    assert!(!page.contains("class=\"vote\""), "no vote forms without an account");
+    // The list is seeded with the artist's most popular studio songs.
+    assert!(shown_votes(&page, seeded.song_ids[0]).is_some());
+
+    let (s, artist) = get_html(&c, &app.url(&format!("/artists/{}", show.artist_slug))).await;
+    assert_eq!(s, 200);
+    assert!(artist.contains("Upcoming shows") && artist.contains("Song 5") && artist.contains(&seeded.slug));
+    assert!(artist.contains("Sign in</a> to follow"));
+
+    let (s, venue) = get_html(&c, &app.url(&format!("/venues/{}", show.venue_slug))).await;
+    assert_eq!(s, 200);
+    assert!(venue.contains(&show.venue_name) && venue.contains("Europe/Berlin") && venue.contains(&seeded.slug));
+
+    let (s, found) = get_html(&c, &app.url(&format!("/search?q={}", show.artist_name.replace(' ', "+")))).await;
+    assert_eq!(s, 200);
+    assert!(found.contains("id=\"r-artists\"") && found.contains(&format!("/artists/{}", show.artist_slug)));
+    let (_, songs) = get_html(&c, &app.url("/search?q=song")).await;
+    assert!(songs.contains("id=\"r-songs\"") && !songs.contains("id=\"r-venues\""));
+    let (s, empty) = get_html(&c, &app.url("/search")).await;
+    assert_eq!(s, 200);
+    assert!(empty.contains("Type a name"));
+    let (s, none) = get_html(&c, &app.url("/search?q=zzzqqq")).await;
+    assert_eq!(s, 200);
+    assert!(none.contains("No results for"));
+    let long = "a".repeat(201);
+    let (s, refused) = get_html(&c, &app.url(&format!("/search?q={long}"))).await;
+    assert_eq!(s, 400);
+    assert!(refused.contains("at most 200 characters"));
+
+    let (s, privacy) = get_html(&c, &app.url("/privacy")).await;
+    assert_eq!(s, 200);
+    for needle in ["id=\"accuracy\"", "id=\"trending\"", "argon2id", "/64", "30 days", "14 days", "90 days"] {
+        assert!(privacy.contains(needle), "privacy page mentions {needle}");
+    }
+    for path in ["/login", "/signup"] {
+        let (s, form) = get_html(&c, &app.url(path)).await;
+        assert_eq!(s, 200);
+        assert!(form.contains("name=\"csrf\"") && form.contains("<label for=\"email\">"));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_slugs_are_html_404_pages() {
+    let app = spawn_app().await;
+    let c = app.client();
+    for path in ["/shows/no-such-show", "/artists/no-such-artist", "/venues/no-such-venue"] {
+        let (s, body) = get_html(&c, &app.url(path)).await;
+        assert_eq!(s, 404, "{path}");
+        assert!(body.contains("<h1>Not found</h1>"), "{path}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn form_vote_with_a_valid_token_toggles_and_redirects() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 6).await;
+    let (c, _) = app.signed_in("voter@example.org", Role::User).await;
+    let page = app.url(&format!("/shows/{}", seeded.slug));
+    let song = seeded.song_ids[1];
+    let token = csrf(&c, &page).await;
+
+    let vote = |token: String| {
+        let c = c.clone();
+        let url = app.url(&format!("/shows/{}/vote", seeded.slug));
+        async move { c.post(url).form(&[("csrf", token), ("song_id", song.to_string())]).send().await.unwrap() }
+    };
+    let r = vote(token.clone()).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("/shows/{}#song-{song}", seeded.slug));
+    assert_eq!(votes_in_db(&app, seeded.show_id, song).await, 1);
+    let (_, html) = get_html(&c, &page).await;
+    assert_eq!(shown_votes(&html, song), Some(1));
+    let row = &html[html.find(&format!("id=\"song-{song}\"")).unwrap()..];
+    assert!(row[..row.find("</li>").unwrap()].contains("aria-pressed=\"true\""), "the button shows my vote");
+
+    let r = vote(token).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(votes_in_db(&app, seeded.show_id, song).await, 0, "voting again takes the vote back");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn form_vote_without_or_with_a_wrong_token_is_refused() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 6).await;
+    let (c, _) = app.signed_in("voter@example.org", Role::User).await;
+    let song = seeded.song_ids[0];
+    let url = app.url(&format!("/shows/{}/vote", seeded.slug));
+    let missing = c.post(&url).form(&[("song_id", song.to_string())]).send().await.unwrap();
+    assert_eq!(missing.status(), 403);
+    assert!(missing.text().await.unwrap().contains("CSRF"));
+    let wrong =
+        c.post(&url).form(&[("csrf", "forged".to_owned()), ("song_id", song.to_string())]).send().await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(votes_in_db(&app, seeded.show_id, song).await, 0, "nothing changed");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn form_errors_show_the_page_again_with_a_4xx() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 8).await;
+    let (c, _) = app.signed_in("fan@example.org", Role::User).await;
+    let page = app.url(&format!("/shows/{}", seeded.slug));
+    let token = csrf(&c, &page).await;
+    // A song of the catalog that is not on the list yet can be added through the form...
+    let extra = seeded.song_ids[7];
+    let (_, html) = get_html(&c, &page).await;
+    assert!(html.contains(&format!("<option value=\"{extra}\">")));
+    let add = app.url(&format!("/shows/{}/songs", seeded.slug));
+    let r = c.post(&add).form(&[("csrf", token.clone()), ("song_id", extra.to_string())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, html) = get_html(&c, &page).await;
+    assert_eq!(shown_votes(&html, extra), Some(0));
+    // ...a song of another artist cannot: the show page comes back with the reason.
+    let other = app.seed_show(chrono::Duration::days(5), 1).await;
+    let r = c.post(&add).form(&[("csrf", token), ("song_id", other.song_ids[0].to_string())]).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("role=\"alert\"") && body.contains("the song is not in this artist"), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_up_sign_in_and_sign_out_through_the_forms() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let token = csrf(&c, &app.url("/signup")).await;
+    let r = c
+        .post(app.url("/signup"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("email", "new@example.org"),
+            ("display_name", "New Fan"),
+            ("password", "a long enough secret"),
+            ("next", "/account"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/account");
+    let first = set_cookie(&r, "session").expect("session cookie set on sign-up");
+    let (s, account) = get_html(&c, &app.url("/account")).await;
+    assert_eq!(s, 200);
+    assert!(account.contains("new@example.org") && account.contains("New Fan"));
+
+    // Signing in again issues a new token; the old one stops working (no session fixation).
+    let token = csrf(&c, &app.url("/login")).await;
+    let login = |token: String, password: &'static str| {
+        let c = c.clone();
+        let url = app.url("/login");
+        async move {
+            c.post(url)
+                .form(&[("csrf", token.as_str()), ("email", "new@example.org"), ("password", password), ("next", "/")])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = login(token.clone(), "a long enough secret").await;
+    assert_eq!(r.status(), 303);
+    let second = set_cookie(&r, "session").expect("new session cookie on sign-in");
+    assert_ne!(first, second);
+    let stale = app.client();
+    let r = stale.get(app.url("/account")).header("cookie", format!("session={first}")).send().await.unwrap();
+    assert_eq!(r.status(), 303, "the replaced session no longer signs anyone in");
+
+    // Sign out: the cookie is cleared and the account page asks to sign in.
+    let token = csrf(&c, &app.url("/account")).await;
+    let r = c.post(app.url("/logout")).form(&[("csrf", token)]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(set_cookie(&r, "session").as_deref(), Some(""));
+    let r = c.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/login?next=%2Faccount");
+
+    // A wrong password shows the form again with the message.
+    let token = csrf(&c, &app.url("/login")).await;
+    let r = login(token, "not the password").await;
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("email or password is wrong") && body.contains("value=\"new@example.org\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn follow_and_unfollow_an_artist() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 3).await;
+    let (c, user) = app.signed_in("follower@example.org", Role::User).await;
+    let artist = app.domain().artist_by_id(seeded.artist_id).await.unwrap();
+    let page = app.url(&format!("/artists/{}", artist.slug));
+    let url = app.url(&format!("/artists/{}/follow", artist.slug));
+    let token = csrf(&c, &page).await;
+    let r = c.post(&url).form(&[("csrf", token.as_str()), ("follow", "1")]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.domain().followed_artists(user.id).await.unwrap().len(), 1);
+    let (_, html) = get_html(&c, &page).await;
+    assert!(html.contains("Following"));
+    let (_, account) = get_html(&c, &app.url("/account")).await;
+    assert!(account.contains(&format!("/artists/{}", artist.slug)));
+    let r = c.post(&url).form(&[("csrf", token.as_str()), ("follow", "0")]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(app.domain().followed_artists(user.id).await.unwrap().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn account_export_sign_out_everywhere_and_delete() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 4).await;
+    let (c, user) = app.signed_in("leaving@example.org", Role::User).await;
+    let fan = Voter::User(user.clone());
+    app.domain().toggle_vote(&fan, seeded.show_id, seeded.song_ids[0]).await.unwrap();
+
+    let (s, account) = get_html(&c, &app.url("/account")).await;
+    assert_eq!(s, 200);
+    assert!(account.contains("href=\"/api/v1/me/export\""));
+    let export: serde_json::Value = c.get(app.url("/api/v1/me/export")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(export["account"]["email"], "leaving@example.org");
+    assert_eq!(export["votes"].as_array().unwrap().len(), 1);
+
+    // Sign out everywhere ends a second device's session too.
+    let (other, _) = {
+        let o = app.client();
+        let r = o
+            .post(app.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "leaving@example.org", "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        (o, ())
+    };
+    let token = csrf(&c, &app.url("/account")).await;
+    let r = c.post(app.url("/account/logout-all")).form(&[("csrf", token)]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(other.get(app.url("/account")).send().await.unwrap().status(), 303);
+    assert_eq!(c.get(app.url("/account")).send().await.unwrap().status(), 303);
+
+    // Delete: a wrong password is shown on the page; the right one erases the account.
+    let (c, _) = {
+        let c = app.client();
+        let r = c
+            .post(app.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "leaving@example.org", "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        (c, ())
+    };
+    let token = csrf(&c, &app.url("/account")).await;
+    let r = c
+        .post(app.url("/account/delete"))
+        .form(&[("csrf", token.as_str()), ("password", "wrong password!")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("password: is wrong"));
+    assert!(app.domain().user(user.id).await.unwrap().is_some(), "nothing deleted yet");
+    let r = c
+        .post(app.url("/account/delete"))
+        .form(&[("csrf", token.as_str()), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/account/deleted");
+    assert!(app.domain().user(user.id).await.unwrap().is_none());
+    assert!(app.domain().authenticate("leaving@example.org", "correct horse battery").await.is_err());
+    // The vote stays as an anonymous count.
+    assert_eq!(votes_in_db(&app, seeded.show_id, seeded.song_ids[0]).await, 1);
+    let (s, _) = get_html(&c, &app.url("/account/deleted")).await;
+    assert_eq!(s, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn admin_pages_enforce_roles() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let r = c.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/login?next=%2Fadmin");
+
+    let (user, _) = app.signed_in("user@example.org", Role::User).await;
+    for path in ["/admin", "/admin/artists", "/admin/users"] {
+        let (s, body) = get_html(&user, &app.url(path)).await;
+        assert_eq!(s, 403, "{path}");
+        assert!(body.contains("Not allowed"));
+    }
+    let (moderator, _) = app.signed_in("mod@example.org", Role::Moderator).await;
+    for path in ["/admin", "/admin/artists", "/admin/venues", "/admin/shows"] {
+        assert_eq!(get_html(&moderator, &app.url(path)).await.0, 200, "{path}");
+    }
+    for path in ["/admin/users", "/admin/audit"] {
+        assert_eq!(get_html(&moderator, &app.url(path)).await.0, 403, "{path} is for admins");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn moderator_creates_an_artist_through_the_form() {
+    let app = spawn_app().await;
+    let (moderator, _) = app.signed_in("mod@example.org", Role::Moderator).await;
+    let token = csrf(&moderator, &app.url("/admin/artists")).await;
+    let r = moderator
+        .post(app.url("/admin/artists"))
+        .form(&[("csrf", token.as_str()), ("name", "Form Made Band"), ("genres", "post-rock")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let edit = location(&r);
+    assert!(edit.starts_with("/admin/artists/") && edit.ends_with("?done=created"), "{edit}");
+    let (s, page) = get_html(&moderator, &app.url(&edit)).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("Created.") && page.contains("value=\"Form Made Band\""));
+    let (s, public) = get_html(&app.client(), &app.url("/artists/form-made-band")).await;
+    assert_eq!(s, 200);
+    assert!(public.contains("post-rock"));
+
+    // Refused input: the form comes back with the message and what was typed.
+    let r = moderator
+        .post(app.url("/admin/artists"))
+        .form(&[("csrf", token.as_str()), ("name", "  "), ("genres", "kept")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("name: must not be empty") && body.contains("value=\"kept\""));
+    // Without the token nothing is created.
+    let r = moderator.post(app.url("/admin/artists")).form(&[("name", "Sneaky")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.domain().artists(100, 0).await.unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn moderator_enters_the_actual_setlist_and_the_show_page_compares() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::hours(-3), 6).await;
+    let (moderator, _) = app.signed_in("mod@example.org", Role::Moderator).await;
+    let admin_page = app.url(&format!("/admin/shows/{}", seeded.show_id));
+    let token = csrf(&moderator, &admin_page).await;
+    let setlist = "tape: Intro\nSong 0\nSong 3 | acoustic\nStrange Cover | cover: Someone Else\n* Song 1\n";
+    let r = moderator
+        .post(app.url(&format!("/admin/shows/{}/setlist", seeded.show_id)))
+        .form(&[("csrf", token.as_str()), ("setlist", setlist)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, edit) = get_html(&moderator, &admin_page).await;
+    assert!(edit.contains("tape: Intro\nSong 0\nSong 3 | acoustic"), "the textarea shows what is stored");
+
+    let (s, page) = get_html(&app.client(), &app.url(&format!("/shows/{}", seeded.slug))).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("What they played") && page.contains("Voting is closed"));
+    assert!(page.contains("<h3>Main set</h3>") && page.contains("<h3>Encore</h3>"));
+    assert!(page.contains("<span class=\"tag\">tape</span> Intro"));
+    assert!(page.contains("(Someone Else cover)") && page.contains("acoustic"));
+    assert!(page.contains("href=\"/privacy#accuracy\""));
+    // The seeded list holds songs 0-4 with no votes: top 4 = songs 0,1,2,3; played 0,3,1 + a cover.
+    let accuracy = app.domain().show_by_id(seeded.show_id).await.unwrap().accuracy.unwrap();
+    assert!(page.contains(&format!("<strong>{accuracy}%</strong>")), "accuracy {accuracy} shown");
+    assert!(page.contains("✓ predicted") && page.contains("✓ played"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn admin_bans_a_user_through_the_form() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in("admin@example.org", Role::Admin).await;
+    let (victim, user) = app.signed_in("troll@example.org", Role::User).await;
+    let token = csrf(&admin, &app.url("/admin/users")).await;
+    let (_, list) = get_html(&admin, &app.url("/admin/users")).await;
+    assert!(list.contains("troll@example.org"));
+    let r = admin
+        .post(app.url(&format!("/admin/users/{}/ban", user.id)))
+        .form(&[("csrf", token.as_str()), ("banned", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(app.domain().user(user.id).await.unwrap().is_none(), "a banned user is no longer a current user");
+    assert_eq!(victim.get(app.url("/account")).send().await.unwrap().status(), 303, "their session ended");
+    let (_, list) = get_html(&admin, &app.url("/admin/users?done=banned")).await;
+    assert!(list.contains("User banned") && list.contains("<strong>Banned</strong>"));
+    // The audit log page shows the ban.
+    let (s, audit) = get_html(&admin, &app.url("/admin/audit")).await;
+    assert_eq!(s, 200);
+    assert!(audit.contains("user.ban") && audit.contains("admin@example.org"));
+    // Unban through the same form.
+    let r = admin
+        .post(app.url(&format!("/admin/users/{}/ban", user.id)))
+        .form(&[("csrf", token.as_str()), ("banned", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(app.domain().user(user.id).await.unwrap().is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signed_out_show_page_is_cached_until_a_vote_changes_it() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 6).await;
+    let page = app.url(&format!("/shows/{}", seeded.slug));
+    let song = seeded.song_ids[2];
+    let anon = app.client();
+    let (_, before) = get_html(&anon, &page).await;
+    assert_eq!(shown_votes(&before, song), Some(0));
+    let key = |app: &TestApp| (seeded.show_id, app.domain().ranking_generation(seeded.show_id), true);
+    assert!(app.state.page_cache.contains_key(&key(&app)), "the signed-out page is cached");
+    let r = anon.get(&page).send().await.unwrap();
+    assert!(r.headers().get("set-cookie").is_none(), "a cached page sets no cookie");
+    assert_eq!(r.text().await.unwrap(), before, "served from the cache");
+
+    let (fan, _) = app.signed_in("fan@example.org", Role::User).await;
+    let r = fan.post(app.url(&format!("/api/v1/shows/{}/songs/{song}/vote", seeded.show_id))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!app.state.page_cache.contains_key(&key(&app)), "the vote moved the generation on");
+    let (_, after) = get_html(&anon, &page).await;
+    assert_eq!(shown_votes(&after, song), Some(1), "the next signed-out visitor sees the vote");
+    // Signed-in visitors never get the shared page: theirs carries their own forms.
+    let (_, mine) = get_html(&fan, &page).await;
+    assert!(mine.contains("class=\"vote\""));
+    app.stop().await;
+}

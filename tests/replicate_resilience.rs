@@ -1,0 +1,215 @@
+//! The shipper under failure: S3 outages (local and replicated acknowledgement), restarts of
+//! the replicator, and a `kill -9` of the whole process. In every case the bucket ends up
+//! with L0 TXIDs 1..=n (no gap, no duplicate) and restores to exactly the live database.
+
+mod replicate_support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use mysetlist::replicate::{self, AckMode, ReplicateError, Replicator, ReplicatorOptions, RestoreTarget};
+use replicate_support::*;
+
+const DURABLE: Duration = Duration::from_secs(60);
+
+async fn assert_restores_to(opts: &ReplicatorOptions, live: &std::path::Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("restored.db");
+    replicate::restore(opts, &out, RestoreTarget::Latest, false, |_| {}).await.unwrap();
+    assert!(integrity_ok(&out));
+    assert_same_rows(&out, live);
+}
+
+fn fast(mut o: ReplicatorOptions) -> ReplicatorOptions {
+    o.sync_interval = Duration::from_millis(100);
+    o.checkpoint_frames = 30;
+    o
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_ack_keeps_going_through_an_s3_outage_and_ships_the_backlog_without_a_gap() {
+    init_logging();
+    let mut s3 = S3Server::start();
+    let bucket = s3.bucket("outage");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let mut app = App::open(&db);
+    app.commit(20);
+    let opts = fast(s3.options(&bucket, "app.db"));
+    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+    for _ in 0..5 {
+        let seq = app.commit(25);
+        handle.wait_durable(seq, DURABLE).await.unwrap();
+    }
+
+    s3.stop();
+    for _ in 0..8 {
+        app.commit(40); // commits keep succeeding locally
+    }
+    assert!(wait_until(Duration::from_secs(20), || handle.status().upload_errors > 0), "the outage was noticed");
+    let st = handle.status();
+    assert!(st.shipped_seq < app.seq, "{st:?}");
+    assert!(st.last_error.is_some());
+    assert!(wait_until(Duration::from_secs(5), || handle.status().lag_seconds > 0.2));
+
+    s3.resume();
+    handle.wait_durable(app.seq, DURABLE).await.unwrap();
+    assert_eq!(handle.status().lag_seconds, 0.0);
+    let seq = app.commit(10);
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+    handle.shutdown().await;
+    assert_contiguous_l0(&s3, &bucket, "app.db");
+    assert_restores_to(&opts, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicated_ack_times_out_while_s3_is_down_then_catches_up() {
+    init_logging();
+    let mut s3 = S3Server::start();
+    let bucket = s3.bucket("repl-ack");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let mut app = App::open(&db);
+    let mut opts = fast(s3.options(&bucket, "app.db"));
+    opts.ack = AckMode::Replicated;
+    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+    let seq = app.commit(30);
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+
+    s3.stop();
+    let seq = app.commit(30);
+    let err = handle.wait_durable(seq, Duration::from_millis(800)).await.unwrap_err();
+    assert!(matches!(err, ReplicateError::Timeout { seq: s, .. } if s == seq), "{err:?}");
+    assert!(err.to_string().contains("not stored in S3"), "{err}");
+
+    s3.resume();
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+    for _ in 0..3 {
+        let seq = app.commit(15);
+        handle.wait_durable(seq, DURABLE).await.unwrap();
+    }
+    handle.shutdown().await;
+    assert_contiguous_l0(&s3, &bucket, "app.db");
+    assert_restores_to(&opts, &db).await;
+}
+
+/// A replicator restarted next to a running app continues from the WAL (an incremental
+/// L0, not a new full snapshot); after the app closed its database, it ships a full snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_from_the_wal_with_contiguous_txids() {
+    init_logging();
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("restart");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let mut app = App::open(&db);
+    let mut opts = fast(s3.options(&bucket, "app.db"));
+    opts.checkpoint_frames = 1_000_000;
+    for round in 0..3 {
+        if round > 0 {
+            app.commit(5); // committed while no replicator ran; this round must ship it
+        }
+        let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+        for _ in 0..3 {
+            let seq = app.commit(20);
+            handle.wait_durable(seq, DURABLE).await.unwrap();
+        }
+        handle.shutdown().await;
+        let n = assert_contiguous_l0(&s3, &bucket, "app.db");
+        if round > 0 {
+            let h = ltx_header(&s3, &bucket, "app.db", 0, n - 2, n - 2);
+            assert!(h.wal_offset > 32, "round {round}: resumed mid-WAL, not a full snapshot: {h:?}");
+        }
+    }
+    assert_restores_to(&opts, &db).await;
+
+    // The app closes the database (its close checkpoints and deletes the WAL): the next
+    // start cannot continue the WAL and ships a full snapshot as the next TXID.
+    drop(app);
+    let mut app = App::open(&db);
+    let before = assert_contiguous_l0(&s3, &bucket, "app.db");
+    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+    let seq = app.commit(10);
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+    handle.shutdown().await;
+    assert_contiguous_l0(&s3, &bucket, "app.db");
+    let h = ltx_header(&s3, &bucket, "app.db", 0, before + 1, before + 1);
+    assert!(h.wal_offset <= 32, "a full snapshot, not a continuation: {h:?}");
+    assert_restores_to(&opts, &db).await;
+}
+
+/// Runs in a child process (see below): replicates and commits until killed.
+#[test]
+#[ignore = "helper process for killed_process_resumes_without_gap_or_duplicate"]
+fn child_replicator_process() {
+    let Ok(db) = std::env::var("MYSETLIST_CHILD_DB") else {
+        return;
+    };
+    let endpoint = std::env::var("MYSETLIST_CHILD_ENDPOINT").unwrap();
+    let bucket = std::env::var("MYSETLIST_CHILD_BUCKET").unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async move {
+        let db = std::path::PathBuf::from(db);
+        let mut app = App::open(&db);
+        let mut opts = ReplicatorOptions::new(format!("s3://{bucket}/app.db"));
+        opts.endpoint = Some(endpoint);
+        opts.force_path_style = true;
+        opts.access_key_id = Some(ACCESS_KEY.into());
+        opts.secret_access_key = Some(SECRET_KEY.into());
+        opts.ack = AckMode::Replicated;
+        opts.checkpoint_frames = 1_000_000;
+        let handle = Replicator::start(opts, &db, app.commits()).unwrap();
+        loop {
+            let seq = app.commit(15);
+            handle.wait_durable(seq, DURABLE).await.unwrap();
+            println!("durable {seq}");
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_process_resumes_without_gap_or_duplicate() {
+    init_logging();
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("killed");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_replicator_process", "--nocapture"])
+        .env("MYSETLIST_CHILD_DB", &db)
+        .env("MYSETLIST_CHILD_ENDPOINT", s3.endpoint())
+        .env("MYSETLIST_CHILD_BUCKET", &bucket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut durable = 0;
+    while durable < 12 {
+        let line = lines.next().expect("child output").unwrap();
+        if line.starts_with("durable ") {
+            durable += 1;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no final sync, no clean close
+    child.wait().unwrap();
+    let shipped_by_child = assert_contiguous_l0(&s3, &bucket, "app.db");
+    assert!(shipped_by_child >= 12);
+
+    let mut app = App::open(&db);
+    let opts = fast(s3.options(&bucket, "app.db"));
+    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+    let seq = app.commit(10);
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+    handle.shutdown().await;
+    let n = assert_contiguous_l0(&s3, &bucket, "app.db");
+    assert!(n > shipped_by_child);
+    let resumed = ltx_header(&s3, &bucket, "app.db", 0, shipped_by_child + 1, shipped_by_child + 1);
+    assert!(resumed.wal_offset > 32, "continued the WAL after the kill: {resumed:?}");
+    assert_restores_to(&opts, &db).await;
+    let (ok, text) =
+        litestream_restore(&litestream_0_5_17(), &s3.litestream_url(&bucket, "app.db"), &dir.path().join("ls.db"), &[]);
+    assert!(ok, "{text}");
+    assert_same_rows(&dir.path().join("ls.db"), &db);
+}
