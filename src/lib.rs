@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod observability;
 pub mod ops;
 pub mod replicate;
 pub mod startup;

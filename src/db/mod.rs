@@ -8,6 +8,8 @@ mod writer;
 
 pub mod artists;
 pub mod audit;
+pub mod files;
+pub mod insights;
 pub mod jobs;
 pub mod kv;
 pub mod search;
@@ -32,7 +34,7 @@ use std::time::Duration;
 pub use connection::{ConnectionOptions, open_connection};
 pub use migrate::{MIGRATIONS, applied_migrations, migrate};
 pub use rusqlite::{Connection, OptionalExtension, Row, params};
-pub use writer::WriterStats;
+pub use writer::{COMMIT_BUCKETS, WriterStats};
 
 use crate::config::Synchronous;
 
@@ -172,6 +174,21 @@ impl Database {
 
     pub fn writer_stats(&self) -> WriterStats {
         self.inner.writer.stats()
+    }
+
+    /// Sizes of the database file and its WAL.
+    pub fn file_sizes(&self) -> files::FileSizes {
+        files::sizes(&self.inner.path)
+    }
+
+    /// Space on the filesystem of the data directory (None when statvfs fails).
+    pub fn disk_space(&self) -> Option<files::DiskSpace> {
+        files::disk_space(&self.inner.path)
+    }
+
+    /// `Err(reason)` when the OS would refuse writes to the database files (see [`files`]).
+    pub fn check_files_writable(&self) -> Result<(), String> {
+        files::check_writable(&self.inner.path)
     }
 
     pub fn set_durability_gate(&self, gate: Option<Arc<dyn DurabilityGate>>) {

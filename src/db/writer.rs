@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -24,7 +24,10 @@ enum Message {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// Counters read by /metrics and the status page.
+/// Upper bounds (seconds) of the commit-duration histogram buckets; a last, unbounded bucket follows.
+pub const COMMIT_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// Counters read by /metrics, the status page and the writer-stalled alert.
 #[derive(Debug, Clone, Default)]
 pub struct WriterStats {
     pub commits: u64,
@@ -33,6 +36,12 @@ pub struct WriterStats {
     pub last_batch_size: u64,
     pub commit_micros_total: u64,
     pub queue_depth: u64,
+    /// Commits per duration bucket (not cumulative): `COMMIT_BUCKETS.len() + 1` entries, the last one
+    /// counting commits slower than the largest bound.
+    pub commit_buckets: Vec<u64>,
+    /// Unix milliseconds at which the writer started the group it is working on; None when idle.
+    /// A group that stays busy for long means the writer is stuck (slow disk, a hung write).
+    pub busy_since_unix_ms: Option<u64>,
 }
 
 #[derive(Default)]
@@ -42,6 +51,20 @@ struct Counters {
     failed_commits: AtomicU64,
     last_batch_size: AtomicU64,
     commit_micros_total: AtomicU64,
+    commit_buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
+    /// 0 while idle.
+    busy_since_unix_ms: AtomicU64,
+}
+
+impl Counters {
+    fn observe_commit(&self, seconds: f64) {
+        let bucket = COMMIT_BUCKETS.iter().position(|bound| seconds <= *bound).unwrap_or(COMMIT_BUCKETS.len());
+        self.commit_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(1).max(1)
 }
 
 pub struct WriterHandle {
@@ -88,6 +111,8 @@ impl WriterHandle {
             last_batch_size: c.last_batch_size.load(Ordering::Relaxed),
             commit_micros_total: c.commit_micros_total.load(Ordering::Relaxed),
             queue_depth: (QUEUE_CAPACITY - self.tx.capacity()) as u64,
+            commit_buckets: c.commit_buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+            busy_since_unix_ms: Some(c.busy_since_unix_ms.load(Ordering::Relaxed)).filter(|ms| *ms != 0),
         }
     }
 
@@ -157,15 +182,20 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
             continue;
         }
         let started = Instant::now();
+        counters.busy_since_unix_ms.store(unix_ms(), Ordering::Relaxed);
         let size = batch.len() as u64;
-        match commit_batch(&conn, batch) {
+        let result = commit_batch(&conn, batch);
+        counters.busy_since_unix_ms.store(0, Ordering::Relaxed);
+        match result {
             Ok(completions) => {
                 seq += 1;
                 commits.send_replace(seq);
+                let elapsed = started.elapsed();
                 counters.commits.fetch_add(1, Ordering::Relaxed);
                 counters.writes.fetch_add(size, Ordering::Relaxed);
                 counters.last_batch_size.store(size, Ordering::Relaxed);
-                counters.commit_micros_total.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                counters.commit_micros_total.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+                counters.observe_commit(elapsed.as_secs_f64());
                 for c in completions {
                     c(Ok(seq));
                 }

@@ -4,6 +4,8 @@ pub mod accuracy;
 mod catalog;
 pub mod demo;
 mod error;
+pub mod events;
+pub mod insights;
 pub mod limits;
 pub mod live;
 mod moderation;
@@ -85,6 +87,8 @@ pub struct Domain {
     pub db: Database,
     pub config: Arc<Config>,
     pub hub: live::Hub,
+    /// Counts of accepted and refused votes, for monitoring.
+    pub vote_events: events::VoteEvents,
     /// Server secret (random, stored in the database): keys the network hashes of anonymous voters.
     secret: [u8; 32],
     rankings: moka::sync::Cache<i64, Arc<Vec<db::songs::RankedSong>>>,
@@ -107,6 +111,7 @@ impl Domain {
         let limits = limits::AccountLimits::new(&config.settings.rate_limit);
         let domain = Arc::new_cyclic(|weak| Self {
             hub: live::Hub::new(weak.clone()),
+            vote_events: events::VoteEvents::default(),
             db,
             config,
             secret,

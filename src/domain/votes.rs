@@ -53,6 +53,21 @@ impl Domain {
         song_id: i64,
         action: VoteAction,
     ) -> Result<VoteOutcome, DomainError> {
+        let result = self.vote_inner(voter, show_id, song_id, action).await;
+        match &result {
+            Ok(outcome) => self.vote_events.record_toggle(outcome.voted),
+            Err(e) => self.vote_events.record_rejection(e),
+        }
+        result
+    }
+
+    async fn vote_inner(
+        &self,
+        voter: &Voter,
+        show_id: i64,
+        song_id: i64,
+        action: VoteAction,
+    ) -> Result<VoteOutcome, DomainError> {
         let voting = self.config.settings.voting.clone();
         let (key, user_id, ip_hash) = match voter {
             Voter::User(u) => (format!("u{}", u.id), Some(u.id), None),

@@ -2,8 +2,11 @@
 
 use std::time::Instant;
 
+use poem::PathPattern;
 use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+
+use crate::observability::metrics::HttpMetrics;
 
 /// Content-Security-Policy for everything but the Swagger UI: no inline script or style at all.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -108,22 +111,64 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     }
 }
 
-/// One structured line per request: id (accepted from or returned as `x-request-id`), method, route,
-/// status, latency. No query strings, cookies or addresses are logged.
-pub struct RequestLog;
+/// Tags the response with the route pattern the router matched (poem's `PathPattern`, e.g.
+/// `/api/v1/shows/:id/songs/:song_id/vote`). Errors are turned into problem responses here, inside
+/// `catch_all_error`, because that conversion would drop the pattern.
+pub struct RouteCapture;
+impl<E: Endpoint> Middleware<E> for RouteCapture {
+    type Output = RouteCaptureEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        RouteCaptureEndpoint { inner: ep }
+    }
+}
+pub struct RouteCaptureEndpoint<E> {
+    inner: E,
+}
+impl<E: Endpoint> Endpoint for RouteCaptureEndpoint<E> {
+    type Output = Response;
+    async fn call(&self, req: Request) -> Result<Response> {
+        match self.inner.call(req).await {
+            Ok(r) => Ok(r.into_response()),
+            Err(e) => {
+                // No route matched (a nest matched its prefix only): no pattern, the path is arbitrary.
+                let unmatched = e.is::<poem::error::NotFoundError>();
+                let pattern = e.data::<PathPattern>().filter(|_| !unmatched).cloned();
+                let mut resp = crate::error::problem_from_poem(e);
+                if let Some(p) = pattern {
+                    resp.set_data(p);
+                }
+                Ok(resp)
+            }
+        }
+    }
+}
+
+/// One structured line per request: id (accepted from or returned as `x-request-id`), method, route
+/// template, status, latency. No query strings, cookies, headers or client addresses are logged.
+/// The same measurement feeds the HTTP metrics (requests, latency, in flight).
+pub struct RequestLog {
+    metrics: Option<HttpMetrics>,
+}
+impl RequestLog {
+    pub fn new(metrics: Option<HttpMetrics>) -> Self {
+        Self { metrics }
+    }
+}
 impl<E: Endpoint> Middleware<E> for RequestLog {
     type Output = RequestLogEndpoint<E>;
     fn transform(&self, ep: E) -> Self::Output {
-        RequestLogEndpoint { inner: ep }
+        RequestLogEndpoint { inner: ep, metrics: self.metrics.clone() }
     }
 }
 pub struct RequestLogEndpoint<E> {
     inner: E,
+    metrics: Option<HttpMetrics>,
 }
 impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
     type Output = Response;
     async fn call(&self, req: Request) -> Result<Response> {
         let started = Instant::now();
+        let _in_flight = self.metrics.as_ref().map(HttpMetrics::start);
         let id = req
             .header("x-request-id")
             .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
@@ -139,8 +184,14 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let route = route_template(&path);
+        let elapsed = started.elapsed();
+        let matched = resp.data::<PathPattern>().map(|p| p.0.to_string());
+        if let Some(m) = &self.metrics {
+            // Unmatched paths are arbitrary strings: one label value for all of them.
+            m.record(matched.as_deref().unwrap_or("unmatched"), method.as_str(), status.as_u16(), elapsed);
+        }
+        let route = matched.unwrap_or_else(|| route_template(&path));
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
         if status.is_server_error() {
             tracing::error!(request_id = %id, %method, route, status = status.as_u16(), latency_ms, "request");
         } else if status == StatusCode::NOT_FOUND || path == "/livez" || path == "/readyz" || path == "/metrics" {
@@ -160,7 +211,8 @@ pub fn route_template(path: &str) -> String {
         out.push('/');
         let dynamic =
             matches!(prev, "shows" | "artists" | "venues" | "songs" | "users" | "assets" | "reports" | "setlist")
-                || seg.chars().all(|c| c.is_ascii_digit());
+                || seg.chars().all(|c| c.is_ascii_digit())
+                || looks_like_token(seg);
         if dynamic {
             out.push_str(":id");
         } else {
@@ -169,6 +221,11 @@ pub fn route_template(path: &str) -> String {
         prev = seg;
     }
     if out.is_empty() { "/".into() } else { out }
+}
+
+/// Long segments mixing letters and digits (reset links, ids from elsewhere) are never logged as is.
+fn looks_like_token(seg: &str) -> bool {
+    seg.len() >= 16 && seg.chars().any(|c| c.is_ascii_digit()) && seg.chars().any(|c| c.is_ascii_alphabetic())
 }
 
 #[cfg(test)]
@@ -180,5 +237,7 @@ mod tests {
         assert_eq!(route_template("/"), "/");
         assert_eq!(route_template("/shows/some-slug"), "/shows/:id");
         assert_eq!(route_template("/api/v1/shows/12/songs/7/vote"), "/api/v1/shows/:id/songs/:id/vote");
+        assert_eq!(route_template("/reset/k3JH8dk2lQp0aZx9Wq"), "/reset/:id");
+        assert_eq!(route_template("/api/v1/auth/login"), "/api/v1/auth/login");
     }
 }

@@ -6,6 +6,7 @@ mod auth;
 mod client_ip;
 mod forms;
 mod health;
+mod metrics;
 mod middleware;
 mod pages;
 mod rate_limit;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use poem::{Endpoint, EndpointExt, Route, get};
 
 pub use auth::{Visitor, session_cookie_name};
+pub use metrics::metrics_app;
 pub use state::{AppState, ReadinessCheck};
 
 /// The whole application as one endpoint.
@@ -27,7 +29,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
     let api = api::service(&state);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
-    Route::new()
+    let mut routes = Route::new()
         .nest("/", pages::routes())
         .nest("/api/v1", api)
         .at("/openapi.json", spec)
@@ -36,11 +38,17 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
         .at("/readyz", get(health::readyz))
         .at("/shows/:id/live", get(sse::ranking_stream))
         .at("/assets/:name", get(assets::serve))
-        .at("/favicon.ico", get(assets::favicon))
+        .at("/favicon.ico", get(assets::favicon));
+    if state.config.metrics_listen.is_none() {
+        routes = routes.at("/metrics", get(metrics::metrics));
+    }
+    let http_metrics = state.obs.metrics.http.clone();
+    routes
+        .with(middleware::RouteCapture)
         .catch_all_error(|e| async move { crate::error::problem_from_poem(e) })
         .with(rate_limit::RateLimit::new(&state.config))
         .with(middleware::BodyLimit::new(max_body))
         .with(middleware::SecurityHeaders::new(hsts))
-        .with(middleware::RequestLog)
+        .with(middleware::RequestLog::new(Some(http_metrics)))
         .data(state)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::domain::Domain;
 use crate::import::Importer;
+use crate::observability::Observability;
 
 /// A readiness condition contributed by another subsystem (TLS, replication, role): `Err(reason)`
 /// makes /readyz answer 503 with the reason.
@@ -13,6 +14,8 @@ pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 pub struct AppState {
     pub domain: Arc<Domain>,
     pub config: Arc<Config>,
+    /// Metrics, the minute time series and alerts (see `observability`).
+    pub obs: Arc<Observability>,
     /// Served over HTTPS: cookies get `Secure` and the `__Host-` prefix, HSTS is sent.
     pub https: bool,
     pub readiness: parking_lot::RwLock<Vec<(&'static str, ReadinessCheck)>>,
@@ -24,11 +27,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(domain: Arc<Domain>, https: bool) -> Arc<Self> {
+    pub fn new(domain: Arc<Domain>, obs: Arc<Observability>, https: bool) -> Arc<Self> {
         Arc::new(Self {
             config: domain.config.clone(),
             importer: Importer::new(domain.clone()),
             domain,
+            obs,
             https,
             readiness: parking_lot::RwLock::new(Vec::new()),
             // The time limit only bounds how long a renamed artist or venue shows its old name.

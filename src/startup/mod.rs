@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
 use crate::http::{self, AppState};
+use crate::observability::Observability;
 use crate::ops::scheduler::{Intervals, Scheduler, SchedulerHandle};
 use crate::replicate::ReplicatorHandle;
 
@@ -28,6 +29,8 @@ pub struct Application {
     replicator: Option<Arc<ReplicatorHandle>>,
     /// With a domain: the HTTP listener (ACME HTTP-01 + redirect) and the certificate manager.
     https: Option<HttpsRuntime>,
+    /// The separate /metrics listener (`metrics.listen`), when configured.
+    metrics_acceptor: Option<(poem::listener::BoxAcceptor, SocketAddr)>,
     shutdown: Arc<Notify>,
     scheduler: SchedulerHandle,
     /// Whether this node is primary: the scheduler runs jobs only while it is true.
@@ -76,7 +79,17 @@ impl Application {
         if demo && domain.load_demo().await.context("cannot load the demo dataset")? {
             tracing::info!("loaded the demo dataset");
         }
-        let state = AppState::new(domain, config.https_enabled());
+        let obs = Observability::new(domain.clone()).context("cannot set up monitoring (setting `alerts`)")?;
+        let state = AppState::new(domain, obs, config.https_enabled());
+        {
+            // A read-only mount or lost permissions make every write fail: take the node out of rotation.
+            let db = db.clone();
+            state.add_readiness_check("database files", Arc::new(move || db.check_files_writable()));
+        }
+        let metrics_acceptor = match config.metrics_listen {
+            Some(addr) => Some(bind(addr, "metrics.listen").await?),
+            None => None,
+        };
         if let Some(r) = &replicator {
             state.add_readiness_check("replication", replication::readiness(r));
         }
@@ -100,7 +113,21 @@ impl Application {
             (acceptor.boxed(), local_addr, None)
         };
         let (primary, primary_rx) = watch::channel(config.settings.role == crate::config::Role::Primary);
-        let backup_verify = replicator.as_ref().map(|r| replication::verify_job(&config, r));
+        let backup_verify = match &replicator {
+            Some(r) => {
+                let metrics = state.obs.metrics.backup.clone();
+                // The last success survives restarts (for the "backup stale" alert).
+                let runs = db.read(crate::db::jobs::all).await.context("cannot read job_runs")?;
+                if let Some(ok) =
+                    runs.iter().find(|j| j.job == "backup_verify" && j.last_outcome.as_deref() == Some("ok"))
+                    && let Some(at) = ok.last_finished
+                {
+                    metrics.restore_last_success(at);
+                }
+                Some(replication::verify_job(&config, r, metrics))
+            }
+            None => None,
+        };
         let scheduler = Scheduler::standard(state.importer.clone(), &Intervals::from_config(&config), backup_verify)
             .start(primary_rx);
         Ok(Self {
@@ -110,6 +137,7 @@ impl Application {
             db,
             replicator,
             https,
+            metrics_acceptor,
             shutdown: Arc::new(Notify::new()),
             scheduler,
             primary,
@@ -119,6 +147,11 @@ impl Application {
     /// The app's listener: plain HTTP, or HTTPS when a domain is set.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Address of the separate /metrics listener, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_acceptor.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The HTTP listener that redirects to HTTPS (only with a domain).
@@ -144,6 +177,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let app = http::app(self.state.clone());
         let shutdown = self.shutdown.clone();
+        let background = self.state.obs.spawn_background();
         tracing::info!(address = %self.local_addr, "serving");
         notify_systemd_ready();
         // One stop signal fans out to every listener.
@@ -160,6 +194,14 @@ impl Application {
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
+        let metrics_server = self.metrics_acceptor.map(|(acceptor, addr)| {
+            tracing::info!(address = %addr, "serving /metrics");
+            let app = http::metrics_app(self.state.clone());
+            let stop = stopped(stop_rx.clone());
+            tokio::spawn(async move {
+                Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(app, stop, Some(DRAIN_TIMEOUT)).await
+            })
+        });
         let main = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
             app,
             stopped(stop_rx.clone()),
@@ -191,6 +233,14 @@ impl Application {
         if let Some(c) = certs {
             c.stop();
         }
+        if let Some(server) = metrics_server {
+            match server.await {
+                Ok(Err(e)) => tracing::warn!(error = %e, "the /metrics listener failed"),
+                Err(e) => tracing::warn!(error = %e, "the /metrics listener task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        drop(background);
         // Order matters: stop the jobs (they write, and the verify job holds the replicator), stop the
         // writer (no new commits), then the final WAL sync to S3.
         self.scheduler.stop().await;
@@ -203,6 +253,17 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Binds a TCP listener now, so a port in use is reported at start with the setting's name.
+async fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<(poem::listener::BoxAcceptor, SocketAddr)> {
+    let acceptor = TcpListener::bind(addr.to_string())
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr} (setting `{setting}`)"))?;
+    let local =
+        acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("listener has no address")?;
+    Ok((acceptor.boxed(), local))
 }
 
 async fn stop_signal() {

@@ -13,6 +13,8 @@ use mysetlist::startup::Application;
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The separate /metrics listener (`metrics.listen`), when configured.
+    pub metrics_addr: Option<SocketAddr>,
     pub base: String,
     pub state: Arc<AppState>,
     pub dir: tempfile::TempDir,
@@ -43,10 +45,11 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Tes
     let config = test_config(dir.path(), extra);
     let app = Application::build(config, false).await.expect("app builds");
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let state = app.state();
     let shutdown = app.shutdown_handle();
     let task = tokio::spawn(app.run_until_stopped());
-    TestApp { base: format!("http://{addr}"), addr, state, dir, shutdown, task }
+    TestApp { base: format!("http://{addr}"), addr, metrics_addr, state, dir, shutdown, task }
 }
 
 impl TestApp {

@@ -17,7 +17,10 @@ mod rate_limits;
 mod replication;
 mod roles;
 mod scheduler;
+mod server_process;
 mod setlist;
+
+mod observability;
 mod smoke;
 mod startup_errors;
 mod voting;

@@ -16,6 +16,7 @@ mod privacy;
 mod search;
 mod setlist_text;
 mod show;
+mod status;
 mod venue;
 mod view;
 
@@ -51,7 +52,7 @@ pub fn routes() -> Route {
         .at("/admin/import", get(import::import_page).post(import::start_import))
         .at("/admin/import/jobs/:id", get(import::job_page))
         .at("/admin/import/jobs/:id/progress", get(import::job_progress));
-    admin::add_routes(pages)
+    admin::add_routes(pages).nest("/admin/status", status::routes())
 }
 
 /// What every page's layout needs.

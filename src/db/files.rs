@@ -1,0 +1,83 @@
+//! Facts about the database's files on disk: their sizes, the space left on their filesystem, and
+//! whether the operating system still lets us write them.
+//!
+//! "Writable" is checked without writing: the filesystem's read-only mount flag (statvfs `ST_RDONLY`,
+//! what an ext4 `errors=remount-ro` after an I/O error or an operator's `mount -o remount,ro` sets),
+//! then opening the database file and its WAL for writing (which fails with EROFS on a read-only mount
+//! and with EACCES when permissions forbid it; root bypasses permissions, so for root only the mount
+//! counts). Nothing is written, so the check is cheap and never produces a WAL frame for the
+//! replication shipper to upload.
+
+use std::path::{Path, PathBuf};
+
+/// Sizes in bytes; a missing file counts as 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileSizes {
+    pub db: u64,
+    pub wal: u64,
+}
+
+/// Space on the filesystem holding the data directory, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskSpace {
+    pub total: u64,
+    /// Available to an unprivileged process (statvfs `f_bavail`): what SQLite can actually use.
+    pub available: u64,
+}
+
+pub fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+pub fn sizes(db: &Path) -> FileSizes {
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    FileSizes { db: len(db), wal: len(&wal_path(db)) }
+}
+
+fn data_dir(db: &Path) -> &Path {
+    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+pub fn disk_space(db: &Path) -> Option<DiskSpace> {
+    let st = rustix::fs::statvfs(data_dir(db)).ok()?;
+    Some(DiskSpace { total: st.f_blocks * st.f_frsize, available: st.f_bavail * st.f_frsize })
+}
+
+/// `Err(reason)` when the database or its WAL cannot be written (read-only mount, permissions).
+pub fn check_writable(db: &Path) -> Result<(), String> {
+    if let Ok(st) = rustix::fs::statvfs(data_dir(db))
+        && st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY)
+    {
+        return Err("the filesystem holding the database is mounted read-only".into());
+    }
+    for path in [db.to_path_buf(), wal_path(db)] {
+        match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path != db => {} // no WAL yet
+            Err(e) => {
+                let which = if path == db { "database file" } else { "WAL file" };
+                return Err(format!("the {which} is not writable ({e})"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_space_of_a_real_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        std::fs::write(&db, vec![0u8; 4096]).unwrap();
+        assert_eq!(sizes(&db), FileSizes { db: 4096, wal: 0 });
+        let space = disk_space(&db).expect("statvfs works on the temp dir");
+        assert!(space.total > 0 && space.available <= space.total);
+        assert_eq!(check_writable(&db), Ok(()));
+        assert!(check_writable(&dir.path().join("missing.db")).unwrap_err().contains("database file"));
+    }
+}

@@ -1,0 +1,153 @@
+//! Metrics read from their source at scrape time: votes (domain counters), live SSE connections,
+//! the database writer, file and disk sizes, and the process (/proc/self).
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+
+use super::process;
+use crate::db::COMMIT_BUCKETS;
+use crate::domain::Domain;
+use crate::domain::events::VoteRejection;
+
+fn gauge<N: prometheus_client::encoding::EncodeGaugeValue>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: N,
+) -> std::fmt::Result {
+    let g = ConstGauge::new(value);
+    g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+/// `name` without `_total`; the encoder appends it.
+fn counter<N: prometheus_client::encoding::EncodeCounterValue>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: N,
+) -> std::fmt::Result {
+    let c = ConstCounter::new(value);
+    c.encode(enc.encode_descriptor(name, help, None, c.metric_type())?)
+}
+
+/// Votes, live connections and the database.
+pub struct AppCollector {
+    pub domain: Arc<Domain>,
+}
+
+impl std::fmt::Debug for AppCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppCollector")
+    }
+}
+
+impl Collector for AppCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        let events = &self.domain.vote_events;
+        counter(
+            &mut enc,
+            "mysetlist_votes",
+            "Votes cast (every accepted toggle, taking back included)",
+            events.toggles(),
+        )?;
+        counter(&mut enc, "mysetlist_votes_retracted", "Votes taken back by toggling again", events.retracted())?;
+        {
+            let mut family = enc.encode_descriptor(
+                "mysetlist_votes_rejected",
+                "Votes refused, by reason",
+                None,
+                MetricType::Counter,
+            )?;
+            for reason in VoteRejection::ALL {
+                let labels = [("reason", reason.as_str())];
+                ConstCounter::new(events.rejected(reason)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        gauge(
+            &mut enc,
+            "mysetlist_sse_connections",
+            "Open live-ranking connections (server-sent events)",
+            self.domain.hub.watchers() as i64,
+        )?;
+
+        let db = &self.domain.db;
+        let w = db.writer_stats();
+        gauge(&mut enc, "mysetlist_db_writer_queue_depth", "Writes waiting for the writer thread", w.queue_depth)?;
+        gauge(&mut enc, "mysetlist_db_writer_last_batch_size", "Writes in the last group commit", w.last_batch_size)?;
+        let busy = w.busy_since_unix_ms.map(|ms| (super::unix_ms().saturating_sub(ms)) as f64 / 1000.0);
+        gauge(
+            &mut enc,
+            "mysetlist_db_writer_busy_seconds",
+            "How long the writer has been working on its current group (0 when idle)",
+            busy.unwrap_or(0.0),
+        )?;
+        counter(&mut enc, "mysetlist_db_commits", "Group commits", w.commits)?;
+        counter(&mut enc, "mysetlist_db_writes", "Writes committed (sum of group sizes)", w.writes)?;
+        counter(
+            &mut enc,
+            "mysetlist_db_commit_failures",
+            "Group commits that failed and rolled back",
+            w.failed_commits,
+        )?;
+        {
+            let bounds = COMMIT_BUCKETS;
+            let buckets: Vec<(f64, u64)> = w
+                .commit_buckets
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (bounds.get(i).copied().unwrap_or(f64::MAX), *n))
+                .collect();
+            let count: u64 = w.commit_buckets.iter().sum();
+            let mut h = enc.encode_descriptor(
+                "mysetlist_db_commit_duration_seconds",
+                "Time of one group commit",
+                None,
+                MetricType::Histogram,
+            )?;
+            h.encode_histogram::<NoLabelSet>(w.commit_micros_total as f64 / 1e6, count, &buckets, None)?;
+        }
+        let sizes = db.file_sizes();
+        gauge(&mut enc, "mysetlist_db_size_bytes", "Size of the database file", sizes.db)?;
+        gauge(&mut enc, "mysetlist_db_wal_size_bytes", "Size of the write-ahead log", sizes.wal)?;
+        if let Some(disk) = db.disk_space() {
+            gauge(
+                &mut enc,
+                "mysetlist_disk_size_bytes",
+                "Size of the filesystem holding the data directory",
+                disk.total,
+            )?;
+            gauge(
+                &mut enc,
+                "mysetlist_disk_available_bytes",
+                "Space available on the filesystem holding the data directory",
+                disk.available,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The standard `process_*` metrics.
+#[derive(Debug)]
+pub struct ProcessCollector;
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        let Some(p) = process::read() else { return Ok(()) };
+        counter(&mut enc, "process_cpu_seconds", "User and system CPU time spent", p.cpu_seconds)?;
+        gauge(&mut enc, "process_resident_memory_bytes", "Resident memory size", p.resident_bytes)?;
+        gauge(&mut enc, "process_virtual_memory_bytes", "Virtual memory size", p.virtual_bytes)?;
+        gauge(&mut enc, "process_open_fds", "Open file descriptors", p.open_fds)?;
+        if let Some(max) = p.max_fds {
+            gauge(&mut enc, "process_max_fds", "Limit on open file descriptors", max)?;
+        }
+        gauge(&mut enc, "process_threads", "OS threads", p.threads)?;
+        gauge(&mut enc, "process_start_time_seconds", "Unix time the process started", p.start_time)?;
+        Ok(())
+    }
+}

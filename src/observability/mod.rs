@@ -1,0 +1,277 @@
+//! Monitoring of the running server: Prometheus metrics (served by `http::metrics` on /metrics), an
+//! in-process minute time series for the admin status pages, and built-in alerts posted to a webhook.
+//!
+//! Startup builds one [`Observability`] and hands it to the web layer and the subsystems it starts.
+//! This module reads `domain` and `db` (vote counters, live connections, writer statistics, file
+//! sizes); nothing here imports `http`.
+//!
+//! # How other subsystems report
+//!
+//! Each gets a cloned handle from `obs.metrics` (all handles are cheap clones over shared atomics)
+//! and calls it when its state changes; the alert rules and the status page read the same values.
+//!
+//! - Replication shipper (`src/replicate`), `obs.metrics.replication` ([`metrics::ReplicationMetrics`]):
+//!   `set_lag(Duration)` after every sync (age of the oldest committed-but-unshipped transaction, 0
+//!   when caught up), `upload_succeeded(unix_now)` per stored LTX file, `upload_failed()` per failed
+//!   attempt (before its retry).
+//! - Backup verification job, `obs.metrics.backup` ([`metrics::BackupMetrics`]):
+//!   `verify_succeeded(unix_now)` / `verify_failed(unix_now)`; at start, `restore_last_success(t)`
+//!   from the job_runs table so "stale" survives restarts.
+//! - ACME (`src/tls`), `obs.metrics.tls` ([`metrics::TlsMetrics`]): `set_certificate_expiry(domain,
+//!   not_after_unix)` whenever the served certificate changes (also at start with the stored one),
+//!   `certificate_renewed()` / `renewal_failed()` per order.
+//! - Failover (`src/failover`), `obs.metrics.failover` ([`metrics::FailoverMetrics`]):
+//!   `set_leader(bool)` on every lease change (only when failover runs: the gauge's presence means
+//!   "this node takes part"), `set_role("primary"|"standby")` on promotion or demotion (startup sets
+//!   the configured role), `lease_error()` per failed renewal.
+//! - Rate limiting, `obs.metrics.rate_limits` ([`metrics::RateLimitMetrics`]): `rejected("votes")` (a
+//!   fixed limit name) per refused request. Anonymous-vote limits in the domain are counted
+//!   already, as `mysetlist_votes_rejected_total{reason="rate_limited"}`.
+//! - Readiness: not here; register a check with `AppState::add_readiness_check` (http/state.rs).
+//!
+//! # Metric names
+//!
+//! HTTP: `mysetlist_http_requests_total{route,method,status}`,
+//! `mysetlist_http_request_duration_seconds{route}` (histogram), `mysetlist_http_requests_in_flight`.
+//! Votes: `mysetlist_votes_total`, `mysetlist_votes_retracted_total`,
+//! `mysetlist_votes_rejected_total{reason}`; live: `mysetlist_sse_connections`.
+//! Database: `mysetlist_db_writer_queue_depth`, `mysetlist_db_writer_last_batch_size`,
+//! `mysetlist_db_writer_busy_seconds`, `mysetlist_db_commits_total`, `mysetlist_db_writes_total`,
+//! `mysetlist_db_commit_failures_total`, `mysetlist_db_commit_duration_seconds` (histogram),
+//! `mysetlist_db_size_bytes`, `mysetlist_db_wal_size_bytes`, `mysetlist_disk_size_bytes`,
+//! `mysetlist_disk_available_bytes`.
+//! Reported by others: `mysetlist_replication_lag_seconds`, `mysetlist_replication_uploads_total`,
+//! `mysetlist_replication_upload_errors_total`, `mysetlist_replication_last_upload_timestamp_seconds`,
+//! `mysetlist_backup_verify_last_success_timestamp_seconds`,
+//! `mysetlist_backup_verify_last_run_timestamp_seconds`, `mysetlist_backup_verify_last_run_ok`,
+//! `mysetlist_backup_verify_failures_total`, `mysetlist_tls_certificate_expiry_timestamp_seconds{domain}`,
+//! `mysetlist_tls_certificate_renewals_total`, `mysetlist_tls_certificate_renewal_failures_total`,
+//! `mysetlist_failover_is_leader`, `mysetlist_role{role}`, `mysetlist_failover_lease_errors_total`,
+//! `mysetlist_rate_limit_rejections_total{limit}`.
+//! Alerts: `mysetlist_alerts_firing{alert}`. Build: `mysetlist_build_info{version,profile}`.
+//! Process: `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+//! `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_threads`,
+//! `process_start_time_seconds`.
+
+pub mod alerts;
+mod collectors;
+pub mod latency;
+pub mod metrics;
+pub mod process;
+pub mod timeseries;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use crate::config::{Config, Role};
+use crate::domain::Domain;
+use alerts::{AlertEngine, AlertInputs, ERROR_RATE_WINDOW_MINUTES, Evaluation};
+use metrics::Metrics;
+use timeseries::{Cumulative, Gauges, TimeSeries, Window};
+use webhook::{Notifier, Origin};
+
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The commit count the writer had when first seen with writes queued (writer-stalled rule).
+#[derive(Debug, Default)]
+struct WriterProgress {
+    commits: u64,
+    since: i64,
+}
+
+pub struct Observability {
+    pub metrics: Arc<Metrics>,
+    pub series: TimeSeries,
+    pub alerts: AlertEngine,
+    domain: Arc<Domain>,
+    config: Arc<Config>,
+    started_at: i64,
+    writer_progress: Mutex<WriterProgress>,
+}
+
+/// The node's name in alerts: failover.node_id, else the host name.
+fn instance_name(config: &Config) -> String {
+    let id = config.settings.failover.node_id.trim();
+    if !id.is_empty() {
+        return id.to_owned();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "mysetlist".into())
+}
+
+/// Link to the technical status page for notifications.
+fn status_link(config: &Config) -> Option<String> {
+    let base = if !config.settings.public_url.is_empty() {
+        config.settings.public_url.trim_end_matches('/').to_owned()
+    } else {
+        format!("https://{}", config.settings.domain.first()?)
+    };
+    Some(format!("{base}/admin/status/technical"))
+}
+
+impl Observability {
+    pub fn new(domain: Arc<Domain>) -> anyhow::Result<Arc<Self>> {
+        let config = domain.config.clone();
+        let metrics = Arc::new(Metrics::new(vec![
+            Box::new(collectors::AppCollector { domain: domain.clone() }),
+            Box::new(collectors::ProcessCollector),
+        ]));
+        metrics.failover.set_role(match config.settings.role {
+            Role::Primary => "primary",
+            Role::Standby => "standby",
+        });
+        let alerts_cfg = &config.settings.alerts;
+        let notifier = if alerts_cfg.webhook_url.is_empty() {
+            None
+        } else {
+            let origin = Origin { instance: instance_name(&config), link: status_link(&config) };
+            Some(
+                Notifier::new(&alerts_cfg.webhook_url, alerts_cfg.webhook_format, origin)
+                    .map_err(anyhow::Error::msg)?,
+            )
+        };
+        let alerts = AlertEngine::new(notifier, metrics.alerts_firing.clone());
+        let started_at = crate::db::now();
+        Ok(Arc::new(Self {
+            metrics,
+            series: TimeSeries::default(),
+            alerts,
+            domain,
+            config,
+            started_at,
+            writer_progress: Mutex::new(WriterProgress { commits: 0, since: started_at }),
+        }))
+    }
+
+    pub fn started_at(&self) -> i64 {
+        self.started_at
+    }
+
+    /// Counters for the time series, read now.
+    pub fn cumulative(&self) -> Cumulative {
+        let http = self.metrics.http.totals();
+        let events = &self.domain.vote_events;
+        Cumulative {
+            requests: http.requests.load(Ordering::Relaxed),
+            server_errors: http.server_errors.load(Ordering::Relaxed),
+            latency: http.latency.snapshot(),
+            votes: events.toggles(),
+            vote_rejections: events.rejected_total(),
+            commits: self.domain.db.writer_stats().commits,
+            cpu_seconds: process::read().map(|p| p.cpu_seconds).unwrap_or(0.0),
+            rate_limited: self.metrics.rate_limits.total(),
+            upload_errors: self.metrics.replication.upload_errors(),
+        }
+    }
+
+    /// Gauges for the time series and the status page, read now.
+    pub fn gauges(&self) -> Gauges {
+        let db = &self.domain.db;
+        let sizes = db.file_sizes();
+        let disk = db.disk_space().unwrap_or_default();
+        Gauges {
+            sse_connections: self.domain.hub.watchers() as u64,
+            queue_depth: db.writer_stats().queue_depth,
+            replication_lag: self.metrics.replication.lag_seconds(),
+            db_bytes: sizes.db,
+            wal_bytes: sizes.wal,
+            disk_available: disk.available,
+            disk_total: disk.total,
+            resident_bytes: process::read().map(|p| p.resident_bytes).unwrap_or(0),
+        }
+    }
+
+    /// Adds a sample to the minute series (the background task calls this once a minute).
+    pub fn sample(&self, now: i64) {
+        self.series.record(now, self.cumulative(), self.gauges());
+    }
+
+    /// The alert rules' view of the world at `now` (unix seconds).
+    pub fn alert_inputs(&self, now: i64) -> AlertInputs {
+        let settings = &self.config.settings;
+        let repl = &settings.replication;
+        let w = self.domain.db.writer_stats();
+        let writer_no_progress_for = {
+            let mut p = self.writer_progress.lock();
+            if w.commits != p.commits || w.queue_depth == 0 {
+                *p = WriterProgress { commits: w.commits, since: now };
+            }
+            (w.queue_depth > 0).then(|| (now - p.since) as f64)
+        };
+        let writer_busy_for = w.busy_since_unix_ms.map(|ms| ((now * 1000 - ms as i64).max(0)) as f64 / 1000.0);
+        let window_start = (now.div_euclid(60) - ERROR_RATE_WINDOW_MINUTES) * 60;
+        let recent = Window::of(&self.series.since(window_start));
+        AlertInputs {
+            now,
+            replication_enabled: self.config.replication_enabled(),
+            replication_lag_seconds: self.metrics.replication.lag_seconds(),
+            replication_lag_bound: (10.0 * repl.sync_interval.as_secs_f64()).max(60.0),
+            backup_last_success: self.metrics.backup.last_success(),
+            backup_last_run_ok: self.metrics.backup.last_run_ok(),
+            backup_max_age: 2 * repl.verify_interval.as_secs() as i64 + 3600,
+            started_at: self.started_at,
+            certificates: self.metrics.tls.expiries(),
+            recent,
+            disk: self.domain.db.disk_space(),
+            writer_busy_for,
+            writer_no_progress_for,
+        }
+    }
+
+    /// Evaluates the alert rules as of `now` and posts notifications. The background task calls it
+    /// every [`alerts::EVALUATE_EVERY`] with the current time.
+    pub async fn evaluate_alerts_at(&self, now: i64) -> Evaluation {
+        let inputs = self.alert_inputs(now);
+        self.alerts.evaluate(&inputs).await
+    }
+
+    /// Starts the minute sampler and the alert loop; they stop when the returned value is dropped.
+    pub fn spawn_background(self: &Arc<Self>) -> BackgroundTasks {
+        let sampler = {
+            let obs = Arc::downgrade(self);
+            tokio::spawn(async move {
+                loop {
+                    // Sample just after each minute boundary so a point covers one whole minute.
+                    let ms_into_minute = unix_ms() % 60_000;
+                    tokio::time::sleep(Duration::from_millis(60_000 - ms_into_minute + 50)).await;
+                    let Some(obs) = obs.upgrade() else { return };
+                    obs.sample(crate::db::now());
+                }
+            })
+        };
+        let alerting = {
+            let obs = Arc::downgrade(self);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(alerts::EVALUATE_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await; // the first tick is immediate; give the server a moment first
+                loop {
+                    tick.tick().await;
+                    let Some(obs) = obs.upgrade() else { return };
+                    obs.evaluate_alerts_at(crate::db::now()).await;
+                }
+            })
+        };
+        BackgroundTasks(vec![sampler, alerting])
+    }
+}
+
+/// Background tasks that end when this is dropped.
+pub struct BackgroundTasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}

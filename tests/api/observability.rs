@@ -1,0 +1,569 @@
+//! Monitoring: /metrics (families, movement, access rules, separate listener), request logs,
+//! readiness when the database turns read-only, built-in alerts through a webhook, status pages.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysetlist::domain::Role;
+use parking_lot::Mutex;
+use poem::listener::{Acceptor, Listener};
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::server_process::{self, ServerProcess};
+
+/// The value of one exposition line `series value`, e.g. `mysetlist_votes_total` or
+/// `mysetlist_votes_rejected_total{reason="not_found"}`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.split_whitespace().next()?.parse().ok())
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let r = app.client().get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
+    let app = spawn_app().await;
+    let show = app.seed_show(chrono::Duration::days(3), 4).await;
+    let (fan, _) = app.signed_in("fan@example.org", Role::User).await;
+
+    let before = scrape(&app).await;
+    for family in [
+        "# TYPE mysetlist_http_requests counter",
+        "# TYPE mysetlist_http_request_duration_seconds histogram",
+        "mysetlist_http_requests_in_flight ",
+        "mysetlist_votes_total ",
+        "mysetlist_votes_retracted_total ",
+        "mysetlist_votes_rejected_total{reason=\"voting_closed\"} ",
+        "mysetlist_sse_connections ",
+        "mysetlist_db_writer_queue_depth ",
+        "mysetlist_db_writer_last_batch_size ",
+        "mysetlist_db_commits_total ",
+        "mysetlist_db_commit_duration_seconds_bucket{le=\"+Inf\"} ",
+        "mysetlist_db_size_bytes ",
+        "mysetlist_db_wal_size_bytes ",
+        "mysetlist_disk_available_bytes ",
+        "mysetlist_replication_lag_seconds ",
+        "mysetlist_replication_upload_errors_total ",
+        "mysetlist_role{role=\"primary\"} 1",
+        "mysetlist_build_info{version=",
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "# EOF",
+    ] {
+        assert!(before.contains(family), "missing `{family}` in:\n{before}");
+    }
+    // Absent until their subsystem reports: a node without failover must not look leaderless.
+    assert!(!before.contains("mysetlist_failover_is_leader "));
+    assert!(!before.contains("mysetlist_backup_verify_last_success_timestamp_seconds "));
+
+    let votes_before = sample(&before, "mysetlist_votes_total").unwrap();
+    let commits_before = sample(&before, "mysetlist_db_commits_total").unwrap();
+    let vote_url = app.url(&format!("/api/v1/shows/{}/songs/{}/vote", show.show_id, show.song_ids[0]));
+    assert_eq!(fan.post(&vote_url).send().await.unwrap().status(), 200);
+    let missing = app.url(&format!("/api/v1/shows/{}/songs/999999/vote", show.show_id));
+    assert_eq!(fan.post(&missing).send().await.unwrap().status(), 404);
+
+    // A live-ranking connection shows up while it is open.
+    let live = app.client().get(app.url(&format!("/shows/{}/live", show.show_id))).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    let after = wait_for(Duration::from_secs(5), || async {
+        let t = scrape(&app).await;
+        (sample(&t, "mysetlist_sse_connections") == Some(1.0)).then_some(t)
+    })
+    .await
+    .expect("the open SSE connection is counted");
+    drop(live);
+
+    assert_eq!(sample(&after, "mysetlist_votes_total"), Some(votes_before + 1.0));
+    assert_eq!(sample(&after, "mysetlist_votes_rejected_total{reason=\"not_found\"}"), Some(1.0));
+    assert!(sample(&after, "mysetlist_db_commits_total").unwrap() > commits_before);
+    // The router's own pattern (poem-openapi names path parameters by position).
+    let route = "route=\"/api/v1/shows/:param0/songs/:param1/vote\"";
+    assert_eq!(
+        sample(&after, &format!("mysetlist_http_requests_total{{{route},method=\"POST\",status=\"200\"}}")),
+        Some(1.0),
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, &format!("mysetlist_http_requests_total{{{route},method=\"POST\",status=\"404\"}}")),
+        Some(1.0)
+    );
+    assert!(after.contains(&format!("mysetlist_http_request_duration_seconds_count{{{route}}} 2")), "{after}");
+    // Unknown paths share one label value instead of adding series.
+    app.client().get(app.url("/no/such/page-123")).send().await.unwrap();
+    let t = scrape(&app).await;
+    assert!(t.contains("route=\"unmatched\",method=\"GET\",status=\"404\"} 1"), "{t}");
+    assert!(!t.contains("page-123"));
+
+    // Reports from other subsystems appear once made.
+    app.state.obs.metrics.failover.set_leader(true);
+    app.state.obs.metrics.tls.set_certificate_expiry("vote.example", 1_900_000_000);
+    app.state.obs.metrics.rate_limits.rejected("votes");
+    let t = scrape(&app).await;
+    assert_eq!(sample(&t, "mysetlist_rate_limit_rejections_total{limit=\"votes\"}"), Some(1.0));
+    assert_eq!(sample(&t, "mysetlist_failover_is_leader"), Some(1.0));
+    // The contract with ops/: every metric ops/README.md names is exposed once everything reported.
+    let m = &app.state.obs.metrics;
+    m.backup.verify_failed(1_800_000_000);
+    m.backup.verify_succeeded(1_800_000_100);
+    m.replication.upload_succeeded(1_800_000_200);
+    let t = scrape(&app).await;
+    let documented = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ops/README.md")).unwrap();
+    let names: std::collections::BTreeSet<&str> = documented
+        .split('`')
+        .filter(|w| (w.starts_with("mysetlist_") || w.starts_with("process_")) && !w.contains(' '))
+        .collect();
+    assert!(names.len() > 30, "{names:?}");
+    for name in names {
+        assert!(t.contains(name), "ops/README.md names `{name}`, /metrics lacks it:\n{t}");
+    }
+    assert_eq!(
+        sample(&t, "mysetlist_tls_certificate_expiry_timestamp_seconds{domain=\"vote.example\"}"),
+        Some(1_900_000_000.0)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_refuse_other_networks_and_accept_the_bearer_token() {
+    let token = "scrape-token-7f3a9c";
+    let app =
+        spawn_app_with(&[("MYSETLIST_METRICS__ALLOW", "[\"10.0.0.0/8\"]"), ("MYSETLIST_METRICS__TOKEN", token)]).await;
+    let c = app.client();
+    let url = app.url("/metrics");
+    let r = c.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 403, "127.0.0.1 is not in metrics.allow");
+    assert!(r.text().await.unwrap().contains("metrics.allow"));
+    assert_eq!(c.get(&url).bearer_auth("wrong").send().await.unwrap().status(), 403);
+    let ok = c.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("mysetlist_http_requests_total"));
+    app.stop().await;
+
+    // Default allow list (loopback), but the request was forwarded by a proxy nobody trusts.
+    let app = spawn_app().await;
+    let c = app.client();
+    assert_eq!(c.get(app.url("/metrics")).send().await.unwrap().status(), 200);
+    let r = c.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(r.status(), 403, "a forwarded request does not count as loopback");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_can_have_their_own_listener() {
+    let app = spawn_app_with(&[("MYSETLIST_METRICS__LISTEN", "127.0.0.1:0")]).await;
+    let metrics_addr = app.metrics_addr.expect("metrics.listen binds a listener");
+    assert_ne!(metrics_addr, app.addr);
+    let c = app.client();
+    assert_eq!(c.get(app.url("/metrics")).send().await.unwrap().status(), 404, "not on the main listener");
+    let r = c.get(format!("http://{metrics_addr}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // A request is counted once answered: the second scrape sees the first.
+    let text = c.get(format!("http://{metrics_addr}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("mysetlist_build_info"));
+    assert!(text.contains("route=\"/metrics\""), "the metrics listener counts its own requests too");
+    assert_eq!(c.get(format!("http://{metrics_addr}/")).send().await.unwrap().status(), 404);
+    app.stop().await;
+}
+
+/// Runs `mysetlist admin create-user` for the subprocess tests.
+fn create_user(data_dir: &std::path::Path, email: &str, password: &str) {
+    let pw = data_dir.join("password.txt");
+    std::fs::write(&pw, password).unwrap();
+    let mut cmd = server_process::command(server_process::binary(), data_dir);
+    cmd.args(["admin", "create-user", "--email", email, "--password-file"])
+        .arg(&pw)
+        .stderr(std::process::Stdio::null());
+    assert!(cmd.status().unwrap().success(), "create-user failed");
+    std::fs::remove_file(pw).unwrap();
+}
+
+#[tokio::test]
+async fn request_logs_are_json_lines_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = "Correct-Horse-Battery-0xA1";
+    create_user(dir.path(), "logger@example.org", password);
+    let server = ServerProcess::start({
+        let mut cmd = server_process::command(server_process::binary(), dir.path());
+        cmd.arg("serve");
+        cmd
+    });
+    let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = c
+        .post(server.url("/api/v1/auth/login?next=query-secret-1"))
+        .header("x-request-id", "login-req-1")
+        .json(&serde_json::json!({"email": "logger@example.org", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let set_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = set_cookie.split(';').next().unwrap().to_owned(); // "session=<value>"
+    let session_value = session.split_once('=').unwrap().1.to_owned();
+    let home = c
+        .get(server.url("/?token=query-secret-2"))
+        .header("cookie", &session)
+        .header("authorization", "Bearer bearer-secret-3")
+        .header("x-request-id", "home-req-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    assert_eq!(home.headers()["x-request-id"], "home-req-2");
+    let failing = c.post(server.url("/api/v1/auth/login")).header("x-request-id", "bad-req-3").body("{not json").send();
+    let failing_status = failing.await.unwrap().status();
+    assert!(failing_status.is_client_error());
+
+    let lines = server.stop();
+    let json: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    let request = |id: &str| {
+        json.iter()
+            .find(|v| v["message"] == "request" && v["request_id"] == id)
+            .unwrap_or_else(|| panic!("no request line for {id}:\n{}", lines.join("\n")))
+    };
+    let l = request("login-req-1");
+    assert_eq!(
+        (l["method"].as_str(), l["route"].as_str(), l["status"].as_u64()),
+        (Some("POST"), Some("/api/v1/auth/login"), Some(200))
+    );
+    assert!(l["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    assert_eq!(l["level"], "INFO");
+    let h = request("home-req-2");
+    assert_eq!((h["route"].as_str(), h["status"].as_u64()), (Some("/"), Some(200)));
+    let b = request("bad-req-3");
+    assert_eq!(b["status"].as_u64(), Some(u64::from(failing_status.as_u16())));
+    for v in json.iter().filter(|v| v["message"] == "request") {
+        for field in ["timestamp", "level", "request_id", "method", "route", "status", "latency_ms"] {
+            assert!(!v[field].is_null(), "{field} missing in {v}");
+        }
+    }
+    let all = lines.join("\n");
+    for secret in
+        [password, "query-secret-1", "query-secret-2", "bearer-secret-3", session_value.as_str(), "logger@example.org"]
+    {
+        assert!(!all.contains(secret), "`{secret}` leaked into the log:\n{all}");
+    }
+    // Only the lines announcing the server's own listening address may hold an address.
+    for (l, _) in lines.iter().zip(&json).filter(|(_, v)| v["message"] != "serving" && v["message"] != "listening") {
+        assert!(!l.contains("127.0.0.1"), "a client address leaked into the log: {l}");
+    }
+}
+
+/// How the test makes the database read-only under a running server.
+enum ReadOnlyMechanism {
+    /// As root: the data directory is an ext4 filesystem (a loop-mounted image, `errors=remount-ro`)
+    /// in the server's own mount namespace, and the test injects a filesystem error through
+    /// /sys/fs/ext4/<dev>/trigger_fs_error: the kernel's real error path, after which every write
+    /// fails with EROFS/EIO exactly as after a disk fault. There is no way back short of unmounting.
+    Ext4Error,
+    /// Not root: the database file loses its write permission (and gets it back).
+    Permissions,
+}
+
+fn tool_works(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test]
+async fn readiness_fails_while_the_database_is_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mechanism = if !server_process::is_root() {
+        ReadOnlyMechanism::Permissions
+    } else if tool_works("unshare", &["-m", "--propagation", "private", "true"])
+        && tool_works("mkfs.ext4", &["-V"])
+        && std::path::Path::new("/dev/loop-control").exists()
+    {
+        ReadOnlyMechanism::Ext4Error
+    } else {
+        // Root ignores permissions, and without mount namespaces and loop devices nothing else
+        // can make a file read-only for it.
+        eprintln!(
+            "SKIPPED readiness_fails_while_the_database_is_read_only: root without mount namespaces or loop devices"
+        );
+        return;
+    };
+    let server = ServerProcess::start(match mechanism {
+        ReadOnlyMechanism::Ext4Error => {
+            let image = dir.path().join("data.ext4");
+            std::fs::File::create(&image).unwrap().set_len(64 << 20).unwrap();
+            assert!(tool_works("mkfs.ext4", &["-q", "-F", image.to_str().unwrap()]), "mkfs.ext4 failed");
+            let mut cmd = server_process::command("unshare", &data);
+            cmd.args(["-m", "--propagation", "private", "sh", "-c"])
+                .arg("mount -o loop,errors=remount-ro \"$1\" \"$2\" && exec \"$3\" serve")
+                .arg("sh")
+                .args([image.as_os_str(), data.as_os_str(), server_process::binary().as_os_str()]);
+            cmd
+        }
+        ReadOnlyMechanism::Permissions => {
+            let mut cmd = server_process::command(server_process::binary(), &data);
+            cmd.arg("serve");
+            cmd
+        }
+    });
+    let c = reqwest::Client::new();
+    let ready = || async { c.get(server.url("/readyz")).send().await.unwrap() };
+    assert_eq!(ready().await.status(), 200);
+    let sign_up = |email: &'static str| {
+        let c = c.clone();
+        let url = server.url("/api/v1/auth/signup");
+        async move {
+            let body =
+                serde_json::json!({"email": email, "password": "a long enough passphrase 42", "display_name": "x"});
+            c.post(url).json(&body).send().await.unwrap().status()
+        }
+    };
+    assert!(sign_up("before@example.org").await.is_success(), "writes work before");
+
+    match mechanism {
+        ReadOnlyMechanism::Ext4Error => {
+            let out = std::process::Command::new("nsenter")
+                .args(["-t", &server.pid().to_string(), "-m", "findmnt", "-n", "-o", "SOURCE"])
+                .arg(&data)
+                .output()
+                .unwrap();
+            let source = String::from_utf8(out.stdout).unwrap();
+            let device = source.trim().rsplit('/').next().unwrap().to_owned();
+            assert!(device.starts_with("loop"), "data directory is not on the loop device: {source:?}");
+            std::fs::write(format!("/sys/fs/ext4/{device}/trigger_fs_error"), "mysetlist readiness test").unwrap();
+        }
+        ReadOnlyMechanism::Permissions => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data.join("mysetlist.db"), std::fs::Permissions::from_mode(0o444)).unwrap();
+        }
+    }
+    let body = wait_for(Duration::from_secs(10), || async {
+        let r = ready().await;
+        (r.status() == 503).then_some(())?;
+        Some(r.json::<Value>().await.unwrap())
+    })
+    .await
+    .expect("/readyz turns 503 while the database cannot be written");
+    assert_eq!(body["ready"], false);
+    let reason = body["failures"][0].as_str().unwrap();
+    assert!(reason.starts_with("database files: the database file is not writable"), "{reason}");
+
+    match mechanism {
+        ReadOnlyMechanism::Ext4Error => {
+            assert!(reason.contains("Read-only file system"), "{reason}");
+            // The readiness answer matches reality: writes fail too.
+            assert!(sign_up("after@example.org").await.is_server_error(), "writes fail on the broken filesystem");
+        }
+        ReadOnlyMechanism::Permissions => {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data.join("mysetlist.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+            let back =
+                wait_for(Duration::from_secs(10), || async { (ready().await.status() == 200).then_some(()) }).await;
+            assert!(back.is_some(), "/readyz recovers once the file is writable again");
+        }
+    }
+    server.stop();
+}
+
+/// A local webhook receiver that records every JSON body posted to /hook.
+struct Receiver {
+    addr: SocketAddr,
+    bodies: Arc<Mutex<Vec<Value>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let sink = bodies.clone();
+        let ep = poem::endpoint::make(move |mut req: poem::Request| {
+            let sink = sink.clone();
+            async move {
+                let v: Value = req.take_body().into_json().await.unwrap_or(Value::Null);
+                sink.lock().push(v);
+                poem::http::StatusCode::NO_CONTENT
+            }
+        });
+        let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+        let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
+        let route = poem::Route::new().at("/hook", poem::post(ep));
+        let task = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(route).await;
+        });
+        Receiver { addr, bodies, task }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    async fn wait_for_count(&self, n: usize) -> Vec<Value> {
+        wait_for(Duration::from_secs(10), || async {
+            let b = self.bodies.lock().clone();
+            (b.len() >= n).then_some(b)
+        })
+        .await
+        .unwrap_or_else(|| panic!("expected {n} notifications, got {:?}", self.bodies.lock()))
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test]
+async fn replication_lag_alert_fires_once_and_resolves_once() {
+    let hook = Receiver::start().await;
+    let app = spawn_app_with(&[("MYSETLIST_ALERTS__WEBHOOK_URL", &hook.url())]).await;
+    let obs = app.state.obs.clone();
+    // What the replication shipper reports when S3 does not take uploads.
+    obs.metrics.replication.set_lag(Duration::from_secs(600));
+    let t0 = mysetlist::db::now();
+    let first = obs.evaluate_alerts_at(t0).await;
+    assert!(first.fired.is_empty(), "the lag must last 5 minutes first");
+    let fired = obs.evaluate_alerts_at(t0 + 300).await;
+    assert_eq!(fired.fired, ["MySetlistReplicationLagging"]);
+    let bodies = hook.wait_for_count(1).await;
+    assert_eq!(bodies[0]["status"], "firing");
+    assert_eq!(bodies[0]["alert"], "MySetlistReplicationLagging");
+    assert_eq!(bodies[0]["severity"], "critical");
+    assert_eq!(bodies[0]["value"], 600.0);
+    assert!(bodies[0]["summary"].as_str().unwrap().contains("10m"));
+
+    // Still lagging: no repeat.
+    let again = obs.evaluate_alerts_at(t0 + 330).await;
+    assert_eq!((again.fired.len(), again.sent), (0, 0));
+    let t = scrape(&app).await;
+    assert_eq!(sample(&t, "mysetlist_alerts_firing{alert=\"MySetlistReplicationLagging\"}"), Some(1.0));
+
+    obs.metrics.replication.set_lag(Duration::ZERO);
+    obs.evaluate_alerts_at(t0 + 345).await;
+    let bodies = hook.wait_for_count(2).await;
+    assert_eq!(bodies[1]["status"], "resolved");
+    assert_eq!(bodies[1]["alert"], "MySetlistReplicationLagging");
+    assert!(bodies[1]["ends_at"].is_string());
+    obs.evaluate_alerts_at(t0 + 360).await;
+    assert_eq!(hook.bodies.lock().len(), 2, "exactly one firing and one resolved notification");
+    assert!(!scrape(&app).await.contains("mysetlist_alerts_firing{"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn writer_stalled_alert_follows_a_hung_write() {
+    let hook = Receiver::start().await;
+    let app = spawn_app_with(&[("MYSETLIST_ALERTS__WEBHOOK_URL", &hook.url())]).await;
+    let obs = app.state.obs.clone();
+    let db = app.domain().db.clone();
+    // A write that hangs inside the writer thread (as on a disk that stopped answering).
+    let (release, hang) = std::sync::mpsc::channel::<()>();
+    let blocked = tokio::spawn(async move {
+        db.write(move |_conn| {
+            let _ = hang.recv_timeout(Duration::from_secs(30));
+            Ok::<_, mysetlist::db::DbError>(())
+        })
+        .await
+    });
+    let writer = app.domain().db.clone();
+    wait_for(Duration::from_secs(5), || async { writer.writer_stats().busy_since_unix_ms.map(|_| ()) })
+        .await
+        .expect("the writer picks up the hanging write");
+    let now = mysetlist::db::now();
+    assert!(obs.evaluate_alerts_at(now).await.fired.is_empty(), "busy for a moment is not stalled");
+    let eval = obs.evaluate_alerts_at(now + 45).await;
+    assert_eq!(eval.fired, ["MySetlistWriterStalled"]);
+    let bodies = hook.wait_for_count(1).await;
+    assert_eq!(
+        (bodies[0]["status"].as_str(), bodies[0]["alert"].as_str()),
+        (Some("firing"), Some("MySetlistWriterStalled"))
+    );
+
+    release.send(()).unwrap();
+    blocked.await.unwrap().unwrap();
+    wait_for(Duration::from_secs(5), || async { writer.writer_stats().busy_since_unix_ms.is_none().then_some(()) })
+        .await
+        .expect("the writer is idle again");
+    obs.evaluate_alerts_at(now + 60).await;
+    let bodies = hook.wait_for_count(2).await;
+    assert_eq!(
+        (bodies[1]["status"].as_str(), bodies[1]["alert"].as_str()),
+        (Some("resolved"), Some("MySetlistWriterStalled"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn status_pages_are_for_admins_only() {
+    let app = spawn_app().await;
+    let show = app.seed_show(chrono::Duration::days(2), 3).await;
+    let (fan, _) = app.signed_in("fan2@example.org", Role::User).await;
+    let vote_url = app.url(&format!("/api/v1/shows/{}/songs/{}/vote", show.show_id, show.song_ids[1]));
+    assert_eq!(fan.post(&vote_url).send().await.unwrap().status(), 200);
+    app.domain()
+        .db
+        .write(|c| {
+            mysetlist::db::jobs::record(c, "backup-verify", 1_700_000_000, 1_700_000_030, Some("checksum mismatch"))
+        })
+        .await
+        .unwrap();
+    app.state.obs.sample(mysetlist::db::now());
+
+    for path in ["/admin/status", "/admin/status/technical"] {
+        assert_eq!(fan.get(app.url(path)).send().await.unwrap().status(), 403, "{path} for a user");
+        let anon = app.client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(anon.status(), 303, "{path} signed out");
+        assert!(anon.headers()["location"].to_str().unwrap().starts_with("/login?next=/admin/status"));
+    }
+
+    let (admin, _) = app.signed_in("boss@example.org", Role::Admin).await;
+    let r = admin.get(app.url("/admin/status")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let executive = r.text().await.unwrap();
+    let html = executive.clone();
+    for text in [
+        "Votes per hour, last 24 hours",
+        "Votes in the last hour",
+        "Upcoming shows",
+        "Most wanted songs",
+        "Song 1",
+        "<svg",
+    ] {
+        assert!(html.contains(text), "executive view lacks `{text}`");
+    }
+    assert!(html.contains(&format!("/shows/{}", show.slug)));
+
+    let r = admin.get(app.url("/admin/status/technical")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    for text in [
+        "Requests per minute",
+        "Latency percentiles",
+        "Replication lag",
+        "p50 / p95 / p99, last 5 min",
+        "Disk available",
+        "database files",
+        "backup-verify",
+        "checksum mismatch",
+        "No alerts.",
+        "<polyline",
+    ] {
+        assert!(html.contains(text), "technical view lacks `{text}`");
+    }
+    for page in [&executive, &html] {
+        assert!(!page.contains("style="), "inline style would break the CSP");
+        assert_eq!(page.matches("<script").count(), 1, "only the site's external script");
+    }
+    app.stop().await;
+}
