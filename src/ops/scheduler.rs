@@ -6,14 +6,15 @@
 //! | `complete_shows` | 5 min                            | locked -> completed 4 h after the start                |
 //! | `fetch_setlists` | 30 min                           | actual setlists of finished shows from setlist.fm (+ accuracy) |
 //! | `retention`      | 6 h                              | purge sessions, vote network hashes, old audit entries |
-//! | `backup_verify`  | `replication.verify_interval`    | the replication's verify hook, when one is installed  |
+//! | `backup_verify`  | `replication.verify_interval`    | the replicator's backup drill (first run 5 min after start) |
 //!
 //! Trending needs no job: its score decays exponentially and is updated in O(1) in the vote
 //! transaction, and the ranking is evaluated on read (see `domain::trending`).
 //!
-//! Each job is its own task: a slow or failing job never delays the others. A job runs at start and
-//! then `every` after its previous run ended; a failure is retried after an exponential backoff
-//! (`Backoff`), and every run's start, end, outcome and error land in `job_runs` (`db::jobs::record`).
+//! Each job is its own task: a slow or failing job never delays the others. A job runs at start (the
+//! backup drill after a short delay) and then `every` after its previous run ended; a failure is
+//! retried after an exponential backoff (`Backoff`), and every run's start, end, outcome and error
+//! land in `job_runs` (`db::jobs::record`).
 //! Jobs run only while the node is primary: the scheduler watches a `watch::Receiver<bool>` and pauses
 //! every job while it is false (a standby follows the primary's database and must not write).
 
@@ -35,6 +36,9 @@ use crate::import::Importer;
 pub type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 /// A job body. Also the shape of the backup-verify hook the replication code installs.
 pub type JobFn = Arc<dyn Fn() -> JobFuture + Send + Sync>;
+
+/// The backup drill's first run waits this long (at most its interval) after start.
+pub const BACKUP_VERIFY_FIRST_DELAY: Duration = Duration::from_secs(5 * 60);
 
 /// How often the standard jobs run.
 #[derive(Debug, Clone)]
@@ -86,6 +90,8 @@ impl Backoff {
 struct Job {
     name: String,
     every: Duration,
+    /// Wait before the first run (0: at start).
+    first_delay: Duration,
     run: JobFn,
 }
 
@@ -106,13 +112,17 @@ impl Scheduler {
         self
     }
 
-    pub fn job<F, Fut>(mut self, name: &str, every: Duration, f: F) -> Self
+    pub fn job<F, Fut>(self, name: &str, every: Duration, f: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        let run: JobFn = Arc::new(move || Box::pin(f()));
-        self.jobs.push(Job { name: name.to_owned(), every, run });
+        self.job_fn(name, every, Duration::ZERO, Arc::new(move || Box::pin(f())))
+    }
+
+    /// A job whose first run waits `first_delay` instead of running at start.
+    pub fn job_fn(mut self, name: &str, every: Duration, first_delay: Duration, run: JobFn) -> Self {
+        self.jobs.push(Job { name: name.to_owned(), every, first_delay, run });
         self
     }
 
@@ -170,7 +180,10 @@ impl Scheduler {
             }
         });
         if let Some(verify) = backup_verify {
-            s = s.job("backup_verify", intervals.backup_verify, move || verify());
+            // Not at start: on a first start the bucket holds no snapshot yet, and a verify that fails
+            // for that reason would raise the backup alert. A restart keeps the last success (job_runs).
+            let first = intervals.backup_verify.min(BACKUP_VERIFY_FIRST_DELAY);
+            s = s.job_fn("backup_verify", intervals.backup_verify, first, verify);
         }
         s
     }
@@ -229,6 +242,12 @@ async fn run_job(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut failures: u32 = 0;
+    if !job.first_delay.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(job.first_delay) => {}
+            _ = stop.changed() => return,
+        }
+    }
     loop {
         if !until_primary(&mut primary, &mut stop).await {
             return;

@@ -273,3 +273,27 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
     handle.stop().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_backup_verify_hook_runs_after_its_first_delay_and_is_recorded() {
+    let app = spawn_app().await;
+    let calls: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let c = calls.clone();
+    let verify: mysetlist::ops::scheduler::JobFn = Arc::new(move || {
+        let c = c.clone();
+        Box::pin(async move {
+            c.lock().push(Instant::now());
+            Ok(())
+        })
+    });
+    let every = Duration::from_millis(300);
+    let started = Instant::now();
+    let handle = Scheduler::standard(app.state.importer.clone(), &Intervals::all(every), Some(verify))
+        .start(watch::channel(true).1);
+    let run = wait_for(WAIT, || async { job_run(&app, "backup_verify").await }).await.expect("the hook ran");
+    assert_eq!(run.last_outcome.as_deref(), Some("ok"));
+    let first = calls.lock()[0];
+    assert!(first.duration_since(started) >= every.mul_f64(0.9), "the drill does not run at start");
+    handle.stop().await;
+    app.stop().await;
+}
