@@ -42,6 +42,9 @@ pub enum Command {
     /// Administration
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Import data from files (exit status 3 when some items were skipped; the report says why)
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Restore the database from an S3 bucket (Litestream 0.5 or 0.3 layout)
     Restore {
         /// s3://BUCKET/PREFIX (default: replication.url); endpoint and credentials come from the config
@@ -71,6 +74,20 @@ pub enum BackupCommand {
     List,
     /// Restore the newest backup into a temp dir, check integrity and compare with the live database
     Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCommand {
+    /// A saved setlist.fm API response: one setlist or a search result page
+    Setlistfm {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Artists, venues, songs and shows from a CSV or JSON file (format: docs/import.md)
+    Catalog {
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,6 +156,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = Application::build(c, *demo).await?;
             app.run_until_stopped().await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(command) => {
+            let c = load_config(&cli)?;
+            crate::telemetry::init(c.settings.log.format, &c.settings.log.level);
+            match command {
+                ImportCommand::Setlistfm { file } => crate::import::cli::setlistfm_file(c, file).await,
+                ImportCommand::Catalog { file } => crate::import::cli::catalog_file(c, file).await,
+            }
         }
         Command::Restore { from, output, txid, timestamp, force } => {
             let c = load_config(&cli)?;

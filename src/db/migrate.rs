@@ -5,7 +5,10 @@ use rusqlite::{Connection, params};
 use super::DbError;
 
 /// (name, SQL) in order. Never edit a released entry: append a new one.
-pub const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    ("0002_setlist_fetches", include_str!("../../migrations/0002_setlist_fetches.sql")),
+];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let err = |name: &str, e: rusqlite::Error| DbError::Migration { name: name.into(), message: e.to_string() };

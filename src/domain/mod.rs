@@ -23,10 +23,13 @@ mod votes;
 use std::sync::Arc;
 
 pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
+// Imports (crate::import) compose these inside their own write transactions.
+pub(crate) use catalog::{parse_status, parse_time, tx};
 pub use error::DomainError;
 pub use page_reads::AccountSummary;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
+pub(crate) use setlists::{resolve_entries, store_actual};
 pub use shows_read::{ArtistPage, HomePage, ShowPage, VenuePage};
 pub use votes::{VoteAction, VoteOutcome, Voter};
 

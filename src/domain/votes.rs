@@ -156,7 +156,7 @@ impl Domain {
         Ok(added)
     }
 
-    pub(super) fn ranking_changed(&self, show_id: i64) {
+    pub(crate) fn ranking_changed(&self, show_id: i64) {
         {
             // Bump and invalidate under the lock that guards cache inserts: a read that started
             // before this change can then never put its stale ranking back into the cache.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::domain::Domain;
+use crate::import::Importer;
 use crate::observability::Observability;
 
 /// A readiness condition contributed by another subsystem (TLS, replication, role): `Err(reason)`
@@ -21,12 +22,15 @@ pub struct AppState {
     /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation, voting
     /// open). A vote or edit bumps the generation; the flag retires pages rendered before the start.
     pub page_cache: moka::sync::Cache<(i64, u64, bool), Arc<str>>,
+    /// Online imports (admin page) and their progress; shared with the scheduler.
+    pub importer: Arc<Importer>,
 }
 
 impl AppState {
     pub fn new(domain: Arc<Domain>, obs: Arc<Observability>, https: bool) -> Arc<Self> {
         Arc::new(Self {
             config: domain.config.clone(),
+            importer: Importer::new(domain.clone()),
             domain,
             obs,
             https,

@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use poem::Server;
 use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
 use crate::http::{self, AppState};
 use crate::observability::Observability;
+use crate::ops::scheduler::{Intervals, Scheduler, SchedulerHandle};
 use crate::replicate::ReplicatorHandle;
 
 pub mod https;
@@ -31,6 +32,9 @@ pub struct Application {
     /// The separate /metrics listener (`metrics.listen`), when configured.
     metrics_acceptor: Option<(poem::listener::BoxAcceptor, SocketAddr)>,
     shutdown: Arc<Notify>,
+    scheduler: SchedulerHandle,
+    /// Whether this node is primary: the scheduler runs jobs only while it is true.
+    primary: watch::Sender<bool>,
 }
 
 struct HttpsRuntime {
@@ -108,6 +112,24 @@ impl Application {
                 .context("listener has no address")?;
             (acceptor.boxed(), local_addr, None)
         };
+        let (primary, primary_rx) = watch::channel(config.settings.role == crate::config::Role::Primary);
+        let backup_verify = match &replicator {
+            Some(r) => {
+                let metrics = state.obs.metrics.backup.clone();
+                // The last success survives restarts (for the "backup stale" alert).
+                let runs = db.read(crate::db::jobs::all).await.context("cannot read job_runs")?;
+                if let Some(ok) =
+                    runs.iter().find(|j| j.job == "backup_verify" && j.last_outcome.as_deref() == Some("ok"))
+                    && let Some(at) = ok.last_finished
+                {
+                    metrics.restore_last_success(at);
+                }
+                Some(replication::verify_job(&config, r, metrics))
+            }
+            None => None,
+        };
+        let scheduler = Scheduler::standard(state.importer.clone(), &Intervals::from_config(&config), backup_verify)
+            .start(primary_rx);
         Ok(Self {
             acceptor,
             local_addr,
@@ -117,6 +139,8 @@ impl Application {
             https,
             metrics_acceptor,
             shutdown: Arc::new(Notify::new()),
+            scheduler,
+            primary,
         })
     }
 
@@ -137,6 +161,12 @@ impl Application {
 
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
+    }
+
+    /// Set to false when this node stops being primary (failover), true when it becomes primary:
+    /// periodic jobs run only on the primary.
+    pub fn primary_signal(&self) -> watch::Sender<bool> {
+        self.primary.clone()
     }
 
     /// A handle that stops the server when notified (tests; the CLI uses signals).
@@ -211,7 +241,9 @@ impl Application {
             }
         }
         drop(background);
-        // Order matters: stop the writer (no new commits), then the final WAL sync to S3.
+        // Order matters: stop the jobs (they write, and the verify job holds the replicator), stop the
+        // writer (no new commits), then the final WAL sync to S3.
+        self.scheduler.stop().await;
         self.db.set_durability_gate(None);
         self.state.readiness.write().clear();
         self.db.close().await;

@@ -8,12 +8,15 @@ mod replicate_support;
 mod auth;
 mod bad_input;
 mod cli;
+mod fake_apis;
 mod group_commit;
+mod import;
 mod live;
 mod pages;
 mod rate_limits;
 mod replication;
 mod roles;
+mod scheduler;
 mod server_process;
 mod setlist;
 

@@ -11,6 +11,7 @@ mod admin;
 mod artist;
 mod auth_pages;
 mod home;
+mod import;
 mod privacy;
 mod search;
 mod setlist_text;
@@ -47,7 +48,10 @@ pub fn routes() -> Route {
         .at("/account/logout-all", post(account::logout_all))
         .at("/account/delete", post(account::delete))
         .at("/account/deleted", get(account::deleted))
-        .at("/privacy", get(privacy::privacy_page));
+        .at("/privacy", get(privacy::privacy_page))
+        .at("/admin/import", get(import::import_page).post(import::start_import))
+        .at("/admin/import/jobs/:id", get(import::job_page))
+        .at("/admin/import/jobs/:id/progress", get(import::job_progress));
     admin::add_routes(pages).nest("/admin/status", status::routes())
 }
 
