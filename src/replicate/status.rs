@@ -55,6 +55,8 @@ pub(crate) struct Inner {
 pub(crate) struct Shared {
     pub inner: Mutex<Inner>,
     pub shipped: watch::Sender<u64>,
+    /// Set by [`super::ReplicatorHandle::abandon`]: upload nothing more, not even a final sync.
+    pub abandoned: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -76,6 +78,7 @@ impl Shared {
                 running: true,
             }),
             shipped: watch::Sender::new(0),
+            abandoned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -96,6 +99,10 @@ impl Shared {
                 false
             }
         });
+    }
+
+    pub fn is_abandoned(&self) -> bool {
+        self.abandoned.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn record_error(&self, e: &impl std::fmt::Display) {
