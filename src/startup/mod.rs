@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
+use crate::failover::{self, Failover, FailoverConfig};
 use crate::http::{self, AppState};
-use crate::replicate::ReplicatorHandle;
 
 pub mod replication;
 
@@ -23,7 +23,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: Arc<AppState>,
     db: Database,
-    replicator: Option<Arc<ReplicatorHandle>>,
+    failover: Option<Arc<Failover>>,
     shutdown: Arc<Notify>,
 }
 
@@ -43,29 +43,48 @@ pub fn db_options(config: &Config) -> DbOptions {
 impl Application {
     pub async fn build(config: Config, demo: bool) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        replication::restore_if_missing(&config).await?;
-        let db = Database::open(&db_options(&config))
-            .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?;
-        let replicator = if config.replication_enabled() {
-            let handle = replication::start(&config, &config.database_path(), db.commits())?;
-            if config.settings.replication.ack == crate::config::AckMode::Replicated {
-                db.set_durability_gate(Some(Arc::new(replication::ReplicatedAck {
-                    handle: handle.clone(),
-                    timeout: config.settings.replication.replicated_ack_timeout,
-                })));
+        let open_err = || format!("cannot open the database at {}", config.database_path().display());
+        // With replication on, the lease decides whether this node leads (and writes) or follows.
+        let (db, failover) = if config.replication_enabled() {
+            let fcfg = FailoverConfig::from_config(&config, replication::options(&config));
+            let booted = failover::boot(&fcfg).await.context("cannot start failover")?;
+            let db = if booted.is_leader() {
+                Database::open(&db_options(&config))
+            } else {
+                Database::open_follower(&db_options(&config))
             }
-            tracing::info!(url = %config.settings.replication.url, ack = ?config.settings.replication.ack, "replicating");
-            Some(handle)
+            .with_context(open_err)?;
+            tracing::info!(
+                url = %config.settings.replication.url,
+                ack = ?config.settings.replication.ack,
+                node = fcfg.node_id,
+                leader = booted.is_leader(),
+                "replicating"
+            );
+            let f = Failover::start(fcfg, booted, db.clone()).context("cannot start failover")?;
+            (db, Some(f))
         } else {
-            None
+            (Database::open(&db_options(&config)).with_context(open_err)?, None)
         };
         let domain = Domain::new(db.clone(), config.clone()).await.context("cannot initialise the application")?;
-        if demo && domain.load_demo().await.context("cannot load the demo dataset")? {
-            tracing::info!("loaded the demo dataset");
+        if let Some(f) = &failover {
+            let d = Arc::downgrade(&domain);
+            f.on_data_changed(Arc::new(move || {
+                if let Some(d) = d.upgrade() {
+                    d.data_changed();
+                }
+            }));
+        }
+        if demo {
+            if failover.as_ref().is_some_and(|f| !f.accepting_writes()) {
+                tracing::info!("--demo ignored: this node follows the leader, whose data it serves");
+            } else if domain.load_demo().await.context("cannot load the demo dataset")? {
+                tracing::info!("loaded the demo dataset");
+            }
         }
         let state = AppState::new(domain, false);
-        if let Some(r) = &replicator {
-            state.add_readiness_check("replication", replication::readiness(r));
+        if let Some(f) = &failover {
+            state.add_readiness_check("role", f.readiness());
         }
         let acceptor = TcpListener::bind(config.listen.to_string())
             .into_acceptor()
@@ -76,7 +95,7 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .context("listener has no address")?;
-        Ok(Self { acceptor: acceptor.boxed(), local_addr, state, db, replicator, shutdown: Arc::new(Notify::new()) })
+        Ok(Self { acceptor: acceptor.boxed(), local_addr, state, db, failover, shutdown: Arc::new(Notify::new()) })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -85,6 +104,11 @@ impl Application {
 
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
+    }
+
+    /// The failover machinery (None without replication): role, followed TXID, promotion.
+    pub fn failover(&self) -> Option<Arc<Failover>> {
+        self.failover.clone()
     }
 
     /// A handle that stops the server when notified (tests; the CLI uses signals).
@@ -109,12 +133,11 @@ impl Application {
             .run_with_graceful_shutdown(app, stop, Some(DRAIN_TIMEOUT))
             .await
             .context("server failed")?;
-        // Order matters: stop the writer (no new commits), then the final WAL sync to S3.
-        self.db.set_durability_gate(None);
         self.state.readiness.write().clear();
-        self.db.close().await;
-        if let Some(r) = self.replicator {
-            replication::shutdown(r).await;
+        match self.failover {
+            // Stops writes, ships the last commits, releases the lease, closes the database.
+            Some(f) => f.shutdown(&self.db).await,
+            None => self.db.close().await,
         }
         tracing::info!("stopped");
         Ok(())

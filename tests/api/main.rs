@@ -5,5 +5,6 @@ mod helpers;
 #[path = "../replicate_support/mod.rs"]
 mod replicate_support;
 
+mod failover;
 mod replication;
 mod smoke;
