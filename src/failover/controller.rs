@@ -643,6 +643,11 @@ impl Node {
         let node = self.cfg.node_id.as_str();
         let take = match &observed {
             None => self.cfg.role == config::Role::Primary,
+            // Names this node but another process wrote it: a previous run of this node (dead),
+            // or a second node given the same id (renewing). Half a TTL without a renewal tells.
+            Some(o) if !o.lease.released && o.lease.holder == node && o.lease.instance != self.instance => {
+                unchanged_for >= o.lease.ttl() / 2
+            }
             Some(o) => o.lease.claimable_by(node) || unchanged_for >= o.lease.ttl(),
         };
         if take {

@@ -347,6 +347,18 @@ pub async fn boot(cfg: &FailoverConfig) -> anyhow::Result<Booted> {
         // Still (or again) this node's: its local database is the authoritative one.
         let ours =
             observed.as_ref().is_some_and(|o| o.lease.holder == cfg.node_id && o.lease.claimable_by(&cfg.node_id));
+        if ours
+            && let Some(o) = &observed
+            && !o.lease.released
+            && lease_is_being_renewed(&lease, o, cfg).await
+        {
+            // Most likely the lease is this node's previous process, which died; but someone
+            // renews it, so another running node was given this node id.
+            anyhow::bail!(
+                "another running node renews the lease under failover.node_id = {:?}; give every node its own node_id",
+                cfg.node_id
+            );
+        }
         let may_create = observed.is_none() && cfg.role == config::Role::Primary;
         if ours || may_create {
             restore_if_missing(cfg).await?;
@@ -398,6 +410,23 @@ pub async fn boot(cfg: &FailoverConfig) -> anyhow::Result<Booted> {
             }
         }
     }
+}
+
+/// Watches the lease for half a TTL (longer than the holder's renewal interval): true if its
+/// version changed, i.e. a live process holds it.
+async fn lease_is_being_renewed(lease: &LeaseStore, seen: &Observed, cfg: &FailoverConfig) -> bool {
+    let until = Instant::now() + seen.lease.ttl().max(cfg.lease_ttl) / 2;
+    tracing::info!("the lease names this node; checking that no running process still renews it");
+    while Instant::now() < until {
+        tokio::time::sleep(cfg.lease_poll()).await;
+        match lease.read().await {
+            Ok(Some(now)) if now.etag == seen.etag => {}
+            Ok(Some(_)) => return true,
+            Ok(None) => return false,
+            Err(e) => tracing::warn!(error = %e, "reading the lease failed; retrying"),
+        }
+    }
+    false
 }
 
 /// `restore_if_missing` for a node about to lead.

@@ -181,6 +181,14 @@ impl Applier {
     /// TXID sequence with the database file alone as the shipped state.
     pub fn checkpoint_truncate(&self, within: Duration) -> Result<(), ReplicateError> {
         let deadline = std::time::Instant::now() + within;
+        // Each attempt waits for readers at most this long; the loop bounds the whole.
+        let _ = self.conn.busy_timeout(Duration::from_millis(200));
+        let result = self.checkpoint_truncate_until(deadline, within);
+        let _ = self.conn.busy_timeout(Duration::from_secs(10));
+        result
+    }
+
+    fn checkpoint_truncate_until(&self, deadline: std::time::Instant, within: Duration) -> Result<(), ReplicateError> {
         loop {
             let r: Result<(i64, i64, i64), _> =
                 self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));

@@ -25,8 +25,8 @@ use crate::replicate_support::{
 };
 
 /// Short enough for quick tests, long enough for a loaded 2-core machine to renew in time.
-const TTL: Duration = Duration::from_secs(2);
-const TTL_SETTING: &str = "2s";
+const TTL: Duration = Duration::from_secs(3);
+const TTL_SETTING: &str = "3s";
 
 struct Node {
     app: TestApp,
@@ -536,17 +536,28 @@ node_id = "{node}"
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_mysetlist"))
+        let child = Self::spawn(&dir, flags);
+        Process { child, base: format!("http://127.0.0.1:{port}"), dir }
+    }
+
+    fn spawn(dir: &tempfile::TempDir, flags: &[&str]) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("server.log")).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_mysetlist"))
             .arg("serve")
             .args(flags)
             .arg("--config")
-            .arg(&config)
+            .arg(dir.path().join("mysetlist.toml"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("run the mysetlist binary");
-        Process { child, base: format!("http://127.0.0.1:{port}"), dir }
+            .expect("run the mysetlist binary")
+    }
+
+    /// Starts the server again with the same configuration and data (after a kill).
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(&self.dir, &[]);
     }
 
     fn log(&self) -> String {
@@ -703,4 +714,48 @@ async fn the_old_primary_restarts_as_a_follower_and_a_standby_restart_resumes_fr
     s.app.stop().await;
     drop(keep);
     assert_contiguous_l0(&s3, &bucket, "db");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_primary_killed_and_restarted_reclaims_its_lease_and_resumes() {
+    init_logging();
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("lone");
+    let mut primary = Process::serve(&s3, &bucket, "p", "primary", "replicated", &["--demo"]);
+    let up = wait_for(Duration::from_secs(60), || async { (readyz(&primary.base).await == 200).then_some(()) }).await;
+    assert!(up.is_some(), "the primary did not start:\n{}", primary.log());
+    let fan = browser();
+    assert_eq!(signup(&fan, &primary.base, "fan@example.org").await.status(), 201);
+    primary.child.kill().unwrap(); // no release: the lease still names "p"
+    primary.child.wait().unwrap();
+    let restarted = Instant::now();
+    primary.restart();
+    // The lease names this node and nobody renews it: it reclaims after watching for half a TTL.
+    let back = wait_for(TTL * 4, || async { (readyz(&primary.base).await == 200).then_some(restarted.elapsed()) })
+        .await
+        .unwrap_or_else(|| panic!("the restarted primary never led again:\n{}", primary.log()));
+    eprintln!("a lone primary led again {back:?} after its restart (TTL {TTL:?})");
+    assert!(primary.log().contains("checking that no running process still renews it"));
+    // It writes again, with its own database (no restore).
+    assert_eq!(signup(&fan, &primary.base, "second@example.org").await.status(), 201);
+    primary.child.kill().unwrap();
+    primary.child.wait().unwrap();
+    assert_contiguous_l0(&s3, &bucket, "db");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_with_the_same_node_id_refuses_to_start() {
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("dup");
+    let p = spawn_node(node_env(&s3.endpoint(), &bucket, "p", "primary", "local")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = node_env(&s3.endpoint(), &bucket, "p", "primary", "local");
+    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let err = match Application::build(test_config(dir.path(), &refs), false).await {
+        Ok(_) => panic!("a second node with node_id p started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("give every node its own node_id"), "{err}");
+    assert!(p.failover.accepting_writes(), "the running node keeps leading");
+    p.app.stop().await;
 }
