@@ -128,6 +128,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let c = load_config(&cli)?;
             crate::telemetry::init(c.settings.log.format, &c.settings.log.level);
+            ensure_not_a_standby_copy(&c)?;
             let db = Database::open(&db_options(&c))?;
             db.close().await;
             println!("database {} is up to date", c.database_path().display());
@@ -231,6 +232,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Admin(AdminCommand::CreateUser { email, password_file, role, display_name }) => {
             let c = load_config(&cli)?;
+            ensure_not_a_standby_copy(&c)?;
             let password = std::fs::read_to_string(password_file)
                 .with_context(|| format!("cannot read the password file {}", password_file.display()))?;
             let password = password.trim_end_matches(['\n', '\r']);
@@ -257,6 +259,21 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Commands that write the database directly must not touch a standby's copy: the leader's next
+/// pages would be applied over the change and corrupt it.
+fn ensure_not_a_standby_copy(c: &Config) -> anyhow::Result<()> {
+    if c.replication_enabled()
+        && let Some(txid) = crate::failover::standby::Sidecar::read(&c.database_path(), &c.settings.replication.url)
+    {
+        anyhow::bail!(
+            "{} is a standby's copy of {} (at TXID {txid:016x}): run this on the node that leads",
+            c.database_path().display(),
+            c.settings.replication.url
+        );
+    }
+    Ok(())
 }
 
 /// The local server's plain-HTTP base URL, from `listen`.

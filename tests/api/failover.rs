@@ -333,6 +333,15 @@ async fn standby_follows_serves_reads_refuses_writes_and_only_the_leader_is_read
     assert_eq!((st.role, st.leader.as_deref()), (failover::NodeRole::Standby, Some("p")));
     assert!(st.txid >= 2 && st.applied_files >= 1, "{st:?}");
     assert!(Sidecar::read(&s.db(), &format!("s3://{bucket}/db")).is_some());
+    // Commands that write the database directly refuse a standby's copy.
+    let out = Command::new(env!("CARGO_BIN_EXE_mysetlist"))
+        .arg("migrate")
+        .envs(s.config_env.iter().cloned())
+        .env("MYSETLIST_DATA_DIR", s.app.dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("run this on the node that leads"), "{stderr}");
     s.app.stop().await;
     p.app.stop().await;
 }
