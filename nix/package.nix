@@ -33,6 +33,11 @@ rustPlatform.buildRustPackage {
 
   cargoLock.lockFile = ../Cargo.lock;
 
+  # The standby applies replicated pages through SQLite's sqlite_dbpage table, which the bundled
+  # SQLite compiles only with this flag (.cargo/config.toml sets it for plain cargo builds; the
+  # source filter leaves .cargo/ out).
+  env.LIBSQLITE3_FLAGS = "-DSQLITE_ENABLE_DBPAGE_VTAB";
+
   # Unit tests only: the integration tests in tests/ need external programs (S3 server, pebble,
   # litestream) that the VM tests and the runnable mirrors cover.
   cargoTestFlags = [ "--lib" ];

@@ -66,6 +66,13 @@ pub enum Command {
     /// Backups in the bucket
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Planned switch-over: make this node (a running standby) the leader. The current leader
+    /// stops writes, ships every commit and hands the lease over; no acknowledged write is lost
+    Promote {
+        /// Give up after this long (humantime, e.g. 30s)
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -131,20 +138,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Health { url } => {
             let base = match url {
                 Some(u) => u.trim_end_matches('/').to_owned(),
-                None => {
-                    let c = load_config(&cli)?;
-                    let mut addr = c.listen;
-                    if addr.ip().is_unspecified() {
-                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-                    }
-                    format!("http://{addr}")
-                }
+                None => local_base(&load_config(&cli)?),
             };
             Ok(health(&base).await)
         }
         Command::Migrate => {
             let c = load_config(&cli)?;
             crate::telemetry::init(c.settings.log.format, &c.settings.log.level);
+            ensure_not_a_standby_copy(&c)?;
             let db = Database::open(&db_options(&c))?;
             db.close().await;
             println!("database {} is up to date", c.database_path().display());
@@ -230,8 +231,33 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Promote { timeout } => {
+            let c = load_config(&cli)?;
+            crate::telemetry::init(c.settings.log.format, &c.settings.log.level);
+            if !c.replication_enabled() {
+                anyhow::bail!("replication.url is not set: without a bucket there is no lease to hand over");
+            }
+            let fcfg = crate::failover::FailoverConfig::from_config(&c, crate::startup::replication::options(&c));
+            let deadline = std::time::Instant::now() + *timeout;
+            match crate::failover::promote::promote(&fcfg, *timeout).await? {
+                crate::failover::promote::Promoted::AlreadyLeader { term } => {
+                    println!("{} already leads (term {term}); nothing to do", fcfg.node_id);
+                }
+                crate::failover::promote::Promoted::TookOver { from, term, txid } => {
+                    println!("{} now leads (term {term}, taken over from {from} at TXID {txid:016x})", fcfg.node_id);
+                }
+            }
+            // The lease is ours; writes are accepted once the takeover's first commit is stored.
+            let base = local_base(&c);
+            if !wait_ready(&base, deadline).await {
+                anyhow::bail!("this node holds the lease but {base}/readyz did not answer 200 in time");
+            }
+            println!("{base} accepts writes");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Admin(AdminCommand::CreateUser { email, password_file, role, display_name }) => {
             let c = load_config(&cli)?;
+            ensure_not_a_standby_copy(&c)?;
             let password = std::fs::read_to_string(password_file)
                 .with_context(|| format!("cannot read the password file {}", password_file.display()))?;
             let password = password.trim_end_matches(['\n', '\r']);
@@ -259,6 +285,46 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Commands that write the database directly must not touch a standby's copy: the leader's next
+/// pages would be applied over the change and corrupt it.
+fn ensure_not_a_standby_copy(c: &Config) -> anyhow::Result<()> {
+    if c.replication_enabled()
+        && let Some(txid) = crate::failover::standby::Sidecar::read(&c.database_path(), &c.settings.replication.url)
+    {
+        anyhow::bail!(
+            "{} is a standby's copy of {} (at TXID {txid:016x}): run this on the node that leads",
+            c.database_path().display(),
+            c.settings.replication.url
+        );
+    }
+    Ok(())
+}
+
+/// The local server's plain-HTTP base URL, from `listen`.
+fn local_base(c: &Config) -> String {
+    let mut addr = c.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
+/// Polls GET /readyz until it answers 200 or the deadline passes.
+async fn wait_ready(base: &str, deadline: std::time::Instant) -> bool {
+    let Ok(client) = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build() else {
+        return false;
+    };
+    while std::time::Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// GET /livez with a short timeout, no TLS verification needed for loopback plain HTTP.

@@ -611,6 +611,9 @@ fn validate(settings: Settings) -> Result<Config, ConfigError> {
     if settings.role == Role::Standby && r.url.is_empty() {
         return Err(key_error("role", "a standby follows the bucket: set replication.url"));
     }
+    if settings.failover.lease_ttl < Duration::from_secs(1) {
+        return Err(key_error("failover.lease_ttl", "must be at least 1s (the leader renews every third of it)"));
+    }
     if settings.rate_limit.votes_per_minute == 0 {
         return Err(key_error("rate_limit.votes_per_minute", "must be at least 1"));
     }
@@ -680,6 +683,8 @@ mod tests {
         assert!(err.to_string().contains("replication.ack"), "{err}");
         let err = load_from(None, &env(&[("MYSETLIST_DOMAIN", "vote.example")])).unwrap_err();
         assert!(err.to_string().contains("acme.email"), "{err}");
+        let err = load_from(None, &env(&[("MYSETLIST_FAILOVER__LEASE_TTL", "500ms")])).unwrap_err();
+        assert!(err.to_string().contains("failover.lease_ttl"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod failover;
 pub mod http;
 pub mod import;
 pub mod observability;

@@ -6,10 +6,13 @@
 #   BASE_URL is an origin: scheme://host[:port], no path (it is also sent as the Origin header).
 #
 #   wait-ready [SECONDS]          poll BASE_URL/readyz until it answers 200 (default 60 s)
+#   wait-live [SECONDS]           poll BASE_URL/livez until it answers 200 (a standby is live, not ready)
 #   signup EMAIL PASSWORD         create an account; prints the session cookies ("a=b; c=d")
 #   show                          prints the id of the first show listed (upcoming shows come first)
 #   songs SHOW_ID                 prints the song ids of the show's ranking, one per line
 #   vote COOKIES SHOW_ID SONG_ID  toggles the caller's vote for a song; exit 0 on 2xx
+#   vote-set COOKIES SHOW_ID SONG_ID   sets the vote (idempotent PUT, safe to retry); exit 0 on 2xx
+#   my-votes COOKIES SHOW_ID      prints the song ids the caller voted for on the show, one per line
 #   votes SHOW_ID SONG_ID         prints the song's vote count on the show (0 if not ranked)
 #
 # The API contract this relies on. The first three lines are documented in config-schema.md; the two
@@ -17,6 +20,9 @@
 #   GET  /readyz                                           200 once the database answers
 #   POST /api/v1/auth/signup {email,password,display_name} 2xx + Set-Cookie (session)
 #   POST /api/v1/shows/{show_id}/songs/{song_id}/vote      toggle; session cookie + same-origin Origin
+#   PUT  /api/v1/shows/{show_id}/songs/{song_id}/vote      set (idempotent); same
+#   GET  /livez                                            200 while the process serves
+#   GET  /api/v1/shows/{id} with the session cookie        {"my_votes":[song_id, …], …}
 #   (*) GET /api/v1/shows                 {"items":[{"id":…}, …]} or a bare array of shows
 #   (*) GET /api/v1/shows/{id}/ranking    {"items":[{"song_id":…,"votes":N}, …]} or a bare array
 # Write requests send `Origin: BASE_URL` (the server checks Origin on JSON). Cookies are passed as a
@@ -69,6 +75,15 @@ wait-ready)
   done
   ;;
 
+wait-live)
+  timeout=${1:-60}
+  deadline=$((SECONDS + timeout))
+  until [[ $(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}' "$base/livez" 2>/dev/null || true) == 200 ]]; do
+    ((SECONDS < deadline)) || die "$base/livez did not answer 200 within ${timeout}s"
+    sleep 0.2
+  done
+  ;;
+
 signup)
   [[ $# -eq 2 ]] || die "usage: signup EMAIL PASSWORD"
   headers=$(mktemp)
@@ -109,6 +124,33 @@ vote)
     echo "mysetlist-client: vote answered $status" >&2
     exit 1
   fi
+  ;;
+
+vote-set)
+  [[ $# -eq 3 ]] || die "usage: vote-set COOKIES SHOW_ID SONG_ID"
+  status=$(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}' -X PUT \
+    -H "Cookie: $1" -H "Origin: $base" "$base/api/v1/shows/$2/songs/$3/vote") || die "vote-set: connection failed"
+  if [[ $status != 2?? ]]; then
+    echo "mysetlist-client: vote-set answered $status" >&2
+    exit 1
+  fi
+  ;;
+
+my-votes)
+  [[ $# -eq 2 ]] || die "usage: my-votes COOKIES SHOW_ID"
+  body=$(mktemp)
+  status=$(curl "${curl_opts[@]}" -o "$body" -w '%{http_code}' -H 'Accept: application/json' -H "Cookie: $1" \
+    "$base/api/v1/shows/$2") || {
+    rm -f "$body"
+    die "my-votes: connection failed"
+  }
+  if [[ $status != 200 ]]; then
+    echo "mysetlist-client: GET /api/v1/shows/$2 answered $status" >&2
+    rm -f "$body"
+    exit 1
+  fi
+  jq -r '.my_votes[]' "$body"
+  rm -f "$body"
   ;;
 
 votes)

@@ -1,14 +1,18 @@
-# Warm-standby failover through the S3 lease. Nodes: s3 (MinIO), primary, standby, client.
+# Warm-standby failover through the S3 lease (ack = "replicated", lease_ttl = 5s). Nodes: s3 (MinIO),
+# primary, standby, client. The same scenarios as vm-tests/mirror/failover.sh:
 #
-#  1. Votes acknowledged by the primary (ack = "replicated") appear on the standby, which serves reads.
-#  2. The primary crashes (power cut): the standby takes the lease and accepts writes; every
-#     acknowledged vote is there, and the primary's session cookies still work (sessions replicate).
-#  3. The old primary boots again: the lease is taken, so it follows and refuses writes.
-#  4. The new leader is partitioned (block): it steps down when it can no longer renew the lease, the
-#     other node takes over; after unblock the old leader refuses writes and follows.
+#  1. follow: votes acknowledged by the primary appear on the standby, which serves reads, answers
+#     writes with 503 + Retry-After + x-mysetlist-role: standby, and is live but not ready.
+#  2. kill9: the primary crashes (power cut) under vote load: the standby takes the lease and accepts
+#     writes; every acknowledged vote is there, and the primary's session cookies still work.
+#  3. rejoin: the old primary boots again: the lease is taken, so it follows and refuses writes.
+#  4. partition: the new leader is cut off (block) under load: the other node takes over with every
+#     acknowledged vote; after unblock the old leader refuses writes and follows.
+#  5. promote: `mysetlist promote` on the follower under load hands over without losing a vote.
+#  6. restart: the follower restarts and resumes following from its copy.
 #
-# A node "accepts writes" when a signup through it succeeds; a follower answers a write with a non-2xx
-# status (it may redirect or return 503, the test only requires that it does not succeed).
+# A node "accepts writes" when a signup through it succeeds. Loss is checked per (voter, song): every
+# vote acknowledged by a node (PUT answered 2xx) must be in the new leader's `my_votes` for that voter.
 { pkgs, common }:
 let
   prefix = "failover";
@@ -21,6 +25,11 @@ let
       inherit extraFlags;
       settings = {
         inherit role;
+        # The write probes and the vote load all come from the client's one address.
+        rate_limit = {
+          signups_per_hour = 100000;
+          votes_per_minute = 100000;
+        };
         replication = common.replication prefix // {
           ack = "replicated";
           sync_interval = "1s";
@@ -28,6 +37,30 @@ let
         failover.lease_ttl = "5s";
       };
     };
+
+  # vote-load BASE SHOW COOKIES_FILE SONGS_FILE ACKED_FILE STOP_FILE: one loop per line of COOKIES_FILE
+  # (a voter) setting its votes on every song over and over, appending "VOTER SONG" to ACKED_FILE for
+  # each vote the server acknowledged, until STOP_FILE exists (bounded to 500 rounds).
+  voteLoad = pkgs.writeShellScript "vote-load" ''
+    set -u
+    base=$1 show=$2 cookies=$3 songs=$4 acked=$5 stop=$6
+    : >"$acked"
+    mapfile -t voters <"$cookies"
+    mapfile -t list <"$songs"
+    for i in "''${!voters[@]}"; do
+      (
+        for ((round = 0; round < 500; round++)); do
+          for song in "''${list[@]}"; do
+            [ -e "$stop" ] && exit 0
+            if mysetlist-client "$base" vote-set "''${voters[$i]}" "$show" "$song" 2>/dev/null; then
+              echo "$i $song" >>"$acked"
+            fi
+          done
+        done
+      ) &
+    done
+    wait
+  '';
 in
 pkgs.testers.runNixOSTest {
   name = "mysetlist-failover";
@@ -40,13 +73,17 @@ pkgs.testers.runNixOSTest {
     };
     standby = failoverNode { role = "standby"; };
     client = {
-      environment.systemPackages = [ common.client ];
+      environment.systemPackages = [
+        common.client
+        pkgs.curl
+      ];
     };
   };
 
   testScript = ''
     ${common.pythonHelpers}
     import itertools
+    import time
 
     p = "http://primary:8080"
     s = "http://standby:8080"
@@ -59,53 +96,125 @@ pkgs.testers.runNixOSTest {
         return client_cmd(base, "signup", f"probe{next(probe_ids)}@example.test", password)
 
 
+    def http_code(path):
+        return client.succeed(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {path}").strip()
+
+
+    def start_load(base, name):
+        client.succeed(
+            f"rm -f /tmp/stop-load; ${voteLoad} {base} {show} /tmp/cookies /tmp/songs /tmp/acked-{name}"
+            " /tmp/stop-load >/dev/null 2>&1 &"
+        )
+        client.wait_until_succeeds(f"test $(wc -l < /tmp/acked-{name}) -ge 20", timeout=90)
+
+
+    def stop_load():
+        client.succeed("touch /tmp/stop-load")
+        client.wait_until_succeeds("! pgrep -f '[v]ote-load'", timeout=60)
+
+
+    def assert_nothing_lost(base, name):
+        """Every acknowledged (voter, song) is in the voter's my_votes on BASE; returns the count."""
+        acked = 0
+        for i, cookie in enumerate(cookies):
+            have = set(api(client, base, "my-votes", cookie, show).split())
+            wanted = set(
+                client.succeed(f"awk '$1 == {i} {{ print $2 }}' /tmp/acked-{name} | sort -u").split()
+            )
+            missing = wanted - have
+            assert not missing, f"{name}: voter {i} lost acknowledged votes {missing}"
+            acked += len(wanted)
+        print(f"RESULT {name}: {acked} acknowledged votes, 0 lost")
+        return acked
+
+
     s3.start()
     s3.wait_for_unit("minio-bucket.service")
     primary.start()
     primary.wait_for_unit("mysetlist.service")
-    wait_ready(primary, p)
+    client.start()
+    wait_ready(client, p)
     standby.start()
     standby.wait_for_unit("mysetlist.service")
-    client.start()
-    wait_ready(client, s)
+    # A standby is live (and serves reads) but not ready: /readyz is 200 only on the leader.
+    client.wait_until_succeeds(client_cmd(s, "wait-live", "5"), timeout=120)
 
-    with subtest("votes acknowledged by the primary reach the standby"):
-        cookies = api(client, p, "signup", "fan@example.test", password)
-        show = api(client, p, "show")
-        songs = api(client, p, "songs", show).splitlines()[:4]
-        assert len(songs) == 4, f"the demo show has fewer than 4 songs: {songs}"
-        for song in songs[:2]:
-            api(client, p, "vote", cookies, show, song)
-        for song in songs[:2]:
-            wait_votes(client, s, show, song, 1)
+    show = api(client, p, "show")
+    client.wait_until_succeeds(client_cmd(s, "show"), timeout=60)
+    songs = api(client, p, "songs", show).splitlines()[:5]
+    assert len(songs) >= 4, f"the demo show has fewer than 4 songs: {songs}"
+    client.succeed("printf '%s\\n' " + " ".join(songs) + " > /tmp/songs")
+    cookies = [api(client, p, "signup", f"voter{i}@example.test", password) for i in range(4)]
+    client.succeed("rm -f /tmp/cookies")
+    for c in cookies:
+        client.succeed(f"printf '%s\\n' '{c}' >> /tmp/cookies")
+    fan = api(client, p, "signup", "fan@example.test", password)
+
+    with subtest("follow: votes acknowledged by the primary reach the standby, which refuses writes"):
+        api(client, p, "vote-set", fan, show, songs[0])
+        wait_votes(client, s, show, songs[0], api(client, p, "votes", show, songs[0]))
         client.fail(write_probe(s))
+        headers = client.succeed(
+            f"curl -s -o /dev/null -D - -X PUT -H 'Cookie: {fan}' -H 'Origin: {s}'"
+            f" {s}/api/v1/shows/{show}/songs/{songs[1]}/vote"
+        ).lower()
+        assert " 503" in headers.splitlines()[0], headers
+        assert "retry-after:" in headers and "x-mysetlist-role: standby" in headers, headers
+        assert http_code(f"{p}/readyz") == "200" and http_code(f"{s}/readyz") == "503"
+        assert http_code(f"{p}/livez") == "200" and http_code(f"{s}/livez") == "200"
+        assert http_code(f"{s}/") == "200"
 
-    with subtest("the primary crashes: the standby takes over with every acknowledged vote"):
+    with subtest("kill9: the primary crashes under load; the standby takes over with every acknowledged vote"):
+        start_load(p, "kill9")
         primary.crash()
+        t0 = time.monotonic()
+        stop_load()
         client.wait_until_succeeds(write_probe(s), timeout=90)
-        for song in songs[:2]:
-            assert api(client, s, "votes", show, song) == "1", f"acknowledged vote for {song} lost"
-        # Sessions are in the database too: the cookie issued by the old primary still votes.
-        api(client, s, "vote", cookies, show, songs[2])
-        assert api(client, s, "votes", show, songs[2]) == "1"
+        print(f"RESULT kill9: RTO {time.monotonic() - t0:.1f}s (lease TTL 5s)")
+        assert_nothing_lost(s, "kill9")
+        # Sessions are in the database too: a cookie issued by the old primary still votes.
+        api(client, s, "vote-set", cookies[0], show, songs[1])
 
-    with subtest("the old primary comes back as a follower"):
+    with subtest("rejoin: the old primary comes back as a follower"):
         primary.start()
         primary.wait_for_unit("mysetlist.service")
-        wait_ready(client, p)
+        client.wait_until_succeeds(client_cmd(p, "wait-live", "5"), timeout=120)
         client.fail(write_probe(p))
-        wait_votes(client, p, show, songs[2], 1)
+        api(client, s, "vote-set", fan, show, songs[2])
+        wait_votes(client, p, show, songs[2], api(client, s, "votes", show, songs[2]))
+        assert http_code(f"{p}/readyz") == "503"
 
-    with subtest("a partitioned leader steps down and the other node takes over"):
+    with subtest("partition: a cut-off leader steps down and the other node takes over"):
+        start_load(s, "partition")
         standby.block()
+        t0 = time.monotonic()
         client.wait_until_succeeds(write_probe(p), timeout=90)
-        for song in songs[:3]:
-            assert api(client, p, "votes", show, song) == "1", f"acknowledged vote for {song} lost"
-        api(client, p, "vote", cookies, show, songs[3])
+        print(f"RESULT partition: RTO {time.monotonic() - t0:.1f}s (lease TTL 5s)")
+        stop_load()
+        assert_nothing_lost(p, "partition")
+        api(client, p, "vote-set", fan, show, songs[3])
         standby.unblock()
         # Its lease lapsed while it was cut off, so it must not write, and it follows the new leader.
         client.fail(write_probe(s))
-        wait_votes(client, s, show, songs[3], 1)
+        wait_votes(client, s, show, songs[3], api(client, p, "votes", show, songs[3]))
         client.fail(write_probe(s))
+
+    with subtest("promote: a planned switch-over to the follower loses no write"):
+        start_load(p, "promote")
+        t0 = time.monotonic()
+        standby.succeed("mysetlist-manage promote --timeout 60s")
+        print(f"RESULT promote: switch-over took {time.monotonic() - t0:.1f}s")
+        stop_load()
+        client.succeed(write_probe(s))
+        client.fail(write_probe(p))
+        assert_nothing_lost(s, "promote")
+
+    with subtest("restart: the follower restarts and resumes following from its copy"):
+        primary.succeed("systemctl restart mysetlist.service")
+        client.wait_until_succeeds(client_cmd(p, "wait-live", "5"), timeout=120)
+        primary.succeed("journalctl -u mysetlist.service --since '-2min' | grep -q 'following from it'")
+        api(client, s, "vote-set", fan, show, songs[-1])
+        wait_votes(client, p, show, songs[-1], api(client, s, "votes", show, songs[-1]))
+        client.fail(write_probe(p))
   '';
 }

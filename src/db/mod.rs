@@ -116,10 +116,25 @@ struct Inner {
 impl Database {
     /// Opens (creating if needed) the database, applies migrations and starts the writer thread.
     pub fn open(options: &DbOptions) -> Result<Self, DbError> {
+        Self::open_with(options, true)
+    }
+
+    /// Opens a copy that another node writes (a standby following the bucket): like [`open`],
+    /// but without migrations, so that nothing is written at open. The node migrates when it
+    /// becomes the leader.
+    ///
+    /// [`open`]: Database::open
+    pub fn open_follower(options: &DbOptions) -> Result<Self, DbError> {
+        Self::open_with(options, false)
+    }
+
+    fn open_with(options: &DbOptions, run_migrations: bool) -> Result<Self, DbError> {
         check_data_dir(&options.path)?;
         let conn_opts = ConnectionOptions::from(options);
         let mut writer_conn = open_connection(&options.path, &conn_opts, false)?;
-        migrate(&mut writer_conn)?;
+        if run_migrations {
+            migrate(&mut writer_conn)?;
+        }
         let readers = readers::ReaderPool::open(&options.path, &conn_opts, options.readers)?;
         let writer = writer::spawn(writer_conn)?;
         Ok(Self {
@@ -146,15 +161,31 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        if let Some(guard) = self.inner.guard.read().clone() {
+        let guard = self.inner.guard.read().clone();
+        if let Some(guard) = &guard {
             guard.check().map_err(|reason| E::from(DbError::ReadOnly(reason)))?;
         }
-        let (value, seq) = self.inner.writer.submit(f).await?;
+        // Checked again in the writer thread: a write queued just before this node stopped
+        // accepting writes (lease lost, hand-over) must not commit after it stopped.
+        let guarded = move |conn: &Connection| {
+            if let Some(guard) = &guard {
+                guard.check().map_err(|reason| E::from(DbError::ReadOnly(reason)))?;
+            }
+            f(conn)
+        };
+        let (value, seq) = self.inner.writer.submit(guarded).await?;
         let gate = self.inner.gate.read().clone();
         if let Some(gate) = gate {
             gate.wait(seq).await.map_err(E::from)?;
         }
         Ok(value)
+    }
+
+    /// Waits until every write submitted before this call has committed or failed, and returns
+    /// the commit sequence that covers them (a hand-over then waits for it to be in S3).
+    pub async fn flush(&self) -> Result<u64, DbError> {
+        let ((), seq) = self.inner.writer.submit(|_| Ok::<(), DbError>(())).await?;
+        Ok(seq)
     }
 
     /// Runs a read on a pooled reader connection off the async threads.

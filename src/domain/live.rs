@@ -44,6 +44,14 @@ impl Hub {
         self.channels.lock().values().map(|c| c.tx.receiver_count()).sum()
     }
 
+    /// Every watched show may have changed (a standby applied replicated pages).
+    pub fn publish_all(&self) {
+        let shows: Vec<i64> = self.channels.lock().keys().copied().collect();
+        for show_id in shows {
+            self.publish(show_id);
+        }
+    }
+
     pub fn publish(&self, show_id: i64) {
         {
             let mut channels = self.channels.lock();

@@ -149,13 +149,35 @@ impl Domain {
         format!("d{}", hex::encode(&mac.finalize().into_bytes()[..12]))
     }
 
+    /// The database changed underneath the rules (a standby applied replicated pages): forget
+    /// every cached ranking and session, and push fresh rankings to live watchers.
+    pub fn data_changed(&self) {
+        {
+            // Under the lock that guards ranking inserts: a read that began before the change
+            // cannot put its stale ranking back (see votes::ranking).
+            let mut gens = self.ranking_gens.lock();
+            *gens.entry(EVERY_SHOW).or_insert(0) += 1;
+            self.rankings.invalidate_all();
+        }
+        self.sessions.invalidate_all();
+        self.hub.publish_all();
+    }
+
     /// Checks the database accepts a write (for /readyz).
     pub async fn check_writable(&self) -> Result<(), DomainError> {
         self.db.write(|c| db::stats::probe_writable(c).map_err(DomainError::from)).await
     }
 }
 
+/// Key in `ranking_gens` bumped by changes that may touch every show (never a show's id).
+pub(crate) const EVERY_SHOW: i64 = i64::MIN;
+
 async fn load_or_create_secret(db: &Database) -> Result<[u8; 32], DomainError> {
+    // A standby's copy already holds the primary's secret, and a standby cannot write.
+    let stored = db.read(|c| db::kv::get_setting(c, "server_secret")).await.map_err(DomainError::from)?;
+    if let Some(arr) = stored.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok()) {
+        return Ok(arr);
+    }
     db.write(|c| {
         if let Some(v) = db::kv::get_setting(c, "server_secret")?
             && let Ok(arr) = <[u8; 32]>::try_from(v.as_slice())

@@ -23,6 +23,15 @@ pub struct NewSession {
 /// Only refresh `last_seen_at` this often: a session lookup must not turn every read into a write.
 const TOUCH_EVERY_SECS: i64 = 300;
 
+/// Housekeeping writes of a session lookup: a standby (which refuses writes) still resolves the
+/// session from its copy, and the leader does the housekeeping when the user comes back there.
+fn best_effort<T>(r: Result<T, db::DbError>) -> Result<(), DomainError> {
+    match r {
+        Ok(_) | Err(db::DbError::ReadOnly(_)) => Ok(()),
+        Err(e) => Err(DomainError::from(e)),
+    }
+}
+
 fn random_token() -> String {
     let bytes: [u8; 32] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -63,13 +72,13 @@ impl Domain {
         let row = self.db.read(move |c| db::sessions::get(c, &hash)).await.map_err(DomainError::from)?;
         let Some(row) = row else { return Ok(None) };
         if row.expires_at <= now || row.last_seen_at + idle <= now {
-            self.db.write(move |c| db::sessions::delete(c, &hash)).await.map_err(DomainError::from)?;
+            best_effort(self.db.write(move |c| db::sessions::delete(c, &hash)).await)?;
             self.sessions.invalidate(&hash);
             return Ok(None);
         }
         let Some(user) = self.user(row.user_id).await? else { return Ok(None) };
         if now - row.last_seen_at >= TOUCH_EVERY_SECS {
-            self.db.write(move |c| db::sessions::touch(c, &hash, now)).await.map_err(DomainError::from)?;
+            best_effort(self.db.write(move |c| db::sessions::touch(c, &hash, now)).await)?;
         }
         let s = Session { user, csrf_token: row.csrf_token, last_seen_at: now };
         self.sessions.insert(hash, s.clone());

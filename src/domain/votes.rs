@@ -172,16 +172,23 @@ impl Domain {
         if let Some(r) = self.rankings.get(&show_id) {
             return Ok(r);
         }
-        let generation = self.ranking_gens.lock().get(&show_id).copied().unwrap_or(0);
+        let generation = ranking_generation(&self.ranking_gens.lock(), show_id);
         let r = std::sync::Arc::new(
             self.db.read(move |c| db::songs::ranking(c, show_id)).await.map_err(DomainError::from)?,
         );
         let gens = self.ranking_gens.lock();
-        if gens.get(&show_id).copied().unwrap_or(0) == generation {
+        if ranking_generation(&gens, show_id) == generation {
             self.rankings.insert(show_id, r.clone());
         }
         Ok(r)
     }
+}
+
+/// Changes when the show's ranking or every ranking (`EVERY_SHOW`) was invalidated; both
+/// counters only grow, so their sum changes whenever either does.
+fn ranking_generation(gens: &std::collections::HashMap<i64, u64>, show_id: i64) -> u64 {
+    let of = |id| gens.get(&id).copied().unwrap_or(0);
+    of(show_id) + of(super::EVERY_SHOW)
 }
 
 fn check_anonymous_limits(

@@ -299,11 +299,17 @@ pub struct FailoverMetrics {
     is_leader: OptionalGauge,
     role: GaugeMap,
     lease_errors: Counter,
+    txid: OptionalGauge,
 }
 
 impl FailoverMetrics {
     fn new() -> Self {
-        Self { is_leader: OptionalGauge::default(), role: GaugeMap::new("role"), lease_errors: Counter::default() }
+        Self {
+            is_leader: OptionalGauge::default(),
+            role: GaugeMap::new("role"),
+            lease_errors: Counter::default(),
+            txid: OptionalGauge::default(),
+        }
     }
     /// Only call this when failover runs: the gauge's presence says "this node takes part".
     pub fn set_leader(&self, leader: bool) {
@@ -316,6 +322,16 @@ impl FailoverMetrics {
     /// A lease renewal or takeover attempt failed.
     pub fn lease_error(&self) {
         self.lease_errors.inc();
+    }
+    pub fn lease_errors(&self) -> u64 {
+        self.lease_errors.get()
+    }
+    /// Leader: the newest TXID stored in S3. Standby: the TXID its copy holds.
+    pub fn set_txid(&self, txid: u64) {
+        self.txid.set(txid as f64);
+    }
+    pub fn txid(&self) -> Option<u64> {
+        self.txid.get().map(|v| v as u64)
     }
     pub fn is_leader(&self) -> Option<bool> {
         self.is_leader.get().map(|v| v >= 1.0)
@@ -437,8 +453,13 @@ impl Metrics {
         registry.register("mysetlist_role", "The role this node runs in (value 1)", failover.role.clone());
         registry.register(
             "mysetlist_failover_lease_errors",
-            "Failed lease renewals or takeovers",
+            "Failed failover operations: lease reads and renewals, takeovers, applying LTX files",
             failover.lease_errors.clone(),
+        );
+        registry.register(
+            "mysetlist_failover_txid",
+            "Leader: newest TXID stored in S3; standby: the TXID its copy holds (only with failover)",
+            failover.txid.clone(),
         );
 
         let rate_limits = RateLimitMetrics::default();

@@ -84,6 +84,7 @@ pub use restore::{RestoreProgress, RestoreReport, RestoreSource, restore};
 pub use status::ReplicationStatus;
 pub use verify::{VerifyReport, verify};
 
+pub use shipper::ContinueFrom;
 use shipper::{Command, Shipper};
 use status::Shared;
 
@@ -99,13 +100,57 @@ impl Replicator {
         db_path: &Path,
         commits: watch::Receiver<u64>,
     ) -> Result<ReplicatorHandle, ReplicateError> {
+        Self::start_with(opts, db_path, commits, None)
+    }
+
+    /// Starts a promoted standby's replication: the bucket's history ends at `txid`, and the
+    /// local database file holds exactly that state with an empty WAL (the caller checkpointed
+    /// with TRUNCATE and nothing wrote since). Every WAL frame written from now on ships as
+    /// `txid + 1`, `txid + 2`, … If the bucket has moved past `txid` by the time the shipper
+    /// lists it, it ships a full snapshot as the next TXID instead (never a wrong increment).
+    pub fn start_continuing(
+        opts: ReplicatorOptions,
+        db_path: &Path,
+        commits: watch::Receiver<u64>,
+        txid: u64,
+    ) -> Result<ReplicatorHandle, ReplicateError> {
+        let wal = {
+            let mut s = db_path.as_os_str().to_owned();
+            s.push("-wal");
+            std::path::PathBuf::from(s)
+        };
+        let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        if wal_len != 0 {
+            return Err(ReplicateError::Config(format!(
+                "{} holds {wal_len} bytes; continuing the TXID sequence needs an empty WAL",
+                wal.display()
+            )));
+        }
+        let conn = rusqlite::Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| ReplicateError::sqlite(format!("open {}", db_path.display()), e))?;
+        let commit: u32 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(|e| ReplicateError::sqlite("read page_count", e))?;
+        drop(conn);
+        Self::start_with(opts, db_path, commits, Some(ContinueFrom { txid, commit }))
+    }
+
+    fn start_with(
+        opts: ReplicatorOptions,
+        db_path: &Path,
+        commits: watch::Receiver<u64>,
+        continue_from: Option<ContinueFrom>,
+    ) -> Result<ReplicatorHandle, ReplicateError> {
         opts.validate()?;
         let rt = tokio::runtime::Handle::try_current()
             .map_err(|_| ReplicateError::Config("Replicator::start must be called inside a Tokio runtime".into()))?;
         let store = s3::Store::new(&opts)?;
         let shared = Arc::new(Shared::new());
-        let shipper =
+        let mut shipper =
             Shipper::open(opts.clone(), store.clone(), rt.clone(), db_path, commits.clone(), Arc::clone(&shared))?;
+        if let Some(from) = continue_from {
+            shipper = shipper.continuing(from);
+        }
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (exited_tx, exited_rx) = oneshot::channel();
         std::thread::Builder::new()
@@ -181,6 +226,17 @@ impl ReplicatorHandle {
     /// Replication health for metrics and readiness.
     pub fn status(&self) -> ReplicationStatus {
         self.shared.snapshot(*self.commits.borrow())
+    }
+
+    /// Stops at once without a final sync, and uploads nothing from now on (an upload already
+    /// in flight may still land): for a node that lost its lease and must not write to the
+    /// bucket. The thread exits in the background; [`ReplicatorHandle::status`] shows
+    /// `running == false` once it has.
+    pub fn abandon(&self) {
+        self.shared.abandoned.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.stop_compactor.send(true);
+        let (tx, _rx) = oneshot::channel();
+        let _ = self.cmd.send(Command::Shutdown(tx));
     }
 
     /// Stops: a final sync ships what is committed, then the thread and tasks end.

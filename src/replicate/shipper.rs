@@ -68,6 +68,14 @@ pub(crate) struct ShippedDigest {
     pub digest: u64,
 }
 
+/// Where a promoted standby's shipper starts: the bucket's history ends at `txid`, and the local
+/// database file alone (an empty WAL) holds exactly that state, `commit` pages long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContinueFrom {
+    pub txid: u64,
+    pub commit: u32,
+}
+
 /// The shipped position: just after the last shipped commit frame, and the database size then.
 #[derive(Debug, Clone, Copy)]
 struct Position {
@@ -119,6 +127,8 @@ pub(crate) struct Shipper {
     upload_timeout: Duration,
     /// After an incomplete checkpoint, wait for the WAL to reach this many frames.
     next_checkpoint_frames: u64,
+    /// Set for a promoted standby (see [`ContinueFrom`]); used once, by `init`.
+    continue_from: Option<ContinueFrom>,
 }
 
 fn open_conn(path: &Path, what: &str) -> Result<Connection, ReplicateError> {
@@ -211,6 +221,7 @@ impl Shipper {
             fenced: false,
             upload_timeout: UPLOAD_TIMEOUT,
             next_checkpoint_frames: 0,
+            continue_from: None,
         })
     }
 
@@ -238,6 +249,12 @@ impl Shipper {
             }
             self.reading = false;
         }
+    }
+
+    /// Makes a promoted standby continue the bucket's TXID sequence (see [`ContinueFrom`]).
+    pub(crate) fn continuing(mut self, from: ContinueFrom) -> Shipper {
+        self.continue_from = Some(from);
+        self
     }
 
     fn frame_size(&self) -> u64 {
@@ -287,6 +304,9 @@ impl Shipper {
                 }
                 Wake::Commit | Wake::Tick => {}
             }
+            if self.shared.is_abandoned() {
+                break None;
+            }
             if self.fenced {
                 next_sync = Instant::now() + Duration::from_secs(3600);
                 continue;
@@ -322,7 +342,7 @@ impl Shipper {
 
     /// Ships what is left before stopping, retrying within a time budget.
     fn final_sync(&mut self) {
-        if self.fenced {
+        if self.fenced || self.shared.is_abandoned() {
             return;
         }
         let deadline = Instant::now() + FINAL_SYNC_BUDGET;
@@ -382,6 +402,23 @@ impl Shipper {
                 s.last_snapshot_at = Some(at.into());
                 s.last_snapshot_txid = txid;
             }
+        }
+        if let Some(from) = self.continue_from.take() {
+            if from.txid == max && max > 0 {
+                // The database file is the shipped state; every WAL frame that appears is new.
+                self.pos = Some(Position { wal: NO_WAL, commit: from.commit });
+                self.gen_pages.clear();
+                self.restart_expected = true;
+                tracing::info!(txid = format!("{max:016x}"), "continuing the bucket's TXID sequence after promotion");
+                self.initialized = true;
+                return Ok(());
+            }
+            tracing::warn!(
+                expected = format!("{:016x}", from.txid),
+                bucket = format!("{max:016x}"),
+                "the bucket moved on since the promotion; shipping a full snapshot as the next TXID"
+            );
+            self.pos = None;
         }
         match (&self.pos, max) {
             (_, 0) => tracing::info!(url = self.store.url(), "empty bucket; shipping a full snapshot as TXID 1"),
@@ -599,12 +636,16 @@ impl Shipper {
         let mut s = self.shared.inner.lock();
         s.txid = txid;
         s.last_upload_at = Some(SystemTime::now());
+        s.uploads += 1;
         s.last_error = None;
         s.wal_frames = frames;
     }
 
     /// Uploads an L0 file create-only and tells whose it is if the key already exists.
     fn upload_l0(&self, header: &Header, bytes: Vec<u8>) -> Result<Landed, ReplicateError> {
+        if self.shared.is_abandoned() {
+            return Err(ReplicateError::Stopped);
+        }
         let key = self.store.ltx_key(0, header.min_txid, header.max_txid);
         let put = self.store.put_create(&key, Bytes::from(bytes), header.timestamp_ms);
         let outcome =

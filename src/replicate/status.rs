@@ -16,6 +16,8 @@ pub struct ReplicationStatus {
     /// Latest commit sequence the writer published.
     pub commit_seq: u64,
     pub last_upload_at: Option<SystemTime>,
+    /// LTX files stored since start.
+    pub uploads: u64,
     /// Seconds since replication was last caught up, 0 when nothing is waiting.
     pub lag_seconds: f64,
     /// Failed sync attempts since start (each is retried with backoff).
@@ -40,6 +42,8 @@ pub(crate) struct Inner {
     pub txid: u64,
     pub shipped_seq: u64,
     pub last_upload_at: Option<SystemTime>,
+    /// LTX files stored since start.
+    pub uploads: u64,
     /// Start of the last sync that shipped everything committed before it.
     pub caught_up_at: Instant,
     pub upload_errors: u64,
@@ -58,6 +62,8 @@ pub(crate) struct Shared {
     pub shipped: watch::Sender<u64>,
     /// Flips to true when another writer fenced this node, waking every waiter.
     pub fenced: watch::Sender<bool>,
+    /// Set by [`super::ReplicatorHandle::abandon`]: upload nothing more, not even a final sync.
+    pub abandoned: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -67,6 +73,7 @@ impl Shared {
                 txid: 0,
                 shipped_seq: 0,
                 last_upload_at: None,
+                uploads: 0,
                 caught_up_at: Instant::now(),
                 upload_errors: 0,
                 last_error: None,
@@ -80,6 +87,7 @@ impl Shared {
             }),
             shipped: watch::Sender::new(0),
             fenced: watch::Sender::new(false),
+            abandoned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -107,6 +115,10 @@ impl Shared {
         self.fenced.send_replace(true);
     }
 
+    pub fn is_abandoned(&self) -> bool {
+        self.abandoned.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn record_error(&self, e: &impl std::fmt::Display) {
         let mut i = self.inner.lock();
         i.upload_errors += 1;
@@ -121,6 +133,7 @@ impl Shared {
             shipped_seq: i.shipped_seq,
             commit_seq,
             last_upload_at: i.last_upload_at,
+            uploads: i.uploads,
             lag_seconds: lag,
             upload_errors: i.upload_errors,
             last_error: i.last_error.clone(),

@@ -13,11 +13,12 @@ use tokio::sync::{Notify, watch};
 use crate::config::Config;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
+use crate::failover::{self, Failover, FailoverConfig};
 use crate::http::{self, AppState};
 use crate::observability::Observability;
 use crate::ops::scheduler::{Intervals, Scheduler, SchedulerHandle};
-use crate::replicate::ReplicatorHandle;
 
+mod failover_feed;
 pub mod https;
 pub mod replication;
 
@@ -26,7 +27,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: Arc<AppState>,
     db: Database,
-    replicator: Option<Arc<ReplicatorHandle>>,
+    failover: Option<Arc<Failover>>,
     /// With a domain: the HTTP listener (ACME HTTP-01 + redirect) and the certificate manager.
     https: Option<HttpsRuntime>,
     /// The separate /metrics listener (`metrics.listen`), when configured.
@@ -59,25 +60,44 @@ pub fn db_options(config: &Config) -> DbOptions {
 impl Application {
     pub async fn build(config: Config, demo: bool) -> anyhow::Result<Self> {
         let config = Arc::new(config);
-        replication::restore_if_missing(&config).await?;
-        let db = Database::open(&db_options(&config))
-            .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?;
-        let replicator = if config.replication_enabled() {
-            let handle = replication::start(&config, &config.database_path(), db.commits())?;
-            if config.settings.replication.ack == crate::config::AckMode::Replicated {
-                db.set_durability_gate(Some(Arc::new(replication::ReplicatedAck {
-                    handle: handle.clone(),
-                    timeout: config.settings.replication.replicated_ack_timeout,
-                })));
+        let open_err = || format!("cannot open the database at {}", config.database_path().display());
+        // With replication on, the lease decides whether this node leads (and writes) or follows.
+        let (db, failover) = if config.replication_enabled() {
+            let fcfg = FailoverConfig::from_config(&config, replication::options(&config));
+            let booted = failover::boot(&fcfg).await.context("cannot start failover")?;
+            let db = if booted.is_leader() {
+                Database::open(&db_options(&config))
+            } else {
+                Database::open_follower(&db_options(&config))
             }
-            tracing::info!(url = %config.settings.replication.url, ack = ?config.settings.replication.ack, "replicating");
-            Some(handle)
+            .with_context(open_err)?;
+            tracing::info!(
+                url = %config.settings.replication.url,
+                ack = ?config.settings.replication.ack,
+                node = fcfg.node_id,
+                leader = booted.is_leader(),
+                "replicating"
+            );
+            let f = Failover::start(fcfg, booted, db.clone()).context("cannot start failover")?;
+            (db, Some(f))
         } else {
-            None
+            (Database::open(&db_options(&config)).with_context(open_err)?, None)
         };
         let domain = Domain::new(db.clone(), config.clone()).await.context("cannot initialise the application")?;
-        if demo && domain.load_demo().await.context("cannot load the demo dataset")? {
-            tracing::info!("loaded the demo dataset");
+        if let Some(f) = &failover {
+            let d = Arc::downgrade(&domain);
+            f.on_data_changed(Arc::new(move || {
+                if let Some(d) = d.upgrade() {
+                    d.data_changed();
+                }
+            }));
+        }
+        if demo {
+            if failover.as_ref().is_some_and(|f| !f.accepting_writes()) {
+                tracing::info!("--demo ignored: this node follows the leader, whose data it serves");
+            } else if domain.load_demo().await.context("cannot load the demo dataset")? {
+                tracing::info!("loaded the demo dataset");
+            }
         }
         let obs = Observability::new(domain.clone()).context("cannot set up monitoring (setting `alerts`)")?;
         let state = AppState::new(domain, obs, config.https_enabled());
@@ -90,8 +110,9 @@ impl Application {
             Some(addr) => Some(bind(addr, "metrics.listen").await?),
             None => None,
         };
-        if let Some(r) = &replicator {
-            state.add_readiness_check("replication", replication::readiness(r));
+        if let Some(f) = &failover {
+            // Ready only on the node that accepts writes, and there while replication keeps up.
+            state.add_readiness_check("role", f.readiness());
         }
         // With a domain the app is served over HTTPS only; plain HTTP answers ACME and redirects.
         let (acceptor, local_addr, https) = if config.https_enabled() {
@@ -112,9 +133,16 @@ impl Application {
                 .context("listener has no address")?;
             (acceptor.boxed(), local_addr, None)
         };
-        let (primary, primary_rx) = watch::channel(config.settings.role == crate::config::Role::Primary);
-        let backup_verify = match &replicator {
-            Some(r) => {
+        let (primary, primary_rx) = watch::channel(match &failover {
+            Some(f) => f.accepting_writes(),
+            None => config.settings.role == crate::config::Role::Primary,
+        });
+        if let Some(f) = &failover {
+            failover_feed::follow_leadership(f, &primary);
+            failover_feed::feed_replication_metrics(f, &state.obs.metrics);
+        }
+        let backup_verify = match &failover {
+            Some(f) => {
                 let metrics = state.obs.metrics.backup.clone();
                 // The last success survives restarts (for the "backup stale" alert).
                 let runs = db.read(crate::db::jobs::all).await.context("cannot read job_runs")?;
@@ -124,7 +152,7 @@ impl Application {
                 {
                     metrics.restore_last_success(at);
                 }
-                Some(replication::verify_job(&config, r, metrics))
+                Some(replication::verify_job(&config, f, metrics))
             }
             None => None,
         };
@@ -135,7 +163,7 @@ impl Application {
             local_addr,
             state,
             db,
-            replicator,
+            failover,
             https,
             metrics_acceptor,
             shutdown: Arc::new(Notify::new()),
@@ -167,6 +195,11 @@ impl Application {
     /// periodic jobs run only on the primary.
     pub fn primary_signal(&self) -> watch::Sender<bool> {
         self.primary.clone()
+    }
+
+    /// The failover machinery (None without replication): role, followed TXID, promotion.
+    pub fn failover(&self) -> Option<Arc<Failover>> {
+        self.failover.clone()
     }
 
     /// A handle that stops the server when notified (tests; the CLI uses signals).
@@ -244,11 +277,11 @@ impl Application {
         // Order matters: stop the jobs (they write, and the verify job holds the replicator), stop the
         // writer (no new commits), then the final WAL sync to S3.
         self.scheduler.stop().await;
-        self.db.set_durability_gate(None);
         self.state.readiness.write().clear();
-        self.db.close().await;
-        if let Some(r) = self.replicator {
-            replication::shutdown(r).await;
+        match self.failover {
+            // Stops writes, ships the last commits, releases the lease, closes the database.
+            Some(f) => f.shutdown(&self.db).await,
+            None => self.db.close().await,
         }
         tracing::info!("stopped");
         Ok(())

@@ -8,6 +8,7 @@ mod replicate_support;
 mod auth;
 mod bad_input;
 mod cli;
+mod failover;
 mod fake_apis;
 mod group_commit;
 mod import;

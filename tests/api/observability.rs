@@ -399,14 +399,18 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    /// Keeps the notifications about `alert` only: on a machine whose disk is nearly full, the
+    /// disk alert fires too, and that is not what these tests are about.
+    async fn start(alert: &'static str) -> Receiver {
         let bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
         let sink = bodies.clone();
         let ep = poem::endpoint::make(move |mut req: poem::Request| {
             let sink = sink.clone();
             async move {
                 let v: Value = req.take_body().into_json().await.unwrap_or(Value::Null);
-                sink.lock().push(v);
+                if v["alert"] == alert {
+                    sink.lock().push(v);
+                }
                 poem::http::StatusCode::NO_CONTENT
             }
         });
@@ -433,6 +437,11 @@ impl Receiver {
     }
 }
 
+/// The fired alerts other than the disk alert (which a nearly full test machine fires too).
+fn without_disk(fired: &[impl AsRef<str>]) -> Vec<String> {
+    fired.iter().map(|a| a.as_ref().to_owned()).filter(|a| a != "MySetlistDiskAlmostFull").collect()
+}
+
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.task.abort();
@@ -441,16 +450,16 @@ impl Drop for Receiver {
 
 #[tokio::test]
 async fn replication_lag_alert_fires_once_and_resolves_once() {
-    let hook = Receiver::start().await;
+    let hook = Receiver::start("MySetlistReplicationLagging").await;
     let app = spawn_app_with(&[("MYSETLIST_ALERTS__WEBHOOK_URL", &hook.url())]).await;
     let obs = app.state.obs.clone();
     // What the replication shipper reports when S3 does not take uploads.
     obs.metrics.replication.set_lag(Duration::from_secs(600));
     let t0 = mysetlist::db::now();
     let first = obs.evaluate_alerts_at(t0).await;
-    assert!(first.fired.is_empty(), "the lag must last 5 minutes first");
+    assert!(without_disk(&first.fired).is_empty(), "the lag must last 5 minutes first: {:?}", first.fired);
     let fired = obs.evaluate_alerts_at(t0 + 300).await;
-    assert_eq!(fired.fired, ["MySetlistReplicationLagging"]);
+    assert_eq!(without_disk(&fired.fired), ["MySetlistReplicationLagging"]);
     let bodies = hook.wait_for_count(1).await;
     assert_eq!(bodies[0]["status"], "firing");
     assert_eq!(bodies[0]["alert"], "MySetlistReplicationLagging");
@@ -460,7 +469,7 @@ async fn replication_lag_alert_fires_once_and_resolves_once() {
 
     // Still lagging: no repeat.
     let again = obs.evaluate_alerts_at(t0 + 330).await;
-    assert_eq!((again.fired.len(), again.sent), (0, 0));
+    assert_eq!(without_disk(&again.fired), Vec::<String>::new());
     let t = scrape(&app).await;
     assert_eq!(sample(&t, "mysetlist_alerts_firing{alert=\"MySetlistReplicationLagging\"}"), Some(1.0));
 
@@ -472,13 +481,13 @@ async fn replication_lag_alert_fires_once_and_resolves_once() {
     assert!(bodies[1]["ends_at"].is_string());
     obs.evaluate_alerts_at(t0 + 360).await;
     assert_eq!(hook.bodies.lock().len(), 2, "exactly one firing and one resolved notification");
-    assert!(!scrape(&app).await.contains("mysetlist_alerts_firing{"));
+    assert!(!scrape(&app).await.contains("mysetlist_alerts_firing{alert=\"MySetlistReplicationLagging\"}"));
     app.stop().await;
 }
 
 #[tokio::test]
 async fn writer_stalled_alert_follows_a_hung_write() {
-    let hook = Receiver::start().await;
+    let hook = Receiver::start("MySetlistWriterStalled").await;
     let app = spawn_app_with(&[("MYSETLIST_ALERTS__WEBHOOK_URL", &hook.url())]).await;
     let obs = app.state.obs.clone();
     let db = app.domain().db.clone();
@@ -496,9 +505,9 @@ async fn writer_stalled_alert_follows_a_hung_write() {
         .await
         .expect("the writer picks up the hanging write");
     let now = mysetlist::db::now();
-    assert!(obs.evaluate_alerts_at(now).await.fired.is_empty(), "busy for a moment is not stalled");
+    assert!(without_disk(&obs.evaluate_alerts_at(now).await.fired).is_empty(), "busy for a moment is not stalled");
     let eval = obs.evaluate_alerts_at(now + 45).await;
-    assert_eq!(eval.fired, ["MySetlistWriterStalled"]);
+    assert_eq!(without_disk(&eval.fired), ["MySetlistWriterStalled"]);
     let bodies = hook.wait_for_count(1).await;
     assert_eq!(
         (bodies[0]["status"].as_str(), bodies[0]["alert"].as_str()),

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Mirror of vm-tests/failover.nix: s3s-fs on "s3", a primary, a standby and a client, each its own
-# network namespace. Votes acknowledged by the primary reach the standby; the primary is killed
-# (power cut) and the standby takes over with every acknowledged vote; the old primary comes back as a
-# follower; the new leader is cut off (link down) and the other node takes over; once reconnected the
-# old leader refuses writes and follows. "Accepts writes" = a signup through the node succeeds.
+# network namespace; ack = "replicated", lease_ttl = 5s. Scenarios, each printing a RESULT line:
+#
+#   follow     votes acknowledged by the primary reach the standby, which serves reads, refuses writes
+#              (503 + Retry-After + x-mysetlist-role: standby) and is live but not ready
+#   kill9      the primary is killed (SIGKILL, power cut) under vote load: the standby takes over;
+#              RTO = kill -> first write accepted by the standby; loss = acknowledged votes missing
+#   rejoin     the old primary restarts (role = primary): the lease is taken, so it follows
+#   partition  the new leader is cut off (link down) under load: the other node takes over; once
+#              reconnected the old leader refuses writes and follows
+#   promote    `mysetlist promote` on the follower under load: planned switch-over, no write lost
+#   restart    the follower restarts (SIGTERM, start): it resumes from its copy and keeps following
+#
+# "Accepts writes" = a signup through the node succeeds. Loss is checked per (voter, song): every vote
+# a node acknowledged (PUT answered 2xx) must be in the new leader's `my_votes` for that voter.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
@@ -18,6 +28,7 @@ p=http://primary:8080
 s=http://standby:8080
 password='a long and decent passphrase'
 export MYSETLIST_REPLICATION__SECRET_ACCESS_KEY=$S3_SECRET_KEY
+TTL=5
 
 write_config() { # NAME ROLE
   cat >"$RUN_DIR/$1.toml" <<TOML
@@ -25,6 +36,11 @@ data_dir = "$RUN_DIR/$1-data"
 listen = "0.0.0.0:8080"
 public_url = "http://$1:8080"
 role = "$2"
+
+[rate_limit]
+# The write probes and the vote load all come from the client's one address.
+signups_per_hour = 100000
+votes_per_minute = 100000
 
 [replication]
 url = "s3://$S3_BUCKET/failover"
@@ -36,17 +52,23 @@ ack = "replicated"
 sync_interval = "1s"
 
 [failover]
-lease_ttl = "5s"
+lease_ttl = "${TTL}s"
 node_id = "$1"
 TOML
 }
 write_config primary primary
 write_config standby standby
+declare -A PID=()
 start_node() { # NAME [FLAGS...]
   local name=$1
   shift
   spawn "$name" "$name.log" "$MYSETLIST" serve --config "$RUN_DIR/$name.toml" "$@"
+  PID[$name]=$SPAWNED_PID
 }
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+result() { printf 'RESULT %s\n' "$*" | tee -a "$RUN_DIR/results.txt"; }
 
 probe=0
 accepts_writes() { # BASE: a signup through BASE succeeds
@@ -54,42 +76,149 @@ accepts_writes() { # BASE: a signup through BASE succeeds
   client client "$1" signup "probe$probe@example.test" "$password" >/dev/null 2>&1
 }
 votes_are() { [[ $(client client "$1" votes "$2" "$3") == "$4" ]]; }
+http_code() { on client curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" || true; }
 
+# ---- vote load: each voter sets its votes over and over (idempotent PUT) and records every ack
+voters=4
+declare -a cookies=()
+LOAD_PIDS=()
+load_start() { # BASE ACKED_FILE
+  rm -f "$RUN_DIR/stop-load"
+  : >"$2"
+  LOAD_PIDS=()
+  local i
+  for ((i = 0; i < voters; i++)); do
+    (
+      for ((round = 0; round < 500; round++)); do
+        for song in "${songs[@]}"; do
+          [[ -e $RUN_DIR/stop-load ]] && exit 0
+          if client client "$1" vote-set "${cookies[$i]}" "$show" "$song" 2>/dev/null; then
+            echo "$i $song" >>"$2"
+          fi
+        done
+      done
+    ) &
+    LOAD_PIDS+=("$!")
+  done
+}
+load_stop() {
+  touch "$RUN_DIR/stop-load"
+  local pid
+  for pid in "${LOAD_PIDS[@]}"; do wait "$pid" || true; done
+  LOAD_PIDS=()
+}
+acked_at_least() { (($(wc -l <"$1") >= $2)); }
+# Prints "ACKNOWLEDGED LOST": distinct acknowledged (voter, song) pairs, and those missing on BASE.
+count_lost() { # BASE ACKED_FILE
+  local acked=0 lost=0 i song have
+  for ((i = 0; i < voters; i++)); do
+    have=" $(client client "$1" my-votes "${cookies[$i]}" "$show" | tr '\n' ' ') "
+    while read -r song; do
+      acked=$((acked + 1))
+      [[ $have == *" $song "* ]] || lost=$((lost + 1))
+    done < <(awk -v v="$i" '$1 == v { print $2 }' "$2" | sort -u)
+  done
+  echo "$acked $lost"
+}
+
+# ---------------------------------------------------------------------------------------- start
 start_node primary --demo
 wait_for_url client "$p/readyz" 60
 start_node standby
-wait_for_url client "$s/readyz" 60
-
-cookies=$(client client "$p" signup fan@example.test "$password")
+wait_for_url client "$s/livez" 60
 show=$(client client "$p" show)
-mapfile -t songs < <(client client "$p" songs "$show" | head -n 4)
-((${#songs[@]} == 4)) || fail "the demo show has fewer than 4 songs"
-for song in "${songs[@]:0:2}"; do client client "$p" vote "$cookies" "$show" "$song"; done
-for song in "${songs[@]:0:2}"; do wait_until 60 votes_are "$s" "$show" "$song" 1; done
+wait_until 30 client client "$s" show
+mapfile -t songs < <(client client "$p" songs "$show" | head -n 5)
+((${#songs[@]} >= 4)) || fail "the demo show has fewer than 4 songs"
+for ((i = 0; i < voters; i++)); do
+  cookies[i]=$(client client "$p" signup "voter$i@example.test" "$password")
+done
+fan=$(client client "$p" signup fan@example.test "$password")
+
+# ---------------------------------------------------------------------------------------- follow
+t0=$(now)
+client client "$p" vote-set "$fan" "$show" "${songs[0]}"
+wait_until 30 votes_are "$s" "$show" "${songs[0]}" "$(client client "$p" votes "$show" "${songs[0]}")"
+lag=$(since "$t0")
 ! accepts_writes "$s" || fail "the standby accepted a write while the primary holds the lease"
-log "votes acknowledged by the primary reach the standby, which refuses writes"
+headers=$(on client curl -s -o /dev/null -D - -X PUT -H "Cookie: $fan" -H "Origin: $s" \
+  "$s/api/v1/shows/$show/songs/${songs[1]}/vote" | tr -d '\r')
+grep -q '^HTTP/1.1 503' <<<"$headers" || fail "a write on the standby did not answer 503: $headers"
+grep -qi '^retry-after:' <<<"$headers" || fail "no Retry-After on the standby's 503"
+grep -qi '^x-mysetlist-role: standby' <<<"$headers" || fail "no x-mysetlist-role: standby header"
+[[ $(http_code "$p/readyz") == 200 && $(http_code "$s/readyz") == 503 ]] || fail "/readyz: 200 only on the leader"
+[[ $(http_code "$p/livez") == 200 && $(http_code "$s/livez") == 200 ]] || fail "/livez: 200 on both nodes"
+[[ $(http_code "$s/") == 200 ]] || fail "the standby does not serve the home page"
+result "follow: a vote acknowledged by the primary was visible on the standby after ${lag}s; standby refuses writes (503, Retry-After, role header), /readyz 200 only on the leader"
 
+# ---------------------------------------------------------------------------------------- kill9
+load_start "$p" "$RUN_DIR/acked-kill9"
+wait_until 60 acked_at_least "$RUN_DIR/acked-kill9" 20
 crash primary
-wait_until 90 accepts_writes "$s"
-for song in "${songs[@]:0:2}"; do votes_are "$s" "$show" "$song" 1 || fail "acknowledged vote for $song lost"; done
-client client "$s" vote "$cookies" "$show" "${songs[2]}" # the old primary's session still works
-votes_are "$s" "$show" "${songs[2]}" 1 || fail "vote on the new leader not counted"
-log "after the primary's crash the standby took over with every acknowledged vote"
+t0=$(now)
+load_stop
+wait_until 60 accepts_writes "$s"
+rto=$(since "$t0")
+read -r acked lost < <(count_lost "$s" "$RUN_DIR/acked-kill9")
+((acked > 0)) || fail "no vote was acknowledged under load"
+result "kill9: RTO ${rto}s (lease TTL ${TTL}s), ${acked} acknowledged votes, ${lost} lost"
+((lost == 0)) || fail "$lost acknowledged votes lost after kill -9"
+client client "$s" vote-set "${cookies[0]}" "$show" "${songs[1]}" # the old primary's session still works
 
+# ---------------------------------------------------------------------------------------- rejoin
+t0=$(now)
 start_node primary --demo
-wait_for_url client "$p/readyz" 60
+wait_for_url client "$p/livez" 60
 ! accepts_writes "$p" || fail "the old primary accepted a write although the lease is taken"
-wait_until 60 votes_are "$p" "$show" "${songs[2]}" 1
-log "the old primary came back as a follower"
+client client "$s" vote-set "$fan" "$show" "${songs[2]}"
+wait_until 60 votes_are "$p" "$show" "${songs[2]}" "$(client client "$s" votes "$show" "${songs[2]}")"
+[[ $(http_code "$p/readyz") == 503 ]] || fail "the rejoined old primary reports ready"
+result "rejoin: the old primary came back as a follower (following after $(since "$t0")s) and refuses writes"
 
+# ---------------------------------------------------------------------------------------- partition
+load_start "$s" "$RUN_DIR/acked-partition"
+wait_until 60 acked_at_least "$RUN_DIR/acked-partition" 20
 block standby
+t0=$(now)
 wait_until 90 accepts_writes "$p"
-for song in "${songs[@]:0:3}"; do votes_are "$p" "$show" "$song" 1 || fail "acknowledged vote for $song lost"; done
-client client "$p" vote "$cookies" "$show" "${songs[3]}"
+rto=$(since "$t0")
+load_stop
+read -r acked lost < <(count_lost "$p" "$RUN_DIR/acked-partition")
+result "partition: RTO ${rto}s (lease TTL ${TTL}s), ${acked} acknowledged votes, ${lost} lost"
+((lost == 0)) || fail "$lost acknowledged votes lost in the partition"
+client client "$p" vote-set "$fan" "$show" "${songs[3]}"
 unblock standby
 ! accepts_writes "$s" || fail "the partitioned leader still accepts writes after its lease lapsed"
-wait_until 60 votes_are "$s" "$show" "${songs[3]}" 1
+wait_until 60 votes_are "$s" "$show" "${songs[3]}" "$(client client "$p" votes "$show" "${songs[3]}")"
 ! accepts_writes "$s" || fail "the old leader accepts writes"
-log "a partitioned leader stepped down; the other node took over"
+result "partition: after reconnecting, the old leader refuses writes and follows"
+
+# ---------------------------------------------------------------------------------------- promote
+load_start "$p" "$RUN_DIR/acked-promote"
+wait_until 60 acked_at_least "$RUN_DIR/acked-promote" 20
+t0=$(now)
+on standby "$MYSETLIST" promote --config "$RUN_DIR/standby.toml" --timeout 60s >>"$RUN_DIR/promote.log" 2>&1 ||
+  fail "mysetlist promote failed: $(cat "$RUN_DIR/promote.log")"
+switch=$(since "$t0")
+load_stop
+accepts_writes "$s" || fail "the promoted standby does not accept writes"
+! accepts_writes "$p" || fail "the old leader still accepts writes after the hand-over"
+read -r acked lost < <(count_lost "$s" "$RUN_DIR/acked-promote")
+result "promote: planned switch-over took ${switch}s, ${acked} acknowledged votes, ${lost} lost"
+((lost == 0)) || fail "$lost acknowledged votes lost in the planned switch-over"
+
+# ---------------------------------------------------------------------------------------- restart
+stop_pid "${PID[primary]}" 20 || fail "the follower did not stop cleanly on SIGTERM"
+logged=$(wc -l <"$RUN_DIR/primary.log")
+t0=$(now)
+start_node primary
+wait_for_url client "$p/livez" 60
+client client "$s" vote-set "$fan" "$show" "${songs[4]:-${songs[0]}}"
+song=${songs[4]:-${songs[0]}}
+wait_until 60 votes_are "$p" "$show" "$song" "$(client client "$s" votes "$show" "$song")"
+tail -n "+$((logged + 1))" "$RUN_DIR/primary.log" | grep -q 'following from it' || fail "the restarted follower did not resume from its copy"
+! accepts_writes "$p" || fail "the restarted follower accepts writes"
+result "restart: the follower resumed from its copy and was following again after $(since "$t0")s"
 
 log "PASS failover"
+cat "$RUN_DIR/results.txt" >&2

@@ -1,0 +1,287 @@
+//! The leadership lease: one small JSON object, `<prefix>/lease.json`, next to the LTX files.
+//!
+//! Every change is a conditional write, so S3 serialises the nodes: the lease is created with
+//! `If-None-Match: *` and replaced (renewed, taken over, released, handed over) only with
+//! `If-Match: <the ETag the writer read>`. Two nodes can never both believe a write of theirs
+//! replaced the same version. Litestream ignores the object: its restore lists only
+//! `<prefix>/<level:04x>/` (and `<prefix>/generations/` for v0.3), and so does ours.
+//!
+//! ## Time
+//! No wall clock is compared across machines. The holder counts its validity from the moment it
+//! *sent* its last successful renewal, on its own monotonic clock: `sent + ttl - margin`. Another
+//! node counts expiry from the moment it first *saw* a version (its ETag) unchanged, on its own
+//! monotonic clock: `first_seen + ttl`. Since the version was written after it was sent and seen
+//! after it was written, the holder always stops before anyone may take over; the margin covers
+//! clock-rate differences and the time between a check and the action it guards.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{
+    BackoffConfig, ClientOptions, GetOptions, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::replicate::ReplicatorOptions;
+
+/// Pause between taking the lease and reading it back (see [`LeaseStore::acquire`]).
+const ACQUIRE_SETTLE: Duration = Duration::from_millis(100);
+
+/// The lease object's name below the replication prefix.
+pub const LEASE_NAME: &str = "lease.json";
+
+/// What the lease object holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// `failover.node_id` of the node that holds (or last held) the lease.
+    pub holder: String,
+    /// Random per process: tells a node's restart from the process that wrote the lease.
+    pub instance: String,
+    /// Leadership term: +1 on every change of holder. The barrier commit records it.
+    pub term: u64,
+    /// Renewal counter within a term: makes every renewal a distinct object version (ETag), and
+    /// lets a holder recognise its own renewal when the response was lost.
+    pub seq: u64,
+    /// The holder's TTL; other nodes wait this long on an unchanged version before taking over.
+    pub ttl_ms: u64,
+    /// The newest TXID the holder knew to be in the bucket when it wrote the lease (a release
+    /// carries the final one: the successor catches up to at least this TXID).
+    pub txid: u64,
+    /// The holder gave the lease up (clean shutdown or planned handover): no need to wait.
+    #[serde(default)]
+    pub released: bool,
+    /// `mysetlist promote` asks the holder to hand over to this node.
+    #[serde(default)]
+    pub handover_to: Option<String>,
+    /// Wall-clock time of the write, for operators reading the object (never used for decisions).
+    #[serde(default)]
+    pub written_at: String,
+}
+
+impl Lease {
+    pub fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms)
+    }
+
+    /// Whether `node` may take the lease at once, without waiting for it to expire: it was
+    /// released to anyone or to `node`, or it still names `node` (a restarted holder).
+    pub fn claimable_by(&self, node: &str) -> bool {
+        if self.released { self.handover_to.as_deref().is_none_or(|t| t == node) } else { self.holder == node }
+    }
+
+    /// A copy stamped with the current wall-clock time.
+    pub fn stamped(mut self) -> Lease {
+        self.written_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self
+    }
+}
+
+/// The lease as read, with the version (ETag) a conditional replace must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    pub lease: Lease,
+    pub etag: String,
+}
+
+/// The result of a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// Stored; the new version's ETag.
+    Stored(String),
+    /// The precondition failed: someone else wrote (or created) the lease first.
+    Conflict,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error("lease {key}: {op} failed: {reason}")]
+    Unreachable { key: String, op: &'static str, reason: String },
+    #[error("lease {key} is not a valid lease object: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("lease store: {0}")]
+    Config(String),
+}
+
+/// Reads and conditionally writes the lease object. Its own S3 client, with timeouts far below
+/// the TTL: a renewal that hangs must fail while the holder can still act on the failure.
+#[derive(Clone)]
+pub struct LeaseStore {
+    s3: Arc<AmazonS3>,
+    path: Path,
+    key: String,
+    op_timeout: Duration,
+}
+
+impl std::fmt::Debug for LeaseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseStore").field("key", &self.key).finish()
+    }
+}
+
+/// The per-request bound for lease operations with this TTL.
+pub fn op_timeout(ttl: Duration) -> Duration {
+    (ttl / 4).clamp(Duration::from_millis(200), Duration::from_secs(5))
+}
+
+impl LeaseStore {
+    /// The lease of the bucket and prefix in `opts` (endpoint, region and credentials as for
+    /// replication).
+    pub fn new(opts: &ReplicatorOptions, ttl: Duration) -> Result<LeaseStore, LeaseError> {
+        let (bucket, prefix) = opts.bucket_and_prefix().map_err(|e| LeaseError::Config(e.to_string()))?;
+        let op_timeout = op_timeout(ttl);
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .with_region(&opts.region)
+            .with_virtual_hosted_style_request(!opts.force_path_style)
+            .with_retry(RetryConfig {
+                backoff: BackoffConfig {
+                    init_backoff: Duration::from_millis(50),
+                    max_backoff: Duration::from_millis(500),
+                    base: 2.0,
+                },
+                max_retries: 2,
+                retry_timeout: op_timeout,
+            });
+        let mut client =
+            ClientOptions::new().with_timeout(op_timeout).with_connect_timeout(op_timeout.min(Duration::from_secs(2)));
+        if let Some(endpoint) = opts.endpoint.as_deref().filter(|e| !e.is_empty()) {
+            b = b.with_endpoint(endpoint);
+            if endpoint.starts_with("http://") {
+                client = client.with_allow_http(true);
+            }
+        }
+        if let (Some(id), Some(secret)) = (&opts.access_key_id, &opts.secret_access_key) {
+            b = b.with_access_key_id(id).with_secret_access_key(secret);
+        }
+        let s3 = b
+            .with_client_options(client)
+            .build()
+            .map_err(|e| LeaseError::Config(format!("S3 client for {}: {e}", opts.url)))?;
+        let key = if prefix.is_empty() { LEASE_NAME.to_string() } else { format!("{prefix}/{LEASE_NAME}") };
+        Ok(LeaseStore { s3: Arc::new(s3), path: Path::from(key.as_str()), key, op_timeout })
+    }
+
+    /// The object key, e.g. `db/lease.json`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn unreachable(&self, op: &'static str, reason: impl ToString) -> LeaseError {
+        LeaseError::Unreachable { key: self.key.clone(), op, reason: reason.to_string() }
+    }
+
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        fut: impl std::future::Future<Output = Result<T, object_store::Error>>,
+    ) -> Result<Result<T, object_store::Error>, LeaseError> {
+        tokio::time::timeout(self.op_timeout, fut)
+            .await
+            .map_err(|_| self.unreachable(op, format!("no answer within {:?}", self.op_timeout)))
+    }
+
+    /// The current lease, or None when there is none.
+    pub async fn read(&self) -> Result<Option<Observed>, LeaseError> {
+        let got = self.bounded("GET", self.s3.get_opts(&self.path, GetOptions::default())).await?;
+        let got = match got {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.unreachable("GET", e)),
+        };
+        let etag = got.meta.e_tag.clone();
+        let body = self.bounded("GET", got.bytes()).await?.map_err(|e| self.unreachable("GET", e))?;
+        let lease: Lease = serde_json::from_slice(&body)
+            .map_err(|e| LeaseError::Corrupt { key: self.key.clone(), reason: e.to_string() })?;
+        let etag = etag.ok_or_else(|| LeaseError::Corrupt {
+            key: self.key.clone(),
+            reason: "the S3 server sent no ETag (conditional writes need one)".into(),
+        })?;
+        Ok(Some(Observed { lease, etag }))
+    }
+
+    /// Creates the lease if there is none (`If-None-Match: *`).
+    pub async fn create(&self, lease: &Lease) -> Result<Written, LeaseError> {
+        self.put(PutMode::Create, lease).await
+    }
+
+    /// Replaces the version `etag` (`If-Match`).
+    pub async fn replace(&self, etag: &str, lease: &Lease) -> Result<Written, LeaseError> {
+        self.put(PutMode::Update(UpdateVersion { e_tag: Some(etag.to_string()), version: None }), lease).await
+    }
+
+    /// Takes the lease: `create` when `etag` is None, else `replace`, then reads it back after a
+    /// short pause. S3 and MinIO check a condition and write atomically; s3s-fs (0.14) checks,
+    /// then writes, so two takeovers racing within milliseconds could both "succeed" there, the
+    /// later write winning. Reading back after the racing write has landed tells the loser.
+    pub async fn acquire(&self, etag: Option<&str>, lease: &Lease) -> Result<Written, LeaseError> {
+        let written = match etag {
+            Some(etag) => self.replace(etag, lease).await?,
+            None => self.create(lease).await?,
+        };
+        if let Written::Stored(_) = written {
+            tokio::time::sleep(ACQUIRE_SETTLE).await;
+            return Ok(match self.read().await? {
+                Some(o) if o.lease == *lease => Written::Stored(o.etag),
+                _ => Written::Conflict,
+            });
+        }
+        Ok(written)
+    }
+
+    async fn put(&self, mode: PutMode, lease: &Lease) -> Result<Written, LeaseError> {
+        let body = Bytes::from(serde_json::to_vec_pretty(lease).expect("a lease serialises"));
+        let opts = PutOptions { mode, ..PutOptions::default() };
+        let put = self.s3.put_opts(&self.path, PutPayload::from(body), opts);
+        match self.bounded("conditional PUT", put).await? {
+            Ok(r) => match r.e_tag {
+                Some(etag) => Ok(Written::Stored(etag)),
+                // Without an ETag in the answer, read the version back; it must be ours.
+                None => match self.read().await? {
+                    Some(o) if o.lease == *lease => Ok(Written::Stored(o.etag)),
+                    _ => Ok(Written::Conflict),
+                },
+            },
+            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
+                Ok(Written::Conflict)
+            }
+            Err(e) => Err(self.unreachable("conditional PUT", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_json_round_trips_and_tolerates_missing_optional_fields() {
+        let l = Lease {
+            holder: "a".into(),
+            instance: "i".into(),
+            term: 3,
+            seq: 9,
+            ttl_ms: 10_000,
+            txid: 42,
+            released: false,
+            handover_to: Some("b".into()),
+            written_at: String::new(),
+        }
+        .stamped();
+        let back: Lease = serde_json::from_slice(&serde_json::to_vec(&l).unwrap()).unwrap();
+        assert_eq!(back, l);
+        let minimal: Lease =
+            serde_json::from_str(r#"{"holder":"a","instance":"i","term":1,"seq":0,"ttl_ms":5000,"txid":7}"#).unwrap();
+        assert!(!minimal.released && minimal.handover_to.is_none());
+        assert_eq!(minimal.ttl(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn operations_are_bounded_well_below_the_ttl() {
+        assert_eq!(op_timeout(Duration::from_secs(10)), Duration::from_millis(2500));
+        assert_eq!(op_timeout(Duration::from_millis(400)), Duration::from_millis(200));
+        assert_eq!(op_timeout(Duration::from_secs(600)), Duration::from_secs(5));
+    }
+}

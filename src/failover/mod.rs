@@ -1,0 +1,601 @@
+//! Warm-standby failover through the bucket: one node (the leader) writes, the others follow.
+//!
+//! Every node runs the same state machine ([`controller`]); `role` only says who may *create*
+//! the lease on a bucket that has none (`primary`) — a `standby` waits for a primary to start.
+//! Afterwards whoever holds the lease leads: a restarted primary that finds the lease taken
+//! follows the new leader.
+//!
+//! * **Leader**: holds the lease ([`lease`]), renews it every `ttl/3` with `If-Match`, ships
+//!   the WAL (create-only L0 uploads). It accepts writes only while its lease is valid
+//!   (`sent + ttl - ttl/5` on its own clock; the database's [`WriteGuard`] checks that
+//!   deadline at submit *and* in the writer thread), and with `ack = "replicated"` acknowledges
+//!   a write only if it was stored in S3 before that deadline. It steps down at once when a
+//!   renewal finds the lease taken or an upload finds its TXID taken (fenced), and when the
+//!   deadline passes without a renewal (S3 unreachable): it stops writing, abandons the
+//!   shipper (no final sync), and detaches. A transient renewal error alone does not stop
+//!   writes: nobody can take over before the deadline, so stopping earlier would only cost
+//!   availability.
+//! * **Follower** (standby): applies each new LTX file within a tick (250 ms) through
+//!   SQLite's `sqlite_dbpage` ([`standby`] explains why that is safe under readers), serves
+//!   every read from its copy, and answers writes with 503 + `Retry-After` +
+//!   `x-mysetlist-role: standby`. It takes over when the lease version stayed unchanged for its
+//!   TTL (leader dead or cut off), was released (clean shutdown, `mysetlist promote`), or is
+//!   absent and the node is a `primary`.
+//! * **Takeover**: catch up to the newest TXID, replace the lease (`If-Match` on the version
+//!   seen; a loser of the race keeps following), catch up again (an upload the old leader sent
+//!   before its deadline may land late), empty the WAL into the database file, start the
+//!   shipper continuing the TXID sequence ([`crate::replicate::Replicator::start_continuing`]),
+//!   and write one *barrier* commit (migrations + a `failover.leader` setting). Writes are
+//!   accepted once the barrier's TXID is stored: that claims the next TXID, so a stale upload
+//!   of the old leader can no longer land (it fails its create-only PUT and fences it), and
+//!   should the old leader's upload have won the race, the barrier is fenced instead and the
+//!   node ships its state as a full snapshot before accepting anything.
+//! * **Detached**: a stepped-down leader (or a node that could not read the lease at start).
+//!   Its database may hold commits that never reached the bucket. If the lease is still its
+//!   own it reclaims it and ships the backlog; otherwise it re-syncs from the newest snapshot
+//!   and follows. The diverged commits are lost (with `ack = "local"` they may have been
+//!   acknowledged — Litestream's loss bound; with `ack = "replicated"` they were not).
+//! * **Planned switch-over** (`mysetlist promote` on the standby, [`promote`]): marks the lease
+//!   `handover_to = <node>`. The leader notices at its next renewal, stops accepting writes,
+//!   waits until everything committed is in S3, and releases the lease with the final TXID;
+//!   the standby catches up to that TXID and takes over. No acknowledged write is lost in
+//!   either ack mode. A clean shutdown of the leader releases the lease the same way, so a
+//!   standby takes over at once instead of after the TTL.
+//!
+//! A node's local database is known to equal the bucket at TXID `n` only while the sidecar
+//! `<db>-standby.json` says so ([`standby::Sidecar`]); a node that must follow without one
+//! restores the newest state first (setting the old file aside as `<db>.diverged`).
+//!
+//! ## Metrics
+//! [`Failover::status`] returns a [`FailoverStatus`]; `/metrics` should export:
+//! `mysetlist_failover_leader` (1 on the leader, else 0), `mysetlist_failover_accepting_writes`
+//! (0/1), `mysetlist_failover_txid` (shipped TXID on the leader, applied TXID on a standby),
+//! `mysetlist_failover_term`, `mysetlist_failover_lease_remaining_seconds` (leader),
+//! `mysetlist_failover_seconds_since_apply` (standby), and the counters
+//! `mysetlist_failover_takeovers_total`, `mysetlist_failover_step_downs_total`,
+//! `mysetlist_failover_applied_files_total`, all labelled `node` with the node id.
+//! The readiness check from [`Failover::readiness`] makes `/readyz` answer 200 only on the node
+//! that accepts writes.
+
+pub mod controller;
+pub mod lease;
+pub mod promote;
+pub mod standby;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::config::{self, Config};
+use crate::db::{Database, DbError, DurabilityGate, WriteGuard};
+use crate::replicate::{self, ReplicateError, ReplicatorHandle, ReplicatorOptions, RestoreTarget};
+use lease::{Lease, LeaseStore, Observed, Written};
+use standby::Sidecar;
+
+/// What the node tells writers it refuses (`x-mysetlist-role`).
+pub const REFUSING_ROLE: &str = "standby";
+
+/// Settings of the failover machinery, from `role`, `[failover]` and `[replication]`.
+#[derive(Debug, Clone)]
+pub struct FailoverConfig {
+    pub node_id: String,
+    pub role: config::Role,
+    pub lease_ttl: Duration,
+    pub replication: ReplicatorOptions,
+    pub db_path: PathBuf,
+    /// `Some(timeout)` with `ack = "replicated"`.
+    pub replicated_ack_timeout: Option<Duration>,
+    pub restore_if_missing: bool,
+    pub synchronous: config::Synchronous,
+    pub busy_timeout: Duration,
+}
+
+impl FailoverConfig {
+    pub fn from_config(c: &Config, replication: ReplicatorOptions) -> FailoverConfig {
+        let r = &c.settings.replication;
+        FailoverConfig {
+            node_id: node_id(&c.settings.failover.node_id),
+            role: c.settings.role,
+            lease_ttl: c.settings.failover.lease_ttl,
+            replication,
+            db_path: c.database_path(),
+            replicated_ack_timeout: (r.ack == config::AckMode::Replicated).then_some(r.replicated_ack_timeout),
+            restore_if_missing: r.restore_if_missing,
+            synchronous: c.settings.database.synchronous,
+            busy_timeout: c.settings.database.busy_timeout,
+        }
+    }
+
+    /// How often the leader renews.
+    pub fn renew_every(&self) -> Duration {
+        self.lease_ttl / 3
+    }
+
+    /// The leader stops this long before anyone may take over.
+    pub fn margin(&self) -> Duration {
+        self.lease_ttl / 5
+    }
+
+    /// How often a follower reads the lease.
+    pub fn lease_poll(&self) -> Duration {
+        (self.lease_ttl / 10).clamp(Duration::from_millis(200), Duration::from_secs(1))
+    }
+}
+
+/// `failover.node_id`, or the host name when it is empty.
+pub fn node_id(configured: &str) -> String {
+    if !configured.trim().is_empty() {
+        return configured.trim().to_string();
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "mysetlist".to_string())
+}
+
+/// Which side of the lease a node is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    Leader,
+    Standby,
+}
+
+/// A point-in-time view for `/metrics`, `/readyz` and tests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailoverStatus {
+    pub node_id: String,
+    pub role: NodeRole,
+    /// `leading`, `taking over`, `handing over`, `following`, `re-syncing` or `detached`.
+    pub state: &'static str,
+    pub accepting_writes: bool,
+    /// The lease holder as last read or written.
+    pub leader: Option<String>,
+    pub term: u64,
+    /// Leader: the newest TXID it stored. Standby: the TXID its copy holds.
+    pub txid: u64,
+    /// Leader: seconds its lease stays valid without another renewal.
+    pub lease_remaining_seconds: Option<f64>,
+    pub last_apply_at: Option<SystemTime>,
+    pub applied_files: u64,
+    pub takeovers: u64,
+    pub step_downs: u64,
+    /// Failed failover operations since start (lease reads and renewals, takeovers, applies).
+    pub errors: u64,
+    pub last_error: Option<String>,
+}
+
+/// State shared by the controller task, the write guard, the durability gate and readiness.
+pub(crate) struct Shared {
+    epoch: Instant,
+    /// Writes are accepted until this instant (nanoseconds after `epoch`; 0 = refuse).
+    accepting_until: AtomicU64,
+    /// The lease is valid until this instant (same encoding): acknowledgements need it.
+    valid_until: AtomicU64,
+    pub(crate) replicator: RwLock<Option<Arc<ReplicatorHandle>>>,
+    pub(crate) status: Mutex<FailoverStatus>,
+    pub(crate) on_change: RwLock<Option<Arc<dyn Fn() + Send + Sync>>>,
+}
+
+impl Shared {
+    fn new(node_id: &str) -> Shared {
+        Shared {
+            epoch: Instant::now(),
+            accepting_until: AtomicU64::new(0),
+            valid_until: AtomicU64::new(0),
+            replicator: RwLock::new(None),
+            status: Mutex::new(FailoverStatus {
+                node_id: node_id.to_string(),
+                role: NodeRole::Standby,
+                state: "starting",
+                accepting_writes: false,
+                leader: None,
+                term: 0,
+                txid: 0,
+                lease_remaining_seconds: None,
+                last_apply_at: None,
+                applied_files: 0,
+                takeovers: 0,
+                step_downs: 0,
+                errors: 0,
+                last_error: None,
+            }),
+            on_change: RwLock::new(None),
+        }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos().max(1) as u64
+    }
+
+    pub(crate) fn accept_until(&self, at: Option<Instant>) {
+        self.accepting_until.store(at.map_or(0, |a| self.nanos(a)), Ordering::SeqCst);
+    }
+
+    pub(crate) fn valid_until(&self, at: Option<Instant>) {
+        self.valid_until.store(at.map_or(0, |a| self.nanos(a)), Ordering::SeqCst);
+    }
+
+    fn before(&self, deadline: &AtomicU64) -> bool {
+        let d = deadline.load(Ordering::SeqCst);
+        d != 0 && self.nanos(Instant::now()) < d
+    }
+
+    pub(crate) fn accepting(&self) -> bool {
+        self.before(&self.accepting_until)
+    }
+
+    pub(crate) fn lease_valid(&self) -> bool {
+        self.before(&self.valid_until)
+    }
+
+    pub(crate) fn replicator(&self) -> Option<Arc<ReplicatorHandle>> {
+        self.replicator.read().clone()
+    }
+
+    pub(crate) fn data_changed(&self) {
+        let hook = self.on_change.read().clone();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}
+
+impl WriteGuard for Shared {
+    fn check(&self) -> Result<(), &'static str> {
+        if self.accepting() { Ok(()) } else { Err(REFUSING_ROLE) }
+    }
+}
+
+/// `ack = "replicated"` on a leader: stored in S3 *and* the lease still valid when it was.
+struct LeaderAck {
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+impl DurabilityGate for LeaderAck {
+    fn wait(&self, seq: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbError>> + Send + '_>> {
+        Box::pin(async move {
+            let Some(handle) = self.shared.replicator() else {
+                return Err(DbError::NotDurable("this node stopped replicating (no longer the leader)".into()));
+            };
+            handle.wait_durable(seq, self.timeout).await.map_err(|e| {
+                tracing::warn!(error = %e, "write committed locally but not acknowledged: not yet in S3");
+                DbError::NotDurable(e.to_string())
+            })?;
+            if !self.shared.lease_valid() {
+                return Err(DbError::NotDurable("the lease expired before the write was stored".into()));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// How a node starts: decided by [`boot`] before the database opens.
+#[derive(Debug)]
+pub enum Boot {
+    /// This node holds the lease (created or reclaimed); its local database is authoritative.
+    Leader { observed: Observed, valid_until: Instant },
+    /// The local database is the bucket at this TXID (restored or from the sidecar).
+    Follower { applied: u64 },
+    /// The lease could not be read; serve the local copy read-only until it can.
+    Detached,
+}
+
+impl Boot {
+    pub fn is_leader(&self) -> bool {
+        matches!(self, Boot::Leader { .. })
+    }
+}
+
+/// Everything [`boot`] prepared for [`Failover::start`].
+pub struct Booted {
+    pub boot: Boot,
+    instance: String,
+    lease: LeaseStore,
+}
+
+impl Booted {
+    pub fn is_leader(&self) -> bool {
+        self.boot.is_leader()
+    }
+}
+
+/// Total time a start may wait for the bucket before giving up.
+const BOOT_PATIENCE: Duration = Duration::from_secs(180);
+
+/// Decides how this node starts, before anything opens the database: take (or reclaim) the
+/// lease and lead, or restore the bucket's newest state and follow. Waits (bounded) for a
+/// reachable bucket, and for a first backup when there is nothing to follow yet.
+pub async fn boot(cfg: &FailoverConfig) -> anyhow::Result<Booted> {
+    let lease = LeaseStore::new(&cfg.replication, cfg.lease_ttl)?;
+    let instance = hex::encode(rand::random::<[u8; 8]>());
+    let url = cfg.replication.url.clone();
+    if let Some(txid) = Sidecar::read(&cfg.db_path, &url) {
+        tracing::info!(txid = format!("{txid:016x}"), "the local database is a standby copy; following from it");
+        return Ok(Booted { boot: Boot::Follower { applied: txid }, instance, lease });
+    }
+    let started = Instant::now();
+    let soft = cfg.lease_ttl.max(Duration::from_secs(5));
+    let mut last_log = Instant::now();
+    loop {
+        if started.elapsed() > BOOT_PATIENCE {
+            anyhow::bail!(
+                "gave up after {BOOT_PATIENCE:?}: the bucket {url} is unreachable or holds no backup to follow"
+            );
+        }
+        let observed = match lease.read().await {
+            Ok(o) => o,
+            Err(e) => {
+                if started.elapsed() > soft && cfg.db_path.exists() {
+                    tracing::warn!(error = %e, "cannot read the lease; serving the local database read-only until it can");
+                    return Ok(Booted { boot: Boot::Detached, instance, lease });
+                }
+                if last_log.elapsed() > Duration::from_secs(5) {
+                    tracing::warn!(error = %e, "cannot read the lease yet; retrying");
+                    last_log = Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        // Still (or again) this node's: its local database is the authoritative one.
+        let ours =
+            observed.as_ref().is_some_and(|o| o.lease.holder == cfg.node_id && o.lease.claimable_by(&cfg.node_id));
+        if ours
+            && let Some(o) = &observed
+            && !o.lease.released
+            && lease_is_being_renewed(&lease, o, cfg).await
+        {
+            // Most likely the lease is this node's previous process, which died; but someone
+            // renews it, so another running node was given this node id.
+            anyhow::bail!(
+                "another running node renews the lease under failover.node_id = {:?}; give every node its own node_id",
+                cfg.node_id
+            );
+        }
+        let may_create = observed.is_none() && cfg.role == config::Role::Primary;
+        if ours || may_create {
+            restore_if_missing(cfg).await?;
+            let fresh = Lease {
+                holder: cfg.node_id.clone(),
+                instance: instance.clone(),
+                term: observed.as_ref().map_or(1, |o| o.lease.term + 1),
+                seq: 0,
+                ttl_ms: cfg.lease_ttl.as_millis() as u64,
+                txid: observed.as_ref().map_or(0, |o| o.lease.txid),
+                released: false,
+                handover_to: None,
+                written_at: String::new(),
+            }
+            .stamped();
+            let sent = Instant::now();
+            let written = lease.acquire(observed.as_ref().map(|o| o.etag.as_str()), &fresh).await;
+            match written {
+                Ok(Written::Stored(etag)) => {
+                    tracing::info!(
+                        node = cfg.node_id,
+                        term = fresh.term,
+                        how = if ours { "reclaimed" } else { "created" },
+                        "holding the lease: this node leads"
+                    );
+                    let valid_until = sent + cfg.lease_ttl - cfg.margin();
+                    let observed = Observed { lease: fresh, etag };
+                    return Ok(Booted { boot: Boot::Leader { observed, valid_until }, instance, lease });
+                }
+                Ok(Written::Conflict) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not write the lease; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+        }
+        match restore_to_follow(cfg).await {
+            Ok(txid) => return Ok(Booted { boot: Boot::Follower { applied: txid }, instance, lease }),
+            Err(ReplicateError::NoBackup(why)) => {
+                if last_log.elapsed() > Duration::from_secs(5) {
+                    tracing::info!(reason = why, "nothing to follow yet: waiting for the primary's first backup");
+                    last_log = Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context("cannot restore the bucket's newest state to follow it"));
+            }
+        }
+    }
+}
+
+/// Watches the lease for half a TTL (longer than the holder's renewal interval): true if its
+/// version changed, i.e. a live process holds it.
+async fn lease_is_being_renewed(lease: &LeaseStore, seen: &Observed, cfg: &FailoverConfig) -> bool {
+    let until = Instant::now() + seen.lease.ttl().max(cfg.lease_ttl) / 2;
+    tracing::info!("the lease names this node; checking that no running process still renews it");
+    while Instant::now() < until {
+        tokio::time::sleep(cfg.lease_poll()).await;
+        match lease.read().await {
+            Ok(Some(now)) if now.etag == seen.etag => {}
+            Ok(Some(_)) => return true,
+            Ok(None) => return false,
+            Err(e) => tracing::warn!(error = %e, "reading the lease failed; retrying"),
+        }
+    }
+    false
+}
+
+/// `restore_if_missing` for a node about to lead.
+async fn restore_if_missing(cfg: &FailoverConfig) -> anyhow::Result<()> {
+    if !cfg.restore_if_missing || cfg.db_path.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = cfg.db_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    tracing::info!(url = cfg.replication.url, "no local database: restoring from the bucket");
+    match replicate::restore(&cfg.replication, &cfg.db_path, RestoreTarget::Latest, false, |_| {}).await {
+        Ok(report) => {
+            tracing::info!(?report, "restored the database from the bucket");
+            Ok(())
+        }
+        Err(ReplicateError::NoBackup(_)) => {
+            tracing::info!("the bucket holds no backup yet: starting with an empty database");
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("restore_if_missing: cannot restore the database")),
+    }
+}
+
+/// `<db>.diverged`: where a database that cannot be followed from is kept for inspection.
+pub fn diverged_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".diverged");
+    PathBuf::from(s)
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Restores the bucket's newest state over the local database (set aside first) and records it
+/// in the sidecar. Returns the TXID.
+async fn restore_to_follow(cfg: &FailoverConfig) -> Result<u64, ReplicateError> {
+    let db = &cfg.db_path;
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| ReplicateError::io(format!("create {}", dir.display()), e))?;
+    }
+    // Check there is something to follow before touching the local file.
+    let files = replicate::s3::Store::new(&cfg.replication)?.list_all().await?;
+    replicate::plan::calc_restore_plan(&files, RestoreTarget::Latest)?;
+    if db.exists() {
+        let aside = diverged_path(db);
+        tracing::warn!(
+            database = %db.display(),
+            kept_as = %aside.display(),
+            "the local database is not a copy of the bucket (another node leads): setting it aside and restoring"
+        );
+        for suffix in ["", "-wal"] {
+            let from = with_suffix(db, suffix);
+            if from.exists() {
+                std::fs::rename(&from, with_suffix(&aside, suffix))
+                    .map_err(|e| ReplicateError::io(format!("move {} aside", from.display()), e))?;
+            }
+        }
+        let _ = std::fs::remove_file(with_suffix(db, "-shm"));
+    }
+    let report = replicate::restore(&cfg.replication, db, RestoreTarget::Latest, true, |_| {}).await?;
+    let txid = report.txid.ok_or_else(|| {
+        ReplicateError::Plan("the bucket holds only the Litestream v0.3 layout, which a standby cannot follow".into())
+    })?;
+    Sidecar::write(db, &cfg.replication.url, txid)?;
+    tracing::info!(
+        txid = format!("{txid:016x}"),
+        pages = report.pages,
+        "restored the bucket's newest state to follow it"
+    );
+    Ok(txid)
+}
+
+/// The running failover machinery of one node.
+pub struct Failover {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<controller::Node>>>,
+}
+
+impl Failover {
+    /// Installs the write guard (and, with `ack = "replicated"`, the durability gate) on `db`,
+    /// starts replication when this node leads, and runs the controller task.
+    pub fn start(cfg: FailoverConfig, booted: Booted, db: Database) -> anyhow::Result<Arc<Failover>> {
+        let shared = Arc::new(Shared::new(&cfg.node_id));
+        db.set_write_guard(Some(shared.clone() as Arc<dyn WriteGuard>));
+        if let Some(timeout) = cfg.replicated_ack_timeout {
+            db.set_durability_gate(Some(Arc::new(LeaderAck { shared: shared.clone(), timeout })));
+        }
+        let node = controller::Node::new(cfg, booted, db, shared.clone())?;
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(node.run(stop_rx));
+        Ok(Arc::new(Failover { shared, stop, task: Mutex::new(Some(task)) }))
+    }
+
+    pub fn status(&self) -> FailoverStatus {
+        let mut s = self.shared.status.lock().clone();
+        s.accepting_writes = self.shared.accepting();
+        s
+    }
+
+    /// True while this node accepts writes.
+    pub fn accepting_writes(&self) -> bool {
+        self.shared.accepting()
+    }
+
+    /// The current replicator (leader only), for `/metrics`.
+    pub fn replicator(&self) -> Option<Arc<ReplicatorHandle>> {
+        self.shared.replicator()
+    }
+
+    /// Called after every apply on a follower (the domain drops its caches).
+    pub fn on_data_changed(&self, hook: Arc<dyn Fn() + Send + Sync>) {
+        *self.shared.on_change.write() = Some(hook);
+    }
+
+    /// `/readyz`: ready only on the node that accepts writes (and, there, while replication is
+    /// healthy).
+    pub fn readiness(self: &Arc<Self>) -> crate::http::ReadinessCheck {
+        let me = Arc::downgrade(self);
+        Arc::new(move || {
+            let Some(me) = me.upgrade() else { return Err("failover stopped".into()) };
+            let s = me.status();
+            if !s.accepting_writes {
+                let leader = s.leader.as_deref().unwrap_or("nobody yet");
+                return Err(format!(
+                    "{} ({}): not accepting writes; leader {leader}, TXID {:016x}",
+                    REFUSING_ROLE, s.state, s.txid
+                ));
+            }
+            if let Some(r) = me.replicator() {
+                let rs = r.status();
+                if !rs.running {
+                    return Err("the replication thread is not running".into());
+                }
+                if rs.lag_seconds > READY_LAG_BOUND.as_secs_f64() {
+                    return Err(format!("replication is {:.0}s behind", rs.lag_seconds));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Stops the node. A leader stops accepting writes, ships everything committed, releases
+    /// the lease with the final TXID (so a standby takes over at once) and closes the database;
+    /// if S3 cannot take the last commits in time it keeps the lease (which then expires) and
+    /// leaves the rest in the local WAL. A follower just closes its database.
+    pub async fn shutdown(&self, db: &Database) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().take();
+        let node = match task {
+            Some(t) => t.await.ok(),
+            None => None,
+        };
+        match node {
+            Some(node) => node.shutdown(db).await,
+            None => {
+                self.shared.accept_until(None);
+                db.close().await;
+            }
+        }
+    }
+}
+
+/// Replication lag beyond which the leader's /readyz reports it as not ready.
+pub const READY_LAG_BOUND: Duration = Duration::from_secs(60);

@@ -1,0 +1,368 @@
+//! Following the bucket: which LTX files continue the local copy ([`follow_plan`]), applying one
+//! to the live database while readers use it ([`Applier`]), and remembering how far the copy
+//! got ([`Sidecar`]).
+//!
+//! ## Applying under readers
+//! The standby keeps its database in WAL mode, like the primary, and writes each LTX file's
+//! pages through SQLite itself: `INSERT INTO sqlite_dbpage(pgno, data)` for every page, then
+//! `INSERT INTO sqlite_dbpage(pgno, data) VALUES (commit + 1, NULL)` when the database shrank,
+//! all in one `BEGIN IMMEDIATE … COMMIT` on the applier's own connection. `sqlite_dbpage` hands
+//! the raw pages to the pager, so the transaction is an ordinary SQLite write transaction:
+//!
+//! * readers never see a half-applied file: WAL readers keep the snapshot their read
+//!   transaction started with, and the next read transaction sees the whole file (SQLite's
+//!   MVCC, the same guarantee the primary's readers get);
+//! * readers are never blocked, and there is no cache to invalidate by hand: a commit changes
+//!   the WAL index, which every connection checks when it starts a read; a changed schema
+//!   cookie (page 1) makes other connections reload the schema;
+//! * a crash mid-apply loses the transaction, not the database; applying a file twice gives
+//!   the same pages (page images are absolute), so the sidecar may lag but never lead;
+//! * promotion needs no journal-mode switch: the copy is already a WAL database.
+//!
+//! The rejected alternative — rollback-journal mode, `BEGIN EXCLUSIVE` to drain readers, raw
+//! `pwrite`s at page offsets, and bumping the file change counter by hand — blocks every reader
+//! for each apply, tears the file if the process dies mid-write, and must switch journal modes
+//! (which needs all other connections closed) on every promotion and step-down.
+//!
+//! `sqlite_dbpage` is compiled in only with `SQLITE_ENABLE_DBPAGE_VTAB`: `.cargo/config.toml`
+//! and `nix/package.nix` set `LIBSQLITE3_FLAGS` for the bundled SQLite, and [`Applier::open`]
+//! fails with a message saying so if a build lacks it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, params};
+use serde::{Deserialize, Serialize};
+
+use crate::replicate::ReplicateError;
+use crate::replicate::ltx::{self, Decoder, Header};
+use crate::replicate::s3::FileInfo;
+
+/// WAL size (frames) past which the applier checkpoints after an apply.
+const CHECKPOINT_FRAMES: i64 = 1000;
+
+/// The applier's connection to the live database.
+pub struct Applier {
+    conn: Connection,
+    path: PathBuf,
+    page_size: u32,
+}
+
+/// What one apply did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub header: Header,
+    pub pages: u32,
+}
+
+impl Applier {
+    /// Opens the applier's connection to a WAL database (normally a restored copy).
+    pub fn open(path: &Path) -> Result<Applier, ReplicateError> {
+        let sqlite = |what: &str| {
+            let what = format!("{what} ({})", path.display());
+            move |e| ReplicateError::Sqlite { context: what, source: e }
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(sqlite("open the standby's applier connection"))?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(sqlite("configure the applier"))?;
+        let mode: String =
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sqlite("set WAL mode"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(ReplicateError::Config(format!("{} cannot use WAL mode (got {mode})", path.display())));
+        }
+        // FULL: an apply is on disk before the sidecar says it happened. No checkpoint on commit
+        // or close: this module checkpoints, and a standby's WAL is harmless to keep.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;")
+            .map_err(sqlite("configure the applier"))?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(sqlite("configure the applier"))?;
+        let has_dbpage: bool = conn
+            .query_row("SELECT count(*) > 0 FROM pragma_module_list WHERE name = 'sqlite_dbpage'", [], |r| r.get(0))
+            .map_err(sqlite("list SQLite modules"))?;
+        if !has_dbpage {
+            return Err(ReplicateError::Config(
+                "this build's SQLite lacks the sqlite_dbpage virtual table, which a standby needs to apply \
+                 replicated pages: build with LIBSQLITE3_FLAGS=-DSQLITE_ENABLE_DBPAGE_VTAB (.cargo/config.toml sets it)"
+                    .into(),
+            ));
+        }
+        let page_size: u32 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(sqlite("read page_size"))?;
+        Ok(Applier { conn, path: path.to_path_buf(), page_size })
+    }
+
+    /// Applies one verified LTX file (`data`, the object at `key`) in one transaction. A
+    /// snapshot (TXID 1) must hold every page; it replaces the whole database.
+    pub fn apply(&mut self, key: &str, data: &[u8]) -> Result<Applied, ReplicateError> {
+        let corrupt = |e: ltx::LtxError| ReplicateError::corrupt(key, e);
+        let mut dec = Decoder::new(data).map_err(corrupt)?;
+        let h = *dec.header();
+        if h.page_size != self.page_size {
+            return Err(ReplicateError::Plan(format!(
+                "{key} has {}-byte pages but {} uses {}-byte pages; restore the standby afresh",
+                h.page_size,
+                self.path.display(),
+                self.page_size
+            )));
+        }
+        let sqlite =
+            |what: &'static str| move |e| ReplicateError::Sqlite { context: format!("{what} ({key})"), source: e };
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite("begin the apply transaction"))?;
+        let result = (|| {
+            let mut pages = 0u32;
+            let mut page = vec![0u8; h.page_size as usize];
+            {
+                let mut put = self
+                    .conn
+                    .prepare_cached("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, ?2)")
+                    .map_err(sqlite("prepare the page write"))?;
+                while let Some(pgno) = dec.next_page(&mut page).map_err(corrupt)? {
+                    put.execute(params![pgno, &page[..]]).map_err(sqlite("write a page"))?;
+                    pages += 1;
+                }
+            }
+            // Verifies the file checksum before anything commits.
+            dec.finish().map_err(corrupt)?;
+            if h.is_snapshot() {
+                let lock = ltx::lock_pgno(h.page_size);
+                let expected = h.commit - u32::from(h.commit >= lock);
+                if pages != expected {
+                    return Err(ReplicateError::corrupt(
+                        key,
+                        format!("snapshot holds {pages} pages, the database has {expected}"),
+                    ));
+                }
+            }
+            let count: u32 =
+                self.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(sqlite("read page_count"))?;
+            if h.commit < count {
+                // Must be the last write of the transaction: it truncates at commit time.
+                self.conn
+                    .execute("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, NULL)", [h.commit + 1])
+                    .map_err(sqlite("truncate the database"))?;
+            }
+            Ok(pages)
+        })();
+        match result {
+            Ok(pages) => {
+                self.conn.execute_batch("COMMIT").map_err(|e| {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    sqlite("commit the apply")(e)
+                })?;
+                self.maybe_checkpoint();
+                Ok(Applied { header: h, pages })
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps the standby's WAL small. PASSIVE never waits for readers; the WAL restarts from
+    /// its beginning once a checkpoint completed.
+    fn maybe_checkpoint(&self) {
+        let frames: Result<(i64, i64, i64), _> =
+            self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+        if let Ok((_, log, _)) = frames
+            && log > CHECKPOINT_FRAMES * 8
+        {
+            // A WAL that keeps growing means readers always hold old snapshots: wait for them.
+            if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                tracing::debug!(error = %e, "standby WAL restart checkpoint did not complete");
+            }
+        }
+    }
+
+    /// Copies every WAL frame into the database file and empties the WAL, waiting (bounded)
+    /// for readers of older snapshots. Promotion needs this: the shipper then continues the
+    /// TXID sequence with the database file alone as the shipped state.
+    pub fn checkpoint_truncate(&self, within: Duration) -> Result<(), ReplicateError> {
+        let deadline = std::time::Instant::now() + within;
+        // Each attempt waits for readers at most this long; the loop bounds the whole.
+        let _ = self.conn.busy_timeout(Duration::from_millis(200));
+        let result = self.checkpoint_truncate_until(deadline, within);
+        let _ = self.conn.busy_timeout(Duration::from_secs(10));
+        result
+    }
+
+    fn checkpoint_truncate_until(&self, deadline: std::time::Instant, within: Duration) -> Result<(), ReplicateError> {
+        loop {
+            let r: Result<(i64, i64, i64), _> =
+                self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)));
+            match r {
+                Ok((0, _, _)) => return Ok(()),
+                Ok(_) | Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(busy) => {
+                    return Err(ReplicateError::Plan(format!(
+                        "could not empty the WAL within {within:?} (readers busy: {busy:?})"
+                    )));
+                }
+                Err(e) => return Err(ReplicateError::Sqlite { context: "checkpoint (TRUNCATE)".into(), source: e }),
+            }
+        }
+    }
+
+    /// The database size in pages.
+    pub fn page_count(&self) -> Result<u32, ReplicateError> {
+        self.conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(|e| ReplicateError::Sqlite { context: "read page_count".into(), source: e })
+    }
+}
+
+/// The files that carry a copy at TXID `applied` to the newest TXID: the next L0 file while
+/// there is one (small), else the file reaching furthest (an L1+ compaction or an L9 snapshot,
+/// both of which hold every page changed in their range, so applying one on top of an older
+/// state within that range is exact). Fails when the bucket has newer files that no chain from
+/// `applied` reaches (a gap): the copy must then start over from a snapshot.
+pub fn follow_plan(files: &[FileInfo], applied: u64) -> Result<Vec<FileInfo>, ReplicateError> {
+    let mut plan: Vec<FileInfo> = Vec::new();
+    let mut cur = applied;
+    loop {
+        if let Some(next) = files.iter().find(|f| f.level == 0 && f.min_txid == cur + 1) {
+            cur = next.max_txid;
+            plan.push(next.clone());
+            continue;
+        }
+        let best = files
+            .iter()
+            .filter(|f| f.min_txid <= cur + 1 && f.max_txid > cur)
+            .max_by_key(|f| (f.max_txid, f.min_txid, std::cmp::Reverse(f.level)));
+        match best {
+            Some(f) => {
+                cur = f.max_txid;
+                plan.push(f.clone());
+            }
+            None => break,
+        }
+    }
+    if let Some(beyond) = files.iter().filter(|f| f.min_txid > cur + 1).min_by_key(|f| f.min_txid) {
+        return Err(ReplicateError::Plan(format!(
+            "the bucket continues at TXID {:016x} ({}) but the local copy ends at {cur:016x}",
+            beyond.min_txid, beyond.key
+        )));
+    }
+    Ok(plan)
+}
+
+/// `<db>-standby.json`: the TXID the local database holds *exactly* (no local writes on top),
+/// and the bucket it came from. It exists only while that is true: a node deletes it before its
+/// first write as the leader, and writes it after each apply (after the commit is on disk) and
+/// after a clean hand-over. A node without it must restore before it can follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub txid: u64,
+    pub url: String,
+}
+
+pub fn sidecar_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push("-standby.json");
+    PathBuf::from(s)
+}
+
+impl Sidecar {
+    /// The TXID of a valid sidecar for `url`, if there is one.
+    pub fn read(db: &Path, url: &str) -> Option<u64> {
+        let bytes = std::fs::read(sidecar_path(db)).ok()?;
+        let s: Sidecar = serde_json::from_slice(&bytes).ok()?;
+        (s.url == url && db.exists()).then_some(s.txid)
+    }
+
+    /// Writes it durably: temp file, fsync, rename, fsync of the directory.
+    pub fn write(db: &Path, url: &str, txid: u64) -> Result<(), ReplicateError> {
+        use std::io::Write;
+        let path = sidecar_path(db);
+        let tmp = path.with_extension("json.tmp");
+        let body = serde_json::to_vec(&Sidecar { txid, url: url.to_string() }).expect("serialises");
+        let io = |what: &str| {
+            let what = format!("{what} {}", path.display());
+            move |e| ReplicateError::io(what, e)
+        };
+        let mut f = std::fs::File::create(&tmp).map_err(io("create"))?;
+        f.write_all(&body).and_then(|()| f.sync_all()).map_err(io("write"))?;
+        std::fs::rename(&tmp, &path).map_err(io("rename into"))?;
+        sync_dir(&path).map_err(io("fsync the directory of"))
+    }
+
+    /// Deletes it durably (before the node's first write as leader).
+    pub fn remove(db: &Path) -> Result<(), ReplicateError> {
+        let path = sidecar_path(db);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                sync_dir(&path).map_err(|e| ReplicateError::io(format!("fsync the directory of {}", path.display()), e))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ReplicateError::io(format!("delete {}", path.display()), e)),
+        }
+    }
+}
+
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn f(level: u32, min: u64, max: u64) -> FileInfo {
+        FileInfo {
+            level,
+            min_txid: min,
+            max_txid: max,
+            size: 100,
+            created_at: Utc::now(),
+            key: format!("db/{level:04x}/{}", ltx::file_name(min, max)),
+        }
+    }
+
+    fn ranges(plan: &[FileInfo]) -> Vec<(u32, u64, u64)> {
+        plan.iter().map(|f| (f.level, f.min_txid, f.max_txid)).collect()
+    }
+
+    #[test]
+    fn follows_l0_files_one_by_one() {
+        let files = vec![f(9, 1, 3), f(1, 1, 3), f(0, 1, 1), f(0, 2, 2), f(0, 3, 3), f(0, 4, 4), f(0, 5, 5)];
+        assert_eq!(ranges(&follow_plan(&files, 3).unwrap()), vec![(0, 4, 4), (0, 5, 5)]);
+        assert!(follow_plan(&files, 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn uses_a_compaction_when_the_l0_files_are_gone() {
+        // L0 1..6 were compacted into L1 1-6 and deleted; the copy is at 2.
+        let files = vec![f(9, 1, 1), f(1, 1, 6), f(0, 7, 7)];
+        assert_eq!(ranges(&follow_plan(&files, 2).unwrap()), vec![(1, 1, 6), (0, 7, 7)]);
+        // Only a newer snapshot reaches: it replaces everything, which is exact too.
+        let files = vec![f(9, 1, 9), f(0, 10, 10)];
+        assert_eq!(ranges(&follow_plan(&files, 4).unwrap()), vec![(9, 1, 9), (0, 10, 10)]);
+    }
+
+    #[test]
+    fn a_gap_means_start_over() {
+        let files = vec![f(0, 1, 1), f(0, 2, 2), f(0, 5, 5)];
+        let err = follow_plan(&files, 2).unwrap_err();
+        assert!(err.to_string().contains("0000000000000005"), "{err}");
+    }
+
+    #[test]
+    fn sidecar_is_tied_to_the_bucket_and_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        Sidecar::write(&db, "s3://b/p", 7).unwrap();
+        assert_eq!(Sidecar::read(&db, "s3://b/p"), None, "no database: nothing to follow from");
+        std::fs::write(&db, b"").unwrap();
+        assert_eq!(Sidecar::read(&db, "s3://b/p"), Some(7));
+        assert_eq!(Sidecar::read(&db, "s3://b/other"), None);
+        Sidecar::remove(&db).unwrap();
+        assert_eq!(Sidecar::read(&db, "s3://b/p"), None);
+        Sidecar::remove(&db).unwrap();
+    }
+}
