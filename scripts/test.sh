@@ -36,10 +36,10 @@ scripts/check-ops.sh
 # The mirrors and the browser test run the real binary; copy it so parallel builds cannot swap it.
 cargo build --locked --quiet --bin mysetlist
 export MYSETLIST_BIN=$(mktemp -d)/mysetlist
-cp target/debug/mysetlist "$MYSETLIST_BIN"
+cp "${CARGO_TARGET_DIR:-target}/debug/mysetlist" "$MYSETLIST_BIN"
 
 step "VM-test mirrors (network namespaces, real processes)"
-for scenario in vm-tests/mirror/basic.sh; do
+for scenario in vm-tests/mirror/{basic,backup-restore,acme,failover}.sh; do
   "$scenario"
 done
 

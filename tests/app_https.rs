@@ -92,6 +92,21 @@ async fn the_app_obtains_serves_and_reuses_its_certificate() {
     let cookies: Vec<String> =
         home.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     assert!(cookies.iter().all(|c| c.starts_with("__Host-") && c.contains("Secure")), "{cookies:?}");
+    assert_eq!(home.version(), reqwest::Version::HTTP_2, "ALPN offers HTTP/2");
+
+    // A same-origin JSON write over HTTP/2, where the host arrives as :authority, not Host.
+    let origin = format!("https://{DOMAIN}:{TLS_ALPN_PORT}");
+    let body = serde_json::json!({"email": "h2@example.org", "password": "a long and decent passphrase", "display_name": "h2"});
+    let r = client.post(url("/api/v1/auth/signup")).header("origin", &origin).json(&body).send().await.unwrap();
+    assert_eq!((r.version(), r.status().as_u16()), (reqwest::Version::HTTP_2, 201));
+    let foreign = client
+        .post(url("/api/v1/auth/signup"))
+        .header("origin", "https://evil.example")
+        .json(&serde_json::json!({"email": "evil@example.org", "password": "a long and decent passphrase", "display_name": "e"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 403, "a foreign Origin is refused over HTTP/2 too");
 
     // Plain HTTP: 308 to the same path and query on HTTPS.
     let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -182,7 +182,8 @@ pub fn check_same_origin(req: &Request) -> Result<(), AppError> {
         return Err(AppError::Forbidden(format!("cross-site request refused (Sec-Fetch-Site: {site})")));
     }
     if let Some(origin) = req.header("origin") {
-        let host = req.header("host").unwrap_or_default();
+        // HTTP/2 carries the host in the :authority pseudo-header, which arrives in the URI, not as Host.
+        let host = req.header("host").or_else(|| req.uri().authority().map(|a| a.as_str())).unwrap_or_default();
         let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
         if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
             return Err(AppError::Forbidden("cross-origin request refused (Origin does not match Host)".into()));

@@ -85,8 +85,11 @@ log "HTTP redirects with 308; HTTPS sends HSTS"
 cookies=$(client client --cacert "$root" "$base" signup fan@example.test 'a long and decent passphrase')
 show=$(client client --cacert "$root" "$base" show)
 song=$(client client --cacert "$root" "$base" songs "$show" | head -n 1)
+# The demo data has votes of its own: ours comes on top.
+count=$(client client --cacert "$root" "$base" votes "$show" "$song")
 client client --cacert "$root" "$base" vote "$cookies" "$show" "$song"
-[[ $(client client --cacert "$root" "$base" votes "$show" "$song") == 1 ]] || fail "the vote over HTTPS was not counted"
+[[ $(client client --cacert "$root" "$base" votes "$show" "$song") == $((count + 1)) ]] ||
+  fail "the vote over HTTPS was not counted"
 log "a vote over HTTPS is counted"
 
 before=$(served_certificate)
