@@ -35,7 +35,8 @@ scripts/check-ops.sh
 
 # The mirrors and the browser test run the real binary; copy it so parallel builds cannot swap it.
 cargo build --locked --quiet --bin mysetlist
-export MYSETLIST_BIN=$(mktemp -d)/mysetlist
+MYSETLIST_BIN=$(mktemp -d)/mysetlist
+export MYSETLIST_BIN
 cp "${CARGO_TARGET_DIR:-target}/debug/mysetlist" "$MYSETLIST_BIN"
 
 step "VM-test mirrors (network namespaces, real processes)"
