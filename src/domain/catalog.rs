@@ -375,13 +375,15 @@ impl Domain {
     pub async fn update_show(&self, actor: &CurrentUser, id: i64, input: ShowInput) -> Result<(), DomainError> {
         actor.require(Role::Moderator)?;
         let starts_at = parse_time("starts_at", &input.starts_at)?;
-        let status = parse_status(&input.status)?;
+        // An update without a status keeps the show's status (a past show must not reopen).
+        let status = if input.status.trim().is_empty() { None } else { Some(parse_status(&input.status)?) };
         let title = validate::optional_text("title", &input.title, validate::MAX_NAME)?;
         let slug = if input.slug.trim().is_empty() { String::new() } else { validate::slug("slug", &input.slug)? };
         let (actor_id, now) = (actor.id, self.now());
         self.db
             .write(move |c| {
                 let old = db::shows::by_id(c, id)?.ok_or(DomainError::NotFound("show"))?;
+                let status = status.unwrap_or(old.status);
                 db::artists::by_id(c, input.artist_id)?.ok_or(DomainError::NotFound("artist"))?;
                 db::venues::by_id(c, input.venue_id)?.ok_or(DomainError::NotFound("venue"))?;
                 let s = db::shows::NewShow {

@@ -17,6 +17,8 @@ use crate::replicate::{self, ReplicateError, Replicator, RestoreTarget};
 
 /// A follower looks for new LTX files this often.
 const FOLLOW_TICK: Duration = Duration::from_millis(250);
+/// How often a follower reads the lease while a hand-over to it is pending.
+const HANDOVER_POLL: Duration = Duration::from_millis(100);
 /// ... and lists the whole bucket every this many ticks (compactions, gaps), or sooner when the
 /// lease says the leader is ahead.
 const FULL_LIST_EVERY: u32 = 20;
@@ -552,8 +554,17 @@ impl Node {
         };
         self.state = State::Following { applied };
         if Instant::now() >= self.next_lease_read {
-            self.next_lease_read = Instant::now() + self.cfg.lease_poll();
             self.watch_lease().await;
+            // A hand-over to this node is under way (`mysetlist promote`): writes stop on the leader
+            // as soon as it sees the request, so notice its release at once, not a poll later.
+            let handover_to_me = self.last_lease.as_ref().is_some_and(|o| {
+                !o.lease.released && o.lease.handover_to.as_deref() == Some(self.cfg.node_id.as_str())
+            });
+            let poll = if handover_to_me { HANDOVER_POLL } else { self.cfg.lease_poll() };
+            self.next_lease_read = Instant::now() + poll;
+            if handover_to_me {
+                return HANDOVER_POLL;
+            }
         }
         FOLLOW_TICK
     }

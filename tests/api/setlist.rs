@@ -76,6 +76,20 @@ async fn the_actual_setlist_scores_the_prediction_and_completes_the_show() {
     // A completed show takes no more votes.
     let r = fans[0].post(app.url(&format!("/api/v1/shows/{}/songs/{}/vote", show.show_id, s[4]))).send();
     assert_eq!(problem(r.await.unwrap(), 409).await["code"], "voting_closed");
+
+    // Editing the show without naming a status (a title fix) keeps it completed.
+    let r = moderator
+        .put(show_url(&app, show.show_id))
+        .json(&json!({"artist_id": show.artist_id, "venue_id": show.venue_id, "starts_at": past, "title": "Fixed"}))
+        .send()
+        .await
+        .unwrap();
+    ok_json(r).await;
+    let detail = ok_json(moderator.get(show_url(&app, show.show_id)).send().await.unwrap()).await;
+    assert_eq!(
+        (detail["show"]["status"].as_str(), detail["show"]["title"].as_str()),
+        (Some("completed"), Some("Fixed"))
+    );
     app.stop().await;
 }
 

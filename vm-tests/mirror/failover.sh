@@ -82,19 +82,25 @@ http_code() { on client curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"
 voters=4
 declare -a cookies=()
 LOAD_PIDS=()
-load_start() { # BASE ACKED_FILE
+# Each voter sets its votes over and over, on the first of the BASEs that acknowledges, appending
+# "VOTER SONG UNIX_TIME" to ACKED_FILE for every acknowledged vote.
+load_start() { # ACKED_FILE BASE [BASE...]
+  local acked=$1 i
+  shift
   rm -f "$RUN_DIR/stop-load"
-  : >"$2"
+  : >"$acked"
   LOAD_PIDS=()
-  local i
   for ((i = 0; i < voters; i++)); do
     (
       for ((round = 0; round < 500; round++)); do
         for song in "${songs[@]}"; do
           [[ -e $RUN_DIR/stop-load ]] && exit 0
-          if client client "$1" vote-set "${cookies[$i]}" "$show" "$song" 2>/dev/null; then
-            echo "$i $song" >>"$2"
-          fi
+          for base in "$@"; do
+            if client client "$base" vote-set "${cookies[$i]}" "$show" "$song" 2>/dev/null; then
+              echo "$i $song $(now)" >>"$acked"
+              break
+            fi
+          done
         done
       done
     ) &
@@ -108,6 +114,12 @@ load_stop() {
   LOAD_PIDS=()
 }
 acked_at_least() { (($(wc -l <"$1") >= $2)); }
+acked_after() { awk -v t="$2" '$3 > t { found = 1 } END { exit !found }' "$1"; }
+# The longest time no write was acknowledged, after T0 (seconds): the switch-over's write downtime.
+write_gap() { # ACKED_FILE T0
+  awk -v t0="$2" '$3 >= t0 { print $3 }' "$1" | sort -n |
+    awk 'NR > 1 && $1 - prev > gap { gap = $1 - prev } { prev = $1 } END { printf "%.2f", gap }'
+}
 # Prints "ACKNOWLEDGED LOST": distinct acknowledged (voter, song) pairs, and those missing on BASE.
 count_lost() { # BASE ACKED_FILE
   local acked=0 lost=0 i song have
@@ -152,7 +164,7 @@ grep -qi '^x-mysetlist-role: standby' <<<"$headers" || fail "no x-mysetlist-role
 result "follow: a vote acknowledged by the primary was visible on the standby after ${lag}s; standby refuses writes (503, Retry-After, role header), /readyz 200 only on the leader"
 
 # ---------------------------------------------------------------------------------------- kill9
-load_start "$p" "$RUN_DIR/acked-kill9"
+load_start "$RUN_DIR/acked-kill9" "$p"
 wait_until 60 acked_at_least "$RUN_DIR/acked-kill9" 20
 crash primary
 t0=$(now)
@@ -176,7 +188,7 @@ wait_until 60 votes_are "$p" "$show" "${songs[2]}" "$(client client "$s" votes "
 result "rejoin: the old primary came back as a follower (following after $(since "$t0")s) and refuses writes"
 
 # ---------------------------------------------------------------------------------------- partition
-load_start "$s" "$RUN_DIR/acked-partition"
+load_start "$RUN_DIR/acked-partition" "$s"
 wait_until 60 acked_at_least "$RUN_DIR/acked-partition" 20
 block standby
 t0=$(now)
@@ -194,17 +206,20 @@ wait_until 60 votes_are "$s" "$show" "${songs[3]}" "$(client client "$p" votes "
 result "partition: after reconnecting, the old leader refuses writes and follows"
 
 # ---------------------------------------------------------------------------------------- promote
-load_start "$p" "$RUN_DIR/acked-promote"
+load_start "$RUN_DIR/acked-promote" "$p" "$s"
 wait_until 60 acked_at_least "$RUN_DIR/acked-promote" 20
 t0=$(now)
 on standby "$MYSETLIST" promote --config "$RUN_DIR/standby.toml" --timeout 60s >>"$RUN_DIR/promote.log" 2>&1 ||
   fail "mysetlist promote failed: $(cat "$RUN_DIR/promote.log")"
 switch=$(since "$t0")
+# Writes go on (to whichever node acknowledges) until some land after the switch.
+wait_until 30 acked_after "$RUN_DIR/acked-promote" "$(now)"
 load_stop
 accepts_writes "$s" || fail "the promoted standby does not accept writes"
 ! accepts_writes "$p" || fail "the old leader still accepts writes after the hand-over"
 read -r acked lost < <(count_lost "$s" "$RUN_DIR/acked-promote")
-result "promote: planned switch-over took ${switch}s, ${acked} acknowledged votes, ${lost} lost"
+gap=$(write_gap "$RUN_DIR/acked-promote" "$t0")
+result "promote: write downtime ${gap}s (the command took ${switch}s), ${acked} acknowledged votes, ${lost} lost"
 ((lost == 0)) || fail "$lost acknowledged votes lost in the planned switch-over"
 
 # ---------------------------------------------------------------------------------------- restart

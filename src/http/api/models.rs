@@ -276,7 +276,7 @@ pub struct ShowRequest {
     pub title: String,
     #[oai(default, validator(max_length = 100))]
     pub slug: String,
-    /// upcoming (default), locked, completed or cancelled
+    /// upcoming (default on create), locked, completed or cancelled; left out on update: unchanged
     #[oai(default, validator(max_length = 20))]
     pub status: String,
 }
