@@ -19,7 +19,22 @@ use poem::{Endpoint, EndpointExt, Route, get};
 
 pub use auth::{Visitor, session_cookie_name};
 pub use metrics::metrics_app;
+pub use pages::paths as page_paths;
 pub use state::{AppState, ReadinessCheck};
+
+/// Entry points for the cargo-fuzz targets in fuzz/ (not used by the server): the request parsers
+/// as a request would reach them.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// A JSON request body, checked and parsed as each API request type.
+    pub fn json_bodies(data: &[u8]) {
+        super::api::fuzz_json_bodies(data)
+    }
+    /// An urlencoded form body, extracted as each page form and validated like a submission.
+    pub fn page_forms(data: &[u8]) {
+        super::pages::fuzz_forms(data)
+    }
+}
 
 /// The whole application as one endpoint.
 pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {

@@ -38,3 +38,21 @@ pub fn service(state: &Arc<AppState>) -> OpenApiService<Api, ()> {
     .description("Vote on the songs you want an artist to play. Cookie sessions; JSON writes must be same-origin.")
     .url_prefix("/api/v1")
 }
+
+/// Fuzzing entry (see `http::fuzzing`): a body as every JSON request type would parse it.
+pub(crate) fn fuzz_json_bodies(data: &[u8]) {
+    use json_body::parse;
+    use models::*;
+    let _ = parse::<SignUpRequest>(data);
+    let _ = parse::<LoginRequest>(data);
+    let _ = parse::<AddSongRequest>(data);
+    let _ = parse::<ActualSetlistRequest>(data);
+    let _ = parse::<ArtistRequest>(data).map(|b| catalog_api::artist_input(b).validate());
+    let _ = parse::<VenueRequest>(data).map(|b| catalog_api::venue_input(b).validate());
+    let _ = parse::<SongRequest>(data).map(|b| catalog_api::song_input(b).validate(1));
+    if let Ok(b) = parse::<ShowRequest>(data) {
+        let _ = crate::domain::parse_time("starts_at", &b.starts_at);
+    }
+    let _ = parse::<RoleRequest>(data);
+    let _ = parse::<BanRequest>(data);
+}
