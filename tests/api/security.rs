@@ -110,6 +110,10 @@ async fn every_kind_of_response_carries_the_security_headers() {
         // Plain HTTP: no HSTS (tests/app_https.rs checks it over HTTPS).
         assert!(r.headers().get("strict-transport-security").is_none(), "{what}");
     }
+    // A 405 from the API says which methods exist (RFC 9110).
+    let r = c.patch(app.url(&format!("/api/v1/shows/{}", seeded.show_id))).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(header(&r, "allow"), "DELETE, GET, PUT");
     app.stop().await;
 }
 
