@@ -733,3 +733,38 @@ async fn pages_make_no_third_party_requests_and_the_privacy_page_names_retention
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_audit_log_records_staff_actions_and_refuses_updates() {
+    let app = spawn_app().await;
+    let (m, moderator) = app.signed_in("mod@example.org", Role::Moderator).await;
+    ok_json(m.post(app.url("/api/v1/artists")).json(&json!({"name": "Audited Band"})).send().await.unwrap()).await;
+    let sql = "SELECT count(*) FROM audit_log WHERE action = 'artist.create' AND actor_id = ?1";
+    assert_eq!(app.count(sql, [moderator.id]), 1);
+    // Even a direct write to the file cannot rewrite history.
+    let conn = rusqlite::Connection::open(app.dir.path().join("mysetlist.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let err = conn.execute("UPDATE audit_log SET action = 'nothing happened', actor_id = NULL", []).unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert_eq!(app.count(sql, [moderator.id]), 1, "the entry is unchanged");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn json_writes_must_come_from_the_public_url_when_one_is_set() {
+    let app = spawn_app_with(&[("MYSETLIST_HTTP__PUBLIC_URL", "https://vote.example.org")]).await;
+    let user = app.user("fan@example.org", Role::User).await;
+    let (c, _) = browser(&app, &user).await;
+    let show = app.seed_show(chrono::Duration::days(3), 1).await;
+    let vote = app.url(&format!("/api/v1/shows/{}/songs/{}/vote", show.show_id, show.song_ids[0]));
+    // Behind a proxy the Host header is the app's own address: it no longer vouches for the Origin.
+    for origin in [app.base.as_str(), "http://vote.example.org", "https://evil.example"] {
+        let r = c.put(&vote).header("origin", origin).send().await.unwrap();
+        assert_eq!(problem(r, 403).await["code"], "forbidden", "{origin}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM votes", []), 0);
+    let r = c.put(&vote).header("origin", "https://vote.example.org").send().await.unwrap();
+    ok_json(r).await;
+    assert_eq!(app.count("SELECT count(*) FROM votes", []), 1);
+    app.stop().await;
+}
