@@ -25,6 +25,7 @@ cp -r "$ADVISORY_DB/." "$audit_db/"
 # Vulnerabilities fail; unmaintained-crate notices are printed as warnings. Ignored ids, each with its
 # reason, are in .cargo/audit.toml.
 cargo audit --db "$audit_db" --no-fetch
+if cargo tree --locked -i openssl-sys --target all >/dev/null 2>&1; then echo "openssl-sys is in the dependency tree"; exit 1; fi
 
 step "cargo test"
 cargo test --locked --all-targets
@@ -43,6 +44,8 @@ step "VM-test mirrors (network namespaces, real processes)"
 for scenario in vm-tests/mirror/{basic,backup-restore,acme,failover}.sh; do
   "$scenario"
 done
+
+step "API conformance (schemathesis against /openapi.json)" && scripts/schemathesis.sh
 
 if [[ -x scripts/browser-test.sh ]]; then
   step "browser test (headless Chromium)"

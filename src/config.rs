@@ -176,6 +176,9 @@ pub struct HttpSettings {
     #[serde(deserialize_with = "string_or_list")]
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
+    /// The address browsers use, e.g. `https://vote.example.org` behind a reverse proxy. JSON writes
+    /// must come from this origin (else from `https://<domain>`, else from the request's Host).
+    pub public_url: String,
 }
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -184,6 +187,7 @@ impl Default for HttpSettings {
             hsts_preload: false,
             trusted_proxies: Vec::new(),
             max_body_bytes: 1 << 20,
+            public_url: String::new(),
         }
     }
 }
@@ -440,6 +444,8 @@ pub struct Config {
     pub metrics_allow: Vec<IpNet>,
     pub trusted_proxies: Vec<IpNet>,
     pub metrics_listen: Option<SocketAddr>,
+    /// Origins (`scheme://host[:port]`) that JSON writes may come from; empty: the request's own Host.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Config {
@@ -462,18 +468,29 @@ pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
 
 /// Same as [`load`] with an explicit environment (tests use this; no global state).
 pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
-    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-    if let Some(path) = file {
-        if !path.exists() {
-            return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
+    match file {
+        Some(path) => {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
+            }
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Invalid(format!("cannot read config file {}: {e}", path.display())))?;
+            load_from_toml(Some((&text, &path.display().to_string())), env)
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Invalid(format!("cannot read config file {}: {e}", path.display())))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| ConfigError::Invalid(format!("config file {} is not valid TOML: {e}", path.display())))?;
+        None => load_from_toml(None, env),
+    }
+}
+
+/// Same as [`load_from`] with the TOML text already read (`(text, name for errors)`).
+pub fn load_from_toml(toml: Option<(&str, &str)>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+    if let Some((text, name)) = toml {
+        let table: toml::Table =
+            text.parse().map_err(|e| ConfigError::Invalid(format!("config file {name} is not valid TOML: {e}")))?;
         let table = resolve_secret_files_in_toml(table)?;
-        figment = figment.merge(Toml::string(&toml::to_string(&table).expect("table serializes")));
+        let text = toml::to_string(&table)
+            .map_err(|e| ConfigError::Invalid(format!("config file {name} cannot be read back: {e}")))?;
+        figment = figment.merge(Toml::string(&text));
     }
     let env_values = resolve_env(env)?;
     figment = figment.merge(env_provider(env_values));
@@ -622,7 +639,38 @@ fn validate(settings: Settings) -> Result<Config, ConfigError> {
     }
     tracing_subscriber::EnvFilter::try_new(&settings.log.level)
         .map_err(|e| key_error("log.level", format!("not a valid filter: {e}")))?;
-    Ok(Config { settings, listen, https_listen, http_listen, metrics_allow, trusted_proxies, metrics_listen })
+    let allowed_origins = allowed_origins(&settings, https_listen)?;
+    Ok(Config {
+        settings,
+        listen,
+        https_listen,
+        http_listen,
+        metrics_allow,
+        trusted_proxies,
+        metrics_listen,
+        allowed_origins,
+    })
+}
+
+/// `http.public_url` when set, else every domain over HTTPS (with the port when it is not 443).
+fn allowed_origins(settings: &Settings, https_listen: SocketAddr) -> Result<Vec<String>, ConfigError> {
+    let public = settings.http.public_url.trim();
+    if !public.is_empty() {
+        let key = "http.public_url";
+        let url = url::Url::parse(public).map_err(|e| key_error(key, format!("`{public}` is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(key_error(key, format!("`{public}` must be an http:// or https:// URL with a host")));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(key_error(key, format!("`{public}` must not have a path, query or fragment")));
+        }
+        return Ok(vec![url.origin().ascii_serialization()]);
+    }
+    let port = match https_listen.port() {
+        443 => String::new(),
+        p => format!(":{p}"),
+    };
+    Ok(settings.domain.iter().map(|d| format!("https://{}{port}", d.to_ascii_lowercase())).collect())
 }
 
 #[cfg(test)]
@@ -722,5 +770,20 @@ mod tests {
         let c = load_from(Some(&f), &env(&[("MYSETLIST_LISTEN", "127.0.0.1:7001")])).unwrap();
         assert_eq!(c.listen.port(), 7001);
         assert_eq!(c.settings.data_dir, PathBuf::from("/var/lib/x"));
+    }
+
+    #[test]
+    fn allowed_origins_follow_public_url_then_domains() {
+        let c = load_from(None, &[]).unwrap();
+        assert!(c.allowed_origins.is_empty(), "plain HTTP: the request's own Host");
+        let c = load_from(None, &env(&[("MYSETLIST_DOMAIN", "Vote.example.org"), ("MYSETLIST_ACME__EMAIL", "a@b.c")]))
+            .unwrap();
+        assert_eq!(c.allowed_origins, ["https://vote.example.org"]);
+        let c = load_from(None, &env(&[("MYSETLIST_HTTP__PUBLIC_URL", "https://Vote.example.org:8443/")])).unwrap();
+        assert_eq!(c.allowed_origins, ["https://vote.example.org:8443"]);
+        for bad in ["vote.example.org", "ftp://x.example", "https://x.example/app"] {
+            let err = load_from(None, &env(&[("MYSETLIST_HTTP__PUBLIC_URL", bad)])).unwrap_err();
+            assert!(err.to_string().contains("http.public_url"), "{bad}: {err}");
+        }
     }
 }

@@ -87,7 +87,7 @@ impl AppError {
         }
     }
 
-    fn retry_after(&self) -> Option<u64> {
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
             AppError::Domain(DomainError::RateLimited { retry_after_secs })
             | AppError::Domain(DomainError::Unavailable { retry_after_secs, .. })

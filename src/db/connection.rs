@@ -45,9 +45,12 @@ pub fn open_connection(path: &Path, opts: &ConnectionOptions, read_only: bool) -
         Synchronous::Normal => "NORMAL",
         Synchronous::Full => "FULL",
     };
+    // secure_delete: deleted or overwritten rows are zeroed in their pages, so erased personal data
+    // does not linger in free space of the file (README "Security and privacy").
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {sync};
          PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -16000;
          PRAGMA mmap_size = 268435456;"

@@ -107,6 +107,7 @@ pub struct Database {
 
 struct Inner {
     path: PathBuf,
+    conn_opts: ConnectionOptions,
     writer: writer::WriterHandle,
     readers: readers::ReaderPool,
     gate: parking_lot::RwLock<Option<Arc<dyn DurabilityGate>>>,
@@ -140,6 +141,7 @@ impl Database {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: options.path.clone(),
+                conn_opts,
                 writer,
                 readers,
                 gate: parking_lot::RwLock::new(None),
@@ -228,6 +230,25 @@ impl Database {
 
     pub fn set_write_guard(&self, guard: Option<Arc<dyn WriteGuard>>) {
         *self.inner.guard.write() = guard;
+    }
+
+    /// Copies every committed page into the database file and empties the WAL file, so that
+    /// overwritten or deleted content (an erased account) is gone from both files. Only when this
+    /// process owns checkpoints: with replication the shipper checkpoints (Ok(false), nothing done).
+    /// Ok(false) as well when readers kept the checkpoint from completing; the next one finishes it.
+    pub async fn checkpoint_truncate(&self) -> Result<bool, DbError> {
+        if self.inner.conn_opts.external_checkpoints {
+            return Ok(false);
+        }
+        let (path, opts) = (self.inner.path.clone(), self.inner.conn_opts.clone());
+        let task_path = path.clone();
+        tokio::task::spawn_blocking(move || -> Result<bool, DbError> {
+            let conn = open_connection(&task_path, &opts, false)?;
+            let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            Ok(busy == 0)
+        })
+        .await
+        .map_err(|e| DbError::Open { path, message: format!("checkpoint task failed: {e}") })?
     }
 
     /// Stops the writer after draining queued writes.

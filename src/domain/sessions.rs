@@ -12,6 +12,8 @@ pub struct Session {
     pub user: CurrentUser,
     pub csrf_token: String,
     last_seen_at: i64,
+    /// The earlier of the absolute expiry and the idle deadline: a cached session is no use past it.
+    valid_until: i64,
 }
 
 pub struct NewSession {
@@ -65,6 +67,7 @@ impl Domain {
         let now = self.now();
         if let Some(s) = self.sessions.get(&hash)
             && now - s.last_seen_at < TOUCH_EVERY_SECS
+            && now < s.valid_until
         {
             return Ok(Some(s));
         }
@@ -77,10 +80,13 @@ impl Domain {
             return Ok(None);
         }
         let Some(user) = self.user(row.user_id).await? else { return Ok(None) };
+        let mut last_seen = row.last_seen_at;
         if now - row.last_seen_at >= TOUCH_EVERY_SECS {
             best_effort(self.db.write(move |c| db::sessions::touch(c, &hash, now)).await)?;
+            last_seen = now;
         }
-        let s = Session { user, csrf_token: row.csrf_token, last_seen_at: now };
+        let valid_until = row.expires_at.min(last_seen.saturating_add(idle));
+        let s = Session { user, csrf_token: row.csrf_token, last_seen_at: now, valid_until };
         self.sessions.insert(hash, s.clone());
         Ok(Some(s))
     }

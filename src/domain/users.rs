@@ -32,6 +32,13 @@ impl Domain {
             .await
     }
 
+    /// Sign-up from the web: creates a `user` account and returns it, ready for a session. The password
+    /// is hashed once (by `sign_up`); it is not verified again.
+    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<CurrentUser, DomainError> {
+        let id = self.sign_up(email, password, display_name, Role::User).await?;
+        self.user(id).await?.ok_or(DomainError::NotFound("user"))
+    }
+
     /// Checks credentials; the same error for unknown email and wrong password.
     pub async fn authenticate(&self, email: &str, password: &str) -> Result<CurrentUser, DomainError> {
         let wrong = || DomainError::invalid("password", "email or password is wrong");
@@ -160,6 +167,12 @@ impl Domain {
             .await
             .map_err(DomainError::from)?;
         self.forget_sessions_of(id);
+        // The old rows may still sit in WAL frames: move the zeroed pages into the file and empty
+        // the WAL now rather than at some later checkpoint. Best effort: the account is erased either way.
+        match self.db.checkpoint_truncate().await {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpoint after account erasure failed"),
+        }
         Ok(())
     }
 }

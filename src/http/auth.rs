@@ -174,6 +174,8 @@ impl Visitor {
 
 /// JSON writes authenticated by cookie: refuse cross-site requests. Browsers send Sec-Fetch-Site on
 /// every request and Origin on every POST; a request with neither did not come from a browser page.
+/// The Origin must be one of the configured origins (`http.public_url`, else `https://<domain>`);
+/// with neither configured (plain HTTP on a private address) it must name the request's own Host.
 pub fn check_same_origin(req: &Request) -> Result<(), AppError> {
     if let Some(site) = req.header("sec-fetch-site")
         && site != "same-origin"
@@ -181,13 +183,44 @@ pub fn check_same_origin(req: &Request) -> Result<(), AppError> {
     {
         return Err(AppError::Forbidden(format!("cross-site request refused (Sec-Fetch-Site: {site})")));
     }
-    if let Some(origin) = req.header("origin") {
-        // HTTP/2 carries the host in the :authority pseudo-header, which arrives in the URI, not as Host.
-        let host = req.header("host").or_else(|| req.uri().authority().map(|a| a.as_str())).unwrap_or_default();
-        let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-        if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
-            return Err(AppError::Forbidden("cross-origin request refused (Origin does not match Host)".into()));
-        }
+    let Some(origin) = req.header("origin") else { return Ok(()) };
+    let allowed = req.data::<Arc<AppState>>().map(|s| s.config.allowed_origins.as_slice()).unwrap_or_default();
+    // HTTP/2 carries the host in the :authority pseudo-header, which arrives in the URI, not as Host.
+    let host = req.header("host").or_else(|| req.uri().authority().map(|a| a.as_str())).unwrap_or_default();
+    if origin_allowed(origin, allowed, host) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("cross-origin request refused (Origin is not this site)".into()))
     }
-    Ok(())
+}
+
+/// `origin` is exactly one of `allowed` (scheme, host and port), or, when none is configured, names
+/// the same host and port as the Host header.
+fn origin_allowed(origin: &str, allowed: &[String], host: &str) -> bool {
+    if origin == "null" {
+        return false;
+    }
+    if !allowed.is_empty() {
+        return allowed.iter().any(|a| a.eq_ignore_ascii_case(origin));
+    }
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn origins() {
+        let site = ["https://vote.example.org".to_owned()];
+        assert!(origin_allowed("https://vote.example.org", &site, "127.0.0.1:8080"), "behind a proxy");
+        assert!(!origin_allowed("http://vote.example.org", &site, "vote.example.org"), "scheme counts");
+        assert!(!origin_allowed("https://evil.example", &site, "evil.example"), "Host is not trusted then");
+        assert!(!origin_allowed("https://vote.example.org.evil.example", &site, "x"));
+        assert!(origin_allowed("http://127.0.0.1:8080", &[], "127.0.0.1:8080"));
+        assert!(!origin_allowed("http://127.0.0.1:9999", &[], "127.0.0.1:8080"));
+        assert!(!origin_allowed("null", &[], "null"));
+        assert!(!origin_allowed("http://x", &[], ""));
+    }
 }

@@ -1,5 +1,6 @@
 //! Middleware: security headers, body size limit, one log line per request with a request id.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use poem::PathPattern;
@@ -68,6 +69,56 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
         h.insert("x-frame-options", HeaderValue::from_static("DENY"));
         if let Some(hsts) = &self.hsts {
             h.insert("strict-transport-security", hsts.clone());
+        }
+        Ok(resp)
+    }
+}
+
+/// Adds the `Allow` header RFC 9110 requires on 405 responses, for the API paths of the published
+/// spec (the router answers 405 but does not say which methods exist).
+pub struct AllowHeader(Arc<Vec<(Vec<String>, HeaderValue)>>);
+
+impl AllowHeader {
+    /// From the served OpenAPI document: each path template and its methods.
+    pub fn from_spec(spec: &serde_json::Value) -> Self {
+        let mut routes = Vec::new();
+        for (path, ops) in spec["paths"].as_object().into_iter().flatten() {
+            let mut methods: Vec<String> =
+                ops.as_object().into_iter().flatten().map(|(m, _)| m.to_ascii_uppercase()).collect();
+            methods.sort();
+            if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+                routes.push((path.split('/').map(str::to_owned).collect(), v));
+            }
+        }
+        Self(Arc::new(routes))
+    }
+}
+
+fn template_matches(template: &[String], path: &str) -> bool {
+    let segs: Vec<&str> = path.split('/').collect();
+    segs.len() == template.len()
+        && template.iter().zip(&segs).all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty()))
+}
+
+impl<E: Endpoint> Middleware<E> for AllowHeader {
+    type Output = AllowHeaderEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        AllowHeaderEndpoint { inner: ep, routes: self.0.clone() }
+    }
+}
+pub struct AllowHeaderEndpoint<E> {
+    inner: E,
+    routes: Arc<Vec<(Vec<String>, HeaderValue)>>,
+}
+impl<E: Endpoint> Endpoint for AllowHeaderEndpoint<E> {
+    type Output = Response;
+    async fn call(&self, req: Request) -> Result<Response> {
+        let path = req.uri().path().to_owned();
+        let mut resp = self.inner.call(req).await?.into_response();
+        if resp.status() == StatusCode::METHOD_NOT_ALLOWED
+            && let Some((_, allow)) = self.routes.iter().find(|(t, _)| template_matches(t, &path))
+        {
+            resp.headers_mut().insert("allow", allow.clone());
         }
         Ok(resp)
     }

@@ -19,7 +19,22 @@ use poem::{Endpoint, EndpointExt, Route, get};
 
 pub use auth::{Visitor, session_cookie_name};
 pub use metrics::metrics_app;
+pub use pages::paths as page_paths;
 pub use state::{AppState, ReadinessCheck};
+
+/// Entry points for the cargo-fuzz targets in fuzz/ (not used by the server): the request parsers
+/// as a request would reach them.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// A JSON request body, checked and parsed as each API request type.
+    pub fn json_bodies(data: &[u8]) {
+        super::api::fuzz_json_bodies(data)
+    }
+    /// An urlencoded form body, extracted as each page form and validated like a submission.
+    pub fn page_forms(data: &[u8]) {
+        super::pages::fuzz_forms(data)
+    }
+}
 
 /// The whole application as one endpoint.
 pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
@@ -27,12 +42,16 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
     let http = &state.config.settings.http;
     let hsts = state.https.then(|| middleware::hsts_value(http.hsts_max_age.as_secs(), http.hsts_preload));
     let api = api::service(&state);
-    let spec = api.spec_endpoint();
+    let spec = api::spec_json(&api);
+    let allow = middleware::AllowHeader::from_spec(&serde_json::from_str(&spec).expect("the spec is JSON"));
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder().content_type("application/json; charset=utf-8").body(spec.clone())
+    });
     let docs = api.swagger_ui();
     let mut routes = Route::new()
         .nest("/", pages::routes())
         .nest("/api/v1", api)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", get(spec))
         .nest("/api/docs", docs)
         .at("/livez", get(health::livez))
         .at("/readyz", get(health::readyz))
@@ -46,6 +65,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
     routes
         .with(middleware::RouteCapture)
         .catch_all_error(|e| async move { crate::error::problem_from_poem(e) })
+        .with(allow)
         .with(rate_limit::RateLimit::new(&state.config))
         .with(middleware::BodyLimit::new(max_body))
         .with(middleware::SecurityHeaders::new(hsts))

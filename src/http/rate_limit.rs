@@ -1,7 +1,7 @@
 //! Per-address rate limits (`[rate_limit]`) for the JSON API and the pages alike: sign-ins, sign-ups,
 //! votes and searches, keyed by the client address (IPv6 by its /64, what one subscriber gets).
-//! A refused request gets 429 problem+json with Retry-After before any work is done. The per-account
-//! limits live in the domain (`domain::limits`).
+//! A refused request gets 429 with Retry-After before any work is done: problem+json for the API, an
+//! HTML page for pages and forms. The per-account limits live in the domain (`domain::limits`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -85,7 +85,12 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
         if let Some(limiter) = self.limits.limiter_for(req.method(), req.uri().path())
             && let Err(e) = limiter.check(&bucket_key(client_ip(&req, &self.limits.trusted_proxies)))
         {
-            return Ok(AppError::from(e).to_problem());
+            let err = AppError::from(e);
+            // A browser submitting a form gets a page it can show; API clients get problem+json.
+            if req.uri().path().starts_with("/api/") {
+                return Ok(err.to_problem());
+            }
+            return Ok(super::pages::rate_limited_page(&err));
         }
         self.inner.call(req).await.map(IntoResponse::into_response)
     }

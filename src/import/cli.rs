@@ -57,7 +57,14 @@ async fn open(config: Config) -> anyhow::Result<(Database, Arc<Domain>)> {
     Ok((db, domain))
 }
 
+/// Import files larger than this are refused before they are read (they are parsed in memory).
+const MAX_IMPORT_FILE_BYTES: u64 = 64 << 20;
+
 fn read(path: &Path) -> anyhow::Result<String> {
+    let len = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?.len();
+    if len > MAX_IMPORT_FILE_BYTES {
+        anyhow::bail!("{} is {len} bytes; import files may be at most {MAX_IMPORT_FILE_BYTES} bytes", path.display());
+    }
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 

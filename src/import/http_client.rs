@@ -16,6 +16,8 @@ use super::ImportError;
 const ATTEMPTS: u32 = 5;
 /// Longest Retry-After we honour; a server asking for more fails the request instead of hanging the job.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// Larger answers are refused: the biggest documented page (100 recordings, 20 setlists) is far below.
+pub const MAX_ANSWER_BYTES: usize = 16 << 20;
 /// Wait before a retry when the server gave no Retry-After: 1 s, 2 s, 4 s, ...
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,9 +62,20 @@ impl ApiClient {
                 req = req.header(*k, *v);
             }
             let retry_in = match req.send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    let body =
-                        resp.bytes().await.map_err(|e| self.remote(format!("reading the answer failed: {e}")))?;
+                Ok(mut resp) if resp.status().is_success() => {
+                    let too_big = || self.remote(format!("answer is larger than {MAX_ANSWER_BYTES} bytes"));
+                    if resp.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+                        return Err(too_big());
+                    }
+                    let mut body = Vec::new();
+                    while let Some(chunk) =
+                        resp.chunk().await.map_err(|e| self.remote(format!("reading the answer failed: {e}")))?
+                    {
+                        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                            return Err(too_big());
+                        }
+                        body.extend_from_slice(&chunk);
+                    }
                     return serde_json::from_slice(&body)
                         .map(Some)
                         .map_err(|e| self.remote(format!("unexpected answer (not the documented JSON): {e}")));

@@ -18,6 +18,7 @@ mod rate_limits;
 mod replication;
 mod roles;
 mod scheduler;
+mod security;
 mod server_process;
 mod setlist;
 

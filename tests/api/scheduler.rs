@@ -201,6 +201,11 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
     let env = apis.env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = spawn_app_with(&env).await;
+    // The app's own scheduler looks up setlists once at start (then every 30 minutes): let that run
+    // finish before the shows exist, so that only the fast scheduler below sees them.
+    wait_for(WAIT, || async { job_run(&app, "fetch_setlists").await.and_then(|r| r.last_finished) })
+        .await
+        .expect("the app's scheduler ran fetch_setlists at start");
     let d = app.domain();
     let admin = system();
     let artist_id = d
@@ -234,13 +239,13 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
         status: "locked".into(),
         ..Default::default()
     };
-    let played = d.create_show(&admin, show(26)).await.unwrap();
+    let london: chrono_tz::Tz = "Europe/London".parse().unwrap();
+    let played_input = show(26);
+    let date = chrono::DateTime::parse_from_rfc3339(&played_input.starts_at).unwrap().with_timezone(&london);
+    apis.state.setlist_dates.lock().push(date.format("%d-%m-%Y").to_string());
+    let played = d.create_show(&admin, played_input).await.unwrap();
     let not_online_yet = d.create_show(&admin, show(50)).await.unwrap();
     let too_recent = d.create_show(&admin, show(1)).await.unwrap();
-    let played_show = d.show_by_id(played).await.unwrap();
-    let london: chrono_tz::Tz = "Europe/London".parse().unwrap();
-    let date = chrono::DateTime::from_timestamp(played_show.starts_at, 0).unwrap().with_timezone(&london);
-    apis.state.setlist_dates.lock().push(date.format("%d-%m-%Y").to_string());
 
     let handle = Scheduler::standard(app.state.importer.clone(), &Intervals::all(Duration::from_millis(100)), None)
         .start(watch::channel(true).1);
@@ -249,7 +254,13 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
         (!entries.is_empty()).then_some(entries)
     })
     .await
-    .expect("the setlist of the finished show was fetched");
+    .unwrap_or_else(|| {
+        panic!(
+            "the setlist of the finished show ({}) was not fetched; lookups: {:?}",
+            date.format("%d-%m-%Y"),
+            apis.requests("/rest/1.0/search/setlists")
+        )
+    });
     assert_eq!(stored.iter().map(|e| e.title.as_str()).collect::<Vec<_>>(), ["Undertow", "Paper Moons", "Night Ferry"]);
     let show = d.show_by_id(played).await.unwrap();
     assert_eq!(show.status, "completed");

@@ -10,7 +10,6 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::ApiTags;
 use super::json_body::JsonBody;
 use super::models::{LoginRequest, Me, SignUpRequest};
-use crate::domain::Role;
 use crate::error::AppError;
 use crate::http::auth::{Visitor, check_same_origin, cookie_header, session_cookie_name};
 use crate::http::state::AppState;
@@ -75,12 +74,8 @@ impl AuthApi {
         body: JsonBody<SignUpRequest>,
     ) -> poem::Result<SignedUp> {
         check_same_origin(req)?;
-        state
-            .domain
-            .sign_up(&body.email, &body.password, &body.display_name, Role::User)
-            .await
-            .map_err(AppError::from)?;
-        let user = state.domain.authenticate(&body.email, &body.password).await.map_err(AppError::from)?;
+        let user =
+            state.domain.register(&body.email, &body.password, &body.display_name).await.map_err(AppError::from)?;
         let (me, cookie) = new_session(&state, &visitor, &user).await?;
         Ok(SignedUp::Created(Json(me), cookie))
     }

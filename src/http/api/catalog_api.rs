@@ -18,10 +18,10 @@ use crate::http::state::AppState;
 
 pub struct CatalogApi;
 
-fn artist_input(b: ArtistRequest) -> ArtistInput {
+pub(super) fn artist_input(b: ArtistRequest) -> ArtistInput {
     ArtistInput { name: b.name, slug: b.slug, mbid: b.mbid, image_url: b.image_url, genres: b.genres }
 }
-fn venue_input(b: VenueRequest) -> VenueInput {
+pub(super) fn venue_input(b: VenueRequest) -> VenueInput {
     VenueInput {
         name: b.name,
         slug: b.slug,
@@ -32,7 +32,7 @@ fn venue_input(b: VenueRequest) -> VenueInput {
         longitude: b.longitude,
     }
 }
-fn song_input(b: SongRequest) -> SongInput {
+pub(super) fn song_input(b: SongRequest) -> SongInput {
     SongInput {
         title: b.title,
         album: b.album,

@@ -53,23 +53,27 @@ impl<T: ParseFromJSON> ParsePayload for JsonBody<T> {
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> Result<Self> {
         let data = Vec::<u8>::from_request(request, body).await?;
-        if data.is_empty() {
-            return Err(AppError::BadRequest { field: None, message: "the request body is empty".into() }.into());
-        }
-        let value: Value = serde_json::from_slice(&data).map_err(|e| AppError::BadRequest {
-            field: None,
-            message: format!("the request body is not valid JSON: {e}"),
-        })?;
-        let mut registry = Registry::new();
-        T::register(&mut registry);
-        check(&registry, &T::schema_ref(), &value, "", 0)
-            .map_err(|(field, message)| AppError::bad_request(&field, message))?;
-        let parsed = T::parse_from_json(Some(value)).map_err(|e| AppError::BadRequest {
-            field: None,
-            message: format!("the request body does not fit the schema: {}", e.into_message()),
-        })?;
-        Ok(Self(parsed))
+        Ok(Self(parse::<T>(&data)?))
     }
+}
+
+/// Checks `data` against `T`'s schema (naming the first bad field), then parses it.
+pub fn parse<T: ParseFromJSON>(data: &[u8]) -> Result<T, AppError> {
+    if data.is_empty() {
+        return Err(AppError::BadRequest { field: None, message: "the request body is empty".into() });
+    }
+    let value: Value = serde_json::from_slice(data).map_err(|e| AppError::BadRequest {
+        field: None,
+        message: format!("the request body is not valid JSON: {e}"),
+    })?;
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    check(&registry, &T::schema_ref(), &value, "", 0)
+        .map_err(|(field, message)| AppError::bad_request(&field, message))?;
+    T::parse_from_json(Some(value)).map_err(|e| AppError::BadRequest {
+        field: None,
+        message: format!("the request body does not fit the schema: {}", e.into_message()),
+    })
 }
 
 poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON);

@@ -8,7 +8,7 @@ use poem::{Response, handler};
 use serde::Deserialize;
 
 use super::{Layout, error_page, render};
-use crate::domain::{DomainError, Role};
+use crate::domain::DomainError;
 use crate::error::AppError;
 use crate::http::auth::{Visitor, cookie_header, session_cookie_name};
 use crate::http::forms::{safe_next, see_other};
@@ -59,8 +59,11 @@ pub fn signup_form(mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response
 
 #[derive(Deserialize)]
 pub struct AuthForm {
+    #[serde(default)]
     csrf: String,
+    #[serde(default)]
     email: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     display_name: String,
@@ -119,8 +122,7 @@ pub async fn signup_submit(
         return error_page(&mut visitor, e);
     }
     let result = async {
-        state.domain.sign_up(&form.email, &form.password, &form.display_name, Role::User).await?;
-        let user = state.domain.authenticate(&form.email, &form.password).await?;
+        let user = state.domain.register(&form.email, &form.password, &form.display_name).await?;
         start_session(state, &mut visitor, &user).await
     }
     .await;
@@ -137,6 +139,7 @@ pub async fn signup_submit(
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 

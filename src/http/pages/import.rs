@@ -134,7 +134,9 @@ pub async fn import_page(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor
 
 #[derive(Deserialize)]
 pub struct ImportForm {
+    #[serde(default)]
     csrf: String,
+    #[serde(default)]
     artist: String,
 }
 

@@ -32,7 +32,35 @@ use crate::error::AppError;
 pub use view::ShowCard;
 
 pub fn routes() -> Route {
-    let pages = Route::new()
+    table().route
+}
+
+/// Every path the page router serves, in the router's own syntax (`/shows/:slug`). The access-control
+/// test walks this list, so a new page cannot be added without saying who may use it.
+pub fn paths() -> Vec<&'static str> {
+    table().paths
+}
+
+/// The page router and the list of its paths, built from the one table below.
+pub struct PageRoutes {
+    route: Route,
+    paths: Vec<&'static str>,
+}
+
+impl PageRoutes {
+    pub fn at<E>(mut self, path: &'static str, ep: E) -> Self
+    where
+        E: poem::IntoEndpoint,
+        E::Endpoint: 'static,
+    {
+        self.route = self.route.at(path, ep);
+        self.paths.push(path);
+        self
+    }
+}
+
+fn table() -> PageRoutes {
+    let pages = PageRoutes { route: Route::new(), paths: Vec::new() }
         .at("/", get(home::home))
         .at("/shows/:slug", get(show::show_page))
         .at("/shows/:slug/vote", post(show::vote))
@@ -52,7 +80,16 @@ pub fn routes() -> Route {
         .at("/admin/import", get(import::import_page).post(import::start_import))
         .at("/admin/import/jobs/:id", get(import::job_page))
         .at("/admin/import/jobs/:id/progress", get(import::job_progress));
-    admin::add_routes(pages).nest("/admin/status", status::routes())
+    status::add_routes(admin::add_routes(pages))
+}
+
+/// Fuzzing entry (see `http::fuzzing`): the page forms and the text parsers behind them.
+pub(crate) fn fuzz_forms(data: &[u8]) {
+    admin::fuzz_forms(data);
+    let text = String::from_utf8_lossy(data);
+    let _ = setlist_text::parse(&text);
+    let _ = super::forms::safe_next(Some(&text));
+    let _ = login_url(&text);
 }
 
 /// What every page's layout needs.
@@ -77,6 +114,18 @@ impl Layout {
             user: visitor.user().map(|u| u.display_name.clone()),
             is_staff: visitor.user().is_some_and(|u| u.role >= Role::Moderator),
             csrf: visitor.session.as_ref().map(|s| s.csrf_token.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// For responses built before the visitor is known (the rate limiter): signed-out look, no form.
+    pub fn bare() -> Self {
+        Self {
+            css_url: assets::url("app.css"),
+            js_url: assets::url("app.js"),
+            icon_url: assets::url("icon.svg"),
+            user: None,
+            is_staff: false,
+            csrf: String::new(),
         }
     }
 
@@ -152,5 +201,29 @@ pub fn error_page(visitor: &mut Visitor, err: AppError) -> Response {
     let body = askama::Template::render(&page).unwrap_or_else(|_| "error".into());
     let mut resp = html(body).into_response();
     resp.set_status(status);
+    if let Some(secs) = err.retry_after() {
+        resp.headers_mut().insert("retry-after", poem::http::HeaderValue::from(secs));
+    }
     visitor.finish(resp)
+}
+
+/// What a page or form request refused by the per-address rate limit gets: an HTML page with 429 and
+/// Retry-After (the JSON API gets problem+json instead).
+pub fn rate_limited_page(err: &AppError) -> Response {
+    let status = err.status();
+    let message = match err {
+        AppError::RateLimited { retry_after_secs }
+        | AppError::Domain(DomainError::RateLimited { retry_after_secs }) => {
+            format!("Too many attempts from your network. Please try again in {retry_after_secs} seconds.")
+        }
+        other => other.public_message(),
+    };
+    let page = ErrorPage { layout: Layout::bare(), heading: "Too many requests".into(), message };
+    let body = askama::Template::render(&page).unwrap_or_else(|_| "too many requests".into());
+    let mut resp = html(body);
+    resp.set_status(status);
+    if let Some(secs) = err.retry_after() {
+        resp.headers_mut().insert("retry-after", poem::http::HeaderValue::from(secs));
+    }
+    resp
 }

@@ -12,7 +12,7 @@ mod charts;
 use std::sync::Arc;
 
 use poem::web::Data;
-use poem::{Response, Route, get, handler};
+use poem::{Response, get, handler};
 
 use self::charts::{BLUE, GREEN, Line, ORANGE, PURPLE, Unit, bar_chart, format_bytes, format_value, line_chart};
 use super::view::local_time;
@@ -25,8 +25,8 @@ use crate::http::state::AppState;
 use crate::observability::latency::{self, Counts};
 use crate::observability::timeseries::{MinutePoint, Window};
 
-pub fn routes() -> Route {
-    Route::new().at("/", get(executive)).at("/technical", get(technical))
+pub fn add_routes(r: super::PageRoutes) -> super::PageRoutes {
+    r.at("/admin/status", get(executive)).at("/admin/status/technical", get(technical))
 }
 
 /// A labelled value; `bad` marks it for attention.

@@ -4,7 +4,7 @@
 //! signed-in visitors without the role get a 403 page.
 
 mod artists;
-mod forms;
+pub(super) mod forms;
 mod shows;
 mod users;
 mod venues;
@@ -12,7 +12,7 @@ mod venues;
 use std::sync::Arc;
 
 use poem::web::{Data, Form, Path, Query};
-use poem::{Response, Route, get, handler, post};
+use poem::{Response, get, handler, post};
 use serde::Deserialize;
 
 use super::view::utc_minute;
@@ -24,7 +24,7 @@ use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
 
-pub fn add_routes(r: Route) -> Route {
+pub fn add_routes(r: super::PageRoutes) -> super::PageRoutes {
     r.at("/admin", get(dashboard))
         .at("/admin/reports/:id", post(resolve_report))
         .at("/admin/artists", get(artists::list).post(artists::create))
@@ -185,5 +185,47 @@ where
     match outcome {
         Err(error) if super::is_form_error(&error) => show_again(Refused { error, form }).await,
         other => other,
+    }
+}
+
+/// Fuzzing entry (see `http::fuzzing`): every admin form through poem's form extractor and on to
+/// the domain's validation, as a submission would go.
+pub(crate) fn fuzz_forms(data: &[u8]) {
+    use futures_util::FutureExt;
+    use poem::FromRequest;
+
+    fn extract<T: serde::de::DeserializeOwned>(data: &[u8]) -> Option<T> {
+        let req = poem::Request::builder()
+            .method(poem::http::Method::POST)
+            .content_type("application/x-www-form-urlencoded")
+            .body(data.to_vec());
+        let (req, mut body) = req.split();
+        // The body is in memory: extraction never waits.
+        let out = poem::web::Form::<T>::from_request(&req, &mut body).now_or_never()?;
+        out.ok().map(|f| f.0)
+    }
+    if let Some(f) = extract::<forms::ArtistForm>(data) {
+        let _ = f.input().validate();
+    }
+    if let Some(f) = extract::<forms::VenueForm>(data)
+        && let Ok(input) = f.input()
+    {
+        let _ = input.validate();
+    }
+    if let Some(f) = extract::<forms::SongForm>(data)
+        && let Ok(input) = f.input()
+    {
+        let _ = input.validate(1);
+    }
+    if let Some(f) = extract::<forms::ShowForm>(data) {
+        for tz in ["Europe/Berlin", "America/St_Johns", f.title.as_str()] {
+            if let Ok(input) = f.input(tz) {
+                let _ = crate::domain::parse_time("starts_at", &input.starts_at);
+                let _ = crate::domain::parse_status(&input.status);
+            }
+        }
+    }
+    if let Some(f) = extract::<shows::SetlistForm>(data) {
+        let _ = super::setlist_text::parse(&f.setlist);
     }
 }

@@ -87,7 +87,7 @@ pub struct SetlistForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    setlist: String,
+    pub(super) setlist: String,
 }
 
 #[derive(askama::Template)]
