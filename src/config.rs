@@ -48,6 +48,8 @@ pub struct Settings {
     pub domain: Vec<String>,
     pub https_listen: String,
     pub http_listen: String,
+    /// The address browsers use, e.g. `https://vote.example.org` behind a reverse proxy: links in
+    /// alerts, and the origin JSON writes must come from (else `https://<domain>`, else the Host).
     pub public_url: String,
     pub log: LogSettings,
     pub database: DatabaseSettings,
@@ -176,9 +178,6 @@ pub struct HttpSettings {
     #[serde(deserialize_with = "string_or_list")]
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
-    /// The address browsers use, e.g. `https://vote.example.org` behind a reverse proxy. JSON writes
-    /// must come from this origin (else from `https://<domain>`, else from the request's Host).
-    pub public_url: String,
 }
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -187,7 +186,6 @@ impl Default for HttpSettings {
             hsts_preload: false,
             trusted_proxies: Vec::new(),
             max_body_bytes: 1 << 20,
-            public_url: String::new(),
         }
     }
 }
@@ -652,11 +650,11 @@ fn validate(settings: Settings) -> Result<Config, ConfigError> {
     })
 }
 
-/// `http.public_url` when set, else every domain over HTTPS (with the port when it is not 443).
+/// `public_url` when set, else every domain over HTTPS (with the port when it is not 443).
 fn allowed_origins(settings: &Settings, https_listen: SocketAddr) -> Result<Vec<String>, ConfigError> {
-    let public = settings.http.public_url.trim();
+    let public = settings.public_url.trim();
     if !public.is_empty() {
-        let key = "http.public_url";
+        let key = "public_url";
         let url = url::Url::parse(public).map_err(|e| key_error(key, format!("`{public}` is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(key_error(key, format!("`{public}` must be an http:// or https:// URL with a host")));
@@ -779,11 +777,11 @@ mod tests {
         let c = load_from(None, &env(&[("MYSETLIST_DOMAIN", "Vote.example.org"), ("MYSETLIST_ACME__EMAIL", "a@b.c")]))
             .unwrap();
         assert_eq!(c.allowed_origins, ["https://vote.example.org"]);
-        let c = load_from(None, &env(&[("MYSETLIST_HTTP__PUBLIC_URL", "https://Vote.example.org:8443/")])).unwrap();
+        let c = load_from(None, &env(&[("MYSETLIST_PUBLIC_URL", "https://Vote.example.org:8443/")])).unwrap();
         assert_eq!(c.allowed_origins, ["https://vote.example.org:8443"]);
         for bad in ["vote.example.org", "ftp://x.example", "https://x.example/app"] {
-            let err = load_from(None, &env(&[("MYSETLIST_HTTP__PUBLIC_URL", bad)])).unwrap_err();
-            assert!(err.to_string().contains("http.public_url"), "{bad}: {err}");
+            let err = load_from(None, &env(&[("MYSETLIST_PUBLIC_URL", bad)])).unwrap_err();
+            assert!(err.to_string().contains("public_url"), "{bad}: {err}");
         }
     }
 }

@@ -174,7 +174,7 @@ impl Visitor {
 
 /// JSON writes authenticated by cookie: refuse cross-site requests. Browsers send Sec-Fetch-Site on
 /// every request and Origin on every POST; a request with neither did not come from a browser page.
-/// The Origin must be one of the configured origins (`http.public_url`, else `https://<domain>`);
+/// The Origin must be one of the configured origins (`public_url`, else `https://<domain>`);
 /// with neither configured (plain HTTP on a private address) it must name the request's own Host.
 pub fn check_same_origin(req: &Request) -> Result<(), AppError> {
     if let Some(site) = req.header("sec-fetch-site")

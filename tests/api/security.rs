@@ -752,7 +752,7 @@ async fn the_audit_log_records_staff_actions_and_refuses_updates() {
 
 #[tokio::test]
 async fn json_writes_must_come_from_the_public_url_when_one_is_set() {
-    let app = spawn_app_with(&[("MYSETLIST_HTTP__PUBLIC_URL", "https://vote.example.org")]).await;
+    let app = spawn_app_with(&[("MYSETLIST_PUBLIC_URL", "https://vote.example.org")]).await;
     let user = app.user("fan@example.org", Role::User).await;
     let (c, _) = browser(&app, &user).await;
     let show = app.seed_show(chrono::Duration::days(3), 1).await;
