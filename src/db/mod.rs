@@ -1,6 +1,7 @@
 //! SQLite access: one writer thread that group-commits, a pool of reader connections, migrations,
 //! and plain functions per entity (one file each) that take a `&Connection`.
 
+mod checkpointer;
 mod connection;
 mod migrate;
 mod readers;
@@ -118,7 +119,16 @@ impl Database {
         let mut writer_conn = open_connection(&options.path, &conn_opts, false)?;
         migrate(&mut writer_conn)?;
         let readers = readers::ReaderPool::open(&options.path, &conn_opts, options.readers)?;
+        // Without a replication shipper, checkpoints run in the background (checkpointer.rs) instead
+        // of inside the writer's commits; outside a tokio runtime SQLite's auto-checkpoint stays on.
+        let runtime = tokio::runtime::Handle::try_current().ok().filter(|_| !options.external_checkpoints);
+        if runtime.is_some() {
+            writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        }
         let writer = writer::spawn(writer_conn)?;
+        if let Some(runtime) = runtime {
+            checkpointer::start(&runtime, &options.path, &conn_opts, writer.commits())?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 path: options.path.clone(),
