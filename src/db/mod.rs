@@ -31,6 +31,7 @@ use std::time::Duration;
 
 pub use connection::{ConnectionOptions, open_connection};
 pub use migrate::{MIGRATIONS, applied_migrations, migrate};
+pub use readers::count_statements;
 pub use rusqlite::{Connection, OptionalExtension, Row, params};
 pub use writer::{COMMIT_BUCKETS, WriterStats};
 

@@ -11,6 +11,7 @@ mod cli;
 mod group_commit;
 mod live;
 mod pages;
+mod query_counts;
 mod rate_limits;
 mod replication;
 mod roles;
