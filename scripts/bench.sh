@@ -67,6 +67,8 @@ fi
 [[ -x $BIN ]] || { echo "no binary at $BIN" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/mysetlist-bench.XXXXXX)
+# nginx workers run as an unprivileged user and must reach $TMP/www.
+chmod 755 "$TMP"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
