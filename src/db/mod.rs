@@ -1,6 +1,7 @@
 //! SQLite access: one writer thread that group-commits, a pool of reader connections, migrations,
 //! and plain functions per entity (one file each) that take a `&Connection`.
 
+mod checkpointer;
 mod connection;
 mod migrate;
 mod readers;
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 pub use connection::{ConnectionOptions, open_connection};
 pub use migrate::{MIGRATIONS, applied_migrations, migrate};
+pub use readers::count_statements;
 pub use rusqlite::{Connection, OptionalExtension, Row, params};
 pub use writer::{COMMIT_BUCKETS, WriterStats};
 
@@ -137,7 +139,16 @@ impl Database {
             migrate(&mut writer_conn)?;
         }
         let readers = readers::ReaderPool::open(&options.path, &conn_opts, options.readers)?;
+        // Without a replication shipper, checkpoints run in the background (checkpointer.rs) instead
+        // of inside the writer's commits; outside a tokio runtime SQLite's auto-checkpoint stays on.
+        let runtime = tokio::runtime::Handle::try_current().ok().filter(|_| !options.external_checkpoints);
+        if runtime.is_some() {
+            writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        }
         let writer = writer::spawn(writer_conn)?;
+        if let Some(runtime) = runtime {
+            checkpointer::start(&runtime, &options.path, &conn_opts, writer.commits())?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 path: options.path.clone(),

@@ -1,22 +1,27 @@
 //! Live rankings: one broadcast channel per watched show. A vote marks the show dirty; within
 //! [`COALESCE`] one ranking is read and serialized once, and the same bytes go to every watcher.
 //! Under heavy voting a show therefore publishes at most 1/COALESCE messages per second.
+//!
+//! Messages are `Bytes`: a watcher's clone is a reference count, so fanning one ranking out to
+//! 10,000 watchers copies nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
 use super::Domain;
+use crate::db::songs::RankedSong;
 
 pub const COALESCE: Duration = Duration::from_millis(25);
 /// Messages a slow watcher may lag behind before it skips to the newest ranking.
 const CHANNEL_DEPTH: usize = 16;
 
 struct Channel {
-    tx: broadcast::Sender<Arc<str>>,
+    tx: broadcast::Sender<Bytes>,
     pending: bool,
 }
 
@@ -31,7 +36,7 @@ impl Hub {
     }
 
     /// Watch a show's ranking. Each message is a JSON document `{"show_id":..,"ranking":[..]}`.
-    pub fn subscribe(&self, show_id: i64) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self, show_id: i64) -> broadcast::Receiver<Bytes> {
         let mut channels = self.channels.lock();
         let ch = channels
             .entry(show_id)
@@ -74,15 +79,27 @@ impl Hub {
             }
             let Some(domain) = domain.upgrade() else { return };
             let message = match domain.ranking(show_id).await {
-                Ok(r) => serde_json::json!({ "show_id": show_id, "ranking": *r }).to_string(),
+                Ok(r) => ranking_message(show_id, &r),
                 Err(e) => {
                     tracing::warn!(show_id, error = %e, "could not read ranking for live update");
                     return;
                 }
             };
             if let Some(ch) = channels.lock().get(&show_id) {
-                let _ = ch.tx.send(Arc::from(message));
+                let _ = ch.tx.send(message);
             }
         });
     }
+}
+
+/// The JSON document of a live update: `{"show_id":..,"ranking":[..]}`, serialized straight from
+/// the cached ranking (no intermediate `serde_json::Value`).
+pub fn ranking_message(show_id: i64, ranking: &[RankedSong]) -> Bytes {
+    #[derive(serde::Serialize)]
+    struct Message<'a> {
+        show_id: i64,
+        ranking: &'a [RankedSong],
+    }
+    // Serializing plain structs and strings to a Vec cannot fail.
+    Bytes::from(serde_json::to_vec(&Message { show_id, ranking }).unwrap_or_default())
 }

@@ -14,6 +14,7 @@ mod group_commit;
 mod import;
 mod live;
 mod pages;
+mod query_counts;
 mod rate_limits;
 mod replication;
 mod roles;
