@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser test: starts `mysetlist serve --demo` on a free loopback port with a temp data dir, drives
-# Debian's Chromium with playwright-core (tests/browser/live-vote.mjs), stops the server.
+# Browser tests: creates an admin with `mysetlist admin create-user`, starts `mysetlist serve --demo` on
+# a free loopback port with a temp data dir, drives Debian's Chromium with playwright-core
+# (tests/browser/live-vote.mjs, then tests/browser/status-pages.mjs), stops the server.
 # Needs: chromium (scripts/install-test-deps.sh), node >= 20 and npm. Never downloads a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,12 @@ cargo build --quiet --bin mysetlist
 
 data="$(mktemp -d)"
 log="$data/server.log"
+admin_email="admin@example.org"
+admin_password="browser-test-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+printf '%s' "$admin_password" >"$data/admin-password"
+MYSETLIST_DATA_DIR="$data" "$bin" admin create-user --email "$admin_email" --password-file "$data/admin-password" \
+  --role admin --display-name "Browser Admin" >/dev/null
+rm -f "$data/admin-password"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 MYSETLIST_DATA_DIR="$data" MYSETLIST_LISTEN="127.0.0.1:$port" MYSETLIST_LOG__FORMAT=json \
   "$bin" serve --demo >"$log" 2>&1 &
@@ -39,7 +46,10 @@ done
 curl -fsS "$base/livez" >/dev/null || { echo "server did not answer within 10 s:"; cat "$log"; exit 1; }
 
 export BASE_URL="$base" SCREENSHOT_DIR="${SCREENSHOT_DIR:-$target/browser-test}"
-if ! timeout 120 node tests/browser/live-vote.mjs; then
-  echo "--- server log"; tail -50 "$log"
-  exit 1
-fi
+export ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password"
+for t in live-vote status-pages; do
+  if ! timeout 120 node "tests/browser/$t.mjs"; then
+    echo "--- $t failed; server log"; tail -50 "$log"
+    exit 1
+  fi
+done

@@ -153,9 +153,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { demo } => {
             let c = load_config(&cli)?;
-            crate::telemetry::init(c.settings.log.format, &c.settings.log.level);
-            let app = Application::build(c, *demo).await?;
-            app.run_until_stopped().await?;
+            let telemetry =
+                crate::telemetry::init_with(c.settings.log.format, &c.settings.log.level, &c.settings.telemetry)?;
+            let outcome = match Application::build(c, *demo).await {
+                Ok(app) => app.run_until_stopped().await,
+                Err(e) => Err(e),
+            };
+            telemetry.shutdown().await;
+            outcome?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Import(command) => {

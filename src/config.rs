@@ -24,6 +24,7 @@ const SECRET_KEYS: &[&str] = &[
     "metrics.token",
     "import.setlistfm_api_key",
     "alerts.webhook_url",
+    "telemetry.sentry_dsn",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,7 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub retention: RetentionSettings,
     pub import: ImportSettings,
+    pub telemetry: TelemetrySettings,
 }
 
 impl Default for Settings {
@@ -89,6 +91,7 @@ impl Default for Settings {
             alerts: AlertSettings::default(),
             retention: RetentionSettings::default(),
             import: ImportSettings::default(),
+            telemetry: TelemetrySettings::default(),
         }
     }
 }
@@ -352,6 +355,44 @@ impl std::fmt::Debug for AlertSettings {
         f.debug_struct("AlertSettings")
             .field("webhook_url", &redacted(&self.webhook_url))
             .field("webhook_format", &self.webhook_format)
+            .finish()
+    }
+}
+
+/// Optional error tracking (a Sentry-compatible DSN) and request traces (OTLP over HTTP); both off
+/// unless set.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// `https://<key>@<host>/<project>`: internal errors (and panics) are sent there. A secret.
+    pub sentry_dsn: String,
+    /// Sentry's `environment` tag (e.g. `production`); empty leaves it out.
+    pub environment: String,
+    /// Base URL of an OTLP/HTTP collector (`http://collector:4318`); spans go to `<url>/v1/traces`.
+    pub otlp_endpoint: String,
+    pub service_name: String,
+    /// Share of requests traced, 0.0 to 1.0.
+    pub trace_sample_ratio: f64,
+}
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            sentry_dsn: String::new(),
+            environment: String::new(),
+            otlp_endpoint: String::new(),
+            service_name: "mysetlist".into(),
+            trace_sample_ratio: 1.0,
+        }
+    }
+}
+impl std::fmt::Debug for TelemetrySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelemetrySettings")
+            .field("sentry_dsn", &redacted(&self.sentry_dsn))
+            .field("environment", &self.environment)
+            .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("service_name", &self.service_name)
+            .field("trace_sample_ratio", &self.trace_sample_ratio)
             .finish()
     }
 }
@@ -634,6 +675,26 @@ fn validate(settings: Settings) -> Result<Config, ConfigError> {
     }
     if !settings.alerts.webhook_url.is_empty() && url::Url::parse(&settings.alerts.webhook_url).is_err() {
         return Err(key_error("alerts.webhook_url", "is not a URL"));
+    }
+    let t = &settings.telemetry;
+    if !t.sentry_dsn.is_empty() {
+        // Never echo the DSN: it carries the project key.
+        let dsn: Result<sentry::types::Dsn, _> = t.sentry_dsn.parse();
+        if dsn.is_err() {
+            return Err(key_error("telemetry.sentry_dsn", "is not a DSN (https://<key>@<host>/<project>)"));
+        }
+    }
+    if !t.otlp_endpoint.is_empty() {
+        match url::Url::parse(&t.otlp_endpoint) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => return Err(key_error("telemetry.otlp_endpoint", "is not an http(s) URL")),
+        }
+    }
+    if !(0.0..=1.0).contains(&t.trace_sample_ratio) {
+        return Err(key_error("telemetry.trace_sample_ratio", "must be between 0.0 and 1.0"));
+    }
+    if t.service_name.trim().is_empty() {
+        return Err(key_error("telemetry.service_name", "must not be empty"));
     }
     tracing_subscriber::EnvFilter::try_new(&settings.log.level)
         .map_err(|e| key_error("log.level", format!("not a valid filter: {e}")))?;

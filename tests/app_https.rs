@@ -85,6 +85,25 @@ async fn the_app_obtains_serves_and_reuses_its_certificate() {
     }
     assert_eq!(pebble.issued_count(), 1);
 
+    // The certificate's expiry and the order are on /metrics (scraped from loopback; reported by a
+    // once-a-second poll of the certificate manager).
+    let expiry_series = format!("mysetlist_tls_certificate_expiry_timestamp_seconds{{domain=\"{DOMAIN}\"}} ");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = client.get(url("/metrics")).send().await.unwrap().text().await.unwrap();
+        if text.contains(&expiry_series) && text.contains("mysetlist_tls_certificate_renewals_total 1\n") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the certificate never showed on /metrics:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let expiry: i64 =
+        text.lines().find_map(|l| l.strip_prefix(&expiry_series)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap()
+            as i64;
+    let now = chrono::Utc::now().timestamp();
+    assert!(expiry > now + 86_400, "expiry {expiry} should be days ahead of {now}");
+    assert!(text.contains("mysetlist_tls_certificate_renewal_failures_total 0\n"), "{text}");
+
     let home = client.get(url("/")).send().await.unwrap();
     assert_eq!(home.status(), 200);
     let hsts = home.headers().get("strict-transport-security").expect("HSTS on HTTPS").to_str().unwrap().to_owned();
@@ -120,5 +139,9 @@ async fn the_app_obtains_serves_and_reuses_its_certificate() {
     let r = client.get(url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200, "the stored certificate must be served immediately after a restart");
     assert_eq!(pebble.issued_count(), 1, "a restart must not order a new certificate");
+    // The stored certificate is reported at start, without counting an order.
+    let text = client.get(url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(&format!("{expiry_series}{expiry}")), "{text}");
+    assert!(text.contains("mysetlist_tls_certificate_renewals_total 0\n"), "{text}");
     app.stop().await;
 }

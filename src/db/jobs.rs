@@ -11,16 +11,20 @@ pub struct JobRun {
     pub last_finished: Option<i64>,
     pub last_outcome: Option<String>,
     pub last_error: Option<String>,
+    /// Failures in a row (0 after a success).
     pub failures: i64,
+    /// When the job last finished successfully.
+    pub last_success: Option<i64>,
 }
 
 pub fn record(conn: &Connection, job: &str, started: i64, finished: i64, error: Option<&str>) -> Result<(), DbError> {
     let outcome = if error.is_some() { "failed" } else { "ok" };
     conn.prepare_cached(
-        "INSERT INTO job_runs (job, last_started, last_finished, last_outcome, last_error, failures)
-         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN 0 ELSE 1 END)
+        "INSERT INTO job_runs (job, last_started, last_finished, last_outcome, last_error, failures, last_success)
+         VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN 0 ELSE 1 END, CASE WHEN ?5 IS NULL THEN ?3 END)
          ON CONFLICT(job) DO UPDATE SET last_started = ?2, last_finished = ?3, last_outcome = ?4, last_error = ?5,
-           failures = CASE WHEN ?5 IS NULL THEN 0 ELSE failures + 1 END",
+           failures = CASE WHEN ?5 IS NULL THEN 0 ELSE failures + 1 END,
+           last_success = CASE WHEN ?5 IS NULL THEN ?3 ELSE last_success END",
     )?
     .execute(params![job, started, finished, outcome, error])?;
     Ok(())
@@ -28,7 +32,8 @@ pub fn record(conn: &Connection, job: &str, started: i64, finished: i64, error: 
 
 pub fn all(conn: &Connection) -> Result<Vec<JobRun>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT job, last_started, last_finished, last_outcome, last_error, failures FROM job_runs ORDER BY job",
+        "SELECT job, last_started, last_finished, last_outcome, last_error, failures, last_success
+         FROM job_runs ORDER BY job",
     )?;
     let rows = stmt
         .query_map([], |r| {
@@ -39,6 +44,7 @@ pub fn all(conn: &Connection) -> Result<Vec<JobRun>, DbError> {
                 last_outcome: r.get(3)?,
                 last_error: r.get(4)?,
                 failures: r.get(5)?,
+                last_success: r.get(6)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -8,6 +8,7 @@ use super::DbError;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../migrations/0001_init.sql")),
     ("0002_setlist_fetches", include_str!("../../migrations/0002_setlist_fetches.sql")),
+    ("0003_job_runs_last_success", include_str!("../../migrations/0003_job_runs_last_success.sql")),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {

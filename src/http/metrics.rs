@@ -65,9 +65,9 @@ fn authorize(req: &Request, config: &Config) -> Result<Access, AppError> {
 }
 
 #[handler]
-pub fn metrics(req: &Request, Data(state): Data<&Arc<AppState>>) -> Result<Response, AppError> {
+pub async fn metrics(req: &Request, Data(state): Data<&Arc<AppState>>) -> Result<Response, AppError> {
     authorize(req, &state.config)?;
-    let body = state.obs.metrics.encode();
+    let body = state.obs.render_metrics().await;
     Ok(Response::builder().content_type(CONTENT_TYPE).header("cache-control", "no-store").body(body))
 }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 use poem::PathPattern;
 use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use tracing::Instrument;
 
 use crate::observability::metrics::HttpMetrics;
 
@@ -227,7 +228,21 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
             .unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let mut resp = match self.inner.call(req).await {
+        // Exported over OTLP when `telemetry.otlp_endpoint` is set; never in the logs.
+        let span = if crate::telemetry::traces_enabled() {
+            tracing::info_span!(
+                target: crate::telemetry::TRACE_TARGET,
+                "request",
+                otel.kind = "server",
+                otel.status_code = tracing::field::Empty,
+                http.request.method = %method,
+                http.route = tracing::field::Empty,
+                http.response.status_code = tracing::field::Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let mut resp = match self.inner.call(req).instrument(span.clone()).await {
             Ok(r) => r.into_response(),
             Err(e) => crate::error::problem_from_poem(e),
         };
@@ -242,6 +257,14 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
             m.record(matched.as_deref().unwrap_or("unmatched"), method.as_str(), status.as_u16(), elapsed);
         }
         let route = matched.unwrap_or_else(|| route_template(&path));
+        if !span.is_none() {
+            crate::telemetry::name_span(&span, format!("{method} {route}"));
+            span.record("http.route", route.as_str());
+            span.record("http.response.status_code", status.as_u16());
+            if status.is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         if status.is_server_error() {
             tracing::error!(request_id = %id, %method, route, status = status.as_u16(), latency_ms, "request");

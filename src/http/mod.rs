@@ -66,7 +66,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
         .with(middleware::RouteCapture)
         .catch_all_error(|e| async move { crate::error::problem_from_poem(e) })
         .with(allow)
-        .with(rate_limit::RateLimit::new(&state.config))
+        .with(rate_limit::RateLimit::new(&state.config, state.obs.metrics.rate_limits.clone()))
         .with(middleware::BodyLimit::new(max_body))
         .with(middleware::SecurityHeaders::new(hsts))
         .with(middleware::RequestLog::new(Some(http_metrics)))

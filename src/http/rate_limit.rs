@@ -2,17 +2,23 @@
 //! votes and searches, keyed by the client address (IPv6 by its /64, what one subscriber gets).
 //! A refused request gets 429 with Retry-After before any work is done: problem+json for the API, an
 //! HTML page for pages and forms. The per-account limits live in the domain (`domain::limits`).
+//!
+//! Every refusal counts in `mysetlist_rate_limit_rejections_total{limit}`: the per-address limits as
+//! `login`, `signup`, `votes` and `search`; a 429 from the domain behind one of those routes (the
+//! per-account sign-in limit, the per-voter vote limit and the anonymous-vote caps) as
+//! `login_account` and `votes_voter`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use poem::http::Method;
+use poem::http::{Method, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
 use super::client_ip::client_ip;
 use crate::config::Config;
 use crate::domain::limits::KeyedLimiter;
 use crate::error::AppError;
+use crate::observability::metrics::RateLimitMetrics;
 
 pub struct RateLimits {
     logins: KeyedLimiter<IpAddr>,
@@ -20,10 +26,41 @@ pub struct RateLimits {
     votes: KeyedLimiter<IpAddr>,
     search: KeyedLimiter<IpAddr>,
     trusted_proxies: Vec<ipnet::IpNet>,
+    metrics: RateLimitMetrics,
+}
+
+/// A limited kind of request: its per-address limit's name on /metrics, and the name for a 429 the
+/// handler behind it answers (a per-account limit in the domain).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limited {
+    Login,
+    Signup,
+    Votes,
+    Search,
+}
+
+impl Limited {
+    fn name(self) -> &'static str {
+        match self {
+            Limited::Login => "login",
+            Limited::Signup => "signup",
+            Limited::Votes => "votes",
+            Limited::Search => "search",
+        }
+    }
+
+    fn downstream_name(self) -> &'static str {
+        match self {
+            Limited::Login => "login_account",
+            Limited::Votes => "votes_voter",
+            Limited::Signup => "signup",
+            Limited::Search => "search",
+        }
+    }
 }
 
 impl RateLimits {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, metrics: RateLimitMetrics) -> Self {
         let s = &config.settings.rate_limit;
         Self {
             logins: KeyedLimiter::per_minute(s.logins_per_minute),
@@ -31,18 +68,28 @@ impl RateLimits {
             votes: KeyedLimiter::per_minute(s.votes_per_minute),
             search: KeyedLimiter::per_minute(s.search_per_minute),
             trusted_proxies: config.trusted_proxies.clone(),
+            metrics,
         }
     }
 
-    /// The limit a request counts against, if any.
-    fn limiter_for(&self, method: &Method, path: &str) -> Option<&KeyedLimiter<IpAddr>> {
+    /// The kind of limited request, if it is one.
+    fn classify(method: &Method, path: &str) -> Option<Limited> {
         let path = path.trim_end_matches('/');
         match (method, path) {
-            (&Method::POST, "/api/v1/auth/login" | "/login") => Some(&self.logins),
-            (&Method::POST, "/api/v1/auth/signup" | "/signup") => Some(&self.signups),
-            (&Method::GET, "/api/v1/search" | "/search") => Some(&self.search),
-            (&Method::POST | &Method::PUT | &Method::DELETE, p) if p.ends_with("/vote") => Some(&self.votes),
+            (&Method::POST, "/api/v1/auth/login" | "/login") => Some(Limited::Login),
+            (&Method::POST, "/api/v1/auth/signup" | "/signup") => Some(Limited::Signup),
+            (&Method::GET, "/api/v1/search" | "/search") => Some(Limited::Search),
+            (&Method::POST | &Method::PUT | &Method::DELETE, p) if p.ends_with("/vote") => Some(Limited::Votes),
             _ => None,
+        }
+    }
+
+    fn limiter(&self, kind: Limited) -> &KeyedLimiter<IpAddr> {
+        match kind {
+            Limited::Login => &self.logins,
+            Limited::Signup => &self.signups,
+            Limited::Votes => &self.votes,
+            Limited::Search => &self.search,
         }
     }
 }
@@ -62,8 +109,8 @@ fn bucket_key(ip: IpAddr) -> IpAddr {
 pub struct RateLimit(Arc<RateLimits>);
 
 impl RateLimit {
-    pub fn new(config: &Config) -> Self {
-        Self(Arc::new(RateLimits::new(config)))
+    pub fn new(config: &Config, metrics: RateLimitMetrics) -> Self {
+        Self(Arc::new(RateLimits::new(config, metrics)))
     }
 }
 
@@ -82,9 +129,11 @@ pub struct RateLimitEndpoint<E> {
 impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
     type Output = Response;
     async fn call(&self, req: Request) -> Result<Response> {
-        if let Some(limiter) = self.limits.limiter_for(req.method(), req.uri().path())
-            && let Err(e) = limiter.check(&bucket_key(client_ip(&req, &self.limits.trusted_proxies)))
+        let kind = RateLimits::classify(req.method(), req.uri().path());
+        if let Some(kind) = kind
+            && let Err(e) = self.limits.limiter(kind).check(&bucket_key(client_ip(&req, &self.limits.trusted_proxies)))
         {
+            self.limits.metrics.rejected(kind.name());
             let err = AppError::from(e);
             // A browser submitting a form gets a page it can show; API clients get problem+json.
             if req.uri().path().starts_with("/api/") {
@@ -92,7 +141,13 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             }
             return Ok(super::pages::rate_limited_page(&err));
         }
-        self.inner.call(req).await.map(IntoResponse::into_response)
+        let resp = self.inner.call(req).await.map(IntoResponse::into_response)?;
+        if let Some(kind) = kind
+            && resp.status() == StatusCode::TOO_MANY_REQUESTS
+        {
+            self.limits.metrics.rejected(kind.downstream_name());
+        }
+        Ok(resp)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Metrics read from their source at scrape time: votes (domain counters), live SSE connections,
-//! the database writer, file and disk sizes, and the process (/proc/self).
+//! the database writer, file and disk sizes, the process (/proc/self), and the scheduled jobs' last
+//! runs (table job_runs, read just before each scrape by [`super::Observability::render_metrics`]).
 
 use std::sync::Arc;
 
@@ -9,8 +10,11 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
+use parking_lot::Mutex;
+
 use super::process;
 use crate::db::COMMIT_BUCKETS;
+use crate::db::jobs::JobRun;
 use crate::domain::Domain;
 use crate::domain::events::VoteRejection;
 
@@ -148,6 +152,61 @@ impl Collector for ProcessCollector {
         }
         gauge(&mut enc, "process_threads", "OS threads", p.threads)?;
         gauge(&mut enc, "process_start_time_seconds", "Unix time the process started", p.start_time)?;
+        Ok(())
+    }
+}
+
+/// The scheduled jobs' last runs, as read from table job_runs for the current scrape.
+#[derive(Debug, Default)]
+pub struct JobsCollector {
+    pub runs: Arc<Mutex<Vec<JobRun>>>,
+}
+
+/// One gauge family labelled by the job's `name` (not `job`: Prometheus sets that label to the scrape
+/// job and would rename ours to `exported_job`), with a value for the jobs that have one.
+fn job_family(enc: &mut DescriptorEncoder, name: &str, help: &str, values: &[(&str, Option<i64>)]) -> std::fmt::Result {
+    if values.iter().all(|(_, v)| v.is_none()) {
+        return Ok(());
+    }
+    let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (job, v) in values {
+        if let Some(v) = v {
+            ConstGauge::new(*v).encode(family.encode_family(&[("name", *job)])?)?;
+        }
+    }
+    Ok(())
+}
+
+impl Collector for JobsCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        let runs = self.runs.lock();
+        let each = |f: &dyn Fn(&JobRun) -> Option<i64>| -> Vec<(&str, Option<i64>)> {
+            runs.iter().map(|r| (r.job.as_str(), f(r))).collect()
+        };
+        job_family(
+            &mut enc,
+            "mysetlist_job_last_run_timestamp_seconds",
+            "Unix time the scheduled job's last run ended, successful or not",
+            &each(&|r| r.last_finished.or(r.last_started)),
+        )?;
+        job_family(
+            &mut enc,
+            "mysetlist_job_last_success_timestamp_seconds",
+            "Unix time the scheduled job last ended successfully",
+            &each(&|r| r.last_success),
+        )?;
+        job_family(
+            &mut enc,
+            "mysetlist_job_last_run_ok",
+            "1 if the scheduled job's last run succeeded, 0 if it failed",
+            &each(&|r| r.last_outcome.as_deref().map(|o| i64::from(o == "ok"))),
+        )?;
+        job_family(
+            &mut enc,
+            "mysetlist_job_consecutive_failures",
+            "Failed runs of the scheduled job since its last success",
+            &each(&|r| Some(r.failures)),
+        )?;
         Ok(())
     }
 }

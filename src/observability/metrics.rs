@@ -42,6 +42,10 @@ impl OptionalGauge {
     pub fn get(&self) -> Option<f64> {
         *self.0.lock()
     }
+    /// Absent from the exposition again.
+    pub fn clear(&self) {
+        *self.0.lock() = None;
+    }
 }
 
 impl EncodeMetric for OptionalGauge {
@@ -200,6 +204,9 @@ pub struct ReplicationMetrics {
     uploads: Counter,
     upload_errors: Counter,
     last_upload: OptionalGauge,
+    txid: OptionalGauge,
+    commits_behind: OptionalGauge,
+    last_snapshot: OptionalGauge,
 }
 
 impl ReplicationMetrics {
@@ -224,6 +231,24 @@ impl ReplicationMetrics {
     }
     pub fn last_upload(&self) -> Option<f64> {
         self.last_upload.get()
+    }
+    /// While this node ships: the newest TXID it stored in S3, the commits not yet there, and when
+    /// the last snapshot was stored (`None` before the first one since start).
+    pub fn set_shipping(&self, txid: u64, commits_behind: u64, last_snapshot_unix: Option<i64>) {
+        self.txid.set(txid as f64);
+        self.commits_behind.set(commits_behind as f64);
+        if let Some(t) = last_snapshot_unix {
+            self.last_snapshot.set(t as f64);
+        }
+    }
+    /// This node does not ship (a standby): the shipping gauges disappear.
+    pub fn clear_shipping(&self) {
+        self.txid.clear();
+        self.commits_behind.clear();
+        self.last_snapshot.clear();
+    }
+    pub fn commits_behind(&self) -> Option<u64> {
+        self.commits_behind.get().map(|v| v as u64)
     }
 }
 
@@ -407,6 +432,21 @@ impl Metrics {
             "mysetlist_replication_last_upload_timestamp_seconds",
             "Unix time of the last stored LTX file",
             replication.last_upload.clone(),
+        );
+        registry.register(
+            "mysetlist_replication_txid",
+            "Newest TXID this node stored in S3 (only while it ships)",
+            replication.txid.clone(),
+        );
+        registry.register(
+            "mysetlist_replication_commits_behind",
+            "Committed transactions not yet stored in S3 (only while this node ships)",
+            replication.commits_behind.clone(),
+        );
+        registry.register(
+            "mysetlist_replication_last_snapshot_timestamp_seconds",
+            "Unix time of the last full snapshot stored in S3 (once one was stored since start)",
+            replication.last_snapshot.clone(),
         );
 
         let backup = BackupMetrics::default();

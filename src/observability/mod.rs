@@ -13,20 +13,24 @@
 //! - Replication shipper (`src/replicate`), `obs.metrics.replication` ([`metrics::ReplicationMetrics`]):
 //!   `set_lag(Duration)` after every sync (age of the oldest committed-but-unshipped transaction, 0
 //!   when caught up), `upload_succeeded(unix_now)` per stored LTX file, `upload_failed()` per failed
-//!   attempt (before its retry).
+//!   attempt (before its retry), `set_shipping(txid, commits_behind, last_snapshot)` while this node
+//!   ships (`clear_shipping()` on a standby). `startup::failover_feed` polls the replicator's status
+//!   and reports all of these.
 //! - Backup verification job, `obs.metrics.backup` ([`metrics::BackupMetrics`]):
 //!   `verify_succeeded(unix_now)` / `verify_failed(unix_now)`; at start, `restore_last_success(t)`
 //!   from the job_runs table so "stale" survives restarts.
 //! - ACME (`src/tls`), `obs.metrics.tls` ([`metrics::TlsMetrics`]): `set_certificate_expiry(domain,
 //!   not_after_unix)` whenever the served certificate changes (also at start with the stored one),
-//!   `certificate_renewed()` / `renewal_failed()` per order.
+//!   `certificate_renewed()` / `renewal_failed()` per order. `tls` knows nothing of this module:
+//!   `startup::tls_feed` polls `CertManagerHandle::status()` and reports.
 //! - Failover (`src/failover`), `obs.metrics.failover` ([`metrics::FailoverMetrics`]):
 //!   `set_leader(bool)` on every lease change (only when failover runs: the gauge's presence means
 //!   "this node takes part"), `set_role("primary"|"standby")` on promotion or demotion (startup sets
 //!   the configured role), `lease_error()` per failed renewal.
 //! - Rate limiting, `obs.metrics.rate_limits` ([`metrics::RateLimitMetrics`]): `rejected("votes")` (a
-//!   fixed limit name) per refused request. Anonymous-vote limits in the domain are counted
-//!   already, as `mysetlist_votes_rejected_total{reason="rate_limited"}`.
+//!   fixed limit name) per refused request; `http::rate_limit` reports the per-address limits and
+//!   the 429s the domain answers behind them (see there for the names). Vote refusals are also in
+//!   `mysetlist_votes_rejected_total{reason="rate_limited"}`.
 //! - Readiness: not here; register a check with `AppState::add_readiness_check` (http/state.rs).
 //!
 //! # Metric names
@@ -42,12 +46,17 @@
 //! `mysetlist_disk_available_bytes`.
 //! Reported by others: `mysetlist_replication_lag_seconds`, `mysetlist_replication_uploads_total`,
 //! `mysetlist_replication_upload_errors_total`, `mysetlist_replication_last_upload_timestamp_seconds`,
+//! `mysetlist_replication_txid`, `mysetlist_replication_commits_behind`,
+//! `mysetlist_replication_last_snapshot_timestamp_seconds`,
 //! `mysetlist_backup_verify_last_success_timestamp_seconds`,
 //! `mysetlist_backup_verify_last_run_timestamp_seconds`, `mysetlist_backup_verify_last_run_ok`,
 //! `mysetlist_backup_verify_failures_total`, `mysetlist_tls_certificate_expiry_timestamp_seconds{domain}`,
 //! `mysetlist_tls_certificate_renewals_total`, `mysetlist_tls_certificate_renewal_failures_total`,
 //! `mysetlist_failover_is_leader`, `mysetlist_role{role}`, `mysetlist_failover_lease_errors_total`,
 //! `mysetlist_rate_limit_rejections_total{limit}`.
+//! Scheduled jobs (read from table job_runs at scrape time, labelled `name` since Prometheus owns
+//! `job`): `mysetlist_job_last_run_timestamp_seconds{name}`, `mysetlist_job_last_success_timestamp_seconds{name}`,
+//! `mysetlist_job_last_run_ok{name}`, `mysetlist_job_consecutive_failures{name}`.
 //! Alerts: `mysetlist_alerts_firing{alert}`. Build: `mysetlist_build_info{version,profile}`.
 //! Process: `process_cpu_seconds_total`, `process_resident_memory_bytes`,
 //! `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_threads`,
@@ -87,6 +96,8 @@ struct WriterProgress {
 
 pub struct Observability {
     pub metrics: Arc<Metrics>,
+    /// job_runs as of the last scrape, shared with the jobs collector.
+    job_runs: Arc<Mutex<Vec<crate::db::jobs::JobRun>>>,
     pub series: TimeSeries,
     pub alerts: AlertEngine,
     domain: Arc<Domain>,
@@ -121,9 +132,12 @@ fn status_link(config: &Config) -> Option<String> {
 impl Observability {
     pub fn new(domain: Arc<Domain>) -> anyhow::Result<Arc<Self>> {
         let config = domain.config.clone();
+        let jobs = collectors::JobsCollector::default();
+        let job_runs = jobs.runs.clone();
         let metrics = Arc::new(Metrics::new(vec![
             Box::new(collectors::AppCollector { domain: domain.clone() }),
             Box::new(collectors::ProcessCollector),
+            Box::new(jobs),
         ]));
         metrics.failover.set_role(match config.settings.role {
             Role::Primary => "primary",
@@ -143,6 +157,7 @@ impl Observability {
         let started_at = crate::db::now();
         Ok(Arc::new(Self {
             metrics,
+            job_runs,
             series: TimeSeries::default(),
             alerts,
             domain,
@@ -150,6 +165,16 @@ impl Observability {
             started_at,
             writer_progress: Mutex::new(WriterProgress { commits: 0, since: started_at }),
         }))
+    }
+
+    /// The OpenMetrics exposition for /metrics: reads table job_runs, then encodes every metric.
+    /// Should the read fail, the jobs' metrics of the previous scrape are served.
+    pub async fn render_metrics(&self) -> String {
+        match self.domain.db.read(crate::db::jobs::all).await {
+            Ok(runs) => *self.job_runs.lock() = runs,
+            Err(e) => tracing::warn!(error = %e, "cannot read job_runs for /metrics"),
+        }
+        self.metrics.encode()
     }
 
     pub fn started_at(&self) -> i64 {

@@ -31,7 +31,8 @@ pub fn follow_leadership(failover: &Arc<Failover>, primary: &watch::Sender<bool>
     });
 }
 
-/// Reports role, followed TXID, replication lag, uploads and errors to `/metrics`.
+/// Reports role, followed TXID, replication lag (seconds and commits), stored TXID, last snapshot,
+/// uploads and errors to `/metrics`.
 pub fn feed_replication_metrics(failover: &Arc<Failover>, metrics: &Arc<Metrics>) {
     let weak: Weak<Failover> = Arc::downgrade(failover);
     let metrics = metrics.clone();
@@ -68,19 +69,23 @@ fn report(f: &Failover, metrics: &Metrics, seen: &mut Seen) {
 
     let Some(r) = f.replicator() else {
         metrics.replication.set_lag(Duration::ZERO);
+        metrics.replication.clear_shipping();
         seen.uploads = 0;
         seen.upload_errors = 0;
         return;
     };
     let rs = r.status();
     metrics.replication.set_lag(Duration::from_secs_f64(rs.lag_seconds.max(0.0)));
+    metrics.replication.set_shipping(
+        rs.txid,
+        rs.commit_seq.saturating_sub(rs.shipped_seq),
+        rs.last_snapshot_at.map(unix_seconds),
+    );
     if rs.uploads < seen.uploads || rs.upload_errors < seen.upload_errors {
         *seen = Seen { failover_errors: seen.failover_errors, ..Seen::default() };
     }
     if rs.uploads > seen.uploads {
-        let at = rs
-            .last_upload_at
-            .map_or_else(crate::db::now, |t| t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64));
+        let at = rs.last_upload_at.map_or_else(crate::db::now, unix_seconds);
         for _ in seen.uploads..rs.uploads {
             metrics.replication.upload_succeeded(at);
         }
@@ -90,4 +95,8 @@ fn report(f: &Failover, metrics: &Metrics, seen: &mut Seen) {
         metrics.replication.upload_failed();
     }
     seen.upload_errors = rs.upload_errors;
+}
+
+fn unix_seconds(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }

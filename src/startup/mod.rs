@@ -21,6 +21,7 @@ use crate::ops::scheduler::{Intervals, Scheduler, SchedulerHandle};
 mod failover_feed;
 pub mod https;
 pub mod replication;
+mod tls_feed;
 
 pub struct Application {
     acceptor: poem::listener::BoxAcceptor,
@@ -118,6 +119,7 @@ impl Application {
         let (acceptor, local_addr, https) = if config.https_enabled() {
             let parts = https::start(&config, &db).await?;
             state.add_readiness_check("certificate", https::readiness(&parts.certs));
+            tls_feed::feed_certificate_metrics(&parts.certs, &state.obs.metrics);
             tracing::info!(https = %parts.https_addr, http = %parts.http_addr, domains = ?config.settings.domain, "automatic HTTPS");
             let rt = HttpsRuntime { certs: parts.certs, http: parts.http, http_addr: parts.http_addr };
             (parts.https, parts.https_addr, Some(rt))
@@ -146,10 +148,7 @@ impl Application {
                 let metrics = state.obs.metrics.backup.clone();
                 // The last success survives restarts (for the "backup stale" alert).
                 let runs = db.read(crate::db::jobs::all).await.context("cannot read job_runs")?;
-                if let Some(ok) =
-                    runs.iter().find(|j| j.job == "backup_verify" && j.last_outcome.as_deref() == Some("ok"))
-                    && let Some(at) = ok.last_finished
-                {
+                if let Some(at) = runs.iter().find(|j| j.job == "backup_verify").and_then(|j| j.last_success) {
                     metrics.restore_last_success(at);
                 }
                 Some(replication::verify_job(&config, f, metrics))

@@ -343,8 +343,23 @@ async fn standby_follows_serves_reads_refuses_writes_and_only_the_leader_is_read
         assert_eq!(metric(&text, "mysetlist_failover_is_leader"), Some(leader), "{role}");
         assert_eq!(metric(&text, &format!("mysetlist_role{{role=\"{role}\"}}")), Some(1.0), "{role}");
     }
-    let text = fan.get(p.app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    // The leader reports what it stored (TXID, first snapshot) and, caught up, no commit behind.
+    let text = wait_for(Duration::from_secs(10), || async {
+        let text = fan.get(p.app.url("/metrics")).send().await.ok()?.text().await.ok()?;
+        (metric(&text, "mysetlist_replication_txid").unwrap_or(0.0) >= 2.0
+            && metric(&text, "mysetlist_replication_commits_behind") == Some(0.0)
+            && metric(&text, "mysetlist_replication_last_snapshot_timestamp_seconds").is_some())
+        .then_some(text)
+    })
+    .await
+    .unwrap_or_else(|| panic!("primary: /metrics never showed the stored TXID and snapshot"));
     assert!(metric(&text, "mysetlist_replication_uploads_total").unwrap_or(0.0) >= 1.0, "{text}");
+    let snapshot_at = metric(&text, "mysetlist_replication_last_snapshot_timestamp_seconds").unwrap();
+    assert!((snapshot_at - chrono::Utc::now().timestamp() as f64).abs() < 120.0, "{text}");
+    // The standby ships nothing: no shipping gauges.
+    let text = fan.get(s.app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("mysetlist_replication_txid "), "{text}");
+    assert!(!text.contains("mysetlist_replication_commits_behind "), "{text}");
     let st = s.failover.status();
     assert_eq!((st.role, st.leader.as_deref()), (failover::NodeRole::Standby, Some("p")));
     assert!(st.txid >= 2 && st.applied_files >= 1, "{st:?}");

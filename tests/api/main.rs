@@ -26,4 +26,5 @@ mod setlist;
 mod observability;
 mod smoke;
 mod startup_errors;
+mod telemetry;
 mod voting;

@@ -114,6 +114,9 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
     m.backup.verify_failed(1_800_000_000);
     m.backup.verify_succeeded(1_800_000_100);
     m.replication.upload_succeeded(1_800_000_200);
+    m.replication.set_shipping(7, 0, Some(1_800_000_300));
+    m.failover.set_txid(7);
+    app.domain().db.write(|c| mysetlist::db::jobs::record(c, "drill", 1, 2, None)).await.unwrap();
     let t = scrape(&app).await;
     let documented = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ops/README.md")).unwrap();
     let names: std::collections::BTreeSet<&str> = documented
@@ -128,6 +131,38 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
         sample(&t, "mysetlist_tls_certificate_expiry_timestamp_seconds{domain=\"vote.example\"}"),
         Some(1_900_000_000.0)
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn scheduled_jobs_last_runs_are_on_metrics() {
+    let app = spawn_app().await;
+    // The scheduler runs `lock_shows` at start; its row in job_runs shows up at the next scrape.
+    let text = wait_for(Duration::from_secs(10), || async {
+        let t = scrape(&app).await;
+        (sample(&t, "mysetlist_job_last_run_ok{name=\"lock_shows\"}") == Some(1.0)).then_some(t)
+    })
+    .await
+    .expect("the lock_shows run never showed on /metrics");
+    let ran = sample(&text, "mysetlist_job_last_run_timestamp_seconds{name=\"lock_shows\"}").unwrap();
+    assert!((ran - mysetlist::db::now() as f64).abs() < 60.0, "{text}");
+    assert_eq!(sample(&text, "mysetlist_job_last_success_timestamp_seconds{name=\"lock_shows\"}"), Some(ran));
+    assert_eq!(sample(&text, "mysetlist_job_consecutive_failures{name=\"lock_shows\"}"), Some(0.0));
+
+    // A success then two failures: the last success stays, the failures count up.
+    let record = |finished: i64, error: Option<&'static str>| {
+        app.domain().db.write(move |c| mysetlist::db::jobs::record(c, "drill", finished - 5, finished, error))
+    };
+    record(1_700_000_000, None).await.unwrap();
+    record(1_700_000_100, Some("bucket unreachable")).await.unwrap();
+    record(1_700_000_200, Some("bucket unreachable")).await.unwrap();
+    let t = scrape(&app).await;
+    assert_eq!(sample(&t, "mysetlist_job_last_run_timestamp_seconds{name=\"drill\"}"), Some(1_700_000_200.0));
+    assert_eq!(sample(&t, "mysetlist_job_last_success_timestamp_seconds{name=\"drill\"}"), Some(1_700_000_000.0));
+    assert_eq!(sample(&t, "mysetlist_job_last_run_ok{name=\"drill\"}"), Some(0.0));
+    assert_eq!(sample(&t, "mysetlist_job_consecutive_failures{name=\"drill\"}"), Some(2.0));
+    assert!(t.contains("# TYPE mysetlist_job_last_run_ok gauge"), "{t}");
+    assert!(!t.contains("bucket unreachable"), "error texts stay off /metrics");
     app.stop().await;
 }
 

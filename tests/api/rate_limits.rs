@@ -1,5 +1,6 @@
 //! Rate limits: per address (behind a trusted proxy each test client claims its own address) and
-//! per account. A refused request is 429 problem+json with Retry-After and changes nothing.
+//! per account. A refused request is 429 problem+json with Retry-After and changes nothing, and
+//! counts in `mysetlist_rate_limit_rejections_total{limit}`.
 
 use mysetlist::domain::Role;
 use serde_json::json;
@@ -18,6 +19,13 @@ async fn limited(r: reqwest::Response) {
     let p = problem(r, 429).await;
     assert_eq!(p["code"], "rate_limited");
     assert!(retry_after.is_some_and(|s| (1..=3600).contains(&s)), "Retry-After: {retry_after:?}");
+}
+
+/// `mysetlist_rate_limit_rejections_total{limit="<limit>"}` on /metrics (0 when absent).
+async fn rejections(app: &TestApp, limit: &str) -> f64 {
+    let text = app.client().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let series = format!("mysetlist_rate_limit_rejections_total{{limit=\"{limit}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&series)?.trim().parse().ok()).unwrap_or(0.0)
 }
 
 #[tokio::test]
@@ -58,6 +66,9 @@ async fn sign_ins_are_limited_per_address_and_per_account() {
     app.user("other@example.org", Role::User).await;
     assert_eq!(login("other@example.org", PASSWORD, "192.0.2.1").await.unwrap().status(), 200);
     assert_eq!(app.count("SELECT count(*) FROM sessions", []), 1);
+    // Two refusals by the address limit (API and form), one by the account limit.
+    assert_eq!(rejections(&app, "login").await, 2.0);
+    assert_eq!(rejections(&app, "login_account").await, 1.0);
     app.stop().await;
 }
 
@@ -81,6 +92,7 @@ async fn sign_ups_are_limited_per_address() {
     assert_eq!(signup("four@example.org", &v6(1)).await.unwrap().status(), 201);
     assert_eq!(signup("five@example.org", &v6(2)).await.unwrap().status(), 201);
     limited(signup("six@example.org", &v6(3)).await.unwrap()).await;
+    assert_eq!(rejections(&app, "signup").await, 2.0);
     assert_eq!(signup("seven@example.org", "2001:db8:aa:cc::1").await.unwrap().status(), 201);
     assert_eq!(app.count("SELECT count(*) FROM users", []), 5);
     app.stop().await;
@@ -116,6 +128,8 @@ async fn votes_are_limited_per_account_and_per_address() {
     limited(vote(&c, 0, "198.51.100.1").await.unwrap()).await;
     assert_eq!(vote(&c, 0, "198.51.100.2").await.unwrap().status(), 200);
     assert_eq!(app.count("SELECT count(*) FROM votes", []), 9);
+    assert_eq!(rejections(&app, "votes_voter").await, 1.0);
+    assert_eq!(rejections(&app, "votes").await, 1.0);
     app.stop().await;
 }
 

@@ -160,3 +160,33 @@ async fn an_empty_data_dir_restores_from_the_bucket() {
     assert_eq!(vote(&app2, &c2, seeded.show_id, seeded.song_ids[0]).await.status(), 200);
     app2.stop().await;
 }
+
+/// `/readyz` takes the node out of rotation while S3 is gone (the lease cannot be renewed, so the
+/// node stops accepting writes within the lease TTL) and puts it back once S3 returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_goes_503_while_s3_is_down_and_back_to_200_after() {
+    let mut s3 = S3Server::start();
+    let bucket = s3.bucket("app-readiness");
+    let app = spawn_replicating(&s3, &bucket, &[("MYSETLIST_FAILOVER__LEASE_TTL", "2s")]).await;
+    let readyz = || async {
+        let r = app.client().get(app.url("/readyz")).send().await.unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+    };
+    let up = wait_for(Duration::from_secs(10), || async { (readyz().await.0 == 200).then_some(()) }).await;
+    assert!(up.is_some(), "never ready with S3 up: {:?}", readyz().await);
+
+    s3.stop();
+    let down = wait_for(Duration::from_secs(15), || async {
+        let (status, body) = readyz().await;
+        (status == 503).then_some(body)
+    })
+    .await
+    .expect("/readyz stayed 200 with S3 down");
+    assert_eq!(down["ready"], false);
+    assert!(down["failures"].to_string().contains("role"), "{down}");
+
+    s3.resume();
+    let back = wait_for(Duration::from_secs(30), || async { (readyz().await.0 == 200).then_some(()) }).await;
+    assert!(back.is_some(), "/readyz never recovered after S3 came back: {:?}", readyz().await);
+    app.stop().await;
+}
