@@ -66,7 +66,7 @@ if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
 fi
 [[ -x $BIN ]] || { echo "no binary at $BIN" >&2; exit 1; }
 
-TMP=$(mktemp -d /tmp/mysetlist-bench.XXXXXX)
+TMP=$(mktemp -d -t mysetlist-bench.XXXXXX)
 # nginx workers run as an unprivileged user and must reach $TMP/www.
 chmod 755 "$TMP"
 PIDS=()

@@ -19,7 +19,7 @@ fi
 
 # Seeds: small valid inputs of each kind, so the fuzzer starts from real documents.
 mkdir -p fuzz/corpus/config_toml fuzz/corpus/json_bodies fuzz/corpus/page_forms fuzz/corpus/ltx_decode
-printf 'data_dir = "/tmp/x"\nlisten = "127.0.0.1:8080"\ndomain = ["a.example"]\npublic_url = "https://a.example"\n[acme]\nemail = "a@b.example"\n[http]\nmax_body_bytes = 1024\n[sessions]\nidle_timeout = "14d"\n' \
+printf 'data_dir = "data"\nlisten = "127.0.0.1:8080"\ndomain = ["a.example"]\npublic_url = "https://a.example"\n[acme]\nemail = "a@b.example"\n[http]\nmax_body_bytes = 1024\n[sessions]\nidle_timeout = "14d"\n' \
   >fuzz/corpus/config_toml/seed-basic.toml
 printf '{"email":"a@b.example","password":"correct horse battery","display_name":"A"}' >fuzz/corpus/json_bodies/signup.json
 printf '{"entries":[{"title":"Intro","encore":0,"is_tape":true}]}' >fuzz/corpus/json_bodies/setlist.json
