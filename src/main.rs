@@ -5,6 +5,6 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> ExitCode {
     // One TLS provider for the whole process (rustls needs it chosen explicitly).
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     mysetlist::cli::run(mysetlist::cli::Cli::parse()).await
 }

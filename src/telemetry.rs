@@ -1,6 +1,10 @@
 //! Logging, and the optional error tracking and traces of `[telemetry]`.
 //!
 //! - Logs: JSON lines when stderr is not a terminal (or `log.format = "json"`), pretty otherwise.
+//!   The server writes them from a background thread (tracing-appender): a request never waits
+//!   for a write to stderr (measured: see README "Performance"). If the sink stalls and 64k lines
+//!   are queued, further lines are dropped rather than stalling requests, and counted in
+//!   `mysetlist_log_lines_dropped_total`. The queue is flushed on shutdown.
 //! - Errors (`telemetry.sentry_dsn`): every event logged at level `error` (internal errors: the 5xx
 //!   path of `error.rs`, failed background work) and panics go to a Sentry-compatible server. The
 //!   per-request log line is left out (it is no error of its own: a standby's 503s log it too).
@@ -15,8 +19,8 @@
 //! [`Telemetry::shutdown`] when the server stops.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
@@ -24,6 +28,7 @@ use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::fmt::format::FmtSpan;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -39,6 +44,15 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 static TRACING_ON: AtomicBool = AtomicBool::new(false);
+/// The background log writer's count of dropped lines, once the server installed it.
+static LOG_DROPS: OnceLock<tracing_appender::non_blocking::ErrorCounter> = OnceLock::new();
+/// Lines the background log writer holds before it drops (about 10 MB of request lines).
+const LOG_QUEUE_LINES: usize = 64 * 1024;
+
+/// Log lines dropped because the log sink did not keep up (0 when logs are written directly).
+pub fn log_lines_dropped() -> u64 {
+    LOG_DROPS.get().map_or(0, |c| c.dropped_lines() as u64)
+}
 
 /// Whether request spans are exported (the middleware creates none otherwise).
 pub fn traces_enabled() -> bool {
@@ -53,9 +67,10 @@ pub fn name_span(span: &tracing::Span, name: String) {
     span.context().span().update_name(name);
 }
 
-/// Installs the global subscriber once (logs only); later calls (tests) are ignored.
+/// Installs the global subscriber once (logs only, written directly: the CLI commands exit right
+/// after their work, with nothing to flush); later calls (tests) are ignored.
 pub fn init(format: LogFormat, level: &str) {
-    let _ = install(format, level, &TelemetrySettings::default());
+    let _ = install(format, level, &TelemetrySettings::default(), false);
 }
 
 /// What [`init_with`] started; call [`Telemetry::shutdown`] before exit to flush.
@@ -63,12 +78,14 @@ pub fn init(format: LogFormat, level: &str) {
 pub struct Telemetry {
     sentry: Option<sentry::ClientInitGuard>,
     tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    /// Dropping it writes out the queued log lines and stops the writer thread.
+    log_writer: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl Telemetry {
     /// Sends what is still queued (bounded by a few seconds) and stops the exporters.
     pub async fn shutdown(self) {
-        let Telemetry { sentry, tracer } = self;
+        let Telemetry { sentry, tracer, log_writer } = self;
         // Both block while their uploads run on this runtime: off the async threads.
         let _ = tokio::task::spawn_blocking(move || {
             if let Some(provider) = tracer {
@@ -83,17 +100,24 @@ impl Telemetry {
                 }
                 drop(guard);
             }
+            drop(log_writer);
         })
         .await;
     }
 }
 
-/// Logging plus, when configured, error tracking and traces. Must run inside the tokio runtime.
+/// The server's logging (from a background writer) plus, when configured, error tracking and
+/// traces. Must run inside the tokio runtime.
 pub fn init_with(format: LogFormat, level: &str, settings: &TelemetrySettings) -> anyhow::Result<Telemetry> {
-    install(format, level, settings)
+    install(format, level, settings, true)
 }
 
-fn install(format: LogFormat, level: &str, settings: &TelemetrySettings) -> anyhow::Result<Telemetry> {
+fn install(
+    format: LogFormat,
+    level: &str,
+    settings: &TelemetrySettings,
+    background_writer: bool,
+) -> anyhow::Result<Telemetry> {
     let filter = std::env::var("MYSETLIST_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
@@ -105,7 +129,18 @@ fn install(format: LogFormat, level: &str, settings: &TelemetrySettings) -> anyh
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_span_events(FmtSpan::NONE);
+    let (writer, log_writer) = if background_writer {
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .buffered_lines_limit(LOG_QUEUE_LINES)
+            .lossy(true)
+            .thread_name("log-writer")
+            .finish(std::io::stderr());
+        let _ = LOG_DROPS.set(writer.error_counter());
+        (BoxMakeWriter::new(writer), Some(guard))
+    } else {
+        (BoxMakeWriter::new(std::io::stderr), None)
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer).with_span_events(FmtSpan::NONE);
     let fmt = if json {
         fmt.json().flatten_event(true).with_current_span(false).with_span_list(false).with_filter(filter).boxed()
     } else {
@@ -139,7 +174,7 @@ fn install(format: LogFormat, level: &str, settings: &TelemetrySettings) -> anyh
             tracing::info!(endpoint = %settings.otlp_endpoint, ratio = settings.trace_sample_ratio, "exporting request traces over OTLP");
         }
     }
-    Ok(Telemetry { sentry, tracer })
+    Ok(Telemetry { sentry, tracer, log_writer })
 }
 
 fn http_client() -> anyhow::Result<reqwest::Client> {

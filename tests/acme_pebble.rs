@@ -26,7 +26,7 @@ const ISSUE_TIMEOUT: Duration = Duration::from_secs(90);
 const HSTS: &str = "max-age=31536000; includeSubDomains; preload";
 
 fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The application's store in miniature: keeps values and counts saves per key.

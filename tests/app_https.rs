@@ -63,7 +63,7 @@ fn https_client(root_pem: &str) -> reqwest::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_app_obtains_serves_and_reuses_its_certificate() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let _ports = challenge_ports_lock();
     let pebble = Pebble::start_new(PebbleConfig::default());
     let data = tempfile::tempdir().unwrap();

@@ -132,6 +132,12 @@ impl Collector for AppCollector {
                 disk.available,
             )?;
         }
+        counter(
+            &mut enc,
+            "mysetlist_log_lines_dropped",
+            "Log lines dropped because stderr did not keep up (the log queue was full)",
+            crate::telemetry::log_lines_dropped(),
+        )?;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use instant_acme::CertificateIdentifier;
-use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use serde::{Deserialize, Serialize};
@@ -82,16 +82,15 @@ impl fmt::Debug for LoadedCertificate {
 impl LoadedCertificate {
     pub fn from_record(record: StoredCertificate) -> Result<Self, TlsError> {
         let bad = |what: String| TlsError::BadCertificate(what);
-        let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut record.chain_pem.as_bytes())
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(record.chain_pem.as_bytes())
             .collect::<Result<_, _>>()
             .map_err(|err| bad(format!("certificate chain is not valid PEM: {err}")))?;
         let leaf = chain.first().ok_or_else(|| bad("certificate chain is empty".into()))?.clone();
-        let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut record.key_pem.expose().as_bytes())
-            .map_err(|_| bad("private key is not valid PEM".into()))?
-            .ok_or_else(|| bad("private key is missing".into()))?;
-        let provider = CryptoProvider::get_default()
-            .cloned()
-            .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+        let key = PrivateKeyDer::from_pem_slice(record.key_pem.expose().as_bytes()).map_err(|err| match err {
+            rustls::pki_types::pem::Error::NoItemsFound => bad("private key is missing".into()),
+            _ => bad("private key is not valid PEM".into()),
+        })?;
+        let provider = super::server_config::crypto_provider();
         let certified = CertifiedKey::from_der(chain, key, &provider)
             .map_err(|err| bad(format!("certificate and private key do not fit: {err}")))?;
 

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
 
@@ -45,9 +44,7 @@ pub(crate) fn tls_alpn01_certificate(
     let key = rcgen::KeyPair::generate().map_err(failed)?;
     let cert = params.self_signed(&key).map_err(failed)?;
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let provider = CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let provider = super::server_config::crypto_provider();
     // Not `CertifiedKey::from_der`: its key check parses the certificate with webpki, which
     // rejects the critical acmeIdentifier extension this certificate exists for.
     let signing_key = provider

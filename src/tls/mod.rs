@@ -32,5 +32,5 @@ pub use manager::{CertManager, CertManagerHandle, CertStatus};
 pub use options::{AcmeOptions, Challenge};
 pub use redirect::{Hsts, HstsEndpoint, HttpsRedirect, hsts_header_value};
 pub use resolver::CertResolver;
-pub use server_config::{ACME_TLS_ALPN, server_config};
+pub use server_config::{ACME_TLS_ALPN, crypto_provider, server_config};
 pub use store::{ACCOUNT_KEY_PREFIX, CERTIFICATE_KEY, CertStore, MemoryCertStore, StoreError};

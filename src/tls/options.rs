@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use super::error::TlsError;
 
@@ -154,7 +155,7 @@ fn is_plausible_email(email: &str) -> bool {
 fn read_ca_file(path: &PathBuf) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let bad = |reason: String| TlsError::CaFile { path: path.clone(), reason };
     let pem = std::fs::read(path).map_err(|err| bad(format!("cannot be read: {err}")))?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| bad(format!("is not valid PEM: {err}")))?;
     if certs.is_empty() {

@@ -57,7 +57,7 @@ fn node_env(endpoint: &str, bucket: &str, node: &str, role: &str, ack: &str) -> 
 
 /// Starts a node in this process (like `spawn_app_with`, keeping its failover handle).
 async fn spawn_node(env: Vec<(String, String)>) -> Node {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().expect("temp dir");
     let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = test_config(dir.path(), &refs);

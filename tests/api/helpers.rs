@@ -41,7 +41,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 
 /// Starts the app on an existing data directory (e.g. one the CLI prepared).
 pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> TestApp {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = test_config(dir.path(), extra);
     let app = Application::build(config, false).await.expect("app builds");
     let addr = app.local_addr();

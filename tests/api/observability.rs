@@ -47,6 +47,7 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
         "mysetlist_db_commit_duration_seconds_bucket{le=\"+Inf\"} ",
         "mysetlist_db_size_bytes ",
         "mysetlist_db_wal_size_bytes ",
+        "mysetlist_log_lines_dropped_total 0",
         "mysetlist_disk_available_bytes ",
         "mysetlist_replication_lag_seconds ",
         "mysetlist_replication_upload_errors_total ",

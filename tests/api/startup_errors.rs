@@ -10,7 +10,7 @@ use mysetlist::startup::Application;
 use crate::helpers::test_config;
 
 async fn build_error(dir: &std::path::Path) -> String {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Application::build(test_config(dir, &[]), false).await {
         Ok(_) => panic!("the app started with data_dir = {}", dir.display()),
         Err(e) => format!("{e:#}"),
@@ -87,7 +87,7 @@ async fn a_truncated_database_is_refused_too() {
 
 #[tokio::test]
 async fn a_listen_address_in_use_names_the_setting() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let tmp = tempfile::tempdir().unwrap();
