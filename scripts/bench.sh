@@ -155,7 +155,7 @@ while ((waited < IDLE_WAIT)); do
   sleep 15
   waited=$((waited + 15))
 done
-IDLE_NOTE="waited ${waited}s for an idle machine; rustc processes at start: $(pgrep -x rustc | wc -l)"
+IDLE_NOTE="waited ${waited}s for an idle machine; rustc processes at start: $( (pgrep -x rustc || true) | wc -l)"
 LOAD_START=$(load1)
 if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) < 1 else 1)" "$LOAD_START"; then :; else
   log "load average is $LOAD_START (>= 1): other work shares the CPU, numbers will be noisy"
