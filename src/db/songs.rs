@@ -107,25 +107,25 @@ pub struct RankedSong {
     pub anon_votes: i64,
 }
 
-/// The ranking: one indexed read of the counters kept in the vote transaction.
-pub fn ranking(conn: &Connection, show_id: i64) -> Result<Vec<RankedSong>, DbError> {
+/// The ranking: one indexed read of the counters kept in the vote transaction. None when the show
+/// does not exist (the same statement tells, so the JSON ranking needs no second lookup).
+pub fn ranking(conn: &Connection, show_id: i64) -> Result<Option<Vec<RankedSong>>, DbError> {
+    // From the show outwards: no row at all means no show; a show without songs gives one row of NULLs.
     let mut stmt = conn.prepare_cached(
-        "SELECT ss.song_id, s.title, s.album, ss.votes, ss.anon_votes FROM show_songs ss
-         JOIN songs s ON s.id = ss.song_id WHERE ss.show_id = ?1
+        "SELECT ss.song_id, s.title, s.album, ss.votes, ss.anon_votes FROM shows sh
+         LEFT JOIN show_songs ss ON ss.show_id = sh.id LEFT JOIN songs s ON s.id = ss.song_id
+         WHERE sh.id = ?1
          ORDER BY ss.votes + ss.anon_votes DESC, ss.votes DESC, ss.added_at, s.title",
     )?;
-    let rows = stmt
-        .query_map([show_id], |r| {
-            Ok(RankedSong {
-                song_id: r.get(0)?,
-                title: r.get(1)?,
-                album: r.get(2)?,
-                votes: r.get(3)?,
-                anon_votes: r.get(4)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(rows)
+    let mut rows = stmt.query([show_id])?;
+    let mut show_exists = false;
+    let mut songs = Vec::new();
+    while let Some(r) = rows.next()? {
+        show_exists = true;
+        let Some(song_id) = r.get::<_, Option<i64>>(0)? else { continue };
+        songs.push(RankedSong { song_id, title: r.get(1)?, album: r.get(2)?, votes: r.get(3)?, anon_votes: r.get(4)? });
+    }
+    Ok(show_exists.then_some(songs))
 }
 
 /// Adds a song to a show's list; false if it was already there.

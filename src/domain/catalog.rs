@@ -262,7 +262,9 @@ impl Domain {
                 db::artists::update(c, id, &a, now).map_err(|e| unique_conflict(e, "an artist"))?;
                 audit(c, Some(actor_id), "artist.update", "artist", id, json!({"name": a.name}), now)
             })
-            .await
+            .await?;
+        self.every_ranking_changed();
+        Ok(())
     }
 
     pub async fn delete_artist(&self, actor: &CurrentUser, id: i64) -> Result<(), DomainError> {
@@ -275,7 +277,9 @@ impl Domain {
                 }
                 audit(c, Some(actor_id), "artist.delete", "artist", id, json!({}), now)
             })
-            .await
+            .await?;
+        self.every_ranking_changed();
+        Ok(())
     }
 
     pub async fn create_venue(&self, actor: &CurrentUser, input: VenueInput) -> Result<i64, DomainError> {
@@ -298,7 +302,9 @@ impl Domain {
                 db::venues::update(c, id, &v, now).map_err(|e| unique_conflict(e, "a venue"))?;
                 audit(c, Some(actor_id), "venue.update", "venue", id, json!({"name": v.name}), now)
             })
-            .await
+            .await?;
+        self.every_ranking_changed();
+        Ok(())
     }
 
     pub async fn delete_venue(&self, actor: &CurrentUser, id: i64) -> Result<(), DomainError> {
@@ -318,7 +324,9 @@ impl Domain {
                 }
                 audit(c, Some(actor_id), "venue.delete", "venue", id, json!({}), now)
             })
-            .await
+            .await?;
+        self.every_ranking_changed();
+        Ok(())
     }
 
     pub async fn create_song(&self, actor: &CurrentUser, artist_id: i64, input: SongInput) -> Result<i64, DomainError> {
@@ -338,7 +346,9 @@ impl Domain {
                 db::songs::update(c, id, &s).map_err(|e| unique_conflict(e, "a song"))?;
                 audit(c, Some(actor_id), "song.update", "song", id, json!({"title": s.title}), now)
             })
-            .await
+            .await?;
+        self.every_ranking_changed();
+        Ok(())
     }
 
     pub async fn delete_song(&self, actor: &CurrentUser, id: i64) -> Result<(), DomainError> {
@@ -352,7 +362,7 @@ impl Domain {
                 audit(c, Some(actor_id), "song.delete", "song", id, json!({}), now)
             })
             .await?;
-        self.rankings.invalidate_all();
+        self.every_ranking_changed();
         Ok(())
     }
 
@@ -424,7 +434,7 @@ impl Domain {
                 audit(c, Some(actor_id), "show.delete", "show", id, json!({}), now)
             })
             .await?;
-        self.rankings.invalidate(&id);
+        self.ranking_changed(id);
         Ok(())
     }
 

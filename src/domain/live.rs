@@ -2,11 +2,12 @@
 //! [`COALESCE`] one ranking is read and serialized once, and the same bytes go to every watcher.
 //! Under heavy voting a show therefore publishes at most 1/COALESCE messages per second.
 //!
-//! Messages are `Bytes`: a watcher's clone is a reference count, so fanning one ranking out to
-//! 10,000 watchers copies nothing.
+//! Messages are shared ([`RankingUpdate`] behind an `Arc`): a watcher's clone is a reference count,
+//! so fanning one ranking out to 10,000 watchers copies nothing, and the transport frames each
+//! message once for all of them (see [`RankingUpdate::framed`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,14 +15,34 @@ use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
 use super::Domain;
-use crate::db::songs::RankedSong;
+use super::{DomainError, Ranking};
 
 pub const COALESCE: Duration = Duration::from_millis(25);
 /// Messages a slow watcher may lag behind before it skips to the newest ranking.
 const CHANNEL_DEPTH: usize = 16;
 
+/// One ranking as every watcher receives it.
+#[derive(Debug)]
+pub struct RankingUpdate {
+    /// `{"show_id":..,"ranking":[..]}`
+    pub json: Bytes,
+    framed: OnceLock<Bytes>,
+}
+
+impl RankingUpdate {
+    pub fn new(json: Bytes) -> Arc<Self> {
+        Arc::new(Self { json, framed: OnceLock::new() })
+    }
+
+    /// The message in a transport's framing, built by the first watcher that sends it and shared by
+    /// the rest: one event frame per message instead of one per watcher.
+    pub fn framed(&self, frame: impl FnOnce(&[u8]) -> Bytes) -> Bytes {
+        self.framed.get_or_init(|| frame(&self.json)).clone()
+    }
+}
+
 struct Channel {
-    tx: broadcast::Sender<Bytes>,
+    tx: broadcast::Sender<Arc<RankingUpdate>>,
     pending: bool,
 }
 
@@ -36,7 +57,7 @@ impl Hub {
     }
 
     /// Watch a show's ranking. Each message is a JSON document `{"show_id":..,"ranking":[..]}`.
-    pub fn subscribe(&self, show_id: i64) -> broadcast::Receiver<Bytes> {
+    pub fn subscribe(&self, show_id: i64) -> broadcast::Receiver<Arc<RankingUpdate>> {
         let mut channels = self.channels.lock();
         let ch = channels
             .entry(show_id)
@@ -79,7 +100,9 @@ impl Hub {
             }
             let Some(domain) = domain.upgrade() else { return };
             let message = match domain.ranking(show_id).await {
-                Ok(r) => ranking_message(show_id, &r),
+                Ok(r) => RankingUpdate::new(ranking_message(show_id, &r)),
+                // Deleted: its watchers keep the last ranking they got.
+                Err(DomainError::NotFound(_)) => return,
                 Err(e) => {
                     tracing::warn!(show_id, error = %e, "could not read ranking for live update");
                     return;
@@ -92,14 +115,14 @@ impl Hub {
     }
 }
 
-/// The JSON document of a live update: `{"show_id":..,"ranking":[..]}`, serialized straight from
-/// the cached ranking (no intermediate `serde_json::Value`).
-pub fn ranking_message(show_id: i64, ranking: &[RankedSong]) -> Bytes {
-    #[derive(serde::Serialize)]
-    struct Message<'a> {
-        show_id: i64,
-        ranking: &'a [RankedSong],
-    }
-    // Serializing plain structs and strings to a Vec cannot fail.
-    Bytes::from(serde_json::to_vec(&Message { show_id, ranking }).unwrap_or_default())
+/// The JSON document of a live update: `{"show_id":..,"ranking":[..]}`, around the ranking's own
+/// cached JSON (the same bytes `GET /api/v1/shows/{id}/ranking` sends).
+pub fn ranking_message(show_id: i64, ranking: &Ranking) -> Bytes {
+    let songs = ranking.json();
+    let head = format!("{{\"show_id\":{show_id},\"ranking\":");
+    let mut message = Vec::with_capacity(head.len() + songs.len() + 1);
+    message.extend_from_slice(head.as_bytes());
+    message.extend_from_slice(&songs);
+    message.push(b'}');
+    Bytes::from(message)
 }

@@ -11,6 +11,7 @@ pub mod live;
 mod moderation;
 mod page_reads;
 mod passwords;
+mod ranking;
 pub mod search;
 mod sessions;
 mod setlists;
@@ -27,6 +28,7 @@ pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
 pub(crate) use catalog::{parse_status, parse_time, tx};
 pub use error::DomainError;
 pub use page_reads::AccountSummary;
+pub use ranking::Ranking;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
 pub(crate) use setlists::{resolve_entries, store_actual};
@@ -91,7 +93,7 @@ pub struct Domain {
     pub vote_events: events::VoteEvents,
     /// Server secret (random, stored in the database): keys the network hashes of anonymous voters.
     secret: [u8; 32],
-    rankings: moka::sync::Cache<i64, Arc<Vec<db::songs::RankedSong>>>,
+    rankings: moka::sync::Cache<i64, Arc<Ranking>>,
     /// Per-show change counter guarding `rankings` against stale inserts (see votes::ranking_changed).
     ranking_gens: parking_lot::Mutex<std::collections::HashMap<i64, u64>>,
     sessions: moka::sync::Cache<[u8; 32], Session>,
@@ -150,17 +152,10 @@ impl Domain {
     }
 
     /// The database changed underneath the rules (a standby applied replicated pages): forget
-    /// every cached ranking and session, and push fresh rankings to live watchers.
+    /// every cached ranking, page and session, and push fresh rankings to live watchers.
     pub fn data_changed(&self) {
-        {
-            // Under the lock that guards ranking inserts: a read that began before the change
-            // cannot put its stale ranking back (see votes::ranking).
-            let mut gens = self.ranking_gens.lock();
-            *gens.entry(EVERY_SHOW).or_insert(0) += 1;
-            self.rankings.invalidate_all();
-        }
+        self.every_ranking_changed();
         self.sessions.invalidate_all();
-        self.hub.publish_all();
     }
 
     /// Checks the database accepts a write (for /readyz).

@@ -1,5 +1,4 @@
-//! Small reads the server-rendered pages need: single rows by id, the account summary, admin lists,
-//! and the ranking generation that keys the show-page cache.
+//! Small reads the server-rendered pages need: single rows by id, the account summary, admin lists.
 
 use super::{CurrentUser, Domain, DomainError, Role, votes::voting_open};
 use crate::db::{self, artists::Artist, shows::Show, songs::Song, stats::Totals, venues::Venue};
@@ -17,13 +16,6 @@ pub struct AccountSummary {
 }
 
 impl Domain {
-    /// A counter that changes whenever anything on the show's page may have changed (a vote, an added
-    /// song, the actual setlist, an edit). Cached pages are keyed by it, so a change invalidates
-    /// exactly the pages of that show.
-    pub fn ranking_generation(&self, show_id: i64) -> u64 {
-        self.ranking_gens.lock().get(&show_id).copied().unwrap_or(0)
-    }
-
     /// Whether fans can still vote on the show (it is upcoming and has not started).
     pub fn is_voting_open(&self, show: &Show) -> bool {
         voting_open(show, self.now())

@@ -2,21 +2,14 @@
 
 use std::sync::Arc;
 
-use super::{Domain, DomainError, Voter, trending, votes::voting_open};
-use crate::db::{
-    self,
-    artists::Artist,
-    setlists::SetlistEntry,
-    shows::Show,
-    songs::{RankedSong, Song},
-    venues::Venue,
-};
+use super::{Domain, DomainError, Ranking, Voter, trending, votes::voting_open};
+use crate::db::{self, artists::Artist, setlists::SetlistEntry, shows::Show, songs::Song, venues::Venue};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ShowPage {
     pub show: Show,
     pub voting_open: bool,
-    pub ranking: Arc<Vec<RankedSong>>,
+    pub ranking: Arc<Ranking>,
     /// Songs of the catalog not yet on the list (for "add a song").
     pub addable: Vec<Song>,
     pub actual: Vec<SetlistEntry>,

@@ -155,40 +155,6 @@ impl Domain {
         }
         Ok(added)
     }
-
-    pub(crate) fn ranking_changed(&self, show_id: i64) {
-        {
-            // Bump and invalidate under the lock that guards cache inserts: a read that started
-            // before this change can then never put its stale ranking back into the cache.
-            let mut gens = self.ranking_gens.lock();
-            *gens.entry(show_id).or_insert(0) += 1;
-            self.rankings.invalidate(&show_id);
-        }
-        self.hub.publish(show_id);
-    }
-
-    /// The ranking of a show, cached until the next vote on it.
-    pub async fn ranking(&self, show_id: i64) -> Result<std::sync::Arc<Vec<db::songs::RankedSong>>, DomainError> {
-        if let Some(r) = self.rankings.get(&show_id) {
-            return Ok(r);
-        }
-        let generation = ranking_generation(&self.ranking_gens.lock(), show_id);
-        let r = std::sync::Arc::new(
-            self.db.read(move |c| db::songs::ranking(c, show_id)).await.map_err(DomainError::from)?,
-        );
-        let gens = self.ranking_gens.lock();
-        if ranking_generation(&gens, show_id) == generation {
-            self.rankings.insert(show_id, r.clone());
-        }
-        Ok(r)
-    }
-}
-
-/// Changes when the show's ranking or every ranking (`EVERY_SHOW`) was invalidated; both
-/// counters only grow, so their sum changes whenever either does.
-fn ranking_generation(gens: &std::collections::HashMap<i64, u64>, show_id: i64) -> u64 {
-    let of = |id| gens.get(&id).copied().unwrap_or(0);
-    of(show_id) + of(super::EVERY_SHOW)
 }
 
 fn check_anonymous_limits(

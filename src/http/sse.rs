@@ -2,23 +2,24 @@
 //! ranking; after that one event per (coalesced) change. A watcher that falls behind skips to the
 //! newest ranking instead of queueing.
 //!
-//! The body is a stream of shared `Bytes`: the event framing is static and the JSON is the hub's
-//! message itself, so a broadcast to many watchers costs no copy or allocation per watcher (poem's
-//! `SSE` type formats every event into a new String per watcher and re-buffers it through an
-//! AsyncRead, which at 10,000 watchers dominated the fan-out time and memory).
+//! The body is a stream of shared `Bytes`: each hub message is framed as an event once (by the first
+//! watcher to send it) and every watcher sends that same buffer, so a broadcast to many watchers
+//! costs no copy or allocation per watcher and one body frame each (poem's `SSE` type formats every
+//! event into a new String per watcher and re-buffers it through an AsyncRead, which at 10,000
+//! watchers dominated the fan-out time and memory).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt, stream};
+use futures_util::{StreamExt, stream};
 use poem::web::{Data, Path};
 use poem::{Body, Response, handler};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
 use super::state::AppState;
-use crate::domain::live::ranking_message;
+use crate::domain::live::{RankingUpdate, ranking_message};
 use crate::error::AppError;
 
 /// Comment lines keep proxies and browsers from closing an idle stream.
@@ -26,23 +27,31 @@ const KEEP_ALIVE: Duration = Duration::from_secs(20);
 
 /// One `ranking` event: `event: ranking`, the JSON on one `data:` line (serde_json's compact output
 /// has no newlines), and the blank line that ends the event.
-fn ranking_event(json: Bytes) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-    stream::iter([Ok(Bytes::from_static(b"event: ranking\ndata: ")), Ok(json), Ok(Bytes::from_static(b"\n\n"))])
+fn ranking_event(json: &[u8]) -> Bytes {
+    const HEAD: &[u8] = b"event: ranking\ndata: ";
+    let mut event = Vec::with_capacity(HEAD.len() + json.len() + 2);
+    event.extend_from_slice(HEAD);
+    event.extend_from_slice(json);
+    event.extend_from_slice(b"\n\n");
+    Bytes::from(event)
 }
 
 #[handler]
 pub async fn ranking_stream(Data(state): Data<&Arc<AppState>>, Path(show_id): Path<i64>) -> Result<Response, AppError> {
     let domain = state.domain.clone();
-    // Unknown shows first: subscribing creates the show's channel, which must not exist for any id.
-    domain.show_by_id(show_id).await?;
-    // Subscribe before reading the current ranking so no change can fall in between.
+    // Unknown shows first (NotFound): subscribing creates the show's channel, which must not exist
+    // for any id.
+    domain.ranking(show_id).await?;
+    // Subscribe before reading the current ranking so no change can fall in between (a cache hit
+    // unless a vote came in since).
     let updates = domain.hub.subscribe(show_id);
     let ranking = domain.ranking(show_id).await?;
-    let first = ranking_message(show_id, &ranking);
+    let first = ranking_event(&ranking_message(show_id, &ranking));
     // Lagged (the only error): the next message carries the full newest ranking anyway.
-    let live =
-        BroadcastStream::new(updates).filter_map(|m: Result<Bytes, BroadcastStreamRecvError>| async move { m.ok() });
-    let events = stream::once(async move { first }).chain(live).flat_map(ranking_event);
+    let live = BroadcastStream::new(updates).filter_map(
+        |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| async move { m.ok().map(|u| u.framed(ranking_event)) },
+    );
+    let events = stream::once(async move { first }).chain(live).map(Ok::<_, std::io::Error>);
     let start = tokio::time::Instant::now() + KEEP_ALIVE;
     let keep_alive =
         IntervalStream::new(tokio::time::interval_at(start, KEEP_ALIVE)).map(|_| Ok(Bytes::from_static(b":\n\n")));

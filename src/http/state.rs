@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::config::Config;
+use crate::db::shows::Show;
 use crate::domain::Domain;
 use crate::import::Importer;
 use crate::observability::Observability;
@@ -21,7 +24,11 @@ pub struct AppState {
     pub readiness: parking_lot::RwLock<Vec<(&'static str, ReadinessCheck)>>,
     /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation, voting
     /// open). A vote or edit bumps the generation; the flag retires pages rendered before the start.
-    pub page_cache: moka::sync::Cache<(i64, u64, bool), Arc<str>>,
+    pub page_cache: moka::sync::Cache<(i64, u64, bool), Bytes>,
+    /// The show behind a page slug, as last read, so a cached page is found without a database read.
+    /// Only ever used to build a `page_cache` key: every change to a show bumps its generation, so a
+    /// stale entry finds no page and the request reads the show afresh (see pages/show.rs).
+    pub shows_by_slug: moka::sync::Cache<String, Arc<Show>>,
     /// Online imports (admin page) and their progress; shared with the scheduler.
     pub importer: Arc<Importer>,
 }
@@ -38,6 +45,10 @@ impl AppState {
             // The time limit only bounds how long a renamed artist or venue shows its old name.
             page_cache: moka::sync::Cache::builder()
                 .max_capacity(2_000)
+                .time_to_live(std::time::Duration::from_secs(300))
+                .build(),
+            shows_by_slug: moka::sync::Cache::builder()
+                .max_capacity(10_000)
                 .time_to_live(std::time::Duration::from_secs(300))
                 .build(),
         })

@@ -1,7 +1,7 @@
 //! The server-rendered pages over real HTTP: content, 404s as HTML, forms with CSRF tokens and
 //! Post/Redirect/Get, accounts, admin roles, and the show-page cache for signed-out visitors.
 
-use mysetlist::domain::{Role, Voter};
+use mysetlist::domain::{CurrentUser, Role, SongInput, VenueInput, Voter};
 use reqwest::{Client, Response, StatusCode};
 
 use crate::helpers::*;
@@ -501,5 +501,51 @@ async fn signed_out_show_page_is_cached_until_a_vote_changes_it() {
     // Signed-in visitors never get the shared page: theirs carries their own forms.
     let (_, mine) = get_html(&fan, &page).await;
     assert!(mine.contains("class=\"vote\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cached_show_pages_follow_edits_of_venues_songs_and_the_show() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 3).await;
+    let admin = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
+    let d = app.domain();
+    let page = app.url(&format!("/shows/{}", seeded.slug));
+    let anon = app.client();
+    let (_, before) = get_html(&anon, &page).await;
+    assert!(before.contains("Song 1") && !before.contains("Renamed Hall"));
+    let (_, again) = get_html(&anon, &page).await;
+    assert_eq!(again, before, "served from the cache");
+
+    let venue = VenueInput {
+        name: "Renamed Hall".into(),
+        city: "Berlin".into(),
+        country: "DE".into(),
+        timezone: "Europe/Berlin".into(),
+        ..Default::default()
+    };
+    d.update_venue(&admin, seeded.venue_id, venue).await.unwrap();
+    let (_, after) = get_html(&anon, &page).await;
+    assert!(after.contains("Renamed Hall"), "a venue rename retires the cached page");
+
+    let song = SongInput { title: "Retitled Song".into(), ..Default::default() };
+    d.update_song(&admin, seeded.song_ids[1], song).await.unwrap();
+    let (_, after) = get_html(&anon, &page).await;
+    assert!(after.contains("Retitled Song") && !after.contains("Song 1<"), "a song edit retires it too");
+    let ranking: serde_json::Value = anon
+        .get(app.url(&format!("/api/v1/shows/{}/ranking", seeded.show_id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(ranking.as_array().unwrap().iter().any(|s| s["title"] == "Retitled Song"), "{ranking}");
+
+    d.delete_show(&admin, seeded.show_id).await.unwrap();
+    let (status, _) = get_html(&anon, &page).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a deleted show's cached page is never served");
+    let r = anon.get(app.url(&format!("/api/v1/shows/{}/ranking", seeded.show_id))).send().await.unwrap();
+    assert_eq!(r.status(), 404, "nor its cached ranking");
     app.stop().await;
 }

@@ -366,3 +366,36 @@ pub struct AuditEntry {
     pub target_id: String,
     pub details: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+    use crate::domain::Ranking;
+
+    /// `GET /shows/{id}/ranking` sends the cached ranking's JSON as `Vec<RankedSong>`: it must be
+    /// exactly what the documented type serializes to.
+    #[test]
+    fn cached_ranking_json_is_the_documented_ranked_song_list() {
+        let songs = vec![
+            db::songs::RankedSong {
+                song_id: 1,
+                title: "Jóga".into(),
+                album: "Homogenic".into(),
+                votes: 9,
+                anon_votes: 2,
+            },
+            db::songs::RankedSong {
+                song_id: 2,
+                title: "a \"b\" <c>".into(),
+                album: String::new(),
+                votes: 0,
+                anon_votes: 0,
+            },
+        ];
+        let documented: Vec<RankedSong> = songs.iter().map(RankedSong::from).collect();
+        let cached: serde_json::Value = serde_json::from_slice(&Ranking::new(songs).json()).unwrap();
+        assert_eq!(cached, documented.to_json().unwrap());
+    }
+}

@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::ApiTags;
 use super::json_body::JsonBody;
 use super::models::*;
+use super::shared_json::SharedJson;
 use crate::domain::{ActualEntryInput, ShowInput, VoteAction};
 use crate::error::AppError;
 use crate::http::auth::{Visitor, check_same_origin};
@@ -65,10 +66,10 @@ impl ShowsApi {
 
     /// The ranking only (songs ordered by votes)
     #[oai(path = "/shows/:id/ranking", method = "get")]
-    async fn ranking(&self, state: Data<&Arc<AppState>>, id: Path<i64>) -> poem::Result<Json<Vec<RankedSong>>> {
-        state.domain.show_by_id(id.0).await.map_err(AppError::from)?;
+    async fn ranking(&self, state: Data<&Arc<AppState>>, id: Path<i64>) -> poem::Result<SharedJson<Vec<RankedSong>>> {
+        // The cached ranking's own JSON: no per-request serialization (see shared_json.rs).
         let r = state.domain.ranking(id.0).await.map_err(AppError::from)?;
-        Ok(Json(r.iter().map(RankedSong::from).collect()))
+        Ok(SharedJson::new(r.json()))
     }
 
     /// Toggle the caller's vote for a song on a show (vote again to take it back)

@@ -137,6 +137,11 @@ impl Layout {
 }
 
 pub fn html(body: String) -> Response {
+    html_bytes(body.into())
+}
+
+/// A page from shared bytes (a cached page: no copy per request).
+pub fn html_bytes(body: bytes::Bytes) -> Response {
     Response::builder().content_type("text/html; charset=utf-8").header("cache-control", "no-store").body(body)
 }
 

@@ -7,14 +7,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 
 use super::view::{ShowCard, local_time};
-use super::{Layout, html, is_form_error, respond};
+use super::{Layout, html_bytes, is_form_error, respond};
 use crate::db::setlists::SetlistEntry;
+use crate::db::shows::Show;
 use crate::domain::{DomainError, ShowPage};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
@@ -157,14 +159,27 @@ async fn render_show(
     visitor: &mut Visitor,
     error: Option<AppError>,
 ) -> Result<Response, AppError> {
-    let show = state.domain.show_by_slug(slug).await?;
     let anonymous = state.config.settings.voting.anonymous;
     let cacheable = error.is_none() && visitor.session.is_none() && !anonymous && visitor.pending_cookies().is_empty();
+    let page_key = |show: &Show| (show.id, state.domain.ranking_generation(show.id), state.domain.is_voting_open(show));
+    // Fast path, no database read: a page filed under the current generation of the show last seen
+    // at this slug. Pages are only filed after reading the show afresh, and any change to the show
+    // bumps its generation, so a page found here is current even if the slug entry is not.
+    if cacheable
+        && let Some(show) = state.shows_by_slug.get(slug)
+        && let Some(page) = state.page_cache.get(&page_key(&show))
+    {
+        return Ok(html_bytes(page));
+    }
+    let show = state.domain.show_by_slug(slug).await?;
     // The key is read before the ranking: a vote landing during rendering bumps the generation, so
     // this (possibly older) page is filed under the old key and never served after the vote.
-    let key = (show.id, state.domain.ranking_generation(show.id), state.domain.is_voting_open(&show));
-    if cacheable && let Some(page) = state.page_cache.get(&key) {
-        return Ok(html(page.to_string()));
+    let key = page_key(&show);
+    if cacheable {
+        state.shows_by_slug.insert(slug.to_owned(), Arc::new(show.clone()));
+        if let Some(page) = state.page_cache.get(&key) {
+            return Ok(html_bytes(page));
+        }
     }
     let voter = visitor.existing_voter();
     let page = state.domain.show_page(show, voter.as_ref()).await?;
@@ -173,11 +188,12 @@ async fn render_show(
     let layout = if can_vote && page.voting_open { Layout::with_csrf(visitor) } else { Layout::new(visitor) };
     let status = error.as_ref().map(AppError::status);
     let t = build(&page, layout, can_vote, signed_in, error.map(|e| e.public_message()));
-    let body = askama::Template::render(&t).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))?;
+    let body =
+        Bytes::from(askama::Template::render(&t).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))?);
     if cacheable {
-        state.page_cache.insert(key, Arc::from(body.as_str()));
+        state.page_cache.insert(key, body.clone());
     }
-    let mut resp = html(body);
+    let mut resp = html_bytes(body);
     if let Some(s) = status {
         resp.set_status(s);
     }

@@ -281,7 +281,7 @@ pub(crate) fn apply(
                     let id = tx::create_show(c, show, actor, now)?;
                     if starts_at <= now {
                         // Nobody could vote on a show that is already over: drop the seeded prediction.
-                        for seeded in db::songs::ranking(c, id)? {
+                        for seeded in db::songs::ranking(c, id)?.unwrap_or_default() {
                             db::songs::remove_from_show(c, id, seeded.song_id)?;
                         }
                     }
