@@ -10,13 +10,10 @@ use tracing::Instrument;
 
 use crate::observability::metrics::HttpMetrics;
 
-/// Content-Security-Policy for everything but the Swagger UI: no inline script or style at all.
+/// Content-Security-Policy of every response: no inline script or style at all.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
-/// The Swagger UI page (poem-openapi) ships inline script and style; it gets its own, looser policy.
-const CSP_DOCS: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
-    img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 pub struct SecurityHeaders {
     hsts: Option<HeaderValue>,
@@ -53,13 +50,12 @@ pub struct SecurityHeadersEndpoint<E> {
 impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
     type Output = Response;
     async fn call(&self, req: Request) -> Result<Response> {
-        let docs = req.uri().path().starts_with("/api/docs");
         let mut resp = match self.inner.call(req).await {
             Ok(r) => r.into_response(),
             Err(e) => crate::error::problem_from_poem(e),
         };
         let h = resp.headers_mut();
-        h.insert("content-security-policy", HeaderValue::from_static(if docs { CSP_DOCS } else { CSP }));
+        h.insert("content-security-policy", HeaderValue::from_static(CSP));
         h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
         h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
         h.insert(

@@ -43,16 +43,17 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
     let hsts = state.https.then(|| middleware::hsts_value(http.hsts_max_age.as_secs(), http.hsts_preload));
     let api = api::service(&state);
     let spec = api::spec_json(&api);
-    let allow = middleware::AllowHeader::from_spec(&serde_json::from_str(&spec).expect("the spec is JSON"));
+    let spec_value: serde_json::Value = serde_json::from_str(&spec).expect("the spec is JSON");
+    let allow = middleware::AllowHeader::from_spec(&spec_value);
+    let docs = Arc::new(pages::ApiDocs::from_spec(&spec_value));
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder().content_type("application/json; charset=utf-8").body(spec.clone())
     });
-    let docs = api.swagger_ui();
     let mut routes = Route::new()
         .nest("/", pages::routes())
         .nest("/api/v1", api)
         .at("/openapi.json", get(spec))
-        .nest("/api/docs", docs)
+        .at("/api/docs", get(pages::api_docs_page).data(docs))
         .at("/livez", get(health::livez))
         .at("/readyz", get(health::readyz))
         .at("/shows/:id/live", get(sse::ranking_stream))

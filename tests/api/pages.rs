@@ -549,3 +549,25 @@ async fn cached_show_pages_follow_edits_of_venues_songs_and_the_show() {
     assert_eq!(r.status(), 404, "nor its cached ranking");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn api_reference_page_lists_every_operation_under_the_strict_policy() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let spec: serde_json::Value = c.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let r = c.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-inline"), "{csp}");
+    let page = r.text().await.unwrap();
+    let mut operations = 0;
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let shown = format!("<code>{} {}</code>", method.to_ascii_uppercase(), path);
+            assert!(page.contains(&shown), "{shown} is missing from /api/docs");
+            operations += 1;
+        }
+    }
+    assert!(operations > 20, "the spec lists the whole API ({operations} operations)");
+    app.stop().await;
+}

@@ -1,5 +1,5 @@
 //! JSON API under /api/v1 (poem-openapi): everything the pages can do. Spec at /openapi.json,
-//! Swagger UI at /api/docs. Errors are application/problem+json naming the field.
+//! reference page at /api/docs (pages/api_docs.rs). Errors are application/problem+json naming the field.
 
 mod admin;
 mod auth_api;

@@ -8,6 +8,7 @@
 
 mod account;
 mod admin;
+mod api_docs;
 mod artist;
 mod auth_pages;
 mod home;
@@ -29,6 +30,7 @@ use super::forms::see_other;
 use crate::domain::{DomainError, Role};
 use crate::error::AppError;
 
+pub use api_docs::{ApiDocs, api_docs_page};
 pub use view::ShowCard;
 
 pub fn routes() -> Route {
