@@ -134,6 +134,24 @@ pub fn set_trend(conn: &Connection, id: i64, score: f64, at: i64, vote_delta: i6
     Ok(())
 }
 
+/// What a vote needs to know about its show: one row of one table (no joins, no names).
+#[derive(Debug, Clone)]
+pub struct VotingState {
+    pub status: String,
+    pub starts_at: i64,
+    pub trend_score: f64,
+    pub trend_at: i64,
+}
+
+pub fn voting_state(conn: &Connection, id: i64) -> Result<Option<VotingState>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT status, starts_at, trend_score, trend_at FROM shows WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(VotingState { status: r.get(0)?, starts_at: r.get(1)?, trend_score: r.get(2)?, trend_at: r.get(3)? })
+        })
+        .optional()?)
+}
+
 pub fn by_id(conn: &Connection, id: i64) -> Result<Option<Show>, DbError> {
     Ok(conn.prepare_cached(&format!("{SELECT} WHERE s.id = ?1"))?.query_row([id], from_row).optional()?)
 }

@@ -150,9 +150,3 @@ pub fn remove_from_show(conn: &Connection, show_id: i64, song_id: i64) -> Result
         .execute([show_id, song_id])?
         == 1)
 }
-
-pub fn on_show(conn: &Connection, show_id: i64, song_id: i64) -> Result<bool, DbError> {
-    Ok(conn
-        .prepare_cached("SELECT 1 FROM show_songs WHERE show_id = ?1 AND song_id = ?2")?
-        .exists([show_id, song_id])?)
-}

@@ -1,8 +1,47 @@
 //! Votes and their counters. Counters change in the same transaction as the vote row.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::DbError;
+
+/// The counter a voter's votes go to: signed-in or anonymous.
+fn counter(signed_in: bool) -> &'static str {
+    if signed_in { "votes" } else { "anon_votes" }
+}
+
+/// Records a vote the caller knows to be absent, and counts it on the show's song.
+pub fn cast(
+    conn: &Connection,
+    show_id: i64,
+    song_id: i64,
+    voter: &str,
+    user_id: Option<i64>,
+    ip_hash: Option<&[u8]>,
+    now: i64,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO votes (show_id, song_id, voter, user_id, ip_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![show_id, song_id, voter, user_id, ip_hash, now])?;
+    let counter = counter(user_id.is_some());
+    conn.prepare_cached(&format!(
+        "UPDATE show_songs SET {counter} = {counter} + 1 WHERE show_id = ?1 AND song_id = ?2"
+    ))?
+    .execute([show_id, song_id])?;
+    Ok(())
+}
+
+/// Removes a vote the caller knows to exist, and uncounts it.
+pub fn retract(conn: &Connection, show_id: i64, song_id: i64, voter: &str, signed_in: bool) -> Result<(), DbError> {
+    conn.prepare_cached("DELETE FROM votes WHERE show_id = ?1 AND song_id = ?2 AND voter = ?3")?
+        .execute(params![show_id, song_id, voter])?;
+    let counter = counter(signed_in);
+    conn.prepare_cached(&format!(
+        "UPDATE show_songs SET {counter} = {counter} - 1 WHERE show_id = ?1 AND song_id = ?2"
+    ))?
+    .execute([show_id, song_id])?;
+    Ok(())
+}
 
 /// Inserts the vote if absent, deletes it if present. Returns true when the vote now exists.
 pub fn toggle(
@@ -14,26 +53,20 @@ pub fn toggle(
     ip_hash: Option<&[u8]>,
     now: i64,
 ) -> Result<bool, DbError> {
-    let counter = if user_id.is_some() { "votes" } else { "anon_votes" };
-    let removed = conn
-        .prepare_cached("DELETE FROM votes WHERE show_id = ?1 AND song_id = ?2 AND voter = ?3")?
-        .execute(params![show_id, song_id, voter])?;
-    if removed == 1 {
-        conn.prepare_cached(&format!(
-            "UPDATE show_songs SET {counter} = {counter} - 1 WHERE show_id = ?1 AND song_id = ?2"
-        ))?
-        .execute([show_id, song_id])?;
+    if exists(conn, show_id, song_id, voter)? {
+        retract(conn, show_id, song_id, voter, user_id.is_some())?;
         return Ok(false);
     }
-    conn.prepare_cached(
-        "INSERT INTO votes (show_id, song_id, voter, user_id, ip_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![show_id, song_id, voter, user_id, ip_hash, now])?;
-    conn.prepare_cached(&format!(
-        "UPDATE show_songs SET {counter} = {counter} + 1 WHERE show_id = ?1 AND song_id = ?2"
-    ))?
-    .execute([show_id, song_id])?;
+    cast(conn, show_id, song_id, voter, user_id, ip_hash, now)?;
     Ok(true)
+}
+
+/// A song's signed-in and anonymous vote counts on a show; None when the song is not on the show.
+pub fn counts(conn: &Connection, show_id: i64, song_id: i64) -> Result<Option<(i64, i64)>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT votes, anon_votes FROM show_songs WHERE show_id = ?1 AND song_id = ?2")?
+        .query_row([show_id, song_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
 }
 
 pub fn exists(conn: &Connection, show_id: i64, song_id: i64, voter: &str) -> Result<bool, DbError> {
