@@ -4,60 +4,53 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::DbError;
 
-/// The counter a voter's votes go to: signed-in or anonymous.
-fn counter(signed_in: bool) -> &'static str {
-    if signed_in { "votes" } else { "anon_votes" }
+/// One voter's vote for a song on a show.
+#[derive(Debug, Clone, Copy)]
+pub struct Vote<'a> {
+    pub show_id: i64,
+    pub song_id: i64,
+    /// `u<user id>` or a device key.
+    pub voter: &'a str,
+    /// Set for signed-in voters: their votes count in `votes`, others in `anon_votes`.
+    pub user_id: Option<i64>,
+    pub ip_hash: Option<&'a [u8]>,
+    pub at: i64,
+}
+
+/// Moves the song's signed-in or anonymous counter by `delta`.
+fn count(conn: &Connection, v: &Vote<'_>, delta: i64) -> Result<(), DbError> {
+    let sql = if v.user_id.is_some() {
+        "UPDATE show_songs SET votes = votes + ?3 WHERE show_id = ?1 AND song_id = ?2"
+    } else {
+        "UPDATE show_songs SET anon_votes = anon_votes + ?3 WHERE show_id = ?1 AND song_id = ?2"
+    };
+    conn.prepare_cached(sql)?.execute([v.show_id, v.song_id, delta])?;
+    Ok(())
 }
 
 /// Records a vote the caller knows to be absent, and counts it on the show's song.
-pub fn cast(
-    conn: &Connection,
-    show_id: i64,
-    song_id: i64,
-    voter: &str,
-    user_id: Option<i64>,
-    ip_hash: Option<&[u8]>,
-    now: i64,
-) -> Result<(), DbError> {
+pub fn cast(conn: &Connection, v: &Vote<'_>) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO votes (show_id, song_id, voter, user_id, ip_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![show_id, song_id, voter, user_id, ip_hash, now])?;
-    let counter = counter(user_id.is_some());
-    conn.prepare_cached(&format!(
-        "UPDATE show_songs SET {counter} = {counter} + 1 WHERE show_id = ?1 AND song_id = ?2"
-    ))?
-    .execute([show_id, song_id])?;
-    Ok(())
+    .execute(params![v.show_id, v.song_id, v.voter, v.user_id, v.ip_hash, v.at])?;
+    count(conn, v, 1)
 }
 
 /// Removes a vote the caller knows to exist, and uncounts it.
-pub fn retract(conn: &Connection, show_id: i64, song_id: i64, voter: &str, signed_in: bool) -> Result<(), DbError> {
+pub fn retract(conn: &Connection, v: &Vote<'_>) -> Result<(), DbError> {
     conn.prepare_cached("DELETE FROM votes WHERE show_id = ?1 AND song_id = ?2 AND voter = ?3")?
-        .execute(params![show_id, song_id, voter])?;
-    let counter = counter(signed_in);
-    conn.prepare_cached(&format!(
-        "UPDATE show_songs SET {counter} = {counter} - 1 WHERE show_id = ?1 AND song_id = ?2"
-    ))?
-    .execute([show_id, song_id])?;
-    Ok(())
+        .execute(params![v.show_id, v.song_id, v.voter])?;
+    count(conn, v, -1)
 }
 
 /// Inserts the vote if absent, deletes it if present. Returns true when the vote now exists.
-pub fn toggle(
-    conn: &Connection,
-    show_id: i64,
-    song_id: i64,
-    voter: &str,
-    user_id: Option<i64>,
-    ip_hash: Option<&[u8]>,
-    now: i64,
-) -> Result<bool, DbError> {
-    if exists(conn, show_id, song_id, voter)? {
-        retract(conn, show_id, song_id, voter, user_id.is_some())?;
+pub fn toggle(conn: &Connection, v: &Vote<'_>) -> Result<bool, DbError> {
+    if exists(conn, v.show_id, v.song_id, v.voter)? {
+        retract(conn, v)?;
         return Ok(false);
     }
-    cast(conn, show_id, song_id, voter, user_id, ip_hash, now)?;
+    cast(conn, v)?;
     Ok(true)
 }
 

@@ -205,7 +205,10 @@ fn cast_demo_votes(
             let threshold = 80u64.saturating_sub(si as u64 * 8) + (fi as u64 % 3) * 5;
             if (state >> 33) % 100 < threshold {
                 db::songs::add_to_show(c, show_id, *song, None, at)?;
-                db::votes::toggle(c, show_id, *song, &format!("u{fan}"), Some(*fan), None, at)?;
+                let voter = format!("u{fan}");
+                let vote =
+                    db::votes::Vote { show_id, song_id: *song, voter: &voter, user_id: Some(*fan), ip_hash: None, at };
+                db::votes::toggle(c, &vote)?;
                 total += 1;
             }
         }

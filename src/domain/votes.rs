@@ -109,10 +109,18 @@ impl Domain {
                 }
                 let voted = if change { !already } else { already };
                 if change {
+                    let vote = db::votes::Vote {
+                        show_id,
+                        song_id,
+                        voter: &key,
+                        user_id,
+                        ip_hash: ip_hash.as_deref(),
+                        at: now,
+                    };
                     if voted {
-                        db::votes::cast(c, show_id, song_id, &key, user_id, ip_hash.as_deref(), now)?;
+                        db::votes::cast(c, &vote)?;
                     } else {
-                        db::votes::retract(c, show_id, song_id, &key, user_id.is_some())?;
+                        db::votes::retract(c, &vote)?;
                     }
                     let delta = if voted { 1 } else { -1 };
                     *(if user_id.is_some() { &mut votes } else { &mut anon_votes }) += delta;

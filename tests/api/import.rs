@@ -174,7 +174,10 @@ async fn setlistfm_import_matches_existing_artist_show_and_scores_the_prediction
     d.db.write(move |c| {
         for (song, voters) in [(tidal, 3), (paper, 2)] {
             for v in 0..voters {
-                db::votes::toggle(c, show_id, song, &format!("dvoter{v}"), None, None, 1)?;
+                let voter = format!("dvoter{v}");
+                let vote =
+                    db::votes::Vote { show_id, song_id: song, voter: &voter, user_id: None, ip_hash: None, at: 1 };
+                db::votes::toggle(c, &vote)?;
             }
         }
         Ok::<_, DbError>(())

@@ -80,8 +80,13 @@ async fn retention_purges_old_sessions_network_hashes_and_audit_entries() {
         db::sessions::insert(c, b"old-session-hash-000000000000000", uid, "csrf", now - 20 * day, now + 70 * day)?;
         db::sessions::insert(c, b"new-session-hash-000000000000000", uid, "csrf", now, now + 90 * day)?;
         // A vote from 40 days ago (ip data kept 30 d) and one from now.
-        db::votes::toggle(c, show_id, song, "dold", None, Some(&b"net-old"[..]), now - 40 * day)?;
-        db::votes::toggle(c, show_id, song2, "dnew", None, Some(&b"net-new"[..]), now)?;
+        let old = Some(&b"net-old"[..]);
+        let vote =
+            db::votes::Vote { show_id, song_id: song, voter: "dold", user_id: None, ip_hash: old, at: now - 40 * day };
+        db::votes::toggle(c, &vote)?;
+        let new = Some(&b"net-new"[..]);
+        let vote = db::votes::Vote { show_id, song_id: song2, voter: "dnew", user_id: None, ip_hash: new, at: now };
+        db::votes::toggle(c, &vote)?;
         // Audit entries from 400 days ago (kept 365 d) and now.
         db::audit::append(c, None, "test.old", "test", "1", &serde_json::json!({}), now - 400 * day)?;
         db::audit::append(c, None, "test.new", "test", "2", &serde_json::json!({}), now)?;
