@@ -111,11 +111,16 @@ pub fn anonymize_user(conn: &Connection, user_id: i64) -> Result<usize, DbError>
 }
 
 /// Retention: forget the network hash of old votes.
+///
+/// `INDEXED BY` the partial index of votes that still have a hash: left to itself, the planner chose
+/// `votes_time` and walked every old vote (10M votes: 3 s on the writer at every start and every 6 h,
+/// with all writes waiting behind it). Through the partial index the cost is the hashed votes only.
 pub fn purge_ip_hashes(conn: &Connection, before: i64) -> Result<usize, DbError> {
-    Ok(conn
-        .prepare_cached("UPDATE votes SET ip_hash = NULL WHERE ip_hash IS NOT NULL AND created_at < ?1")?
-        .execute([before])?)
+    Ok(conn.prepare_cached(PURGE_IP_HASHES)?.execute([before])?)
 }
+
+const PURGE_IP_HASHES: &str =
+    "UPDATE votes INDEXED BY votes_ip_time SET ip_hash = NULL WHERE ip_hash IS NOT NULL AND created_at < ?1";
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct UserVote {
@@ -135,4 +140,24 @@ pub fn by_user(conn: &Connection, user_id: i64) -> Result<Vec<UserVote>, DbError
         .query_map([user_id], |r| Ok(UserVote { show_id: r.get(0)?, song_id: r.get(1)?, created_at: r.get(2)? }))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_purge_reads_only_votes_that_still_have_a_network_hash() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut c).unwrap();
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {PURGE_IP_HASHES}"))
+            .unwrap()
+            .query_map([0], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plan.iter().any(|step| step.contains("votes_ip_time")), "{plan:?}");
+        assert_eq!(purge_ip_hashes(&c, i64::MAX).unwrap(), 0);
+    }
 }
