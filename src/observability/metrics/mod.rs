@@ -11,14 +11,11 @@
 //! holder) are absent from /metrics until set, so that a node without replication does not look like
 //! one whose backups never verify.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use parking_lot::Mutex;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
-use prometheus_client::metrics::MetricType;
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -31,77 +28,11 @@ use super::latency::LatencyHistogram;
 /// Buckets of `mysetlist_http_request_duration_seconds`.
 const HTTP_BUCKETS: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// A gauge that is absent from the exposition until first set.
-#[derive(Debug, Clone, Default)]
-pub struct OptionalGauge(Arc<Mutex<Option<f64>>>);
+mod gauges;
+#[cfg(test)]
+mod tests;
 
-impl OptionalGauge {
-    pub fn set(&self, v: f64) {
-        *self.0.lock() = Some(v);
-    }
-    pub fn get(&self) -> Option<f64> {
-        *self.0.lock()
-    }
-    /// Absent from the exposition again.
-    pub fn clear(&self) {
-        *self.0.lock() = None;
-    }
-}
-
-impl EncodeMetric for OptionalGauge {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        match self.get() {
-            Some(v) => encoder.encode_gauge(&v),
-            None => Ok(()),
-        }
-    }
-    fn metric_type(&self) -> MetricType {
-        MetricType::Gauge
-    }
-    fn is_empty(&self) -> bool {
-        self.get().is_none()
-    }
-}
-
-/// Gauges keyed by one label value that can be read back (prometheus-client's `Family` cannot be
-/// iterated, and alerts and the status page need the values).
-#[derive(Debug, Clone)]
-pub struct GaugeMap {
-    label: &'static str,
-    values: Arc<Mutex<BTreeMap<String, f64>>>,
-}
-
-impl GaugeMap {
-    pub fn new(label: &'static str) -> Self {
-        Self { label, values: Arc::default() }
-    }
-    pub fn set(&self, key: &str, v: f64) {
-        self.values.lock().insert(key.to_owned(), v);
-    }
-    pub fn remove(&self, key: &str) {
-        self.values.lock().remove(key);
-    }
-    /// Replaces every entry (e.g. the one current role).
-    pub fn replace_all(&self, entries: impl IntoIterator<Item = (String, f64)>) {
-        *self.values.lock() = entries.into_iter().collect();
-    }
-    pub fn entries(&self) -> Vec<(String, f64)> {
-        self.values.lock().iter().map(|(k, v)| (k.clone(), *v)).collect()
-    }
-}
-
-impl EncodeMetric for GaugeMap {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        for (key, value) in self.entries() {
-            let labels = [(self.label, key.as_str())];
-            encoder.encode_family(&labels)?.encode_gauge(&value)?;
-        }
-        Ok(())
-    }
-    fn metric_type(&self) -> MetricType {
-        MetricType::Gauge
-    }
-}
+pub use gauges::{GaugeMap, OptionalGauge};
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
@@ -533,46 +464,5 @@ impl Metrics {
         let mut out = String::with_capacity(16 * 1024);
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn optional_gauges_appear_once_set() {
-        let m = Metrics::new(Vec::new());
-        assert!(!m.encode().contains("mysetlist_failover_is_leader "));
-        assert!(!m.encode().contains("mysetlist_backup_verify_last_success_timestamp_seconds "));
-        m.failover.set_leader(true);
-        m.backup.verify_succeeded(1_700_000_000);
-        m.tls.set_certificate_expiry("example.org", 1_800_000_000);
-        let text = m.encode();
-        assert!(text.contains("mysetlist_failover_is_leader 1"), "{text}");
-        assert!(text.contains("mysetlist_backup_verify_last_success_timestamp_seconds 1700000000"), "{text}");
-        assert!(
-            text.contains("mysetlist_tls_certificate_expiry_timestamp_seconds{domain=\"example.org\"} 1800000000"),
-            "{text}"
-        );
-        assert!(text.ends_with("# EOF\n"));
-    }
-
-    #[test]
-    fn http_requests_by_route_method_status() {
-        let m = Metrics::new(Vec::new());
-        m.http.record("/shows/:id", "GET", 200, Duration::from_millis(3));
-        m.http.record("/shows/:id", "BREW", 500, Duration::from_millis(3));
-        let text = m.encode();
-        assert!(
-            text.contains("mysetlist_http_requests_total{route=\"/shows/:id\",method=\"GET\",status=\"200\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("method=\"other\",status=\"500\"} 1"), "{text}");
-        assert!(
-            text.contains("mysetlist_http_request_duration_seconds_bucket{le=\"0.005\",route=\"/shows/:id\"} 2"),
-            "{text}"
-        );
-        assert_eq!(m.http.totals().server_errors.load(Ordering::Relaxed), 1);
     }
 }
