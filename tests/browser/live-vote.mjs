@@ -2,26 +2,13 @@
 // fan A signs up through the form and votes; fan B, watching the same show in another browser
 // context, sees the count change and a newly added song appear without reloading (live SSE).
 // Uses Debian's Chromium; never downloads a browser. Every wait is bounded.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { WAIT, launchChromium, log, outDir } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const base = process.env.BASE_URL;
-const outDir = process.env.SCREENSHOT_DIR || "target/browser-test";
-const chromePath = process.env.CHROMIUM || "/usr/bin/chromium";
 if (!base) throw new Error("BASE_URL is not set (run scripts/browser-test.sh)");
-mkdirSync(outDir, { recursive: true });
 
-const WAIT = 10_000; // bound for every single wait, in ms
-const log = (msg) => console.log(`browser-test: ${msg}`);
-
-const browser = await chromium.launch({
-  executablePath: chromePath,
-  headless: true,
-  timeout: 30_000,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 let failed = false;
 try {
   const contextA = await browser.newContext();

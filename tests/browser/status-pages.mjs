@@ -3,28 +3,15 @@
 // the admin signs in through the form, then /admin/status and /admin/status/technical render with
 // their SVG charts, without console errors, page errors or Content-Security-Policy violations.
 // Uses Debian's Chromium; never downloads a browser. Every wait is bounded.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { WAIT, launchChromium, log, outDir } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const base = process.env.BASE_URL;
 const email = process.env.ADMIN_EMAIL;
 const password = process.env.ADMIN_PASSWORD;
-const outDir = process.env.SCREENSHOT_DIR || "target/browser-test";
-const chromePath = process.env.CHROMIUM || "/usr/bin/chromium";
 if (!base || !email || !password) throw new Error("BASE_URL, ADMIN_EMAIL and ADMIN_PASSWORD must be set (run scripts/browser-test.sh)");
-mkdirSync(outDir, { recursive: true });
 
-const WAIT = 10_000; // bound for every single wait, in ms
-const log = (msg) => console.log(`browser-test: ${msg}`);
-
-const browser = await chromium.launch({
-  executablePath: chromePath,
-  headless: true,
-  timeout: 30_000,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 let failed = false;
 const problems = [];
 try {
