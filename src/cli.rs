@@ -146,6 +146,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let c = load_config(&cli)?;
             crate::telemetry::init(c.settings.log.format, &c.settings.log.level);
             ensure_not_a_standby_copy(&c)?;
+            ensure_no_server(&c.database_path(), "the server applies migrations itself when it starts")?;
             let db = Database::open(&db_options(&c))?;
             db.close().await;
             println!("database {} is up to date", c.database_path().display());
@@ -193,6 +194,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, None) => crate::replicate::RestoreTarget::Latest,
             };
             let out = output.clone().unwrap_or_else(|| c.database_path());
+            ensure_no_server(&out, "stop it before restoring over its database, or restore to another file with -o")?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{spinner} restoring [{bar:30}] {bytes}/{total_bytes} {msg}")
@@ -267,7 +269,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read the password file {}", password_file.display()))?;
             let password = password.trim_end_matches(['\n', '\r']);
             let role = Role::parse(role).expect("clap restricts the values");
-            let db = Database::open(&db_options(&c))?;
+            let db = Database::open_for_command(&db_options(&c))?;
             let domain = Domain::new(db.clone(), std::sync::Arc::new(c)).await?;
             let id = domain.sign_up(email, password, display_name, role).await?;
             domain
@@ -305,6 +307,14 @@ fn ensure_not_a_standby_copy(c: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Commands that replace or migrate the database refuse while a server has it open.
+fn ensure_no_server(db: &std::path::Path, what_to_do: &str) -> anyhow::Result<()> {
+    match crate::db::server_lock::running_server(db) {
+        Some(server) => anyhow::bail!("{server} ({}): {what_to_do}", db.display()),
+        None => Ok(()),
+    }
 }
 
 /// The local server's plain-HTTP base URL, from `listen`.

@@ -1,12 +1,17 @@
 //! Facts about the database's files on disk: their sizes, the space left on their filesystem, and
 //! whether the operating system still lets us write them.
 //!
-//! "Writable" is checked without writing: the filesystem's read-only mount flag (statvfs `ST_RDONLY`,
-//! what an ext4 `errors=remount-ro` after an I/O error or an operator's `mount -o remount,ro` sets),
-//! then opening the database file and its WAL for writing (which fails with EROFS on a read-only mount
-//! and with EACCES when permissions forbid it; root bypasses permissions, so for root only the mount
-//! counts). Nothing is written, so the check is cheap and never produces a WAL frame for the
-//! replication shipper to upload.
+//! "Writable" is checked without writing and **without opening**: the filesystem's read-only mount
+//! flag (statvfs `ST_RDONLY`, what an ext4 `errors=remount-ro` after an I/O error or an operator's
+//! `mount -o remount,ro` sets), then access(2) with `W_OK` on the database file and its WAL (EROFS on
+//! a read-only mount, EACCES when permissions forbid it; root bypasses permissions, so for root only
+//! the mount counts). Nothing is written, so the check never produces a WAL frame to upload.
+//!
+//! Never open-and-close the database file or its `-shm` in a process that has the database open:
+//! POSIX record locks belong to the process, and closing *any* descriptor of a file releases every
+//! lock the process holds on it, SQLite's included. Another process (a CLI command, `sqlite3`) then
+//! believes nobody uses the database and deletes or checkpoints the live WAL under the server. This
+//! module only calls stat, statvfs and access, which take no descriptor.
 
 use std::path::{Path, PathBuf};
 
@@ -53,12 +58,12 @@ pub fn check_writable(db: &Path) -> Result<(), String> {
         return Err("the filesystem holding the database is mounted read-only".into());
     }
     for path in [db.to_path_buf(), wal_path(db)] {
-        match std::fs::OpenOptions::new().write(true).open(&path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path != db => {} // no WAL yet
+        match rustix::fs::access(&path, rustix::fs::Access::WRITE_OK) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::NOENT) if path != db => {} // no WAL yet
             Err(e) => {
                 let which = if path == db { "database file" } else { "WAL file" };
-                return Err(format!("the {which} is not writable ({e})"));
+                return Err(format!("the {which} is not writable ({})", std::io::Error::from(e)));
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod insights;
 pub mod jobs;
 pub mod kv;
 pub mod search;
+pub mod server_lock;
 pub mod sessions;
 pub mod setlist_fetches;
 pub mod setlists;
@@ -119,7 +120,7 @@ struct Inner {
 impl Database {
     /// Opens (creating if needed) the database, applies migrations and starts the writer thread.
     pub fn open(options: &DbOptions) -> Result<Self, DbError> {
-        Self::open_with(options, true)
+        Self::open_with(options, Migrations::Apply)
     }
 
     /// Opens a copy that another node writes (a standby following the bucket): like [`open`],
@@ -128,15 +129,45 @@ impl Database {
     ///
     /// [`open`]: Database::open
     pub fn open_follower(options: &DbOptions) -> Result<Self, DbError> {
-        Self::open_with(options, false)
+        Self::open_with(options, Migrations::Skip)
     }
 
-    fn open_with(options: &DbOptions, run_migrations: bool) -> Result<Self, DbError> {
+    /// For a command (import, user creation): [`Database::open`] when no server runs on the
+    /// database, [`Database::open_beside_server`] when one does. Either way every access goes
+    /// through SQLite and its locks, so the two processes never corrupt each other.
+    pub fn open_for_command(options: &DbOptions) -> Result<Self, DbError> {
+        if server_lock::running_server(&options.path).is_some() {
+            Self::open_beside_server(options)
+        } else {
+            Self::open(options)
+        }
+    }
+
+    /// Opens a database that a running server also has open (a command run beside it): no
+    /// migrations, which are the server's to apply, and a clear error when this binary expects a
+    /// schema the database does not have yet.
+    pub fn open_beside_server(options: &DbOptions) -> Result<Self, DbError> {
+        Self::open_with(options, Migrations::MustBeApplied)
+    }
+
+    fn open_with(options: &DbOptions, migrations: Migrations) -> Result<Self, DbError> {
         check_data_dir(&options.path)?;
         let conn_opts = ConnectionOptions::from(options);
         let mut writer_conn = open_connection(&options.path, &conn_opts, false)?;
-        if run_migrations {
-            migrate(&mut writer_conn)?;
+        match migrations {
+            Migrations::Apply => migrate(&mut writer_conn)?,
+            Migrations::Skip => {}
+            Migrations::MustBeApplied => {
+                let applied = applied_migrations(&writer_conn).unwrap_or_default();
+                if let Some(missing) = MIGRATIONS.iter().find(|(name, _)| !applied.iter().any(|a| a == name)) {
+                    return Err(DbError::Migration {
+                        name: missing.0.to_owned(),
+                        message: "not applied yet, and a server is running on this database: stop it and \
+                                  start the new version, which migrates at start"
+                            .into(),
+                    });
+                }
+            }
         }
         let readers = readers::ReaderPool::open(&options.path, &conn_opts, options.readers)?;
         // Without a replication shipper, checkpoints run in the background (checkpointer.rs) instead
@@ -266,6 +297,13 @@ impl Database {
     pub async fn close(&self) {
         self.inner.writer.shutdown().await;
     }
+}
+
+/// What opening does about migrations.
+enum Migrations {
+    Apply,
+    Skip,
+    MustBeApplied,
 }
 
 /// Checks the data directory up front so a bad path gives an error that names it.

@@ -51,7 +51,7 @@ impl Progress for Bar {
 }
 
 async fn open(config: Config) -> anyhow::Result<(Database, Arc<Domain>)> {
-    let db = Database::open(&db_options(&config))
+    let db = Database::open_for_command(&db_options(&config))
         .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?;
     let domain = Domain::new(db.clone(), Arc::new(config)).await?;
     Ok((db, domain))

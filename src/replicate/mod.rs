@@ -55,6 +55,7 @@
 
 pub mod apply;
 pub mod compact;
+mod db_file;
 pub mod error;
 pub mod listing;
 pub mod ltx;

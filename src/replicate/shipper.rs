@@ -103,7 +103,8 @@ pub(crate) struct Shipper {
     store: Store,
     rt: Handle,
     wal_path: PathBuf,
-    db_file: File,
+    /// Kept open for the life of the process (see `db_file`): closing it would drop SQLite's locks.
+    db_file: Arc<File>,
     /// Holds a read transaction, so no checkpoint can pass what was read.
     reader: Connection,
     reading: bool,
@@ -196,7 +197,8 @@ impl Shipper {
         locker
             .busy_handler(Some(poll_write_lock))
             .map_err(|e| ReplicateError::sqlite("configure checkpoint lock connection", e))?;
-        let db_file = File::open(db_path).map_err(|e| ReplicateError::io(format!("open {}", db_path.display()), e))?;
+        let db_file = super::db_file::database_file(db_path)
+            .map_err(|e| ReplicateError::io(format!("open {}", db_path.display()), e))?;
         Ok(Shipper {
             opts,
             store,

@@ -8,7 +8,6 @@
 //! `VERIFY_CATCH_UP` (a few sync intervals). An idle (or stopped) app compares exactly; one
 //! that writes without pause may report [`LiveComparison::LiveAhead`], which is not a failure.
 
-use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -24,7 +23,6 @@ use super::plan::{RestoreTarget, calc_restore_plan};
 use super::restore::{integrity_check, restore_ltx};
 use super::s3::Store;
 use super::snapshot::read_db_page;
-use super::wal;
 
 static CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_GO_ISO);
 
@@ -127,8 +125,10 @@ fn file_digest(path: &Path, page_size: u32) -> Result<(u32, u64), ReplicateError
     Ok((pages, d))
 }
 
-/// Digest of the live database's committed state, read under a read transaction so that no
-/// checkpoint moves pages while it is read.
+/// Digest of the live database's committed state, read through SQLite (`sqlite_dbpage`) under one
+/// read transaction, so that no checkpoint moves pages while they are read. Never through a plain
+/// descriptor of the file: closing one would drop the locks SQLite holds in this process (see
+/// `db_file`), and the command may run in the serving process or beside it.
 fn live_digest(live: &Path) -> Result<(u32, u32, u64), ReplicateError> {
     let conn = Connection::open_with_flags(live, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| ReplicateError::sqlite(format!("open {}", live.display()), e))?;
@@ -138,27 +138,24 @@ fn live_digest(live: &Path) -> Result<(u32, u32, u64), ReplicateError> {
     conn.execute_batch("BEGIN")
         .and_then(|()| conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())))
         .map_err(|e| ReplicateError::sqlite("begin a read transaction on the live database", e))?;
-    let db = File::open(live).map_err(|e| ReplicateError::io(format!("open {}", live.display()), e))?;
-    let mut wal_path = live.as_os_str().to_owned();
-    wal_path.push("-wal");
-    let (pages, wal_file) = match File::open(PathBuf::from(&wal_path)) {
-        Ok(f) => match wal::read_header(&f).map_err(|e| ReplicateError::io("read the live WAL", e))? {
-            Some(h) => {
-                let s = wal::scan(&f, &h, h.start(), None).map_err(|e| ReplicateError::io("read the live WAL", e))?;
-                (s.pages, Some((f, s.commit)))
-            }
-            None => (BTreeMap::new(), None),
-        },
-        Err(_) => (BTreeMap::new(), None),
-    };
-    let db_pages = (db.metadata().map_err(|e| ReplicateError::io("stat the live database", e))?.len()
-        / u64::from(page_size)) as u32;
-    let commit = wal_file.as_ref().and_then(|(_, c)| *c).unwrap_or(db_pages);
-    let d = digest(commit, page_size, |p, b| match (pages.get(&p), &wal_file) {
-        (Some(&off), Some((f, _))) => wal::read_page(f, off, b),
-        _ => read_db_page(&db, p, b),
+    let commit: u32 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(|e| ReplicateError::sqlite("read page_count", e))?;
+    let mut page = conn
+        .prepare("SELECT data FROM sqlite_dbpage WHERE pgno = ?1")
+        .map_err(|e| ReplicateError::sqlite("read pages through sqlite_dbpage", e))?;
+    let d = digest(commit, page_size, |pgno, buf| {
+        page.query_row([pgno], |r| {
+            let data = r.get_ref(0)?.as_blob()?;
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            buf[n..].fill(0);
+            Ok(())
+        })
+        .map_err(std::io::Error::other)
     })
     .map_err(|e| ReplicateError::io("read the live database", e))?;
+    drop(page);
     let _ = conn.execute_batch("COMMIT");
     Ok((page_size, commit, d))
 }

@@ -11,6 +11,7 @@ use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
 use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
+use crate::db::server_lock::ServerLock;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
 use crate::failover::{self, Failover, FailoverConfig};
@@ -37,6 +38,8 @@ pub struct Application {
     scheduler: SchedulerHandle,
     /// Whether this node is primary: the scheduler runs jobs only while it is true.
     primary: watch::Sender<bool>,
+    /// Held until the server has stopped: one server per database, visible to commands beside it.
+    _server_lock: ServerLock,
 }
 
 struct HttpsRuntime {
@@ -62,6 +65,8 @@ impl Application {
     pub async fn build(config: Config, demo: bool) -> anyhow::Result<Self> {
         let config = Arc::new(config);
         let open_err = || format!("cannot open the database at {}", config.database_path().display());
+        // Before anything touches the data directory (a restore at boot included).
+        let server_lock = ServerLock::acquire(&config.database_path()).context("cannot serve")?;
         // With replication on, the lease decides whether this node leads (and writes) or follows.
         let (db, failover) = if config.replication_enabled() {
             let fcfg = FailoverConfig::from_config(&config, replication::options(&config));
@@ -168,6 +173,7 @@ impl Application {
             shutdown: Arc::new(Notify::new()),
             scheduler,
             primary,
+            _server_lock: server_lock,
         })
     }
 

@@ -154,6 +154,14 @@ impl TestApp {
         self.shutdown.notify_one();
         let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
     }
+
+    /// Stops the app and hands back its data directory (to serve it again, e.g. from a process).
+    pub async fn stop_keeping_dir(self) -> tempfile::TempDir {
+        self.shutdown.notify_one();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "the app stops cleanly: {stopped:?}");
+        self.dir
+    }
 }
 
 pub struct Seeded {

@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod failover;
 mod fake_apis;
+mod file_locks;
 mod group_commit;
 mod import;
 mod live;
