@@ -241,6 +241,12 @@ fn validate(settings: Settings) -> Result<Config, ConfigError> {
     if settings.failover.lease_ttl < Duration::from_secs(1) {
         return Err(key_error("failover.lease_ttl", "must be at least 1s (the leader renews every third of it)"));
     }
+    if settings.http.header_read_timeout < Duration::from_millis(100) {
+        return Err(key_error("http.header_read_timeout", "must be at least 100ms"));
+    }
+    if settings.http.idle_timeout < Duration::from_secs(1) {
+        return Err(key_error("http.idle_timeout", "must be at least 1s"));
+    }
     if settings.rate_limit.votes_per_minute == 0 {
         return Err(key_error("rate_limit.votes_per_minute", "must be at least 1"));
     }

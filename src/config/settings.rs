@@ -148,6 +148,22 @@ pub struct HttpSettings {
     #[serde(deserialize_with = "string_or_list")]
     pub trusted_proxies: Vec<String>,
     pub max_body_bytes: usize,
+    /// A connection whose request head is not complete within this is closed (slowloris).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection that moves no byte either way for this long is closed. Live-ranking streams
+    /// send a keep-alive every 20 s, or every third of this when it is shorter.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Open connections one address may hold (0: no cap). `trusted_proxies` are exempt.
+    pub max_connections_per_address: u32,
+    /// Open connections in all (0: 90 % of the open-files limit).
+    pub max_connections: u32,
+    /// Live-ranking streams one address may hold (0: no cap). `trusted_proxies` are exempt when
+    /// they forward the client's address.
+    pub max_live_streams_per_address: u32,
+    /// Live-ranking streams in all (0: no cap).
+    pub max_live_streams: u32,
 }
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -156,6 +172,12 @@ impl Default for HttpSettings {
             hsts_preload: false,
             trusted_proxies: Vec::new(),
             max_body_bytes: 1 << 20,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections_per_address: 256,
+            max_connections: 0,
+            max_live_streams_per_address: 64,
+            max_live_streams: 100_000,
         }
     }
 }

@@ -14,16 +14,22 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 use poem::web::{Data, Path};
-use poem::{Body, Response, handler};
+use poem::{Body, Request, Response, handler};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
+use super::client_ip::client_ip;
 use super::state::AppState;
 use crate::domain::live::{RankingUpdate, ranking_message};
 use crate::error::AppError;
 
-/// Comment lines keep proxies and browsers from closing an idle stream.
+/// Comment lines keep proxies, browsers and our own idle timeout (`http.idle_timeout`, at least
+/// three keep-alives long) from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
+
+fn keep_alive_interval(idle_timeout: Duration) -> Duration {
+    KEEP_ALIVE.min(idle_timeout / 3).max(Duration::from_millis(100))
+}
 
 /// One `ranking` event: `event: ranking`, the JSON on one `data:` line (serde_json's compact output
 /// has no newlines), and the blank line that ends the event.
@@ -37,7 +43,14 @@ fn ranking_event(json: &[u8]) -> Bytes {
 }
 
 #[handler]
-pub async fn ranking_stream(Data(state): Data<&Arc<AppState>>, Path(show_id): Path<i64>) -> Result<Response, AppError> {
+pub async fn ranking_stream(
+    req: &Request,
+    Data(state): Data<&Arc<AppState>>,
+    Path(show_id): Path<i64>,
+) -> Result<Response, AppError> {
+    let ip = client_ip(req, &state.config.trusted_proxies);
+    // Moved into the body: the place is given back when the stream ends.
+    let slot = state.live_streams.admit(ip).ok_or(AppError::RateLimited { retry_after_secs: 30 })?;
     let domain = state.domain.clone();
     // Unknown shows first (NotFound): subscribing creates the show's channel, which must not exist
     // for any id.
@@ -52,10 +65,14 @@ pub async fn ranking_stream(Data(state): Data<&Arc<AppState>>, Path(show_id): Pa
         |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| async move { m.ok().map(|u| u.framed(ranking_event)) },
     );
     let events = stream::once(async move { first }).chain(live).map(Ok::<_, std::io::Error>);
-    let start = tokio::time::Instant::now() + KEEP_ALIVE;
+    let every = keep_alive_interval(state.config.settings.http.idle_timeout);
+    let start = tokio::time::Instant::now() + every;
     let keep_alive =
-        IntervalStream::new(tokio::time::interval_at(start, KEEP_ALIVE)).map(|_| Ok(Bytes::from_static(b":\n\n")));
-    let body = stream::select(events, keep_alive);
+        IntervalStream::new(tokio::time::interval_at(start, every)).map(|_| Ok(Bytes::from_static(b":\n\n")));
+    let body = stream::select(events, keep_alive).map(move |chunk| {
+        let _held = &slot;
+        chunk
+    });
     Ok(Response::builder()
         .content_type("text/event-stream")
         .header("cache-control", "no-cache")

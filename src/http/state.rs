@@ -31,11 +31,17 @@ pub struct AppState {
     pub shows_by_slug: moka::sync::Cache<String, Arc<Show>>,
     /// Online imports (admin page) and their progress; shared with the scheduler.
     pub importer: Arc<Importer>,
+    /// Open live-ranking streams, capped per client address and in all.
+    pub live_streams: Arc<super::live_limits::LiveStreamLimits>,
 }
 
 impl AppState {
     pub fn new(domain: Arc<Domain>, obs: Arc<Observability>, https: bool) -> Arc<Self> {
+        let http = &domain.config.settings.http;
+        let live_streams =
+            super::live_limits::LiveStreamLimits::new(http.max_live_streams_per_address, http.max_live_streams);
         Arc::new(Self {
+            live_streams,
             config: domain.config.clone(),
             importer: Importer::new(domain.clone()),
             domain,

@@ -42,6 +42,7 @@ fn counter<N: prometheus_client::encoding::EncodeCounterValue>(
 /// Votes, live connections and the database.
 pub struct AppCollector {
     pub domain: Arc<Domain>,
+    pub connections: Arc<super::connections::ConnectionStats>,
 }
 
 impl std::fmt::Debug for AppCollector {
@@ -60,6 +61,27 @@ impl Collector for AppCollector {
             events.toggles(),
         )?;
         counter(&mut enc, "mysetlist_votes_retracted", "Votes taken back by toggling again", events.retracted())?;
+        let c = &self.connections;
+        let load = std::sync::atomic::Ordering::Relaxed;
+        gauge(&mut enc, "mysetlist_http_connections_open", "HTTP connections open now", c.open.load(load) as u64)?;
+        counter(
+            &mut enc,
+            "mysetlist_http_connections_refused_per_address",
+            "Connections closed at once: their address held http.max_connections_per_address",
+            c.refused_per_address.load(load),
+        )?;
+        counter(
+            &mut enc,
+            "mysetlist_http_accept_errors",
+            "Failed accepts (descriptors used up), each followed by a back-off",
+            c.accept_errors.load(load),
+        )?;
+        counter(
+            &mut enc,
+            "mysetlist_http_connections_timed_out",
+            "Connections closed for moving no byte for http.idle_timeout",
+            c.timed_out.load(load),
+        )?;
         {
             let mut family = enc.encode_descriptor(
                 "mysetlist_votes_rejected",

@@ -64,6 +64,7 @@
 
 pub mod alerts;
 mod collectors;
+pub mod connections;
 pub mod latency;
 pub mod metrics;
 pub mod process;
@@ -96,6 +97,8 @@ struct WriterProgress {
 
 pub struct Observability {
     pub metrics: Arc<Metrics>,
+    /// The connection loop's counters (startup::server writes them).
+    pub connections: Arc<connections::ConnectionStats>,
     /// job_runs as of the last scrape, shared with the jobs collector.
     job_runs: Arc<Mutex<Vec<crate::db::jobs::JobRun>>>,
     pub series: TimeSeries,
@@ -134,8 +137,9 @@ impl Observability {
         let config = domain.config.clone();
         let jobs = collectors::JobsCollector::default();
         let job_runs = jobs.runs.clone();
+        let connections = Arc::new(connections::ConnectionStats::default());
         let metrics = Arc::new(Metrics::new(vec![
-            Box::new(collectors::AppCollector { domain: domain.clone() }),
+            Box::new(collectors::AppCollector { domain: domain.clone(), connections: connections.clone() }),
             Box::new(collectors::ProcessCollector),
             Box::new(jobs),
         ]));
@@ -157,6 +161,7 @@ impl Observability {
         let started_at = crate::db::now();
         Ok(Arc::new(Self {
             metrics,
+            connections,
             job_runs,
             series: TimeSeries::default(),
             alerts,

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use poem::Server;
 use poem::listener::{Acceptor, AcceptorExt, Listener, TcpListener};
 use tokio::sync::{Notify, watch};
 
@@ -22,6 +21,7 @@ use crate::ops::scheduler::{Intervals, Scheduler, SchedulerHandle};
 mod failover_feed;
 pub mod https;
 pub mod replication;
+pub mod server;
 mod tls_feed;
 
 pub struct Application {
@@ -214,6 +214,8 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let app = http::app(self.state.clone());
+        let limits = server::ConnectionLimits::from_config(&self.state.config);
+        let conn_stats = self.state.obs.connections.clone();
         let shutdown = self.shutdown.clone();
         let background = self.state.obs.spawn_background();
         tracing::info!(address = %self.local_addr, "serving");
@@ -236,14 +238,16 @@ impl Application {
             tracing::info!(address = %addr, "serving /metrics");
             let app = http::metrics_app(self.state.clone());
             let stop = stopped(stop_rx.clone());
-            tokio::spawn(async move {
-                Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(app, stop, Some(DRAIN_TIMEOUT)).await
-            })
+            let (limits, stats) = (limits.clone(), conn_stats.clone());
+            tokio::spawn(async move { server::serve(acceptor, app, limits, stats, stop, DRAIN_TIMEOUT).await })
         });
-        let main = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
+        let main = server::serve(
+            self.acceptor,
             app,
+            limits.clone(),
+            conn_stats.clone(),
             stopped(stop_rx.clone()),
-            Some(DRAIN_TIMEOUT),
+            DRAIN_TIMEOUT,
         );
         let certs = match self.https {
             Some(h) => {
@@ -253,10 +257,13 @@ impl Application {
                     https_port,
                     h.certs.http01(),
                 );
-                let plain = Server::new_with_acceptor(h.http).run_with_graceful_shutdown(
+                let plain = server::serve(
+                    h.http,
                     redirect,
+                    limits.clone(),
+                    conn_stats.clone(),
                     stopped(stop_rx.clone()),
-                    Some(DRAIN_TIMEOUT),
+                    DRAIN_TIMEOUT,
                 );
                 let (a, b) = tokio::join!(main, plain);
                 a.context("HTTPS server failed")?;

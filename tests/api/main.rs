@@ -8,6 +8,7 @@ mod replicate_support;
 mod auth;
 mod bad_input;
 mod cli;
+mod connections;
 mod failover;
 mod fake_apis;
 mod file_locks;
