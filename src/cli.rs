@@ -153,6 +153,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { demo } => {
+            crate::startup::server::raise_descriptor_limit();
             let c = load_config(&cli)?;
             let telemetry =
                 crate::telemetry::init_with(c.settings.log.format, &c.settings.log.level, &c.settings.telemetry)?;

@@ -38,7 +38,7 @@ impl AppError {
                 DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
                 DomainError::VotingClosed => StatusCode::CONFLICT,
                 DomainError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-                DomainError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                DomainError::Unavailable { .. } | DomainError::Storage { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -61,6 +61,7 @@ impl AppError {
                 DomainError::VotingClosed => "voting_closed",
                 DomainError::RateLimited { .. } => "rate_limited",
                 DomainError::Unavailable { .. } => "unavailable",
+                DomainError::Storage { .. } => "storage",
                 DomainError::Internal(_) => "internal",
             },
             AppError::BadRequest { .. } => "bad_request",
@@ -91,6 +92,7 @@ impl AppError {
         match self {
             AppError::Domain(DomainError::RateLimited { retry_after_secs })
             | AppError::Domain(DomainError::Unavailable { retry_after_secs, .. })
+            | AppError::Domain(DomainError::Storage { retry_after_secs })
             | AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }

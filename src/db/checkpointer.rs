@@ -12,11 +12,15 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use super::connection::WAL_SIZE_LIMIT;
 use super::{ConnectionOptions, DbError, open_connection};
 
 /// How often at most a checkpoint runs while writes keep coming. The WAL grows by at most what is
 /// written in this time (plus what a long reader pins) before its pages are copied back.
 const INTERVAL: Duration = Duration::from_millis(200);
+
+/// How often a WAL over [`WAL_SIZE_LIMIT`] is truncated again while no commit comes.
+const OVERSIZED_RETRY: Duration = Duration::from_secs(2);
 
 /// Starts the checkpoint task; it wakes on the writer's commit counter.
 pub fn start(
@@ -26,14 +30,23 @@ pub fn start(
     mut commits: watch::Receiver<u64>,
 ) -> Result<(), DbError> {
     let conn = Arc::new(Mutex::new(open_connection(path, opts, false)?));
+    let wal = super::files::wal_path(path);
     runtime.spawn(async move {
         // Ends when the writer stops (its commit channel closes); the connection closes with it.
-        while commits.changed().await.is_ok() {
+        // Also wakes while the WAL is over its limit without commits (they may be failing because
+        // the WAL filled the disk: truncating it is how the node recovers once space returns).
+        loop {
+            let oversized = || std::fs::metadata(&wal).map(|m| m.len() > WAL_SIZE_LIMIT).unwrap_or(false);
+            tokio::select! {
+                changed = commits.changed() => if changed.is_err() { break },
+                _ = tokio::time::sleep(OVERSIZED_RETRY), if oversized() => {}
+            }
             let conn = conn.clone();
-            let done = tokio::task::spawn_blocking(move || {
-                conn.lock().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))
-            })
-            .await;
+            // TRUNCATE waits (busy_timeout) for readers to leave the WAL and blocks new writes while
+            // it runs, so it is kept for a WAL past its limit.
+            let sql = if oversized() { "PRAGMA wal_checkpoint(TRUNCATE)" } else { "PRAGMA wal_checkpoint(PASSIVE)" };
+            let done =
+                tokio::task::spawn_blocking(move || conn.lock().query_row(sql, [], |r| r.get::<_, i64>(0))).await;
             match done {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry after the next commit"),

@@ -21,6 +21,11 @@ impl From<&DbOptions> for ConnectionOptions {
     }
 }
 
+/// Bytes the WAL file is cut back to whenever it restarts from its beginning (after a checkpoint
+/// that copied everything), and past which the background checkpointer truncates it: without a
+/// limit the file keeps the largest size it ever reached, and on a small disk that was the disk.
+pub const WAL_SIZE_LIMIT: u64 = 64 << 20;
+
 /// Opens `path` in WAL mode. A file that is not a SQLite database gives an error naming the path.
 pub fn open_connection(path: &Path, opts: &ConnectionOptions, read_only: bool) -> Result<Connection, DbError> {
     let open_err = |message: String| DbError::Open { path: path.to_path_buf(), message };
@@ -53,6 +58,7 @@ pub fn open_connection(path: &Path, opts: &ConnectionOptions, read_only: bool) -
          PRAGMA secure_delete = ON;
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -16000;
+         PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};
          PRAGMA mmap_size = 268435456;"
     ))
     .map_err(|e| open_err(e.to_string()))?;

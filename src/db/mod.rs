@@ -57,9 +57,31 @@ pub enum DbError {
     NotDurable(String),
     #[error("this node does not accept writes ({0})")]
     ReadOnly(&'static str),
+    /// The disk refused the write (full, read-only, I/O error); nothing of the group was stored.
+    #[error("the disk refused the write: {0}")]
+    Storage(String),
+}
+
+/// True for SQLite's answers that mean the disk, not the statement, failed: full, read-only,
+/// I/O error, cannot open. They pass by themselves once the disk recovers.
+pub fn is_storage_error(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::ErrorCode;
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+    )
 }
 
 impl DbError {
+    /// The disk, not the request, is at fault (see [`is_storage_error`]).
+    pub fn is_storage_failure(&self) -> bool {
+        match self {
+            DbError::Storage(_) => true,
+            DbError::Sqlite(e) => is_storage_error(e),
+            _ => false,
+        }
+    }
+
     /// True when a UNIQUE or PRIMARY KEY constraint refused the statement.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
@@ -115,6 +137,8 @@ struct Inner {
     readers: readers::ReaderPool,
     gate: parking_lot::RwLock<Option<Arc<dyn DurabilityGate>>>,
     guard: parking_lot::RwLock<Option<Arc<dyn WriteGuard>>>,
+    /// The last `quick_check`: None until one has run, then Ok or what SQLite reported.
+    integrity: parking_lot::RwLock<Option<Result<(), String>>>,
 }
 
 impl Database {
@@ -188,6 +212,7 @@ impl Database {
                 readers,
                 gate: parking_lot::RwLock::new(None),
                 guard: parking_lot::RwLock::new(None),
+                integrity: parking_lot::RwLock::new(None),
             }),
         })
     }
@@ -264,6 +289,36 @@ impl Database {
     /// `Err(reason)` when the OS would refuse writes to the database files (see [`files`]).
     pub fn check_files_writable(&self) -> Result<(), String> {
         files::check_writable(&self.inner.path)
+    }
+
+    /// Runs `PRAGMA quick_check` (every page and b-tree, without the slower index cross-check of
+    /// `integrity_check`) through SQLite on its own read-only connection, and keeps the outcome for
+    /// readiness and metrics. A corrupt page otherwise goes unnoticed until a request reads it.
+    pub async fn quick_check(&self) -> Result<(), String> {
+        let (path, opts) = (self.inner.path.clone(), self.inner.conn_opts.clone());
+        let outcome = tokio::task::spawn_blocking(move || -> Result<Result<(), String>, DbError> {
+            let conn = open_connection(&path, &opts, true)?;
+            let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(if rows == ["ok"] { Ok(()) } else { Err(rows.join("; ")) })
+        })
+        .await;
+        let outcome = match outcome {
+            Ok(Ok(checked)) => checked,
+            Ok(Err(e)) => Err(format!("quick_check could not run: {e}")),
+            Err(e) => Err(format!("quick_check task failed: {e}")),
+        };
+        match &outcome {
+            Ok(()) => tracing::info!("database quick_check: ok"),
+            Err(problem) => tracing::error!(problem = %problem, "database quick_check found damage"),
+        }
+        *self.inner.integrity.write() = Some(outcome.clone());
+        outcome
+    }
+
+    /// The last [`Database::quick_check`] (None before the first).
+    pub fn integrity(&self) -> Option<Result<(), String>> {
+        self.inner.integrity.read().clone()
     }
 
     pub fn set_durability_gate(&self, gate: Option<Arc<dyn DurabilityGate>>) {

@@ -31,10 +31,7 @@ impl ServerLock {
     /// Takes the lock, or fails naming the process that holds it.
     pub fn acquire(db: &Path) -> Result<ServerLock, DbError> {
         let path = lock_path(db);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| DbError::Open { path: dir.to_path_buf(), message: format!("cannot create: {e}") })?;
-        }
+        super::check_data_dir(db)?;
         let open_err = |e: std::io::Error| DbError::Open { path: path.clone(), message: format!("lock file: {e}") };
         let mut file = std::fs::OpenOptions::new()
             .read(true)

@@ -42,6 +42,8 @@ pub struct WriterStats {
     /// Unix milliseconds at which the writer started the group it is working on; None when idle.
     /// A group that stays busy for long means the writer is stuck (slow disk, a hung write).
     pub busy_since_unix_ms: Option<u64>,
+    /// The last group failed because the disk refused it (full, read-only, I/O error).
+    pub storage_failing: bool,
 }
 
 #[derive(Default)]
@@ -54,6 +56,7 @@ struct Counters {
     commit_buckets: [AtomicU64; COMMIT_BUCKETS.len() + 1],
     /// 0 while idle.
     busy_since_unix_ms: AtomicU64,
+    storage_failing: std::sync::atomic::AtomicBool,
 }
 
 impl Counters {
@@ -95,7 +98,13 @@ impl WriterHandle {
         let (reply, answer) = oneshot::channel::<Result<(T, u64), E>>();
         let job: Job = Box::new(move |conn| run_in_savepoint(conn, f, reply));
         self.tx.send(Message::Job(job)).await.map_err(|_| E::from(DbError::WriterGone))?;
-        answer.await.map_err(|_| E::from(DbError::WriterGone))?
+        answer.await.map_err(|_| {
+            if self.counters.storage_failing.load(Ordering::Relaxed) {
+                E::from(DbError::Storage("the write never ran: the disk refuses writes".into()))
+            } else {
+                E::from(DbError::WriterGone)
+            }
+        })?
     }
 
     pub fn commits(&self) -> watch::Receiver<u64> {
@@ -113,6 +122,7 @@ impl WriterHandle {
             queue_depth: (QUEUE_CAPACITY - self.tx.capacity()) as u64,
             commit_buckets: c.commit_buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
             busy_since_unix_ms: Some(c.busy_since_unix_ms.load(Ordering::Relaxed)).filter(|ms| *ms != 0),
+            storage_failing: c.storage_failing.load(Ordering::Relaxed),
         }
     }
 
@@ -195,6 +205,9 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
         counters.busy_since_unix_ms.store(0, Ordering::Relaxed);
         match result {
             Ok(completions) => {
+                if counters.storage_failing.swap(false, Ordering::Relaxed) {
+                    tracing::warn!("the disk accepts writes again");
+                }
                 seq += 1;
                 commits.send_replace(seq);
                 let elapsed = started.elapsed();
@@ -209,10 +222,21 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
             }
             Err((e, completions)) => {
                 counters.failed_commits.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, writes = size, "group commit failed; the whole group was rolled back");
                 let msg = e.to_string();
-                for c in completions {
-                    c(Err(DbError::Commit(msg.clone())));
+                if e.is_storage_failure() {
+                    // Logged when the state changes, not per group: a full disk under load would
+                    // otherwise write thousands of lines (to the same full disk).
+                    if !counters.storage_failing.swap(true, Ordering::Relaxed) {
+                        tracing::error!(error = %e, "the disk refuses writes; answering 503 until it recovers");
+                    }
+                    for c in completions {
+                        c(Err(DbError::Storage(msg.clone())));
+                    }
+                } else {
+                    tracing::error!(error = %e, writes = size, "group commit failed; the whole group was rolled back");
+                    for c in completions {
+                        c(Err(DbError::Commit(msg.clone())));
+                    }
                 }
             }
         }
@@ -237,8 +261,10 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
 #[allow(clippy::type_complexity)]
 fn commit_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, (DbError, Vec<Completion>)> {
     if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
-        let completions = batch.into_iter().map(|_| Box::new(|_| {}) as Completion).collect::<Vec<_>>();
-        // Jobs never ran; tell their callers by dropping their reply senders (WriterGone).
+        // Each job is dropped when its completion runs, after the writer has recorded the failure.
+        let completions = batch.into_iter().map(|job| Box::new(move |_| drop(job)) as Completion).collect::<Vec<_>>();
+        // Jobs never ran; tell their callers by dropping their reply senders (`submit` then answers
+        // Storage when the disk is at fault, WriterGone otherwise).
         return Err((e.into(), completions));
     }
     let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();

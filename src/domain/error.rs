@@ -20,6 +20,9 @@ pub enum DomainError {
     RateLimited { retry_after_secs: u64 },
     #[error("temporarily unavailable: {reason}")]
     Unavailable { reason: String, retry_after_secs: u64, role: Option<&'static str> },
+    /// The disk refuses writes (full, read-only, failing): nothing was stored, try again later.
+    #[error("the server cannot store changes right now; please try again shortly")]
+    Storage { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -41,6 +44,7 @@ impl From<DbError> for DomainError {
                 retry_after_secs: 5,
                 role: Some(role),
             },
+            e if e.is_storage_failure() => DomainError::Storage { retry_after_secs: 30 },
             other => DomainError::Internal(other.into()),
         }
     }

@@ -48,7 +48,7 @@ impl VoteRejection {
             DomainError::NotFound(_) => VoteRejection::NotFound,
             DomainError::RateLimited { .. } => VoteRejection::RateLimited,
             DomainError::Unauthorized | DomainError::Forbidden(_) => VoteRejection::Unauthorized,
-            DomainError::Unavailable { .. } => VoteRejection::Unavailable,
+            DomainError::Unavailable { .. } | DomainError::Storage { .. } => VoteRejection::Unavailable,
             DomainError::Invalid { .. } | DomainError::Conflict(_) => VoteRejection::Invalid,
             DomainError::Internal(_) => VoteRejection::Error,
         }

@@ -26,10 +26,12 @@ pub struct NewSession {
 const TOUCH_EVERY_SECS: i64 = 300;
 
 /// Housekeeping writes of a session lookup: a standby (which refuses writes) still resolves the
-/// session from its copy, and the leader does the housekeeping when the user comes back there.
+/// session from its copy, and the leader does the housekeeping when the user comes back there. A
+/// disk that refuses writes must not make a valid session look invalid either.
 fn best_effort<T>(r: Result<T, db::DbError>) -> Result<(), DomainError> {
     match r {
         Ok(_) | Err(db::DbError::ReadOnly(_)) => Ok(()),
+        Err(e) if e.is_storage_failure() => Ok(()),
         Err(e) => Err(DomainError::from(e)),
     }
 }

@@ -61,6 +61,21 @@ impl Collector for AppCollector {
             events.toggles(),
         )?;
         counter(&mut enc, "mysetlist_votes_retracted", "Votes taken back by toggling again", events.retracted())?;
+        let db = &self.domain.db;
+        gauge(
+            &mut enc,
+            "mysetlist_db_storage_failing",
+            "1 while the disk refuses writes (full, read-only, failing)",
+            u64::from(db.writer_stats().storage_failing),
+        )?;
+        if let Some(checked) = db.integrity() {
+            gauge(
+                &mut enc,
+                "mysetlist_db_integrity_ok",
+                "1 when the last quick_check found no damage",
+                u64::from(checked.is_ok()),
+            )?;
+        }
         let c = &self.connections;
         let load = std::sync::atomic::Ordering::Relaxed;
         gauge(&mut enc, "mysetlist_http_connections_open", "HTTP connections open now", c.open.load(load) as u64)?;

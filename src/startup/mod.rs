@@ -48,6 +48,9 @@ struct HttpsRuntime {
     http_addr: SocketAddr,
 }
 
+/// How often `PRAGMA quick_check` runs (the first run is at start).
+const INTEGRITY_CHECK_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
 /// How long in-flight requests may take to finish after a stop signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -112,6 +115,31 @@ impl Application {
             let db = db.clone();
             state.add_readiness_check("database files", Arc::new(move || db.check_files_writable()));
         }
+        {
+            // A full or failing disk: writes answer 503 until it recovers (the writer logs the change).
+            let writer = db.clone();
+            state.add_readiness_check(
+                "storage",
+                Arc::new(move || match writer.writer_stats().storage_failing {
+                    true => Err("the disk refuses writes (full, read-only or failing)".into()),
+                    false => Ok(()),
+                }),
+            );
+            let checked = db.clone();
+            state.add_readiness_check(
+                "database integrity",
+                Arc::new(move || checked.integrity().unwrap_or(Ok(())).map_err(|p| format!("quick_check: {p}"))),
+            );
+        }
+        // quick_check at start (in the background: a large database takes seconds) and daily.
+        let checked = db.clone();
+        tokio::spawn(async move {
+            let mut daily = tokio::time::interval(INTEGRITY_CHECK_INTERVAL);
+            loop {
+                daily.tick().await;
+                let _ = checked.quick_check().await;
+            }
+        });
         let metrics_acceptor = match config.metrics_listen {
             Some(addr) => Some(bind(addr, "metrics.listen").await?),
             None => None,

@@ -28,5 +28,6 @@ mod setlist;
 mod observability;
 mod smoke;
 mod startup_errors;
+mod storage;
 mod telemetry;
 mod voting;
