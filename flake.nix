@@ -25,11 +25,7 @@
         "aarch64-linux"
       ];
       pkgsFor = lib.genAttrs systems (
-        system:
-        import nixpkgs {
-          inherit system;
-          overlays = [ self.overlays.default ];
-        }
+        system: nixpkgs.legacyPackages.${system}.appendOverlays [ self.overlays.default ]
       );
       forAllSystems = f: lib.genAttrs systems (system: f pkgsFor.${system});
 
