@@ -116,7 +116,10 @@ for t in $(jq -r 'keys[]' "$work/scripts.json"); do
   { cat nix/eval/prelude.py; jq -r --arg t "$t" '.[$t][] | "\(.): Machine"' "$work/names.json"; jq -r --arg t "$t" '.[$t]' "$work/scripts.json"; } >"$py"
   if MYPYPATH=nix/eval/pystubs mypy --no-error-summary --ignore-missing-imports --cache-dir "$work/mypy" "$py" >"$work/$t.mypy" 2>&1; then
     ok "g: $t testScript passes mypy"; else bad "g: $t testScript: $(head -n 5 "$work/$t.mypy")"; fi
-  if pyflakes3 "$py" >"$work/$t.flakes" 2>&1; then ok "g: $t testScript passes pyflakes"; else bad "g: $t: $(head -n 5 "$work/$t.flakes")"; fi
+  # pyflakes sees the script alone, with the driver's globals and the machines as builtins.
+  jq -r --arg t "$t" '.[$t]' "$work/scripts.json" >"$work/flakes_$t.py"
+  builtins="start_all,subtest,machines,driver,log,$(jq -r --arg t "$t" '.[$t] | join(",")' "$work/names.json")"
+  if PYFLAKES_BUILTINS=$builtins pyflakes3 "$work/flakes_$t.py" >"$work/$t.flakes" 2>&1; then ok "g: $t testScript passes pyflakes"; else bad "g: $t: $(head -n 5 "$work/$t.flakes")"; fi
 done
 
 # ---- h: mirrors mirror the VM tests
@@ -130,7 +133,7 @@ if jq -e '[.["backup-restore"].s3.services["moto-s3"], .failover.s3.services["mo
   ok "h: the VM tests and the mirrors run the same S3 server (moto)"
 else bad "h: the VM tests' S3 node and the mirrors' start_s3 run different servers"; fi
 if jq -e '.acme.acme.hosts | to_entries | any(.value | index("vote.example.test"))' "$work/nodes.json" >/dev/null &&
-  ! grep -qE 'dnsserver|challtestsrv' vm-tests/mirror/acme.sh && grep -q 'host_alias server "$domain"' vm-tests/mirror/acme.sh; then
+  ! grep -qE 'pebble .*-dnsserver|pebble-challtestsrv' vm-tests/mirror/acme.sh && grep -q 'host_alias server "$domain"' vm-tests/mirror/acme.sh; then
   ok "h: pebble resolves the domain through /etc/hosts in both"
 else bad "h: ACME name resolution differs between vm-tests/acme.nix and its mirror"; fi
 

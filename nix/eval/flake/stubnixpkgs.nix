@@ -46,6 +46,9 @@ let
           path = "/nix/store/00000000000000000000000000000000-nixpkgs";
           callPackage = lib.callPackageWith self;
           buildPackages = self;
+          pkgsStatic = self // {
+            isStatic = true;
+          };
           stdenv = {
             hostPlatform = { inherit system; };
             buildPlatform = {
@@ -118,10 +121,6 @@ let
     pkgs
     // {
       appendOverlays = more: mkPkgs system (overlays ++ more);
-      pkgsStatic = pkgs // {
-        isStatic = true;
-        callPackage = lib.callPackageWith pkgs.pkgsStatic;
-      };
     };
 in
 {
