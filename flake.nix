@@ -1,59 +1,111 @@
 {
   description = "MySetlist: fans vote on the setlist of upcoming shows; a self-hosted appliance on SQLite";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  # NixOS 26.05 (25.11 is end of life). The Rust toolchain comes from rust-overlay, pinned by
+  # nix/rust-toolchain.toml (1.95.0 = Cargo.toml's rust-version): the rustc of the locked 26.05
+  # revision could not be confirmed to be >= 1.95 (README, "Building and deploying").
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+  inputs.rust-overlay = {
+    url = "github:oxalica/rust-overlay";
+    inputs.nixpkgs.follows = "nixpkgs";
+  };
 
   outputs =
-    { self, nixpkgs }:
+    {
+      self,
+      nixpkgs,
+      rust-overlay,
+    }:
     let
       inherit (nixpkgs) lib;
 
-      # Linux only: the service is a systemd unit and the binary is linked statically against musl.
+      # Linux only: the service is a systemd unit.
       systems = [
         "x86_64-linux"
         "aarch64-linux"
       ];
-      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+      pkgsFor = lib.genAttrs systems (
+        system: nixpkgs.legacyPackages.${system}.appendOverlays [ self.overlays.default ]
+      );
+      forAllSystems = f: lib.genAttrs systems (system: f pkgsFor.${system});
 
       cargoToml = lib.importTOML ./Cargo.toml;
       src = import ./nix/source.nix { inherit lib; };
 
-      staticPackage =
-        pkgs:
-        pkgs.pkgsStatic.callPackage ./nix/package.nix {
-          inherit src cargoToml;
-        };
+      # The toolchain of nix/rust-toolchain.toml, running on the build machine and targeting the
+      # package set's host platform (rust-bin adds the std of stdenv.targetPlatform).
+      toolchainFor = pkgs: pkgs.buildPackages.rust-bin.fromRustupToolchainFile ./nix/rust-toolchain.toml;
+      buildWith =
+        pkgs: args:
+        let
+          toolchain = toolchainFor pkgs;
+        in
+        pkgs.callPackage ./nix/package.nix (
+          {
+            inherit src cargoToml;
+            rustc = toolchain;
+            rustPlatform = pkgs.makeRustPlatform {
+              cargo = toolchain;
+              rustc = toolchain;
+            };
+          }
+          // args
+        );
     in
     {
+      # pkgs.mysetlist (dynamically linked against that nixpkgs), with rust-bin from rust-overlay.
+      overlays.default = lib.composeManyExtensions [
+        rust-overlay.overlays.default
+        (final: prev: {
+          mysetlist = buildWith final {
+            tests = lib.filterAttrs (name: _: lib.hasPrefix "vm-" name) (
+              self.checks.${final.stdenv.hostPlatform.system} or { }
+            );
+          };
+        })
+      ];
+
       packages = forAllSystems (
         pkgs:
         let
-          mysetlist = staticPackage pkgs;
+          # musl via pkgsStatic, for the container image only.
+          static = buildWith pkgs.pkgsStatic { };
         in
         {
-          default = mysetlist;
-          inherit mysetlist;
+          default = pkgs.mysetlist;
+          inherit (pkgs) mysetlist;
+          inherit static;
           # OCI image: `nix build .#image && podman load < result`
-          image = pkgs.callPackage ./nix/image.nix { inherit mysetlist; };
+          image = pkgs.callPackage ./nix/image.nix { mysetlist = static; };
           # Litestream 0.5.x, used by the VM tests and the dev shell.
           litestream = pkgs.callPackage ./nix/litestream.nix { };
         }
       );
 
-      # services.mysetlist, with the package defaulting to this flake's static build.
-      nixosModules.default =
-        { lib, pkgs, ... }:
-        {
-          imports = [ ./nixos/module.nix ];
-          services.mysetlist.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
-        };
+      # services.mysetlist, with the package defaulting to this flake's build. `key` makes importing
+      # both names (or this module twice) one import, not two conflicting package definitions.
+      nixosModules.default = {
+        key = "mysetlist/nixosModules.default";
+        imports = [
+          ./nixos/module.nix
+          (
+            { lib, pkgs, ... }:
+            {
+              services.mysetlist.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.mysetlist;
+            }
+          )
+        ];
+      };
       nixosModules.mysetlist = self.nixosModules.default;
 
       checks = forAllSystems (
         pkgs:
         import ./nix/checks.nix {
           inherit pkgs src cargoToml;
-          mysetlist = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+          mysetlist = pkgs.mysetlist;
+          static = self.packages.${pkgs.stdenv.hostPlatform.system}.static;
+          native = buildWith pkgs { doCheck = true; };
+          toolchain = toolchainFor pkgs;
           litestream = self.packages.${pkgs.stdenv.hostPlatform.system}.litestream;
           mysetlistModule = ./nixos/module.nix;
         }
@@ -62,10 +114,7 @@
       devShells = forAllSystems (pkgs: {
         default = pkgs.mkShell {
           packages = [
-            pkgs.cargo
-            pkgs.rustc
-            pkgs.clippy
-            pkgs.rustfmt
+            (toolchainFor pkgs) # cargo, rustc, clippy, rustfmt 1.95.0
             pkgs.rust-analyzer
             pkgs.sqlite
             pkgs.curl
@@ -77,7 +126,6 @@
             pkgs.nixfmt
             self.packages.${pkgs.stdenv.hostPlatform.system}.litestream
           ];
-          RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
         };
       });
 

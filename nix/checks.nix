@@ -3,18 +3,15 @@
   pkgs,
   src,
   cargoToml,
-  mysetlist, # the static package
+  mysetlist, # the NixOS package (dynamically linked)
+  static, # the static package (container image)
+  native, # the NixOS package with the unit tests in its check phase
+  toolchain, # nix/rust-toolchain.toml's (cargo, clippy, rustfmt)
   litestream,
   mysetlistModule,
 }:
 let
   inherit (pkgs) lib;
-
-  # A native (glibc) build with `cargo test --lib` in its check phase.
-  native = pkgs.callPackage ./package.nix {
-    inherit src cargoToml;
-    doCheck = true;
-  };
 
   vmCommon = import ../vm-tests/common.nix {
     inherit
@@ -34,7 +31,7 @@ in
 
   clippy = native.overrideAttrs (old: {
     pname = "mysetlist-clippy";
-    nativeBuildInputs = old.nativeBuildInputs ++ [ pkgs.clippy ];
+    nativeBuildInputs = old.nativeBuildInputs ++ [ toolchain ];
     buildPhase = ''
       runHook preBuild
       cargo clippy --offline --all-targets -- -D warnings
@@ -48,10 +45,7 @@ in
   fmt =
     pkgs.runCommand "mysetlist-fmt"
       {
-        nativeBuildInputs = [
-          pkgs.cargo
-          pkgs.rustfmt
-        ];
+        nativeBuildInputs = [ toolchain ];
       }
       ''
         cp -r ${src} source && chmod -R u+w source && cd source
@@ -62,7 +56,7 @@ in
 
   # The shipped binary builds, and is really static (no interpreter, no shared libraries).
   static-binary = pkgs.runCommand "mysetlist-static-binary" { nativeBuildInputs = [ pkgs.file ]; } ''
-    file -L ${lib.getExe mysetlist} | tee /dev/stderr | grep -Eq 'statically linked|static-pie linked'
+    file -L ${lib.getExe static} | tee /dev/stderr | grep -Eq 'statically linked|static-pie linked'
     touch "$out"
   '';
 

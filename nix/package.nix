@@ -1,7 +1,10 @@
-# Builds `mysetlist` with nixpkgs' rustPlatform (no crane: one crate, one binary, and buildRustPackage's
-# vendoring from Cargo.lock is all this needs).
+# Builds `mysetlist` with buildRustPackage (no crane: one crate, one binary, and buildRustPackage's
+# vendoring from Cargo.lock is all this needs). The flake passes `rustPlatform` and `rustc` made from
+# the toolchain in nix/rust-toolchain.toml (rust-overlay); with nixpkgs' own they work too once its
+# rustc is new enough (the assert below says when it is not).
 #
-# Called with `pkgsStatic.callPackage` for the shipped binary and with `pkgs.callPackage` for the checks.
+# Called with `pkgs.callPackage` for the NixOS package (dynamically linked against nixpkgs, what
+# pkgs.mysetlist and the module use) and with `pkgsStatic.callPackage` for the container image.
 # Static route: pkgsStatic targets musl (x86_64-unknown-linux-musl / aarch64-unknown-linux-musl) and links
 # everything statically. The alternative, glibc with `-C target-feature=+crt-static` (what the
 # Containerfile uses, because rustup cannot fetch the musl target there), is poorly supported in nixpkgs
@@ -17,6 +20,8 @@
   cargoToml,
   # The checks run the unit tests in the sandbox; the shipped package skips them (they ran in the check).
   doCheck ? false,
+  # The VM tests, as passthru.tests (the flake fills them in).
+  tests ? { },
 }:
 let
   requiredRust = cargoToml.package.rust-version;
@@ -32,6 +37,8 @@ rustPlatform.buildRustPackage {
   inherit src doCheck;
 
   cargoLock.lockFile = ../Cargo.lock;
+
+  passthru = { inherit tests; };
 
   # The standby applies replicated pages through SQLite's sqlite_dbpage table, which the bundled
   # SQLite compiles only with this flag (.cargo/config.toml sets it for plain cargo builds; the

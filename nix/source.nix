@@ -8,6 +8,8 @@ lib.fileset.toSource {
       ../Cargo.toml
       ../Cargo.lock
       ../src
+      ../askama.toml # template directories: without it no template compiles
+      ../bench # the [[example]] targets (clippy --all-targets, fmt)
     ]
     ++ map lib.fileset.maybeMissing [
       ../build.rs

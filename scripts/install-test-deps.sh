@@ -5,7 +5,7 @@ set -euo pipefail
 TOOLS_DIR="${MYSETLIST_TOOLS_DIR:-$HOME/.cache/mysetlist-tools}"
 mkdir -p "$TOOLS_DIR"
 
-apt_packages=(pebble nginx wrk chromium nix-bin iproute2 curl sqlite3 podman runc jq shellcheck file prometheus)
+apt_packages=(pebble nginx wrk chromium nix-bin iproute2 curl sqlite3 podman runc jq shellcheck file prometheus systemd mypy pyflakes3)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,6 +25,10 @@ cargo_install() { # name version [extra args]
   fi
 }
 cargo_install s3s-fs 0.14.1 --features binary
+# moto's S3 server: the S3 the VM tests run (vm-tests/common.nix) and the mirrors use.
+if ! command -v moto_server >/dev/null || ! python3 -c 'import moto, flask' 2>/dev/null; then
+  pip install -q 'moto[server]==5.2.1'
+fi
 cargo_install cargo-audit 0.22.2
 
 # The real Litestream: 0.5.17 (current) and 0.5.15 (older frame-only reader).

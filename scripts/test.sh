@@ -40,6 +40,9 @@ MYSETLIST_BIN=$(mktemp -d)/mysetlist
 export MYSETLIST_BIN
 cp "${CARGO_TARGET_DIR:-target}/debug/mysetlist" "$MYSETLIST_BIN"
 
+step "Nix evaluation: module, VM test nodes, flake, filtered source, unit, settings, test scripts, mirrors"
+scripts/check-nix-eval.sh
+
 step "VM-test mirrors (network namespaces, real processes)"
 for scenario in vm-tests/mirror/{basic,backup-restore,acme,failover}.sh; do
   "$scenario"

@@ -1,6 +1,7 @@
 # ACME against pebble, the way nixpkgs' own ACME tests do it: the `acme` node runs pebble with the test
-# CA from nixpkgs (nixos/tests/common/acme/server) and a DNS resolver that knows every node's
-# networking.extraHosts. The server obtains a certificate for vote.example.test over TLS-ALPN-01 and
+# CA from nixpkgs (nixos/tests/common/acme/server). That module runs no DNS resolver any more (it fills
+# /etc/hosts from security.acme.certs only), so pebble finds the app's domain in the acme node's own
+# /etc/hosts, which this test fills (networking.hosts); vm-tests/mirror/acme.sh resolves it the same way. The server obtains a certificate for vote.example.test over TLS-ALPN-01 and
 # serves HTTPS itself; the client checks the chain against pebble's issuing root, the HTTP redirect and
 # HSTS, and that a restart reuses the stored certificate instead of ordering a new one.
 { pkgs, common }:
@@ -12,9 +13,13 @@ pkgs.testers.runNixOSTest {
   name = "mysetlist-acme";
 
   nodes = {
-    acme = {
-      imports = [ acmeServerModule ];
-    };
+    acme =
+      { nodes, ... }:
+      {
+        imports = [ acmeServerModule ];
+        # pebble validates the challenge at the address this node resolves the domain to.
+        networking.hosts.${nodes.server.networking.primaryIPAddress} = [ domain ];
+      };
 
     server =
       { config, nodes, ... }:
@@ -31,9 +36,7 @@ pkgs.testers.runNixOSTest {
             challenge = "tls-alpn-01";
           };
         };
-        # Published to pebble's resolver (it reads every node's extraHosts), so pebble can reach the
-        # server to validate the challenge.
-        networking.extraHosts = "${config.networking.primaryIPAddress} ${domain}";
+        networking.hosts.${config.networking.primaryIPAddress} = [ domain ];
         networking.hosts.${nodes.acme.networking.primaryIPAddress} = [
           nodes.acme.test-support.acme.caDomain
         ];

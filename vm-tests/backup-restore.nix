@@ -1,4 +1,4 @@
-# Backup and restore through S3 (MinIO from nixpkgs). Votes are acknowledged with ack = "replicated", so
+# Backup and restore through S3 (moto's server from nixpkgs). Votes are acknowledged with ack = "replicated", so
 # each acknowledged vote is in the bucket when the API answers. Then the state directory is wiped and the
 # service restarted with replication.restore_if_missing = true: the votes come back. The real
 # `litestream restore` (0.5.x) restores the same bucket to an identical, intact database, and the
@@ -30,7 +30,7 @@ pkgs.testers.runNixOSTest {
     restore_url = "${common.litestreamUrl prefix}"
 
     s3.start()
-    s3.wait_for_unit("minio-bucket.service")
+    s3.wait_for_unit("s3-bucket.service")
     server.start()
     server.wait_for_unit("mysetlist.service")
     wait_ready(server, base)

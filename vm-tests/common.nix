@@ -11,17 +11,14 @@
 let
   inherit (pkgs) lib;
 
-  # MinIO is a test fixture on the VMs' private network. nixpkgs marks it insecure because upstream
-  # stopped maintaining the community server; that does not matter for a throwaway test bucket, and it
-  # is the S3 server in nixpkgs that implements the conditional writes (If-None-Match / If-Match) the
-  # replication and lease code rely on.
-  permitted =
-    package:
-    package.overrideAttrs (old: {
-      meta = (old.meta or { }) // {
-        knownVulnerabilities = [ ];
-      };
-    });
+  # The S3 node runs moto's server (python3Packages.moto with its `server` and `s3` extras): nixpkgs
+  # marks MinIO for removal in 26.05, and moto enforces the conditional writes the replication and the
+  # lease rely on (a PUT with `If-None-Match: *` on an existing key, or with a stale `If-Match` ETag,
+  # gets 412). It is what the runnable mirrors (vm-tests/mirror/lib.sh, start_s3) run too. moto keeps
+  # the bucket in memory and does not check signatures: enough for a test bucket on a private network.
+  motoServer = pkgs.python3.withPackages (
+    ps: [ ps.moto ] ++ ps.moto.optional-dependencies.server ++ ps.moto.optional-dependencies.s3
+  );
 in
 rec {
   client = pkgs.writeShellApplication {
@@ -48,42 +45,35 @@ rec {
     region = "us-east-1";
   };
 
-  # The S3 node. `minio-bucket.service` is active once the bucket exists.
+  # The S3 node. `s3-bucket.service` is active once the bucket exists.
   s3Node =
     { pkgs, ... }:
     {
-      services.minio = {
-        enable = true;
-        package = permitted pkgs.minio;
-        listenAddress = ":${toString s3.port}";
-        consoleAddress = "127.0.0.1:9001";
-        browser = false;
-        inherit (s3) region;
-        rootCredentialsFile = pkgs.writeText "minio-credentials" ''
-          MINIO_ROOT_USER=${s3.accessKey}
-          MINIO_ROOT_PASSWORD=${s3.secretKey}
-        '';
+      systemd.services.moto-s3 = {
+        description = "S3 test server (moto)";
+        wantedBy = [ "multi-user.target" ];
+        serviceConfig = {
+          ExecStart = "${motoServer}/bin/moto_server -H 0.0.0.0 -p ${toString s3.port}";
+          DynamicUser = true;
+          Restart = "on-failure";
+        };
       };
       networking.firewall.allowedTCPPorts = [ s3.port ];
 
-      systemd.services.minio-bucket = {
+      systemd.services.s3-bucket = {
         description = "Create the test bucket";
         wantedBy = [ "multi-user.target" ];
-        requires = [ "minio.service" ];
-        after = [ "minio.service" ];
-        path = [ (permitted pkgs.minio-client) ];
-        environment = {
-          HOME = "/root"; # mc keeps its configuration under $HOME/.mc
-          MC_HOST_s3 = "http://${s3.accessKey}:${s3.secretKey}@127.0.0.1:${toString s3.port}";
-        };
+        requires = [ "moto-s3.service" ];
+        after = [ "moto-s3.service" ];
+        path = [ pkgs.curl ];
         serviceConfig = {
           Type = "oneshot";
           RemainAfterExit = true;
         };
-        # MinIO accepts connections a moment before it accepts requests: retry, bounded.
+        # moto takes about a second to accept requests: retry, bounded.
         script = ''
           for _ in $(seq 1 60); do
-            if mc mb --ignore-existing s3/${s3.bucket}; then exit 0; fi
+            if curl -fsS -X PUT http://127.0.0.1:${toString s3.port}/${s3.bucket}; then exit 0; fi
             sleep 1
           done
           echo "bucket ${s3.bucket} could not be created within 60 s" >&2
@@ -92,8 +82,8 @@ rec {
       };
     };
 
-  # `replication` settings pointing at the S3 node, under PREFIX. The secret key comes from the
-  # environment file (serverNode writes it), as it would in production.
+  # `replication` settings pointing at the S3 node, under PREFIX. The secret key comes from a secret
+  # file handed over as a systemd credential (serverNode writes it), as it would in production.
   replication = prefix: {
     url = "s3://${s3.bucket}/${prefix}";
     inherit (s3) endpoint region;
@@ -122,19 +112,18 @@ rec {
         package = mysetlist;
         openFirewall = true;
         inherit extraFlags;
-        # /etc/mysetlist/secrets.env is a copy (mode 0400), not a store symlink target path.
-        environmentFile = "/etc/mysetlist/secrets.env";
+        # Root-only (0400), as a real secret would be: the service reads it as a credential.
+        secretFiles.replication.secret_access_key = "/etc/mysetlist/s3-secret";
         settings = lib.recursiveUpdate {
           listen = "0.0.0.0:8080";
-          public_url = "http://${config.networking.hostName}:8080";
+          # A default: a test with a domain sets its own public URL.
+          public_url = lib.mkDefault "http://${config.networking.hostName}:8080";
           log.level = "info,mysetlist=debug";
         } settings;
       };
-      environment.etc."mysetlist/secrets.env" = {
+      environment.etc."mysetlist/s3-secret" = {
         mode = "0400";
-        text = ''
-          MYSETLIST_REPLICATION__SECRET_ACCESS_KEY=${s3.secretKey}
-        '';
+        text = s3.secretKey;
       };
       environment.systemPackages = [
         client

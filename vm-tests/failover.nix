@@ -129,7 +129,7 @@ pkgs.testers.runNixOSTest {
 
 
     s3.start()
-    s3.wait_for_unit("minio-bucket.service")
+    s3.wait_for_unit("s3-bucket.service")
     primary.start()
     primary.wait_for_unit("mysetlist.service")
     client.start()

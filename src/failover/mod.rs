@@ -133,12 +133,17 @@ pub fn node_id(configured: &str) -> String {
     if !configured.trim().is_empty() {
         return configured.trim().to_string();
     }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
+    // uname(2), not /proc/sys/kernel/hostname: under systemd's ProcSubset=pid that file does not
+    // exist, and every node of a NixOS pair would call itself "mysetlist".
+    Some(host_name())
         .filter(|h| !h.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
         .unwrap_or_else(|| "mysetlist".to_string())
+}
+
+/// The kernel's host name (the UTS namespace's nodename), as `hostname` prints it.
+pub fn host_name() -> String {
+    rustix::system::uname().nodename().to_string_lossy().trim().to_string()
 }
 
 /// Which side of the lease a node is on.

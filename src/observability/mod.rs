@@ -115,11 +115,7 @@ fn instance_name(config: &Config) -> String {
     if !id.is_empty() {
         return id.to_owned();
     }
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "mysetlist".into())
+    Some(crate::failover::host_name()).filter(|h| !h.is_empty()).unwrap_or_else(|| "mysetlist".into())
 }
 
 /// Link to the technical status page for notifications.

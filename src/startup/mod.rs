@@ -73,7 +73,9 @@ impl Application {
         // With replication on, the lease decides whether this node leads (and writes) or follows.
         let (db, failover) = if config.replication_enabled() {
             let fcfg = FailoverConfig::from_config(&config, replication::options(&config));
-            let booted = failover::boot(&fcfg).await.context("cannot start failover")?;
+            // Restoring the bucket or waiting for the primary's first backup can outlast the unit's
+            // start timeout: keep asking systemd for more time until boot returns.
+            let booted = extending_start_timeout(failover::boot(&fcfg)).await.context("cannot start failover")?;
             let db = if booted.is_leader() {
                 Database::open(&db_options(&config))
             } else {
@@ -362,6 +364,33 @@ fn watchdog_usec() -> Option<u64> {
         None => Some(usec),
         Some(Ok(pid)) if pid == std::process::id() => Some(usec),
         _ => None,
+    }
+}
+
+/// How often [`extending_start_timeout`] asks for more time, and how much it asks for each time: the
+/// margin covers a stalled scheduler, and a hung start is still stopped within 30 s of its last tick.
+const START_EXTEND_EVERY: Duration = Duration::from_secs(10);
+const START_EXTEND_BY: Duration = Duration::from_secs(30);
+
+/// Runs `work` (the pre-READY part of the start: restore, waiting for a first backup) while sending
+/// EXTEND_TIMEOUT_USEC every 10 s, so systemd's TimeoutStartSec bounds a *stalled* start, not a long
+/// restore; WATCHDOG=1 too when a watchdog is armed. Outside systemd the notifications go nowhere.
+async fn extending_start_timeout<T>(work: impl std::future::Future<Output = T>) -> T {
+    let keepalive = async {
+        let usec = u32::try_from(START_EXTEND_BY.as_micros()).unwrap_or(u32::MAX);
+        let every = watchdog_usec().map_or(START_EXTEND_EVERY, |w| START_EXTEND_EVERY.min(Duration::from_micros(w / 2)));
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::ExtendTimeoutUsec(usec)]);
+            if watchdog_usec().is_some() {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            }
+        }
+    };
+    tokio::select! {
+        out = work => out,
+        _ = keepalive => unreachable!("the keep-alive loop never ends"),
     }
 }
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Mirror of vm-tests/acme.nix: pebble (Debian's package) on host "acme" with pebble-challtestsrv as its
-# DNS (every name resolves to the server), the server obtaining a certificate for vote.example.test over
+# Mirror of vm-tests/acme.nix: pebble (Debian's package) on host "acme", resolving the app's domain
+# through that host's /etc/hosts as the VM test's acme node does (no DNS server; lib.sh writes every
+# host's name and aliases into each namespace's hosts file), the server obtaining a certificate for vote.example.test over
 # TLS-ALPN-01 on port 443, and a client that checks the chain against pebble's issuing root, the
 # HTTP -> HTTPS redirect, HSTS, a vote over HTTPS, and that a restart reuses the stored certificate.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
-need pebble pebble-challtestsrv openssl
+need pebble openssl
 MYSETLIST=$(mysetlist_binary)
 mirror_init acme
 host_add acme
@@ -34,10 +35,8 @@ cat >"$RUN_DIR/pebble.json" <<JSON
   "certificate": "$pki/pebble.pem", "privateKey": "$pki/pebble.key",
   "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
 JSON
-# Mock DNS: every name -> the server. Its own challenge servers stay off; the server answers them.
-spawn acme challtestsrv.log pebble-challtestsrv -defaultIPv4 "$(host_ip server)" -defaultIPv6 "" \
-  -dns01 127.0.0.1:8053 -http01 "" -https01 "" -tlsalpn01 "" -management 127.0.0.1:8055
-spawn acme pebble.log env PEBBLE_VA_NOSLEEP=1 pebble -config "$RUN_DIR/pebble.json" -dnsserver 127.0.0.1:8053
+# No -dnsserver: pebble resolves vote.example.test from the acme host's /etc/hosts (host_alias above).
+spawn acme pebble.log env PEBBLE_VA_NOSLEEP=1 pebble -config "$RUN_DIR/pebble.json"
 wait_for_url client https://acme.test:14000/dir 30 --cacert "$pki/ca.pem"
 on client curl -fsS --cacert "$pki/ca.pem" -o "$pki/pebble-root.pem" https://acme.test:15000/roots/0
 root=$pki/pebble-root.pem

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mirror of vm-tests/backup-restore.nix: s3s-fs on host "s3" instead of MinIO. Votes acknowledged with
+# Mirror of vm-tests/backup-restore.nix: moto's S3 server on host "s3", as in the VM test. Votes acknowledged with
 # ack = "replicated"; the data directory is wiped and the server restarted with restore_if_missing:
 # the votes come back. The real litestream 0.5.17 restores the same bucket to an intact database with
 # the same votes, and `mysetlist restore` / `backup list` / `backup verify` work.

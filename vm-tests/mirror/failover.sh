@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mirror of vm-tests/failover.nix: s3s-fs on "s3", a primary, a standby and a client, each its own
+# Mirror of vm-tests/failover.nix: moto's S3 server on "s3", a primary, a standby and a client, each its own
 # network namespace; ack = "replicated", lease_ttl = 5s. Scenarios, each printing a RESULT line:
 #
 #   follow     votes acknowledged by the primary reach the standby, which serves reads, refuses writes
@@ -53,7 +53,8 @@ sync_interval = "1s"
 
 [failover]
 lease_ttl = "${TTL}s"
-node_id = "$1"
+# No node_id: as on the VM test's nodes, each server is named after its host (uname(2) inside its own
+# UTS namespace, with /proc/sys hidden by a ProcSubset=pid /proc; see as_host in lib.sh).
 TOML
 }
 write_config primary primary
@@ -62,7 +63,8 @@ declare -A PID=()
 start_node() { # NAME [FLAGS...]
   local name=$1
   shift
-  spawn "$name" "$name.log" "$MYSETLIST" serve --config "$RUN_DIR/$name.toml" "$@"
+  as_host "$name"
+  spawn "$name" "$name.log" "${AS_HOST[@]}" "$MYSETLIST" serve --config "$RUN_DIR/$name.toml" "$@"
   PID[$name]=$SPAWNED_PID
 }
 
@@ -209,7 +211,8 @@ result "partition: after reconnecting, the old leader refuses writes and follows
 load_start "$RUN_DIR/acked-promote" "$p" "$s"
 wait_until 60 acked_at_least "$RUN_DIR/acked-promote" 20
 t0=$(now)
-on standby "$MYSETLIST" promote --config "$RUN_DIR/standby.toml" --timeout 60s >>"$RUN_DIR/promote.log" 2>&1 ||
+as_host standby
+on standby "${AS_HOST[@]}" "$MYSETLIST" promote --config "$RUN_DIR/standby.toml" --timeout 60s >>"$RUN_DIR/promote.log" 2>&1 ||
   fail "mysetlist promote failed: $(cat "$RUN_DIR/promote.log")"
 switch=$(since "$t0")
 # Writes go on (to whichever node acknowledges) until some land after the switch.

@@ -29,7 +29,13 @@
 #   wait_for_port NAME PORT TIMEOUT   poll until something listens on PORT inside NAME
 #   wait_until TIMEOUT CMD...         poll CMD (every 0.2 s) until it succeeds
 #   client NAME BASE_URL ARGS...      vm-tests/client.sh (the API client the VM tests use), from NAME
-#   start_s3 NAME                     s3s-fs on NAME:9000 (keys test/test) with bucket $S3_BUCKET
+#   start_s3 NAME                     moto's S3 server on NAME:9000 (keys test/test) with bucket
+#                                     $S3_BUCKET: the server kind the VM tests run (vm-tests/common.nix)
+#   as_host NAME                      sets AS_HOST to a command prefix that runs a command with the
+#                                     host's own name (UTS namespace, hostname NAME) and a
+#                                     ProcSubset=pid /proc, as systemd runs the NixOS service; it
+#                                     exec's, so the PID stays the command's:
+#                                     as_host s; spawn s s.log "${AS_HOST[@]}" CMD...
 #   notify_socket PATH LOG            listen for sd_notify datagrams on PATH, appending them to LOG
 #   mysetlist_binary                  print the path of the binary under test (MYSETLIST_BIN or a
 #                                     release build, built if missing)
@@ -41,7 +47,9 @@ MIRROR_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$MIRROR_LIB_DIR/../.." && pwd)
 SUBNET_PREFIX=10.77.0
 S3_BUCKET=${S3_BUCKET:-mysetlist}
+# shellcheck disable=SC2034 # used by the scripts that source this file (moto accepts any key)
 S3_ACCESS_KEY="test"
+# shellcheck disable=SC2034
 S3_SECRET_KEY="test"
 LITESTREAM=${LITESTREAM:-$HOME/.cache/mysetlist-tools/ls-0.5.17/bin/litestream}
 
@@ -208,12 +216,21 @@ client() {
 }
 
 start_s3() {
-  local name=$1
-  need s3s-fs
-  mkdir -p "$RUN_DIR/s3/$S3_BUCKET" # s3s-fs keeps one directory per bucket
-  spawn "$name" s3.log s3s-fs --host 0.0.0.0 --port 9000 \
-    --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$RUN_DIR/s3"
-  wait_for_port "$name" 9000 20
+  local name=$1 code
+  need moto_server
+  # moto enforces conditional writes (If-None-Match: *, If-Match) like the S3 the app targets; it
+  # keeps buckets in memory and accepts any credentials.
+  spawn "$name" s3.log moto_server -H 0.0.0.0 -p 9000
+  wait_for_port "$name" 9000 30
+  code=$(on "$name" curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:9000/$S3_BUCKET")
+  [[ $code == 200 ]] || fail "moto answered $code when creating bucket $S3_BUCKET"
+}
+
+as_host() {
+  # shellcheck disable=SC2034,SC2016 # AS_HOST is for the caller; $1/$@ belong to the inner bash
+  AS_HOST=(unshare --uts --mount --propagation private -- bash -c
+    'hostname "$1" && mount -t proc -o subset=pid,hidepid=invisible proc /proc && shift && exec "$@"'
+    as_host "$1")
 }
 
 notify_socket() {

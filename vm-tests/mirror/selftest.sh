@@ -2,7 +2,7 @@
 # Checks the mirror scaffolding itself (lib.sh) with stand-in processes, so it can be trusted before the
 # scenarios run the real server: hosts reach each other by name, a blocked host is unreachable and comes
 # back, crash kills everything in a host, stop_pid reports how a process ended, sd_notify datagrams are
-# captured, s3s-fs serves the bucket, and cleanup leaves no namespace behind.
+# captured, moto serves the bucket and enforces conditional writes, as_host gives a host its own name, and cleanup leaves no namespace behind.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
@@ -60,15 +60,24 @@ wait_until 5 grep -qx 'WATCHDOG=1' "$RUN_DIR/notify.log"
 grep -qx 'READY=1' "$RUN_DIR/notify.log" || fail "READY=1 not captured"
 log "sd_notify datagrams are captured"
 
-if command -v s3s-fs >/dev/null; then
+if command -v moto_server >/dev/null; then
   host_add s3
   start_s3 s3
-  # An unsigned request is refused: the server checks signatures, and the bucket exists.
-  code=$(on alpha curl -s -o /dev/null -w '%{http_code}' "http://s3:9000/$S3_BUCKET/")
-  [[ $code == 403 ]] || fail "s3s-fs answered $code to an unsigned request, expected 403"
-  log "s3s-fs serves on s3:9000"
+  # The bucket exists and a create-only PUT is create-only (conditional writes are enforced).
+  on alpha curl -fsS -o /dev/null -X PUT --data-binary one -H 'If-None-Match: *' "http://s3:9000/$S3_BUCKET/k"
+  code=$(on alpha curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary two -H 'If-None-Match: *' \
+    "http://s3:9000/$S3_BUCKET/k")
+  [[ $code == 412 ]] || fail "moto answered $code to a second create-only PUT, expected 412"
+  log "moto serves on s3:9000 and enforces If-None-Match"
 else
-  log "s3s-fs not installed: skipped the S3 check"
+  log "moto_server not installed: skipped the S3 check"
 fi
+
+# A host's own name comes from uname(2) even where /proc/sys is hidden (ProcSubset=pid).
+as_host alpha-node
+name=$(on alpha "${AS_HOST[@]}" cat /proc/sys/kernel/hostname 2>/dev/null || true)
+[[ -z $name ]] || fail "/proc/sys/kernel/hostname is readable under ProcSubset=pid"
+[[ $(on alpha "${AS_HOST[@]}" uname -n) == alpha-node ]] || fail "as_host did not set the host name"
+log "as_host: own host name, ProcSubset=pid /proc"
 
 log "PASS selftest ($RUN_ID)"
