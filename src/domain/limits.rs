@@ -86,7 +86,9 @@ pub(super) struct AccountLimits {
 
 impl AccountLimits {
     /// Takes one password check for `account` from `ip`: the per-address bucket first, so that a
-    /// guesser refused there does not drain the account's ceiling.
+    /// guesser refused there does not drain the account's ceiling. Every check is counted before the
+    /// verification, successful or not: counting only failures, after the fact, would let any number
+    /// of parallel guesses pass the check and reach argon2 before the first failure was counted.
     pub fn password_check(&self, account: &str, ip: IpAddr) -> Result<(), DomainError> {
         self.password_checks.check(&(account.to_owned(), network_key(ip)))?;
         self.account_password_checks.check(&account.to_owned())
