@@ -117,7 +117,7 @@ async fn the_app_obtains_serves_and_reuses_its_certificate() {
     let origin = format!("https://{DOMAIN}:{TLS_ALPN_PORT}");
     let body = serde_json::json!({"email": "h2@example.org", "password": "a long and decent passphrase", "display_name": "h2"});
     let r = client.post(url("/api/v1/auth/signup")).header("origin", &origin).json(&body).send().await.unwrap();
-    assert_eq!((r.version(), r.status().as_u16()), (reqwest::Version::HTTP_2, 201));
+    assert_eq!((r.version(), r.status().as_u16()), (reqwest::Version::HTTP_2, 202));
     let foreign = client
         .post(url("/api/v1/auth/signup"))
         .header("origin", "https://evil.example")

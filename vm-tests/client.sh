@@ -7,7 +7,7 @@
 #
 #   wait-ready [SECONDS]          poll BASE_URL/readyz until it answers 200 (default 60 s)
 #   wait-live [SECONDS]           poll BASE_URL/livez until it answers 200 (a standby is live, not ready)
-#   signup EMAIL PASSWORD         create an account; prints the session cookies ("a=b; c=d")
+#   signup EMAIL PASSWORD         create an account and sign in; prints the session cookies ("a=b; c=d")
 #   show                          prints the id of the first show listed (upcoming shows come first)
 #   songs SHOW_ID                 prints the song ids of the show's ranking, one per line
 #   vote COOKIES SHOW_ID SONG_ID  toggles the caller's vote for a song; exit 0 on 2xx
@@ -18,7 +18,8 @@
 # The API contract this relies on. The first three lines are documented in config-schema.md; the two
 # reads marked (*) are what these tests assume the JSON API offers:
 #   GET  /readyz                                           200 once the database answers
-#   POST /api/v1/auth/signup {email,password,display_name} 2xx + Set-Cookie (session)
+#   POST /api/v1/auth/signup {email,password,display_name} 2xx (no session)
+#   POST /api/v1/auth/login {email,password}               2xx + Set-Cookie (session)
 #   POST /api/v1/shows/{show_id}/songs/{song_id}/vote      toggle; session cookie + same-origin Origin
 #   PUT  /api/v1/shows/{show_id}/songs/{song_id}/vote      set (idempotent); same
 #   GET  /livez                                            200 while the process serves
@@ -86,21 +87,34 @@ wait-live)
 
 signup)
   [[ $# -eq 2 ]] || die "usage: signup EMAIL PASSWORD"
+  # Sign-up answers 202 alike for new and taken addresses and starts no session: sign in after it.
   headers=$(mktemp)
   payload=$(jq -cn --arg email "$1" --arg password "$2" '{email: $email, password: $password, display_name: ($email | split("@")[0])}')
-  status=$(curl "${curl_opts[@]}" -o /dev/null -D "$headers" -w '%{http_code}' \
+  login=$(jq -cn --arg email "$1" --arg password "$2" '{email: $email, password: $password}')
+  status=$(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}' \
     -H 'Content-Type: application/json' -H "Origin: $base" \
     --data "$payload" "$base/api/v1/auth/signup") || {
     rm -f "$headers"
     die "signup: connection failed"
   }
-  cookies=$(grep -i '^set-cookie:' "$headers" | sed -E 's/^[^:]*:[[:space:]]*([^;]*).*/\1/' | tr -d '\r' | paste -sd ';' - | sed 's/;/; /g')
-  rm -f "$headers"
   if [[ $status != 2?? ]]; then
+    rm -f "$headers"
     echo "mysetlist-client: signup answered $status" >&2
     exit 1
   fi
-  [[ -n $cookies ]] || die "signup answered $status but set no cookie"
+  status=$(curl "${curl_opts[@]}" -o /dev/null -D "$headers" -w '%{http_code}' \
+    -H 'Content-Type: application/json' -H "Origin: $base" \
+    --data "$login" "$base/api/v1/auth/login") || {
+    rm -f "$headers"
+    die "signup: sign-in connection failed"
+  }
+  cookies=$(grep -i '^set-cookie:' "$headers" | sed -E 's/^[^:]*:[[:space:]]*([^;]*).*/\1/' | tr -d '\r' | paste -sd ';' - | sed 's/;/; /g')
+  rm -f "$headers"
+  if [[ $status != 2?? ]]; then
+    echo "mysetlist-client: sign-in after signup answered $status" >&2
+    exit 1
+  fi
+  [[ -n $cookies ]] || die "sign-in answered $status but set no cookie"
   printf '%s\n' "$cookies"
   ;;
 

@@ -202,10 +202,25 @@ pub struct RateLimitSettings {
     pub signups_per_hour: u32,
     pub logins_per_minute: u32,
     pub search_per_minute: u32,
+    /// Content reports per user.
+    pub reports_per_hour: u32,
+    /// Password hashes and verifications running at once (each holds 19 MiB); 0: one per core.
+    pub password_workers: u32,
+    /// How long a password check waits for a free worker before the request gets 503.
+    #[serde(with = "humantime_serde")]
+    pub password_wait: Duration,
 }
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        Self { votes_per_minute: 120, signups_per_hour: 10, logins_per_minute: 10, search_per_minute: 120 }
+        Self {
+            votes_per_minute: 120,
+            signups_per_hour: 10,
+            logins_per_minute: 10,
+            search_per_minute: 120,
+            reports_per_hour: 20,
+            password_workers: 0,
+            password_wait: Duration::from_secs(2),
+        }
     }
 }
 

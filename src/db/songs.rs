@@ -144,6 +144,36 @@ pub fn add_to_show(
     Ok(n == 1)
 }
 
+/// A song a user put on a show's list (their data: in the export, unlinked at erasure).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AddedSong {
+    pub show_id: i64,
+    pub show: String,
+    pub song_id: i64,
+    pub song: String,
+    pub added_at: i64,
+}
+
+pub fn added_by_user(conn: &Connection, user_id: i64) -> Result<Vec<AddedSong>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ss.show_id, sh.slug, ss.song_id, so.title, ss.added_at FROM show_songs ss
+         JOIN shows sh ON sh.id = ss.show_id JOIN songs so ON so.id = ss.song_id
+         WHERE ss.added_by = ?1 ORDER BY ss.added_at, ss.show_id, ss.song_id",
+    )?;
+    let rows = stmt
+        .query_map([user_id], |r| {
+            Ok(AddedSong {
+                show_id: r.get(0)?,
+                show: r.get(1)?,
+                song_id: r.get(2)?,
+                song: r.get(3)?,
+                added_at: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 pub fn remove_from_show(conn: &Connection, show_id: i64, song_id: i64) -> Result<bool, DbError> {
     Ok(conn
         .prepare_cached("DELETE FROM show_songs WHERE show_id = ?1 AND song_id = ?2")?

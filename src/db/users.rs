@@ -90,6 +90,8 @@ pub fn erase(conn: &Connection, id: i64, now: i64) -> Result<bool, DbError> {
         .execute(params![id, now])?;
     conn.prepare_cached("DELETE FROM follows WHERE user_id = ?1")?.execute([id])?;
     conn.prepare_cached("UPDATE reports SET reporter_id = NULL WHERE reporter_id = ?1")?.execute([id])?;
+    // The songs stay on the shows' lists; who added them goes.
+    conn.prepare_cached("UPDATE show_songs SET added_by = NULL WHERE added_by = ?1")?.execute([id])?;
     Ok(n == 1)
 }
 

@@ -393,6 +393,13 @@ impl Domain {
         self.db
             .write(move |c| {
                 let old = db::shows::by_id(c, id)?.ok_or(DomainError::NotFound("show"))?;
+                // A completed show's actual setlist and accuracy are final, and voting on it stays
+                // closed: "reopening" it would answer 200 and change nothing a fan can see.
+                if old.status == "completed" && matches!(status.as_deref(), Some("upcoming" | "locked")) {
+                    return Err(DomainError::Conflict(
+                        "a completed show cannot be reopened; create a new show, or cancel this one".into(),
+                    ));
+                }
                 let status = status.unwrap_or(old.status);
                 db::artists::by_id(c, input.artist_id)?.ok_or(DomainError::NotFound("artist"))?;
                 db::venues::by_id(c, input.venue_id)?.ok_or(DomainError::NotFound("venue"))?;

@@ -1,11 +1,14 @@
 //! Rate limits (`[rate_limit]`). The domain applies the per-account ones, where the account is known:
-//! sign-in attempts per account (a brute force spread over many addresses still stops) and votes per
-//! voter. The web layer applies the per-address ones with the same [`KeyedLimiter`].
+//! password checks (sign-in and erasure) per account and address, with a ceiling ten times higher per
+//! account from all addresses (a brute force spread over many addresses still stops, while a guesser
+//! elsewhere cannot lock the owner out below that ceiling), and votes per voter. The web layer applies
+//! the per-address ones with the same [`KeyedLimiter`].
 //!
 //! Each limit is a GCRA bucket (governor): `n` per period with bursts of up to `n`, refilling
 //! smoothly. A limit of 0 switches that limit off.
 
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -55,18 +58,50 @@ fn retry_after(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
+/// The part of an address one client controls: the whole IPv4 address, the /64 of an IPv6 one.
+pub fn network_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::from(octets)
+        }
+    }
+}
+
+/// How many times more password checks one account may get from all addresses together than from one.
+pub const ACCOUNT_CEILING_FACTOR: u32 = 10;
+
 pub(super) struct AccountLimits {
-    /// Sign-in attempts per account (the normalised email), successful or not.
-    pub logins: KeyedLimiter<String>,
+    /// Password checks per (account, client network), successful or not: `logins_per_minute`.
+    pub password_checks: KeyedLimiter<(String, IpAddr)>,
+    /// Password checks per account from everywhere: `ACCOUNT_CEILING_FACTOR` times as many.
+    pub account_password_checks: KeyedLimiter<String>,
     /// Vote requests per voter (`u<id>` or the anonymous device key).
     pub votes: KeyedLimiter<String>,
+    /// Content reports per user.
+    pub reports: KeyedLimiter<i64>,
 }
 
 impl AccountLimits {
+    /// Takes one password check for `account` from `ip`: the per-address bucket first, so that a
+    /// guesser refused there does not drain the account's ceiling. Every check is counted before the
+    /// verification, successful or not: counting only failures, after the fact, would let any number
+    /// of parallel guesses pass the check and reach argon2 before the first failure was counted.
+    pub fn password_check(&self, account: &str, ip: IpAddr) -> Result<(), DomainError> {
+        self.password_checks.check(&(account.to_owned(), network_key(ip)))?;
+        self.account_password_checks.check(&account.to_owned())
+    }
+
     pub fn new(s: &RateLimitSettings) -> Self {
         Self {
-            logins: KeyedLimiter::per_minute(s.logins_per_minute),
+            password_checks: KeyedLimiter::per_minute(s.logins_per_minute),
+            account_password_checks: KeyedLimiter::per_minute(
+                s.logins_per_minute.saturating_mul(ACCOUNT_CEILING_FACTOR),
+            ),
             votes: KeyedLimiter::per_minute(s.votes_per_minute),
+            reports: KeyedLimiter::per_hour(s.reports_per_hour),
         }
     }
 }
@@ -86,6 +121,28 @@ mod tests {
             other => panic!("{other:?}"),
         }
         l.check(&"b").expect("keys are independent");
+    }
+
+    #[test]
+    fn password_checks_are_limited_per_account_and_address_under_a_ceiling_per_account() {
+        let s = RateLimitSettings { logins_per_minute: 2, ..Default::default() };
+        let limits = AccountLimits::new(&s);
+        let guesser: IpAddr = "203.0.113.9".parse().unwrap();
+        limits.password_check("fan@example.org", guesser).unwrap();
+        limits.password_check("fan@example.org", guesser).unwrap();
+        assert!(limits.password_check("fan@example.org", guesser).is_err(), "third from the same address");
+        // The owner elsewhere still gets in, and so do others from the guesser's address.
+        limits.password_check("fan@example.org", "198.51.100.1".parse().unwrap()).unwrap();
+        limits.password_check("other@example.org", guesser).unwrap();
+        // The /64 of an IPv6 client is one address.
+        limits.password_check("v6@example.org", "2001:db8::1".parse().unwrap()).unwrap();
+        limits.password_check("v6@example.org", "2001:db8::2".parse().unwrap()).unwrap();
+        assert!(limits.password_check("v6@example.org", "2001:db8::3".parse().unwrap()).is_err());
+        // Ten times the limit per account from everywhere: 3 used, 17 more, then refused.
+        for i in 0..17 {
+            limits.password_check("fan@example.org", IpAddr::from([192, 0, 2, i])).unwrap();
+        }
+        assert!(limits.password_check("fan@example.org", "192.0.2.200".parse().unwrap()).is_err());
     }
 
     #[test]

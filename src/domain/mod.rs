@@ -28,11 +28,13 @@ pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
 pub(crate) use catalog::{parse_status, parse_time, tx};
 pub use error::DomainError;
 pub use page_reads::AccountSummary;
+pub use passwords::PasswordStats;
 pub use ranking::Ranking;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
 pub(crate) use setlists::{resolve_entries, store_actual};
 pub use shows_read::{ArtistPage, HomePage, ShowPage, VenuePage};
+pub use users::SignUp;
 pub use votes::{VoteAction, VoteOutcome, Voter};
 
 use crate::config::Config;
@@ -97,8 +99,10 @@ pub struct Domain {
     /// Per-show change counter guarding `rankings` against stale inserts (see votes::ranking_changed).
     ranking_gens: parking_lot::Mutex<std::collections::HashMap<i64, u64>>,
     sessions: moka::sync::Cache<[u8; 32], Session>,
-    /// Per-account rate limits (sign-in attempts, votes).
+    /// Per-account rate limits (password checks, votes).
     limits: limits::AccountLimits,
+    /// Argon2 hashing and verification, bounded (`rate_limit.password_workers`).
+    passwords: passwords::PasswordPool,
 }
 
 impl Domain {
@@ -111,6 +115,8 @@ impl Domain {
             .support_invalidation_closures()
             .build();
         let limits = limits::AccountLimits::new(&config.settings.rate_limit);
+        let rl = &config.settings.rate_limit;
+        let passwords = passwords::PasswordPool::new(rl.password_workers, rl.password_wait);
         let domain = Arc::new_cyclic(|weak| Self {
             hub: live::Hub::new(weak.clone()),
             vote_events: events::VoteEvents::default(),
@@ -121,12 +127,18 @@ impl Domain {
             ranking_gens: parking_lot::Mutex::new(std::collections::HashMap::new()),
             sessions,
             limits,
+            passwords,
         });
         Ok(domain)
     }
 
     pub fn now(&self) -> i64 {
         db::now()
+    }
+
+    /// What the password pool has done (hashes, verifications, refusals, peak concurrency).
+    pub fn password_stats(&self) -> PasswordStats {
+        self.passwords.stats()
     }
 
     /// Keyed hash of a client network (IPv4 /32, IPv6 /64): enough to limit, useless to identify.

@@ -16,6 +16,8 @@ pub struct Report {
 }
 
 impl Domain {
+    /// A signed-in user flags an item for the moderators' queue (`rate_limit.reports_per_hour` per
+    /// user). The item must exist.
     pub async fn report(
         &self,
         user: &CurrentUser,
@@ -23,20 +25,36 @@ impl Domain {
         target_id: &str,
         reason: &str,
     ) -> Result<i64, DomainError> {
-        if !matches!(target_type, "artist" | "venue" | "show" | "song" | "user") {
-            return Err(DomainError::invalid("target_type", "must be artist, venue, show, song or user"));
-        }
-        let target_id = validate::text("target_id", target_id, 40)?;
+        let table = match target_type {
+            "artist" => "artists",
+            "venue" => "venues",
+            "show" => "shows",
+            "song" => "songs",
+            "user" => "users",
+            _ => return Err(DomainError::invalid("target_type", "must be artist, venue, show, song or user")),
+        };
+        let id: i64 = target_id.trim().parse().map_err(|_| DomainError::invalid("target_id", "must be a number"))?;
         let reason = validate::text("reason", reason, 1000)?;
+        if reason.trim().is_empty() {
+            return Err(DomainError::invalid("reason", "must not be empty"));
+        }
+        self.limits.reports.check(&user.id)?;
         let (uid, kind, now) = (user.id, target_type.to_owned(), self.now());
         self.db
-            .write(move |c| -> Result<i64, db::DbError> {
-                c.prepare_cached("INSERT INTO reports (reporter_id, target_type, target_id, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                    .execute(rusqlite::params![uid, kind, target_id, reason, now])?;
+            .write(move |c| -> Result<i64, DomainError> {
+                let exists: bool = c
+                    .prepare_cached(&format!("SELECT count(*) > 0 FROM {table} WHERE id = ?1"))
+                    .and_then(|mut s| s.query_row([id], |r| r.get(0)))
+                    .map_err(db::DbError::from)?;
+                if !exists {
+                    return Err(DomainError::NotFound("report target"));
+                }
+                c.prepare_cached("INSERT INTO reports (reporter_id, target_type, target_id, reason, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                    .and_then(|mut s| s.execute(rusqlite::params![uid, kind, id.to_string(), reason, now]))
+                    .map_err(db::DbError::from)?;
                 Ok(c.last_insert_rowid())
             })
             .await
-            .map_err(DomainError::from)
     }
 
     pub async fn open_reports(&self, actor: &CurrentUser) -> Result<Vec<Report>, DomainError> {

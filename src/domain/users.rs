@@ -1,5 +1,7 @@
 //! Accounts: sign-up, sign-in, roles, bans, data export and erasure.
 
+use std::net::IpAddr;
+
 use serde_json::json;
 
 use super::{CurrentUser, Domain, DomainError, Role, passwords, validate};
@@ -20,7 +22,7 @@ impl Domain {
             validate::text("display_name", display_name, 60)?
         };
         passwords::check_policy(password, &email)?;
-        let hash = passwords::hash(password.to_owned()).await?;
+        let hash = self.passwords.hash(password.to_owned()).await?;
         let now = self.now();
         self.db
             .write(move |c| match db::users::insert(c, &email, &display_name, &hash, role.as_str(), now) {
@@ -32,22 +34,27 @@ impl Domain {
             .await
     }
 
-    /// Sign-up from the web: creates a `user` account and returns it, ready for a session. The password
-    /// is hashed once (by `sign_up`); it is not verified again.
-    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<CurrentUser, DomainError> {
-        let id = self.sign_up(email, password, display_name, Role::User).await?;
-        self.user(id).await?.ok_or(DomainError::NotFound("user"))
+    /// Sign-up from the web: creates a `user` account. An address that already has an account is not
+    /// an error here: nothing changes, and the web answers exactly as for a new address, so that
+    /// sign-up does not tell who has an account. The password is hashed either way (same work, same
+    /// time). There is no mail to tell the owner of the existing account (README, "Security").
+    pub async fn register(&self, email: &str, password: &str, display_name: &str) -> Result<SignUp, DomainError> {
+        match self.sign_up(email, password, display_name, Role::User).await {
+            Ok(id) => Ok(SignUp::Created(id)),
+            Err(DomainError::Conflict(_)) => Ok(SignUp::AlreadyRegistered),
+            Err(e) => Err(e),
+        }
     }
 
-    /// Checks credentials; the same error for unknown email and wrong password.
-    pub async fn authenticate(&self, email: &str, password: &str) -> Result<CurrentUser, DomainError> {
+    /// Checks credentials from the client at `ip`; the same error for unknown email and wrong password.
+    pub async fn authenticate(&self, email: &str, password: &str, ip: IpAddr) -> Result<CurrentUser, DomainError> {
         let wrong = || DomainError::invalid("password", "email or password is wrong");
         let email = validate::email(email).map_err(|_| wrong())?;
         // Before the (deliberately slow) hash check: a guessing run against one account stops here.
-        self.limits.logins.check(&email)?;
+        self.limits.password_check(&email, ip)?;
         let user = self.db.read(move |c| db::users::by_email(c, &email)).await.map_err(DomainError::from)?;
-        let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| passwords::DUMMY_HASH.into());
-        let ok = passwords::verify(password.to_owned(), stored).await;
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = self.passwords.verify(password.to_owned(), stored).await?;
         let user = match user {
             Some(u) if ok && u.deleted_at.is_none() => u,
             _ => return Err(wrong()),
@@ -133,12 +140,14 @@ impl Domain {
                 let u = db::users::by_id(c, id)?.ok_or(DomainError::NotFound("user"))?;
                 let votes = db::votes::by_user(c, id)?;
                 let follows = db::artists::followed_by(c, id)?;
+                let songs_added = db::songs::added_by_user(c, id)?;
                 let sessions = db::sessions::count_for_user(c, id)?;
                 Ok(json!({
                     "account": {"id": u.id, "email": u.email, "display_name": u.display_name, "role": u.role,
                                 "created_at": u.created_at},
                     "votes": votes,
                     "follows": follows.iter().map(|a| json!({"artist": a.name, "slug": a.slug})).collect::<Vec<_>>(),
+                    "songs_added": songs_added,
                     "active_sessions": sessions,
                 }))
             })
@@ -146,13 +155,16 @@ impl Domain {
     }
 
     /// Erasure: personal data removed; votes kept only as anonymous counts (README "Data protection").
-    pub async fn delete_account(&self, user: &CurrentUser, password: &str) -> Result<(), DomainError> {
+    /// The password is checked like a sign-in (same limits, same pool): a stolen session must not
+    /// become a way to guess the password.
+    pub async fn delete_account(&self, user: &CurrentUser, password: &str, ip: IpAddr) -> Result<(), DomainError> {
+        self.limits.password_check(&user.email.to_lowercase(), ip)?;
         let stored = {
             let id = user.id;
             self.db.read(move |c| db::users::by_id(c, id)).await.map_err(DomainError::from)?
         };
         let stored = stored.ok_or(DomainError::NotFound("user"))?;
-        if !passwords::verify(password.to_owned(), stored.password_hash).await {
+        if !self.passwords.verify(password.to_owned(), Some(stored.password_hash)).await? {
             return Err(DomainError::invalid("password", "is wrong"));
         }
         let id = user.id;
@@ -175,6 +187,13 @@ impl Domain {
         }
         Ok(())
     }
+}
+
+/// What a web sign-up did. Callers answer both the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUp {
+    Created(i64),
+    AlreadyRegistered,
 }
 
 fn to_current(u: &db::users::User) -> CurrentUser {

@@ -12,12 +12,52 @@ pub fn see_other(location: &str) -> Response {
     r
 }
 
-/// Only same-site relative paths may be redirect targets (no open redirects).
+/// Only same-origin paths may be redirect targets (no open redirects). The value is checked as given
+/// and again after each round of percent-decoding: it must start with exactly one `/` and hold no
+/// control character (browsers drop tabs and newlines from URLs, so `/\t/evil` would become
+/// `//evil`, another site) and no backslash (read as `/`). Anything else falls back to `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 300 => n.to_owned(),
+        Some(n) if n.len() < 300 && local_path(n) => n.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+fn local_path(raw: &str) -> bool {
+    let plain = |s: &str| s.starts_with('/') && !s.starts_with("//") && !s.chars().any(|c| c.is_control() || c == '\\');
+    let mut current = raw.to_owned();
+    // Three rounds cover double and triple encoding; a value still changing after that is refused.
+    for _ in 0..3 {
+        if !plain(&current) {
+            return false;
+        }
+        let decoded = percent_decode(&current);
+        if decoded == current {
+            return true;
+        }
+        current = decoded;
+    }
+    false
+}
+
+/// `%XX` sequences decoded (invalid ones kept as they are), the bytes read as UTF-8 lossily.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b)))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -30,5 +70,21 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("/shows/a%20b?x=1")), "/shows/a%20b?x=1");
+        for hostile in [
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/%2F/evil.example",
+            "/%252F/evil.example",
+            "/\\evil",
+            "/%5Cevil.example",
+            "\n//evil.example",
+            "/\r\n/evil",
+            "/%0a/evil",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
     }
 }

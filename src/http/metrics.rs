@@ -6,6 +6,12 @@
 //! request that carries forwarding headers but arrives from an untrusted peer matches no network:
 //! behind a reverse proxy on the same host every request would otherwise look like loopback.
 //!
+//! Access by address also needs a `Host` that names this server: an IP literal, `localhost`, one of
+//! `domain`, or the host of `public_url`. A page on another site that re-points its own name at
+//! 127.0.0.1 (DNS rebinding) reaches the loopback address, but its requests carry that site's name
+//! as Host, and get 403. (A rebinding page cannot produce an IP literal as Host: it only ever uses
+//! its own name.) The bearer token works whatever the Host.
+//!
 //! With `metrics.listen` set, /metrics is served only on that listener (same rules), and the main
 //! listener answers 404 for it.
 
@@ -34,8 +40,28 @@ fn bearer_matches(req: &Request, token: &str) -> bool {
     if token.is_empty() {
         return false;
     }
-    let Some(given) = req.header("authorization").and_then(|v| v.strip_prefix("Bearer ")) else { return false };
-    bool::from(given.trim().as_bytes().ct_eq(token.as_bytes()))
+    // The scheme is case-insensitive (RFC 9110, 11.1): `bearer` and `BEARER` are `Bearer`.
+    let Some((scheme, given)) = req.header("authorization").and_then(|v| v.trim_start().split_once(' ')) else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("bearer") && bool::from(given.trim().as_bytes().ct_eq(token.as_bytes()))
+}
+
+/// The request's Host (or HTTP/2 authority) names this server: see the module comment.
+fn host_is_ours(req: &Request, config: &Config) -> bool {
+    let Some(host) = req.header("host").or_else(|| req.uri().authority().map(|a| a.as_str())) else {
+        // HTTP/1.0 without Host: not a browser of today.
+        return true;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => return v6.split_once(']').is_some_and(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    if name.parse::<std::net::Ipv4Addr>().is_ok() || name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let public_host = url::Url::parse(&config.settings.public_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+    config.settings.domain.iter().chain(public_host.as_ref()).any(|d| d.eq_ignore_ascii_case(name))
 }
 
 fn forwarded(req: &Request) -> bool {
@@ -56,6 +82,11 @@ fn authorize(req: &Request, config: &Config) -> Result<Access, AppError> {
             v4 => v4,
         };
         if config.metrics_allow.iter().any(|n| n.contains(&ip)) {
+            if !host_is_ours(req, config) {
+                return Err(AppError::Forbidden(
+                    "the Host header does not name this server (domain, public_url, an address or localhost)".into(),
+                ));
+            }
             return Ok(Access::Network(ip));
         }
     }

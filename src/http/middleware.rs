@@ -71,6 +71,52 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
     }
 }
 
+/// `Cache-Control: private, no-store` on every per-user response: any request that carries a session
+/// cookie (a signed-in page may show the user's name, votes or form token) and every account, admin
+/// and `/api/v1/me` path whoever asks. Assets keep their own (long, immutable) caching: they are the
+/// same for everyone.
+pub struct PrivateNoStore;
+
+impl<E: Endpoint> Middleware<E> for PrivateNoStore {
+    type Output = PrivateNoStoreEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        PrivateNoStoreEndpoint { inner: ep }
+    }
+}
+
+pub struct PrivateNoStoreEndpoint<E> {
+    inner: E,
+}
+
+fn per_user(req: &Request) -> bool {
+    let path = req.uri().path();
+    if path.starts_with("/assets/") || path == "/favicon.ico" {
+        return false;
+    }
+    let private_path = ["/account", "/admin", "/api/v1/me", "/api/v1/admin", "/api/v1/auth"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')));
+    private_path
+        || [true, false]
+            .into_iter()
+            .any(|https| super::auth::cookie(req, super::auth::session_cookie_name(https)).is_some())
+}
+
+impl<E: Endpoint> Endpoint for PrivateNoStoreEndpoint<E> {
+    type Output = Response;
+    async fn call(&self, req: Request) -> Result<Response> {
+        let private = per_user(&req);
+        let mut resp = match self.inner.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => crate::error::problem_from_poem(e),
+        };
+        if private {
+            resp.headers_mut().insert("cache-control", HeaderValue::from_static("private, no-store"));
+        }
+        Ok(resp)
+    }
+}
+
 /// Adds the `Allow` header RFC 9110 requires on 405 responses, for the API paths of the published
 /// spec (the router answers 405 but does not say which methods exist).
 pub struct AllowHeader(Arc<Vec<(Vec<String>, HeaderValue)>>);
@@ -121,7 +167,9 @@ impl<E: Endpoint> Endpoint for AllowHeaderEndpoint<E> {
     }
 }
 
-/// Refuses bodies larger than the limit with 413 before they are read.
+/// Refuses bodies larger than the limit with 413 before they are read. The unread rest of the body
+/// leaves the connection unusable, so the server closes it after the answer; the answer says so
+/// (`Connection: close`, which HTTP/2 strips) rather than leaving the client to find a reset.
 pub struct BodyLimit(usize);
 impl BodyLimit {
     pub fn new(max: usize) -> Self {
@@ -143,7 +191,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     async fn call(&self, mut req: Request) -> Result<Response> {
         let declared = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.max) {
-            return Ok(crate::error::AppError::PayloadTooLarge.to_problem());
+            return Ok(too_large());
         }
         if declared.is_none() {
             // Chunked HTTP/1.1, or HTTP/2 (which frames bodies without either header): read at most
@@ -151,12 +199,18 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             let body = req.take_body();
             let bytes = match body.into_bytes_limit(self.max).await {
                 Ok(b) => b,
-                Err(_) => return Ok(crate::error::AppError::PayloadTooLarge.to_problem()),
+                Err(_) => return Ok(too_large()),
             };
             req.set_body(bytes);
         }
         self.inner.call(req).await.map(IntoResponse::into_response)
     }
+}
+
+fn too_large() -> Response {
+    let mut resp = crate::error::AppError::PayloadTooLarge.to_problem();
+    resp.headers_mut().insert("connection", HeaderValue::from_static("close"));
+    resp
 }
 
 /// Tags the response with the route pattern the router matched (poem's `PathPattern`, e.g.

@@ -70,6 +70,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
         .with(allow)
         .with(rate_limit::RateLimit::new(&state.config, state.obs.metrics.rate_limits.clone()))
         .with(middleware::BodyLimit::new(max_body))
+        .with(middleware::PrivateNoStore)
         .with(middleware::SecurityHeaders::new(hsts))
         .with(middleware::RequestLog::new(Some(http_metrics)))
         .data(state)

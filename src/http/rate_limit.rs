@@ -16,7 +16,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
 use super::client_ip::client_ip;
 use crate::config::Config;
-use crate::domain::limits::KeyedLimiter;
+use crate::domain::limits::{KeyedLimiter, network_key as bucket_key};
 use crate::error::AppError;
 use crate::observability::metrics::RateLimitMetrics;
 
@@ -76,9 +76,13 @@ impl RateLimits {
     fn classify(method: &Method, path: &str) -> Option<Limited> {
         let path = path.trim_end_matches('/');
         match (method, path) {
-            (&Method::POST, "/api/v1/auth/login" | "/login") => Some(Limited::Login),
+            // Every request that verifies a password shares the sign-in limit: sign-in and erasure.
+            (&Method::POST, "/api/v1/auth/login" | "/login" | "/api/v1/me/delete" | "/account/delete") => {
+                Some(Limited::Login)
+            }
             (&Method::POST, "/api/v1/auth/signup" | "/signup") => Some(Limited::Signup),
-            (&Method::GET, "/api/v1/search" | "/search") => Some(Limited::Search),
+            // HEAD reaches the same handler as GET (poem answers it with GET's handler, body dropped).
+            (&Method::GET | &Method::HEAD, "/api/v1/search" | "/search") => Some(Limited::Search),
             (&Method::POST | &Method::PUT | &Method::DELETE, p) if p.ends_with("/vote") => Some(Limited::Votes),
             _ => None,
         }
@@ -90,18 +94,6 @@ impl RateLimits {
             Limited::Signup => &self.signups,
             Limited::Votes => &self.votes,
             Limited::Search => &self.search,
-        }
-    }
-}
-
-/// The part of an address one client controls: the whole IPv4 address, the /64 of an IPv6 one.
-fn bucket_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            let mut octets = v6.octets();
-            octets[8..].fill(0);
-            IpAddr::from(octets)
         }
     }
 }

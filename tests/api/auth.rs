@@ -8,7 +8,7 @@ use crate::helpers::*;
 const PASSWORD: &str = "correct horse battery";
 
 #[tokio::test]
-async fn sign_up_creates_the_account_and_signs_in() {
+async fn sign_up_creates_the_account_which_then_signs_in() {
     let app = spawn_app().await;
     let c = app.client();
     let r = c
@@ -17,7 +17,17 @@ async fn sign_up_creates_the_account_and_signs_in() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(r.status(), 202);
+    assert!(session_cookie(&r).is_none(), "sign-up does not sign in (it would tell taken addresses apart)");
+    assert!(ok_json(r).await["detail"].as_str().unwrap().contains("sign in"));
+
+    let r = c
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "fan@example.org", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     let set_cookie: Vec<String> =
         r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     let session = set_cookie.iter().find(|c| c.starts_with("session=")).expect("session cookie set");
@@ -43,19 +53,54 @@ async fn sign_up_creates_the_account_and_signs_in() {
     app.stop().await;
 }
 
+/// Status, Set-Cookie names and body of a sign-up answer: what must not differ between addresses.
+async fn answer(r: reqwest::Response) -> (u16, Vec<String>, String) {
+    let status = r.status().as_u16();
+    let mut cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split('=').next().map(str::to_owned))
+        .collect();
+    cookies.sort();
+    (status, cookies, r.text().await.unwrap())
+}
+
 #[tokio::test]
-async fn duplicate_email_is_a_conflict_whatever_its_case() {
+async fn sign_up_answers_alike_for_new_and_taken_addresses_and_changes_nothing_for_a_taken_one() {
     let app = spawn_app().await;
     let c = app.client();
-    let signup = |email: &'static str| {
-        c.post(app.url("/api/v1/auth/signup")).json(&json!({"email": email, "password": PASSWORD})).send()
+    let signup = |email: &'static str, password: &'static str| {
+        c.post(app.url("/api/v1/auth/signup")).json(&json!({"email": email, "password": password})).send()
     };
-    assert_eq!(signup("dup@example.org").await.unwrap().status(), 201);
-    let body = problem(signup("dup@example.org").await.unwrap(), 409).await;
-    assert_eq!(body["code"], "conflict");
-    let body = problem(signup("DUP@Example.org").await.unwrap(), 409).await;
-    assert_eq!(body["code"], "conflict");
+    let new = answer(signup("dup@example.org", PASSWORD).await.unwrap()).await;
+    assert_eq!(new.0, 202, "{new:?}");
+    for (email, password) in [("dup@example.org", PASSWORD), ("DUP@Example.org", "another long passphrase")] {
+        assert_eq!(answer(signup(email, password).await.unwrap()).await, new, "{email}");
+    }
     assert_eq!(app.count("SELECT count(*) FROM users", []), 1);
+    // The owner's password is untouched; the one from the second sign-up does not work.
+    let login = |password: &'static str| {
+        c.post(app.url("/api/v1/auth/login")).json(&json!({"email": "dup@example.org", "password": password})).send()
+    };
+    problem(login("another long passphrase").await.unwrap(), 422).await;
+    assert_eq!(login(PASSWORD).await.unwrap().status(), 200);
+
+    // The form: the same redirect for a new and a taken address, and no session either way.
+    let browser = app.client();
+    let html = browser.get(app.url("/signup")).send().await.unwrap().text().await.unwrap();
+    let token = form_value(&html, "csrf").unwrap();
+    let mut answers = Vec::new();
+    for email in ["form-new@example.org", "dup@example.org"] {
+        let form = [("csrf", token.as_str()), ("email", email), ("password", PASSWORD), ("next", "/account")];
+        let r = browser.post(app.url("/signup")).form(&form).send().await.unwrap();
+        let location = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        answers.push((answer(r).await, location));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0.0, 303);
+    assert_eq!(answers[0].1, "/login?next=%2Faccount&signed_up=1");
+    assert_eq!(app.count("SELECT count(*) FROM users", []), 2);
     app.stop().await;
 }
 

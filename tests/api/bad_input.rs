@@ -83,7 +83,7 @@ async fn wrong_content_type_is_unsupported() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201);
+    assert_eq!(r.status(), 202);
     assert_eq!(app.count("SELECT count(*) FROM users", []), 1);
     app.stop().await;
 }

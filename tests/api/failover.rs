@@ -90,9 +90,20 @@ async fn readyz(base: &str) -> u16 {
     status_of(&reqwest::Client::new(), format!("{base}/readyz")).await
 }
 
+/// Signs up and, once sign-up is accepted (202), signs in: the sign-in's answer (200 with the
+/// session cookie in `c`'s jar), else the sign-up's (a standby's 503).
 async fn signup(c: &reqwest::Client, base: &str, email: &str) -> reqwest::Response {
-    c.post(format!("{base}/api/v1/auth/signup"))
+    let r = c
+        .post(format!("{base}/api/v1/auth/signup"))
         .json(&serde_json::json!({"email": email, "password": "correct horse battery", "display_name": "fan"}))
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 202 {
+        return r;
+    }
+    c.post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": "correct horse battery"}))
         .send()
         .await
         .unwrap()
@@ -301,7 +312,7 @@ async fn standby_follows_serves_reads_refuses_writes_and_only_the_leader_is_read
     assert!(!s.failover.accepting_writes());
 
     let fan = browser();
-    assert_eq!(signup(&fan, &p.app.base, "fan@example.org").await.status(), 201);
+    assert_eq!(signup(&fan, &p.app.base, "fan@example.org").await.status(), 200);
     let started = Instant::now();
     assert_eq!(put_vote(&fan, &p.app.base, seeded.show_id, seeded.song_ids[1]).await.unwrap().status(), 200);
     let seen = wait_for(Duration::from_secs(10), || async {
@@ -440,7 +451,7 @@ async fn a_primary_cut_off_from_s3_fences_itself_and_the_standby_takes_over() {
     let seeded = p.app.seed_show(chrono::Duration::days(3), 4).await;
     let s = spawn_node(node_env(&s3.endpoint(), &bucket, "s", "standby", "local")).await;
     let fan = browser();
-    assert_eq!(signup(&fan, &p.app.base, "fan@example.org").await.status(), 201);
+    assert_eq!(signup(&fan, &p.app.base, "fan@example.org").await.status(), 200);
     assert_eq!(put_vote(&fan, &p.app.base, seeded.show_id, seeded.song_ids[0]).await.unwrap().status(), 200);
     let followed = wait_for(Duration::from_secs(10), || async {
         (votes_on(&s.app.base, seeded.show_id, seeded.song_ids[0]).await == Some(1)).then_some(())
@@ -497,7 +508,7 @@ async fn planned_promotion_hands_over_without_losing_a_write() {
     let mut fans = Vec::new();
     for i in 0..4 {
         let c = browser();
-        assert_eq!(signup(&c, &p.app.base, &format!("fan{i}@example.org")).await.status(), 201);
+        assert_eq!(signup(&c, &p.app.base, &format!("fan{i}@example.org")).await.status(), 200);
         fans.push(c);
     }
     let mut acknowledged = 0;
@@ -639,7 +650,7 @@ async fn killed_primary_is_replaced_within_the_ttl_and_no_acknowledged_vote_is_l
     for v in 0..6 {
         let email = format!("voter{v}@example.org");
         let c = browser();
-        assert_eq!(signup(&c, &primary.base, &email).await.status(), 201);
+        assert_eq!(signup(&c, &primary.base, &email).await.status(), 200);
         let (base, songs, acknowledged, stop) =
             (primary.base.clone(), songs.clone(), acknowledged.clone(), stop.clone());
         voters.push(tokio::spawn(async move {
@@ -681,7 +692,7 @@ async fn killed_primary_is_replaced_within_the_ttl_and_no_acknowledged_vote_is_l
 
     // The new leader writes, and continues the TXID sequence without a gap.
     let fan = browser();
-    assert_eq!(signup(&fan, &s.app.base, "after@example.org").await.status(), 201);
+    assert_eq!(signup(&fan, &s.app.base, "after@example.org").await.status(), 200);
     assert_eq!(put_vote(&fan, &s.app.base, show, songs[0]).await.unwrap().status(), 200);
     let st = s.failover.status();
     assert_eq!((st.role, st.takeovers), (failover::NodeRole::Leader, 1), "{st:?}");
@@ -704,7 +715,7 @@ async fn the_old_primary_restarts_as_a_follower_and_a_standby_restart_resumes_fr
     let p = spawn_node(node_env(&s3.endpoint(), &bucket, "p", "primary", "replicated")).await;
     let seeded = p.app.seed_show(chrono::Duration::days(3), 3).await;
     let fan = browser();
-    assert_eq!(signup(&fan, &p.app.base, "fan@example.org").await.status(), 201);
+    assert_eq!(signup(&fan, &p.app.base, "fan@example.org").await.status(), 200);
     assert_eq!(put_vote(&fan, &p.app.base, seeded.show_id, seeded.song_ids[0]).await.unwrap().status(), 200);
     let (p_env, p_dir) = (p.config_env.clone(), p.app.dir.path().to_path_buf());
     let s = spawn_node(node_env(&s3.endpoint(), &bucket, "s", "standby", "replicated")).await;
@@ -781,7 +792,7 @@ async fn a_lone_primary_killed_and_restarted_reclaims_its_lease_and_resumes() {
     let up = wait_for(Duration::from_secs(60), || async { (readyz(&primary.base).await == 200).then_some(()) }).await;
     assert!(up.is_some(), "the primary did not start:\n{}", primary.log());
     let fan = browser();
-    assert_eq!(signup(&fan, &primary.base, "fan@example.org").await.status(), 201);
+    assert_eq!(signup(&fan, &primary.base, "fan@example.org").await.status(), 200);
     primary.child.kill().unwrap(); // no release: the lease still names "p"
     primary.child.wait().unwrap();
     let restarted = Instant::now();
@@ -793,7 +804,7 @@ async fn a_lone_primary_killed_and_restarted_reclaims_its_lease_and_resumes() {
     eprintln!("a lone primary led again {back:?} after its restart (TTL {TTL:?})");
     assert!(primary.log().contains("checking that no running process still renews it"));
     // It writes again, with its own database (no restore).
-    assert_eq!(signup(&fan, &primary.base, "second@example.org").await.status(), 201);
+    assert_eq!(signup(&fan, &primary.base, "second@example.org").await.status(), 200);
     primary.child.kill().unwrap();
     primary.child.wait().unwrap();
     assert_contiguous_l0(&s3, &bucket, "db");

@@ -15,6 +15,7 @@ mod file_locks;
 mod group_commit;
 mod import;
 mod live;
+mod moderation;
 mod pages;
 mod query_counts;
 mod rate_limits;

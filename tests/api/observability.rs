@@ -193,6 +193,47 @@ async fn metrics_refuse_other_networks_and_accept_the_bearer_token() {
 }
 
 #[tokio::test]
+async fn metrics_by_address_refuse_a_host_that_does_not_name_this_server() {
+    let app = spawn_app_with(&[("MYSETLIST_PUBLIC_URL", "https://vote.example.org")]).await;
+    let c = app.client();
+    let port = app.addr.port();
+    let get = |host: String| c.get(app.url("/metrics")).header("host", host).send();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        "LOCALHOST".to_owned(),
+        format!("[::1]:{port}"),
+        "vote.example.org".to_owned(),
+    ] {
+        assert_eq!(get(host.clone()).await.unwrap().status(), 200, "{host}");
+    }
+    // DNS rebinding: a page of another site re-points its name at 127.0.0.1.
+    for host in
+        [format!("evil.example:{port}"), "127.0.0.1.evil.example".to_owned(), "vote.example.org.evil".to_owned()]
+    {
+        let r = get(host.clone()).await.unwrap();
+        assert_eq!(r.status(), 403, "{host}");
+        assert!(r.text().await.unwrap().contains("Host"));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_metrics_bearer_scheme_is_case_insensitive() {
+    let token = "scrape-token-7f3a9c";
+    let app =
+        spawn_app_with(&[("MYSETLIST_METRICS__ALLOW", "[\"10.0.0.0/8\"]"), ("MYSETLIST_METRICS__TOKEN", token)]).await;
+    let c = app.client();
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let r = c.get(app.url("/metrics")).header("authorization", format!("{scheme} {token}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{scheme}");
+    }
+    let r = c.get(app.url("/metrics")).header("authorization", format!("Basic {token}")).send().await.unwrap();
+    assert_eq!(r.status(), 403, "another scheme is not a bearer token");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn metrics_can_have_their_own_listener() {
     let app = spawn_app_with(&[("MYSETLIST_METRICS__LISTEN", "127.0.0.1:0")]).await;
     let metrics_addr = app.metrics_addr.expect("metrics.listen binds a listener");

@@ -208,27 +208,36 @@ async fn sign_up_sign_in_and_sign_out_through_the_forms() {
         .send()
         .await
         .unwrap();
+    // Sign-up answers alike for new and taken addresses: to the sign-in form, keeping `next`.
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/login?next=%2Faccount&signed_up=1");
+    assert!(set_cookie(&r, "session").is_none(), "sign-up does not sign in");
+    let (s, form) = get_html(&c, &app.url(&location(&r))).await;
+    assert_eq!(s, 200);
+    assert!(form.contains("sign in with it") && form.contains("value=\"/account\""), "{form}");
+    let login = |token: String, password: &'static str, next: &'static str| {
+        let c = c.clone();
+        let url = app.url("/login");
+        async move {
+            c.post(url)
+                .form(&[("csrf", token.as_str()), ("email", "new@example.org"), ("password", password), ("next", next)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let token = csrf(&c, &app.url("/login")).await;
+    let r = login(token, "a long enough secret", "/account").await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/account");
-    let first = set_cookie(&r, "session").expect("session cookie set on sign-up");
+    let first = set_cookie(&r, "session").expect("session cookie set on sign-in");
     let (s, account) = get_html(&c, &app.url("/account")).await;
     assert_eq!(s, 200);
     assert!(account.contains("new@example.org") && account.contains("New Fan"));
 
     // Signing in again issues a new token; the old one stops working (no session fixation).
     let token = csrf(&c, &app.url("/login")).await;
-    let login = |token: String, password: &'static str| {
-        let c = c.clone();
-        let url = app.url("/login");
-        async move {
-            c.post(url)
-                .form(&[("csrf", token.as_str()), ("email", "new@example.org"), ("password", password), ("next", "/")])
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let r = login(token.clone(), "a long enough secret").await;
+    let r = login(token.clone(), "a long enough secret", "/").await;
     assert_eq!(r.status(), 303);
     let second = set_cookie(&r, "session").expect("new session cookie on sign-in");
     assert_ne!(first, second);
@@ -247,7 +256,7 @@ async fn sign_up_sign_in_and_sign_out_through_the_forms() {
 
     // A wrong password shows the form again with the message.
     let token = csrf(&c, &app.url("/login")).await;
-    let r = login(token, "not the password").await;
+    let r = login(token, "not the password", "/").await;
     assert_eq!(r.status(), 422);
     let body = r.text().await.unwrap();
     assert!(body.contains("email or password is wrong") && body.contains("value=\"new@example.org\""));
@@ -340,7 +349,12 @@ async fn account_export_sign_out_everywhere_and_delete() {
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/account/deleted");
     assert!(app.domain().user(user.id).await.unwrap().is_none());
-    assert!(app.domain().authenticate("leaving@example.org", "correct horse battery").await.is_err());
+    assert!(
+        app.domain()
+            .authenticate("leaving@example.org", "correct horse battery", std::net::Ipv4Addr::LOCALHOST.into())
+            .await
+            .is_err()
+    );
     // The vote stays as an anonymous count.
     assert_eq!(votes_in_db(&app, seeded.show_id, seeded.song_ids[0]).await, 1);
     let (s, _) = get_html(&c, &app.url("/account/deleted")).await;

@@ -164,6 +164,7 @@ fn form_fields(csrf: Option<&str>, ids: &Ids) -> Vec<(&'static str, String)> {
         ("entries", "Song 0".into()),
         ("email", "form@example.org".into()),
         ("password", "correct horse battery".into()),
+        ("reason", "Form reason".into()),
     ];
     if let Some(t) = csrf {
         f.push(("csrf", t.to_owned()));
@@ -244,6 +245,7 @@ fn page_access() -> BTreeMap<(&'static str, &'static str), Access> {
         (("GET", "/shows/:slug"), Public),
         (("POST", "/shows/:slug/vote"), SignedIn), // anonymous voting is off by default
         (("POST", "/shows/:slug/songs"), SignedIn),
+        (("POST", "/shows/:slug/report"), SignedIn),
         (("GET", "/artists/:slug"), Public),
         (("POST", "/artists/:slug/follow"), SignedIn),
         (("GET", "/venues/:slug"), Public),
@@ -323,6 +325,7 @@ fn api_access() -> BTreeMap<(&'static str, &'static str), Access> {
         (("GET", "/api/v1/shows/{id}/ranking"), Public),
         (("PUT", "/api/v1/shows/{id}/setlist"), Moderator),
         (("POST", "/api/v1/shows/{id}/songs"), SignedIn),
+        (("POST", "/api/v1/reports"), SignedIn),
         (("DELETE", "/api/v1/shows/{id}/songs/{song_id}/vote"), SignedIn),
         (("POST", "/api/v1/shows/{id}/songs/{song_id}/vote"), SignedIn),
         (("PUT", "/api/v1/shows/{id}/songs/{song_id}/vote"), SignedIn),
@@ -342,6 +345,7 @@ fn api_body(ids: &Ids) -> Value {
         "artist_id": ids.artist, "venue_id": ids.venue, "starts_at": "2031-06-01T20:00:00Z",
         "entries": [], "role": "admin", "banned": true, "song_id": ids.song,
         "email": "someone@example.org", "password": "correct horse battery",
+        "target_type": "show", "target_id": ids.show, "reason": "Role reason",
     })
 }
 
@@ -454,7 +458,10 @@ async fn every_route_refuses_lower_roles_and_changes_nothing() {
 
 #[tokio::test]
 async fn every_page_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
-    let app = spawn_app_with(&[("MYSETLIST_VOTING__ANONYMOUS", "true")]).await;
+    // Many password forms from one address: the sign-in limit is not what this test is about.
+    let app =
+        spawn_app_with(&[("MYSETLIST_VOTING__ANONYMOUS", "true"), ("MYSETLIST_RATE_LIMIT__LOGINS_PER_MINUTE", "1000")])
+            .await;
     let seeded = app.seed_show(chrono::Duration::days(3), 3).await;
     let target = app.user("target@example.org", Role::User).await;
     let ids = ids(&app, &seeded, target.id);
@@ -610,6 +617,38 @@ async fn oversize_form_bodies_are_refused_and_store_nothing() {
     app.stop().await;
 }
 
+/// Sends `request` on a fresh connection and reads until the server closes it (bounded): the answer.
+async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the server closes the connection after the answer: {}", String::from_utf8_lossy(&out));
+    String::from_utf8_lossy(&out).to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn a_413_says_connection_close_before_the_server_closes() {
+    let app = spawn_app_with(&[("MYSETLIST_HTTP__MAX_BODY_BYTES", "1024")]).await;
+    let declared = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{}",
+        "x".repeat(100)
+    );
+    let chunk = "x".repeat(2000);
+    let chunked = format!(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n",
+        chunk.len()
+    );
+    for request in [declared, chunked] {
+        let answer = raw_exchange(&app, request.as_bytes()).await;
+        assert!(answer.starts_with("http/1.1 413"), "{answer}");
+        let head = answer.split("\r\n\r\n").next().unwrap();
+        assert!(head.lines().any(|l| l.trim() == "connection: close"), "{head}");
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn injected_markup_and_sql_are_stored_as_text_and_rendered_inert() {
     let app = spawn_app().await;
@@ -656,6 +695,13 @@ async fn erasure_leaves_no_personal_data_in_the_database_files() {
     let r = c
         .post(app.url("/api/v1/auth/signup"))
         .json(&json!({"email": email, "password": "correct horse battery", "display_name": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let r = c
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": "correct horse battery"}))
         .send()
         .await
         .unwrap();
@@ -766,5 +812,104 @@ async fn json_writes_must_come_from_the_public_url_when_one_is_set() {
     let r = c.put(&vote).header("origin", "https://vote.example.org").send().await.unwrap();
     ok_json(r).await;
     assert_eq!(app.count("SELECT count(*) FROM votes", []), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_keeps_only_same_origin_paths_as_next() {
+    let app = spawn_app().await;
+    app.user("fan@example.org", Role::User).await;
+    let hostile = [
+        "/\t/evil.example",
+        "/%09/evil.example",
+        "/\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "/%5Cevil.example",
+        "/%2F/evil.example",
+        "/%252F%252Fevil.example",
+        "https://evil.example",
+        " /evil",
+    ];
+    let c = app.client();
+    for next in hostile {
+        let url = reqwest::Url::parse_with_params(&app.url("/login"), &[("next", next)]).unwrap();
+        let html = c.get(url).send().await.unwrap().text().await.unwrap();
+        assert_eq!(form_value(&html, "next").as_deref(), Some("/"), "{next:?}");
+    }
+    // A kept path survives; a hostile one submitted with the form sends the browser home.
+    let url = reqwest::Url::parse_with_params(&app.url("/login"), &[("next", "/shows/x?y=1")]).unwrap();
+    let html = c.get(url).send().await.unwrap().text().await.unwrap();
+    assert_eq!(form_value(&html, "next").as_deref(), Some("/shows/x?y=1"));
+    let (c, token) = signed_out_browser(&app).await;
+    let form = [
+        ("csrf", token.as_str()),
+        ("email", "fan@example.org"),
+        ("password", "correct horse battery"),
+        ("next", "/\t/evil.example"),
+    ];
+    let r = c.post(app.url("/login")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(header(&r, "location"), "/");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn per_user_responses_are_never_stored_by_caches_and_assets_keep_theirs() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 1).await;
+    let admin = app.user("boss@example.org", Role::Admin).await;
+    let (c, _) = browser(&app, &admin).await;
+    for path in [
+        "/api/v1/me".to_owned(),
+        "/api/v1/me/export".to_owned(),
+        "/api/v1/admin/users".to_owned(),
+        "/account".to_owned(),
+        "/admin".to_owned(),
+        "/admin/shows".to_owned(),
+        "/".to_owned(),
+        format!("/shows/{}", seeded.slug),
+        format!("/api/v1/shows/{}", seeded.show_id),
+    ] {
+        let r = c.get(app.url(&path)).send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        let cc = header(&r, "cache-control");
+        assert!(cc.contains("no-store") && cc.contains("private"), "{path}: {cc:?}");
+    }
+    // Signed out, the account API still says no-store.
+    let r = app.client().get(app.url("/api/v1/me")).send().await.unwrap();
+    assert!(header(&r, "cache-control").contains("no-store"));
+    let home = c.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let css = home.split("href=\"").find_map(|s| s.split('"').next().filter(|u| u.ends_with(".css"))).unwrap();
+    let r = c.get(app.url(css)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(header(&r, "cache-control").starts_with("public, max-age="), "{}", header(&r, "cache-control"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_export_lists_the_songs_a_user_added_and_erasure_unlinks_them() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 2).await;
+    let system = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
+    let input = mysetlist::domain::SongInput { title: "Deep Cut".into(), ..Default::default() };
+    let song = app.domain().create_song(&system, seeded.artist_id, input).await.unwrap();
+    let fan = app.user("adder@example.org", Role::User).await;
+    let c = app.session_client(&fan).await;
+    let r = c.post(app.url(&format!("/api/v1/shows/{}/songs", seeded.show_id))).json(&json!({"song_id": song}));
+    assert_eq!(ok_json(r.send().await.unwrap()).await, json!(true));
+
+    let export = ok_json(c.get(app.url("/api/v1/me/export")).send().await.unwrap()).await;
+    let added = export["songs_added"].as_array().expect("songs_added in the export");
+    assert_eq!(added.len(), 1, "{export}");
+    assert_eq!(added[0]["show_id"], seeded.show_id);
+    assert_eq!(added[0]["show"], seeded.slug.as_str());
+    assert_eq!(added[0]["song_id"], song);
+    assert_eq!(added[0]["song"], "Deep Cut");
+
+    app.domain().delete_account(&fan, "correct horse battery", std::net::Ipv4Addr::LOCALHOST.into()).await.unwrap();
+    assert_eq!(app.count("SELECT count(*) FROM show_songs WHERE added_by = ?1", [fan.id]), 0, "who added it is gone");
+    let still_listed = "SELECT count(*) FROM show_songs WHERE show_id = ?1 AND song_id = ?2 AND added_by IS NULL";
+    assert_eq!(app.count(still_listed, [seeded.show_id, song]), 1, "the song stays on the list");
     app.stop().await;
 }

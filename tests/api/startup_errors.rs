@@ -102,3 +102,25 @@ async fn a_listen_address_in_use_names_the_setting() {
     };
     assert!(err.contains(&addr) && err.contains("listen"), "{err}");
 }
+
+#[tokio::test]
+async fn another_programs_sqlite_file_is_refused_by_name_and_left_unmigrated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("mysetlist.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('kept');").unwrap();
+    }
+    let err = build_error(tmp.path()).await;
+    assert!(err.contains(&db.display().to_string()), "{err}");
+    assert!(err.contains("not a MySetlist database"), "{err}");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(tables, ["notes"], "nothing of ours was created in it");
+}

@@ -9,12 +9,15 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
 use super::json_body::JsonBody;
-use super::models::{LoginRequest, Me, SignUpRequest};
+use super::models::{LoginRequest, Me, SignUpAccepted, SignUpRequest};
 use crate::error::AppError;
 use crate::http::auth::{Visitor, check_same_origin, cookie_header, session_cookie_name};
 use crate::http::state::AppState;
 
 pub struct AuthApi;
+
+/// What sign-up says, whether the address was new or not.
+pub const SIGNED_UP: &str = "If this address had no account, it has one now: sign in with it.";
 
 #[derive(ApiResponse)]
 pub enum SessionStarted {
@@ -25,9 +28,11 @@ pub enum SessionStarted {
 
 #[derive(ApiResponse)]
 pub enum SignedUp {
-    /// Account created and signed in; the session cookie is set
-    #[oai(status = 201)]
-    Created(Json<Me>, #[oai(header = "set-cookie")] String),
+    /// Accepted: a new address now has an account, which signs in with `/auth/login`; for an address
+    /// that already has one nothing changed. Both get this same answer, so that sign-up does not
+    /// reveal which addresses have accounts.
+    #[oai(status = 202)]
+    Accepted(Json<SignUpAccepted>),
 }
 
 #[derive(ApiResponse)]
@@ -64,20 +69,18 @@ async fn new_session(
 
 #[OpenApi(tag = "ApiTags::Auth")]
 impl AuthApi {
-    /// Create an account and sign in
+    /// Create an account (then sign in with `/auth/login`)
     #[oai(path = "/auth/signup", method = "post")]
     async fn signup(
         &self,
         state: Data<&Arc<AppState>>,
         req: &Request,
-        visitor: Visitor,
         body: JsonBody<SignUpRequest>,
     ) -> poem::Result<SignedUp> {
         check_same_origin(req)?;
-        let user =
-            state.domain.register(&body.email, &body.password, &body.display_name).await.map_err(AppError::from)?;
-        let (me, cookie) = new_session(&state, &visitor, &user).await?;
-        Ok(SignedUp::Created(Json(me), cookie))
+        // Created or already registered: the same answer (see `SignedUp`).
+        state.domain.register(&body.email, &body.password, &body.display_name).await.map_err(AppError::from)?;
+        Ok(SignedUp::Accepted(Json(SignUpAccepted { detail: SIGNED_UP.into() })))
     }
 
     /// Sign in with email and password
@@ -90,7 +93,7 @@ impl AuthApi {
         body: JsonBody<LoginRequest>,
     ) -> poem::Result<SessionStarted> {
         check_same_origin(req)?;
-        let user = state.domain.authenticate(&body.email, &body.password).await.map_err(AppError::from)?;
+        let user = state.domain.authenticate(&body.email, &body.password, visitor.ip).await.map_err(AppError::from)?;
         let (me, cookie) = new_session(&state, &visitor, &user).await?;
         Ok(SessionStarted::Ok(Json(me), cookie))
     }
@@ -158,7 +161,7 @@ impl AuthApi {
         if !user.email.eq_ignore_ascii_case(body.email.trim()) {
             return Err(AppError::bad_request("email", "does not match the signed-in account").into());
         }
-        state.domain.delete_account(user, &body.password).await.map_err(AppError::from)?;
+        state.domain.delete_account(user, &body.password, visitor.ip).await.map_err(AppError::from)?;
         Ok(SignedOut::Done(cookie_header(state.https, session_cookie_name(state.https), "", Some(0))))
     }
 }

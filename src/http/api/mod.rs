@@ -15,6 +15,8 @@ use poem_openapi::{OpenApiService, Tags};
 
 use super::state::AppState;
 
+pub use auth_api::SIGNED_UP;
+
 #[derive(Tags)]
 pub enum ApiTags {
     /// Sign up, sign in, sign out, the current account

@@ -34,6 +34,11 @@ pub struct Me {
 }
 
 #[derive(Object)]
+pub struct SignUpAccepted {
+    pub detail: String,
+}
+
+#[derive(Object)]
 pub struct Created {
     pub id: i64,
 }
@@ -151,6 +156,18 @@ pub struct VoteResult {
     pub voted: bool,
     pub votes: i64,
     pub anon_votes: i64,
+}
+
+/// Flags an item for the moderators' queue.
+#[derive(Object)]
+pub struct ReportRequest {
+    /// artist, venue, show, song or user
+    #[oai(validator(max_length = 10))]
+    pub target_type: String,
+    pub target_id: i64,
+    /// what is wrong with it
+    #[oai(validator(max_length = 1000))]
+    pub reason: String,
 }
 
 #[derive(Object)]

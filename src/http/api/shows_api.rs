@@ -139,6 +139,26 @@ impl ShowsApi {
         Ok(Json(added))
     }
 
+    /// Report an artist, venue, show, song or user to the moderators (signed in; rate limited)
+    #[oai(path = "/reports", method = "post")]
+    async fn report(
+        &self,
+        state: Data<&Arc<AppState>>,
+        req: &Request,
+        visitor: Visitor,
+        body: JsonBody<ReportRequest>,
+    ) -> poem::Result<Json<Created>> {
+        check_same_origin(req)?;
+        let user = visitor.require_user()?;
+        let b = body.0;
+        let id = state
+            .domain
+            .report(user, &b.target_type, &b.target_id.to_string(), &b.reason)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Json(Created { id }))
+    }
+
     /// Create a show (moderator); its list is seeded with the artist's popular studio songs
     #[oai(path = "/shows", method = "post")]
     async fn create(

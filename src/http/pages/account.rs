@@ -87,7 +87,7 @@ pub async fn delete(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, For
     let result = async {
         let user = visitor.require_user()?.clone();
         visitor.check_csrf(&form.csrf)?;
-        match state.domain.delete_account(&user, &form.password).await.map_err(AppError::from) {
+        match state.domain.delete_account(&user, &form.password, visitor.ip).await.map_err(AppError::from) {
             Ok(()) => {
                 clear_session_cookie(state, &mut visitor);
                 Ok(see_other("/account/deleted"))

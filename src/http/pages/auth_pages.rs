@@ -24,15 +24,30 @@ struct AuthTemplate {
     error: Option<String>,
     email: String,
     next: String,
+    notice: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// Set by the redirect after a sign-up.
+    signed_up: Option<String>,
 }
 
 fn form_page(visitor: &mut Visitor, signup: bool, error: Option<String>, email: String, next: String) -> Response {
+    form_page_with(visitor, signup, error, email, next, None)
+}
+
+fn form_page_with(
+    visitor: &mut Visitor,
+    signup: bool,
+    error: Option<String>,
+    email: String,
+    next: String,
+    notice: Option<&'static str>,
+) -> Response {
     let t = AuthTemplate {
+        notice,
         layout: Layout::with_csrf(visitor),
         heading: if signup { "Create an account" } else { "Sign in" },
         action: if signup { "/signup" } else { "/login" },
@@ -49,7 +64,8 @@ fn form_page(visitor: &mut Visitor, signup: bool, error: Option<String>, email: 
 
 #[handler]
 pub fn login_form(mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
-    form_page(&mut visitor, false, None, String::new(), safe_next(q.next.as_deref()))
+    let notice = q.signed_up.is_some().then_some(crate::http::api::SIGNED_UP);
+    form_page_with(&mut visitor, false, None, String::new(), safe_next(q.next.as_deref()), notice)
 }
 
 #[handler]
@@ -96,7 +112,7 @@ pub async fn login_submit(
         return error_page(&mut visitor, e);
     }
     let result = async {
-        let user = state.domain.authenticate(&form.email, &form.password).await?;
+        let user = state.domain.authenticate(&form.email, &form.password, visitor.ip).await?;
         start_session(state, &mut visitor, &user).await
     }
     .await;
@@ -121,13 +137,11 @@ pub async fn signup_submit(
     if let Err(e) = visitor.check_csrf(&form.csrf) {
         return error_page(&mut visitor, e);
     }
-    let result = async {
-        let user = state.domain.register(&form.email, &form.password, &form.display_name).await?;
-        start_session(state, &mut visitor, &user).await
-    }
-    .await;
+    // A new address and one that already has an account get the same redirect (no enumeration);
+    // the new account signs in on the page it lands on.
+    let result = state.domain.register(&form.email, &form.password, &form.display_name).await.map_err(AppError::from);
     match result {
-        Ok(()) => visitor.finish(see_other(&next)),
+        Ok(_) => visitor.finish(see_other(&format!("{}&signed_up=1", super::login_url(&next)))),
         Err(e @ AppError::Domain(DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
             let mut r = form_page(&mut visitor, true, Some(e.public_message()), form.email.clone(), next);
             r.set_status(e.status());

@@ -67,6 +67,7 @@ fn table() -> PageRoutes {
         .at("/shows/:slug", get(show::show_page))
         .at("/shows/:slug/vote", post(show::vote))
         .at("/shows/:slug/songs", post(show::add_song))
+        .at("/shows/:slug/report", post(show::report))
         .at("/artists/:slug", get(artist::artist_page))
         .at("/artists/:slug/follow", post(artist::follow))
         .at("/venues/:slug", get(venue::venue_page))

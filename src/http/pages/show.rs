@@ -269,3 +269,31 @@ pub async fn add_song(
     let result = after_form(state, &slug, &mut visitor, result).await;
     respond(&mut visitor, &format!("/shows/{slug}"), result)
 }
+
+#[derive(Deserialize)]
+pub struct ReportForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// "Report this show": lands in the moderators' queue (`/admin`).
+#[handler]
+pub async fn report(
+    Data(state): Data<&Arc<AppState>>,
+    Path(slug): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<ReportForm>,
+) -> Response {
+    let result = async {
+        let user = visitor.require_user()?.clone();
+        visitor.check_csrf(&form.csrf)?;
+        let show = state.domain.show_by_slug(&slug).await?;
+        state.domain.report(&user, "show", &show.id.to_string(), &form.reason).await?;
+        Ok(format!("/shows/{slug}#reported"))
+    }
+    .await;
+    let result = after_form(state, &slug, &mut visitor, result).await;
+    respond(&mut visitor, &format!("/shows/{slug}"), result)
+}
