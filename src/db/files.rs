@@ -5,7 +5,9 @@
 //! flag (statvfs `ST_RDONLY`, what an ext4 `errors=remount-ro` after an I/O error or an operator's
 //! `mount -o remount,ro` sets), then access(2) with `W_OK` on the database file and its WAL (EROFS on
 //! a read-only mount, EACCES when permissions forbid it; root bypasses permissions, so for root only
-//! the mount counts). Nothing is written, so the check never produces a WAL frame to upload.
+//! the mount counts), then opening a probe file of its own in the data directory for write (what
+//! ext4 refuses at once after an I/O error, before it marks the mount read-only). Nothing is written
+//! to the database, so the check never produces a WAL frame to upload.
 //!
 //! Never open-and-close the database file or its `-shm` in a process that has the database open:
 //! POSIX record locks belong to the process, and closing *any* descriptor of a file releases every
@@ -66,6 +68,14 @@ pub fn check_writable(db: &Path) -> Result<(), String> {
                 return Err(format!("the {which} is not writable ({})", std::io::Error::from(e)));
             }
         }
+    }
+    // A filesystem can refuse writes without saying so in statvfs or access(2): ext4 after an I/O
+    // error (errors=remount-ro) refuses opening for write at once but marks the mount read-only only
+    // later, or not at all. Opening a probe file of our own for write sees that; it is not one of
+    // the database's files, so closing it drops no lock.
+    let probe = data_dir(db).join(".mysetlist-write-probe");
+    if let Err(e) = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&probe) {
+        return Err(format!("the database file is not writable: its directory refuses writes ({e})"));
     }
     Ok(())
 }
