@@ -378,7 +378,8 @@ const START_EXTEND_BY: Duration = Duration::from_secs(30);
 async fn extending_start_timeout<T>(work: impl std::future::Future<Output = T>) -> T {
     let keepalive = async {
         let usec = u32::try_from(START_EXTEND_BY.as_micros()).unwrap_or(u32::MAX);
-        let every = watchdog_usec().map_or(START_EXTEND_EVERY, |w| START_EXTEND_EVERY.min(Duration::from_micros(w / 2)));
+        let every =
+            watchdog_usec().map_or(START_EXTEND_EVERY, |w| START_EXTEND_EVERY.min(Duration::from_micros(w / 2)));
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
