@@ -7,7 +7,8 @@
 #   BENCH_SECTIONS=http,votes scripts/bench.sh
 #
 # Settings (environment):
-#   BENCH_SECTIONS      http,votes,sse,lighthouse,scale,size (default: all of them)
+#   BENCH_SECTIONS      http,votes,sse,slowloris,lighthouse,scale,size (default: all of them)
+#   BENCH_SLOWLORIS     slowloris connections in the slowloris section (default 5000)
 #   BENCH_REPEATS       repeats of each throughput run; the median is reported (default 3)
 #   BENCH_DURATION      seconds per wrk run (default 5)
 #   BENCH_USERS         users with sessions (default 10000)
@@ -22,7 +23,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SECTIONS=",${BENCH_SECTIONS:-http,votes,sse,lighthouse,scale,size},"
+SECTIONS=",${BENCH_SECTIONS:-http,votes,sse,slowloris,lighthouse,scale,size},"
+SLOWLORIS=${BENCH_SLOWLORIS:-5000}
 REPEATS=${BENCH_REPEATS:-3}
 DURATION=${BENCH_DURATION:-5}
 USERS=${BENCH_USERS:-10000}
@@ -62,7 +64,7 @@ if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
   log "building the static release binary and the bench programs"
   RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --quiet --target "$TRIPLE" \
     --bin mysetlist --example bench_seed --example bench_raw_insert --example bench_load --example bench_sse \
-    --example bench_startup
+    --example bench_startup --example bench_slowloris
 fi
 [[ -x $BIN ]] || { echo "no binary at $BIN" >&2; exit 1; }
 
@@ -105,8 +107,12 @@ start_app() {
   local dir=$1 port
   port=$(free_port)
   # All load comes from 127.0.0.1 and 10,000 users vote 20,000 times a second: the per-address and
-  # per-account vote limits (120/min by default) would refuse almost all of it.
-  MYSETLIST_RATE_LIMIT__VOTES_PER_MINUTE=1000000000 \
+  # per-account vote limits (120/min by default) would refuse almost all of it, and the per-address
+  # connection and live-stream caps would refuse the 10,000 watchers. START_APP_ENV overrides.
+  # shellcheck disable=SC2086 # START_APP_ENV holds VAR=value words
+  env MYSETLIST_RATE_LIMIT__VOTES_PER_MINUTE=1000000000 \
+    MYSETLIST_HTTP__MAX_CONNECTIONS_PER_ADDRESS=0 MYSETLIST_HTTP__MAX_LIVE_STREAMS_PER_ADDRESS=0 \
+    ${START_APP_ENV:-} \
     MYSETLIST_DATA_DIR=$dir MYSETLIST_LISTEN=127.0.0.1:$port "$BIN" serve 2>>"$TMP/app.log" >/dev/null &
   APP_PID=$!
   PIDS+=("$APP_PID")
@@ -275,6 +281,29 @@ if on sse; then
     "p50 $(kv fanout_p50_ms "$TMP/sse.txt") ms, max $(kv fanout_max_ms "$TMP/sse.txt") ms, 20 votes"
   row "4. Server RSS with $SSE_CLIENTS SSE connections" "$(kv server_rss_mb "$TMP/sse.txt") MB" "-" "-" "< 300 MB" \
     "$(met "$(kv server_rss_mb "$TMP/sse.txt") < 300")" "connected in $(kv connect_all_s "$TMP/sse.txt") s"
+  stop_app
+  start_app "$TMP/small"
+fi
+
+# --- 8: slowloris -----------------------------------------------------------------------------------
+if on slowloris; then
+  log "slowloris: $SLOWLORIS half-sent requests from 25 loopback addresses vs a page at 500/s"
+  stop_app
+  start_app "$TMP/small"
+  page_latency "$TMP/page-calm.txt"
+  stop_app
+  # The default caps this time (256 connections per address; the attack spreads over 25 addresses).
+  START_APP_ENV="MYSETLIST_HTTP__MAX_CONNECTIONS_PER_ADDRESS=256" start_app "$TMP/small"
+  "$EX/bench_slowloris" --addr "$APP" --connections "$SLOWLORIS" --sources 25 --duration 20 >"$TMP/slowloris.txt" &
+  LORIS=$!
+  sleep 5 # let the attack reach its size before measuring
+  page_latency "$TMP/page-loris.txt"
+  wait "$LORIS"
+  calm=$(kv latency_p99_ms "$TMP/page-calm.txt")
+  loris=$(kv latency_p99_ms "$TMP/page-loris.txt")
+  row "8. Signed-in page p99 at 500/s under $SLOWLORIS slowloris connections" "$loris ms" "no attack $calm ms" \
+    "$(ratio "$loris" "$calm")" "< 100 ms" "$(met "$loris < 100")" \
+    "attack held $(kv held_avg "$TMP/slowloris.txt") open on average, $(kv cut_by_server "$TMP/slowloris.txt") cut off by the server"
   stop_app
   start_app "$TMP/small"
 fi

@@ -89,19 +89,21 @@ let
     services.mysetlist.enable = true;
     services.mysetlist.package = pkgs.mysetlist;
   };
-  # The flake's nixosModules.default, as flake.nix defines it (key + the module + a package default).
-  flakeModule = {
-    key = "mysetlist/nixosModules.default";
-    imports = [
-      module
-      (
-        { lib, ... }:
-        {
-          services.mysetlist.package = lib.mkDefault pkgs.mysetlist;
-        }
-      )
-    ];
-  };
+  # The flake's own outputs (flake.nix against the stub inputs evalflake.nix uses): its modules are
+  # imported as a user imports them, so a change to flake.nix is what this checks.
+  flake =
+    let
+      stub = import ./flake/stubnixpkgs.nix {
+        inherit libPath;
+        inherit (import ./flake/pins.nix) nixpkgsRustc;
+      };
+      self = (import ../../flake.nix).outputs {
+        inherit self;
+        nixpkgs = stub;
+        rust-overlay.overlays.default = stub.rustOverlay;
+      };
+    in
+    self;
 in
 {
   inherit eval report;
@@ -172,8 +174,8 @@ in
     ];
     # Both module names imported, as a flake user might: one definition of the package.
     bothModules = report [
-      flakeModule
-      flakeModule
+      flake.nixosModules.default
+      flake.nixosModules.mysetlist
       { services.mysetlist.enable = true; }
     ];
     # Must fail, each with its own message.
