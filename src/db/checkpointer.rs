@@ -19,8 +19,22 @@ use super::{ConnectionOptions, DbError, open_connection};
 /// written in this time (plus what a long reader pins) before its pages are copied back.
 const INTERVAL: Duration = Duration::from_millis(200);
 
-/// How often a WAL over [`WAL_SIZE_LIMIT`] is truncated again while no commit comes.
+/// How often a WAL that must be truncated is tried again while no commit comes.
 const OVERSIZED_RETRY: Duration = Duration::from_secs(2);
+
+/// Past this the WAL is truncated whatever the free space.
+const WAL_HARD_LIMIT: u64 = 16 * WAL_SIZE_LIMIT;
+
+/// Whether the WAL must be cut back now with a TRUNCATE checkpoint, which stops new writes until
+/// readers leave the WAL and every frame is copied (hundreds of milliseconds under load). Normally
+/// `journal_size_limit` cuts the file back for free whenever the WAL wraps, which it does as soon
+/// as the load pauses; under sustained writes it keeps growing, and that is only worth a stall when
+/// the disk is running out (less free space than the WAL itself) or past [`WAL_HARD_LIMIT`].
+fn must_truncate(db: &Path, wal: &Path) -> bool {
+    let Ok(len) = std::fs::metadata(wal).map(|m| m.len()) else { return false };
+    len > WAL_SIZE_LIMIT
+        && (len > WAL_HARD_LIMIT || super::files::disk_space(db).is_some_and(|space| space.available < len))
+}
 
 /// Starts the checkpoint task; it wakes on the writer's commit counter.
 pub fn start(
@@ -30,20 +44,18 @@ pub fn start(
     mut commits: watch::Receiver<u64>,
 ) -> Result<(), DbError> {
     let conn = Arc::new(Mutex::new(open_connection(path, opts, false)?));
-    let wal = super::files::wal_path(path);
+    let (db, wal) = (path.to_path_buf(), super::files::wal_path(path));
     runtime.spawn(async move {
         // Ends when the writer stops (its commit channel closes); the connection closes with it.
-        // Also wakes while the WAL is over its limit without commits (they may be failing because
+        // Also wakes while the WAL must be cut back and no commit comes (they may be failing because
         // the WAL filled the disk: truncating it is how the node recovers once space returns).
         loop {
-            let oversized = || std::fs::metadata(&wal).map(|m| m.len() > WAL_SIZE_LIMIT).unwrap_or(false);
+            let oversized = || must_truncate(&db, &wal);
             tokio::select! {
                 changed = commits.changed() => if changed.is_err() { break },
                 _ = tokio::time::sleep(OVERSIZED_RETRY), if oversized() => {}
             }
             let conn = conn.clone();
-            // TRUNCATE waits (busy_timeout) for readers to leave the WAL and blocks new writes while
-            // it runs, so it is kept for a WAL past its limit.
             let sql = if oversized() { "PRAGMA wal_checkpoint(TRUNCATE)" } else { "PRAGMA wal_checkpoint(PASSIVE)" };
             let done =
                 tokio::task::spawn_blocking(move || conn.lock().query_row(sql, [], |r| r.get::<_, i64>(0))).await;
