@@ -229,11 +229,16 @@ pub struct RouteCaptureEndpoint<E> {
 impl<E: Endpoint> Endpoint for RouteCaptureEndpoint<E> {
     type Output = Response;
     async fn call(&self, req: Request) -> Result<Response> {
+        let browser = wants_html(&req);
         match self.inner.call(req).await {
             Ok(r) => Ok(r.into_response()),
             Err(e) => {
                 // No route matched (a nest matched its prefix only): no pattern, the path is arbitrary.
                 let unmatched = e.is::<poem::error::NotFoundError>();
+                let status = e.status();
+                if browser && (unmatched || status == StatusCode::METHOD_NOT_ALLOWED) {
+                    return Ok(crate::http::pages::unrouted_page(status));
+                }
                 let pattern = e.data::<PathPattern>().filter(|_| !unmatched).cloned();
                 let mut resp = crate::error::problem_from_poem(e);
                 if let Some(p) = pattern {
@@ -243,6 +248,14 @@ impl<E: Endpoint> Endpoint for RouteCaptureEndpoint<E> {
             }
         }
     }
+}
+
+/// A browser asking for a page: it accepts HTML and the path is not the JSON API's. `curl` (`*/*`),
+/// `fetch` with `accept: application/json` and every `/api/` path get problem+json.
+fn wants_html(req: &Request) -> bool {
+    let path = req.uri().path();
+    let accept = req.header("accept").unwrap_or_default();
+    !path.starts_with("/api/") && path != "/openapi.json" && accept.contains("text/html")
 }
 
 /// One structured line per request: id (accepted from or returned as `x-request-id`), method, route

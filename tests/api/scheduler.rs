@@ -61,7 +61,7 @@ async fn shows_lock_at_their_start_and_complete_when_over() {
 
     // The page of the locked show no longer offers voting (its cached page was invalidated).
     let html = app.client().get(app.url(&format!("/shows/{}", soon.slug))).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Voting is closed"), "{html}");
+    assert!(html.contains("Voting has closed"), "{html}");
     handle.stop().await;
     app.stop().await;
 }
