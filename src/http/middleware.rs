@@ -272,12 +272,16 @@ impl RequestLog {
 impl<E: Endpoint> Middleware<E> for RequestLog {
     type Output = RequestLogEndpoint<E>;
     fn transform(&self, ep: E) -> Self::Output {
-        RequestLogEndpoint { inner: ep, metrics: self.metrics.clone() }
+        // On a terminal (someone ran `serve` by hand) ordinary requests log at debug level, so the
+        // "Open http://..." line stays on screen; services and containers (not a terminal) log them.
+        let quiet = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        RequestLogEndpoint { inner: ep, metrics: self.metrics.clone(), quiet }
     }
 }
 pub struct RequestLogEndpoint<E> {
     inner: E,
     metrics: Option<HttpMetrics>,
+    quiet: bool,
 }
 impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
     type Output = Response;
@@ -331,7 +335,12 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         if status.is_server_error() {
             tracing::error!(request_id = %id, %method, route, status = status.as_u16(), latency_ms, "request");
-        } else if status == StatusCode::NOT_FOUND || path == "/livez" || path == "/readyz" || path == "/metrics" {
+        } else if self.quiet
+            || status == StatusCode::NOT_FOUND
+            || path == "/livez"
+            || path == "/readyz"
+            || path == "/metrics"
+        {
             tracing::debug!(request_id = %id, %method, route, status = status.as_u16(), latency_ms, "request");
         } else {
             tracing::info!(request_id = %id, %method, route, status = status.as_u16(), latency_ms, "request");
