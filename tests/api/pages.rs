@@ -259,7 +259,39 @@ async fn sign_up_sign_in_and_sign_out_through_the_forms() {
     let r = login(token, "not the password", "/").await;
     assert_eq!(r.status(), 422);
     let body = r.text().await.unwrap();
-    assert!(body.contains("email or password is wrong") && body.contains("value=\"new@example.org\""));
+    assert!(body.contains("Email or password is wrong.") && body.contains("value=\"new@example.org\""));
+    assert!(body.contains("aria-describedby=\"password-error\""), "the message sits by the password field");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_sign_up_keeps_the_input_and_says_what_is_wrong_next_to_the_field() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let token = csrf(&c, &app.url("/signup")).await;
+    let signup = |token: String, password: &'static str| {
+        c.post(app.url("/signup"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("email", "kept@example.org"),
+                ("display_name", "Kept Name"),
+                ("password", password),
+            ])
+            .send()
+    };
+    let r = signup(token.clone(), "short").await.unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("value=\"kept@example.org\"") && body.contains("value=\"Kept Name\""), "{body}");
+    assert!(body.contains("aria-invalid=\"true\" aria-describedby=\"password-error\""), "{body}");
+    assert!(body.contains("<p id=\"password-error\" class=\"field-error\">Password "), "{body}");
+    // An expired form (its token no longer matches) says so and keeps the input too.
+    let r = signup("an-old-token".into(), "a long enough secret").await.unwrap();
+    assert_eq!(r.status(), 403);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("This form had expired, so nothing was sent"), "{body}");
+    assert!(body.contains("value=\"kept@example.org\"") && body.contains("value=\"Kept Name\""), "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM users", []), 0);
     app.stop().await;
 }
 
