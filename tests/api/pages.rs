@@ -723,3 +723,30 @@ async fn the_home_page_lists_a_trending_show_once() {
     assert!(home[upcoming..].contains(&link(&quiet.slug)));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn my_votes_are_on_the_show_and_the_account_page_with_how_many_i_called() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(1), 5).await;
+    let fan = app.user("picker@example.org", Role::User).await;
+    for song in [0, 2] {
+        app.domain().toggle_vote(&Voter::User(fan.clone()), seeded.show_id, seeded.song_ids[song]).await.unwrap();
+    }
+    let c = app.session_client(&fan).await;
+    let (_, account) = get_html(&c, &app.url("/account")).await;
+    assert!(account.contains(&format!("href=\"/shows/{}\"", seeded.slug)), "{account}");
+    assert!(account.contains("Your picks: Song 0, Song 2"), "{account}");
+    assert!(!account.contains("You called"), "not before the setlist is in");
+
+    move_into_the_past(&app, &seeded).await;
+    let system = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
+    let entries = ["Song 0", "Song 1", "Song 3"]
+        .map(|t| mysetlist::domain::ActualEntryInput { title: t.into(), ..Default::default() })
+        .to_vec();
+    app.domain().set_actual_setlist(&system, seeded.show_id, entries).await.unwrap();
+    let (_, show) = get_html(&c, &app.url(&format!("/shows/{}", seeded.slug))).await;
+    assert!(show.contains("Your picks: Song 0, Song 2. <strong>You called 1 of 2.</strong>"), "{show}");
+    let (_, account) = get_html(&c, &app.url("/account")).await;
+    assert!(account.contains("Song 0 ✓, Song 2") && account.contains("You called 1 of 2."), "{account}");
+    app.stop().await;
+}

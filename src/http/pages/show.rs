@@ -74,6 +74,10 @@ struct ShowTemplate {
     hits: usize,
     accuracy: Option<f64>,
     setlistfm_url: Option<String>,
+    /// The visitor's picks (ranking order), shown once voting has closed.
+    my_picks: Vec<String>,
+    /// How many of the picks were played, once the actual setlist is in.
+    called: Option<usize>,
     error: Option<String>,
 }
 
@@ -120,6 +124,9 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
     let top_n: HashSet<i64> = page.ranking.iter().take(n.min(voted)).map(|r| r.song_id).collect();
     let hits = top_n.iter().filter(|id| played.contains(id)).count();
     let mine: HashSet<i64> = page.my_votes.iter().copied().collect();
+    let my_picks: Vec<String> =
+        page.ranking.iter().filter(|r| mine.contains(&r.song_id)).map(|r| r.title.clone()).collect();
+    let called = (!page.actual.is_empty()).then(|| mine.iter().filter(|id| played.contains(id)).count());
     let mut show = ShowCard::from(&page.show);
     (show.when, show.iso) = local_time(page.show.starts_at, &page.show.venue_timezone);
     ShowTemplate {
@@ -149,6 +156,8 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
         hits,
         accuracy: page.show.accuracy.filter(|_| voted > 0),
         setlistfm_url: page.show.setlistfm_url.clone(),
+        my_picks,
+        called,
         show,
         error,
     }
