@@ -28,6 +28,9 @@ pub enum Command {
         /// Load a demo dataset into an empty database
         #[arg(long)]
         demo: bool,
+        /// Address to listen on, e.g. 127.0.0.1:3000 (overrides `listen`)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Apply database migrations and exit
     Migrate,
@@ -152,13 +155,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("database {} is up to date", c.database_path().display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { demo } => {
+        Command::Serve { demo, listen } => {
             crate::startup::server::raise_descriptor_limit();
-            let c = load_config(&cli)?;
+            let mut c = load_config(&cli)?;
+            if let Some(addr) = listen {
+                c.listen = *addr;
+                c.settings.listen = addr.to_string();
+            }
             let telemetry =
                 crate::telemetry::init_with(c.settings.log.format, &c.settings.log.level, &c.settings.telemetry)?;
+            let domain = c.settings.domain.first().cloned();
             let outcome = match Application::build(c, *demo).await {
-                Ok(app) => app.run_until_stopped().await,
+                Ok(app) => {
+                    // Where to go, on stdout: the one line a newcomer needs (logs go to stderr).
+                    println!("MySetlist is running. Open {}", open_url(app.local_addr(), domain.as_deref()));
+                    app.run_until_stopped().await
+                }
                 Err(e) => Err(e),
             };
             telemetry.shutdown().await;
@@ -316,6 +328,19 @@ fn ensure_no_server(db: &std::path::Path, what_to_do: &str) -> anyhow::Result<()
         Some(server) => anyhow::bail!("{server} ({}): {what_to_do}", db.display()),
         None => Ok(()),
     }
+}
+
+/// The address to open in a browser: the HTTPS domain when one is set, else the bound address (an
+/// unspecified one as loopback, which always works on this machine).
+fn open_url(bound: std::net::SocketAddr, domain: Option<&str>) -> String {
+    if let Some(d) = domain {
+        return format!("https://{d}/");
+    }
+    let mut addr = bound;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}/")
 }
 
 /// The local server's plain-HTTP base URL, from `listen`.

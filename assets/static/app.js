@@ -1,101 +1,204 @@
-// Progressive enhancement of the show page: vote without a reload and follow the live ranking
-// over server-sent events. Every page works without this script (plain forms).
+// Progressive enhancement. On every page: countdowns to the end of voting and times in the viewer's
+// zone. On the show page: voting without a reload, the live ranking over server-sent events (rows
+// move only when their rank changes, and keyboard focus stays where it was), and the lock at the
+// start (the page's own timer, or the server's `locked` event when the viewer's clock is wrong).
+// Every page works without this script (plain forms, countdowns printed by the server).
 (function () {
   "use strict";
-  var show = document.querySelector("[data-show-id]");
-  var list = document.getElementById("ranking");
-  if (!show || !list) return;
-  var showId = show.getAttribute("data-show-id");
-  var status = document.getElementById("ranking-status");
-  var template = document.getElementById("vote-template");
+  var each = function (sel, fn) { Array.prototype.forEach.call(document.querySelectorAll(sel), fn); };
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text) e.textContent = text;
-    return e;
-  }
-  function say(text) { if (status) status.textContent = text; }
-  function showError(text) {
-    var p = document.getElementById("vote-error");
-    if (!p) { p = el("p", "error"); p.id = "vote-error"; p.setAttribute("role", "alert"); list.parentNode.insertBefore(p, list); }
-    p.textContent = text;
-  }
-  function setCount(li, votes, anon) {
-    var total = votes + anon, n = li.querySelector(".votes .n"), v = li.querySelector(".votes");
-    if (n) n.textContent = String(total);
-    if (v) { if (anon > 0) v.title = votes + " signed-in, " + anon + " anonymous"; else v.removeAttribute("title"); }
-  }
-  // A row for a song someone else added: same markup as the server renders.
-  function newRow(r) {
-    var li = el("li"), title = el("span", "title", r.title), votes = el("span", "votes");
-    li.id = "song-" + r.song_id;
-    li.setAttribute("data-song-id", String(r.song_id));
-    if (r.album) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", "album", r.album)); }
-    votes.appendChild(el("span", "n", "0"));
-    votes.appendChild(el("span", "sr", " votes"));
-    li.appendChild(title);
-    li.appendChild(votes);
-    if (template && template.content) {
-      var form = template.content.firstElementChild.cloneNode(true);
-      form.querySelector("[name=song_id]").value = String(r.song_id);
-      form.querySelector(".sr").textContent = " for " + r.title;
-      li.appendChild(form);
-    }
-    return li;
-  }
-  function render(ranking) {
-    var rows = {}, total = 0;
-    Array.prototype.forEach.call(list.children, function (li) { rows[li.getAttribute("data-song-id")] = li; });
-    ranking.forEach(function (r) {
-      var li = rows[String(r.song_id)];
-      if (!li) { li = newRow(r); say(r.title + " was added to the list."); }
-      delete rows[String(r.song_id)];
-      setCount(li, r.votes, r.anon_votes);
-      total += r.votes + r.anon_votes;
-      list.appendChild(li); // appending in ranking order re-orders the list
-    });
-    Object.keys(rows).forEach(function (k) { list.removeChild(rows[k]); });
-    var songs = document.getElementById("song-count"), votes = document.getElementById("vote-count");
-    if (songs) songs.textContent = String(ranking.length);
-    if (votes) votes.textContent = String(total);
+  // Same wording as view::countdown on the server.
+  function countdown(ms) {
+    var s = Math.floor(ms / 1000), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+    if (d > 0) return d + " d " + h + " h";
+    if (h > 0) return h + " h " + m + " min";
+    if (m > 0) return m + " min";
+    return "less than a minute";
   }
 
-  list.addEventListener("submit", function (ev) {
-    var form = ev.target;
-    if (!form.classList.contains("vote") || !window.fetch) return;
-    ev.preventDefault();
-    var songId = form.querySelector("[name=song_id]").value;
-    var button = form.querySelector("button");
-    var li = form.parentNode;
-    button.disabled = true;
-    fetch("/api/v1/shows/" + showId + "/songs/" + songId + "/vote", {
-      method: "POST", credentials: "same-origin", headers: { "accept": "application/json" }
-    }).then(function (res) {
-      return res.json().then(function (body) { return { ok: res.ok, body: body }; });
-    }).then(function (r) {
-      button.disabled = false;
-      if (!r.ok) {
-        if (r.body && r.body.code === "unauthorized") { location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
-        showError((r.body && r.body.detail) || "Your vote could not be recorded.");
-        return;
-      }
-      var title = li.querySelector(".title").firstChild.textContent;
-      button.setAttribute("aria-pressed", r.body.voted ? "true" : "false");
-      button.firstChild.textContent = r.body.voted ? "Voted" : "Vote";
-      setCount(li, r.body.votes, r.body.anon_votes);
-      say((r.body.voted ? "Voted for " : "Vote taken back for ") + title + ": " + (r.body.votes + r.body.anon_votes) + " votes.");
-    }).catch(function () { button.disabled = false; form.submit(); });
+  // Times in the viewer's zone, where it differs from the venue's at that instant.
+  var zone;
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = null; }
+  if (zone) each("time[data-tz]", function (t) {
+    var at = new Date(t.getAttribute("datetime")), tz = t.getAttribute("data-tz");
+    var fmt = function (z, opts) { return new Intl.DateTimeFormat(undefined, Object.assign({ timeZone: z }, opts)).format(at); };
+    var clock = { day: "numeric", hour: "2-digit", minute: "2-digit" };
+    try { if (isNaN(at) || fmt(tz, clock) === fmt(zone, clock)) return; } catch (e) { return; }
+    var mine = fmt(zone, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }) + " your time";
+    var slot = t.nextElementSibling;
+    if (slot && slot.classList.contains("viewer-time")) slot.textContent = mine; else t.title = mine;
   });
 
-  var live = show.getAttribute("data-live");
-  if (live && window.EventSource) {
-    var es = new EventSource(live);
-    es.addEventListener("ranking", function (ev) {
-      try { render(JSON.parse(ev.data).ranking); } catch (e) { /* a malformed event changes nothing */ }
-      show.setAttribute("data-live-state", "connected");
+  // Countdowns: redrawn when the shown minute changes; `closed` runs once at the deadline.
+  var closing = [];
+  function tick() {
+    var now = Date.now(), next = 60000;
+    closing = closing.filter(function (c) {
+      var left = c.at - now;
+      if (left <= 0) { c.closed(); return false; }
+      c.el.textContent = "Voting closes in " + countdown(left);
+      next = Math.min(next, left, left % 60000 || 60000);
+      return true;
     });
-    es.addEventListener("error", function () { show.setAttribute("data-live-state", "reconnecting"); });
-    window.addEventListener("pagehide", function () { es.close(); });
+    if (closing.length) setTimeout(tick, next + 20);
+  }
+
+  var show = document.querySelector("[data-show-id]");
+  var list = document.getElementById("ranking");
+  var lock = function () {};
+  if (show && list) lock = showPage(show, list);
+  each("[data-closes]", function (el) {
+    var at = Date.parse(el.getAttribute("data-closes"));
+    if (isNaN(at)) return;
+    var onPage = el.parentNode && el.parentNode.id === "voting-status";
+    closing.push({ el: el, at: at, closed: onPage ? lock : function () { el.textContent = "Voting closed"; } });
+  });
+  tick();
+
+  function showPage(show, list) {
+    var showId = show.getAttribute("data-show-id");
+    var status = document.getElementById("ranking-status");
+    var confirmation = document.getElementById("vote-status");
+    var template = document.getElementById("vote-template");
+    var es = null, locked = false;
+
+    function el(tag, cls, text) {
+      var e = document.createElement(tag);
+      if (cls) e.className = cls;
+      if (text) e.textContent = text;
+      return e;
+    }
+    function say(text) { if (status) status.textContent = text; }
+    function confirm(text) { if (confirmation) confirmation.textContent = text; }
+    function showError(text) {
+      var p = document.getElementById("vote-error");
+      if (!p) { p = el("p", "error"); p.id = "vote-error"; p.setAttribute("role", "alert"); list.parentNode.insertBefore(p, list); }
+      p.textContent = text;
+    }
+    function titleOf(li) { var t = li.querySelector(".title"); return t && t.firstChild ? t.firstChild.textContent : ""; }
+    function setCount(li, votes, anon) {
+      var total = votes + anon, n = li.querySelector(".votes .n"), v = li.querySelector(".votes");
+      if (n) n.textContent = String(total);
+      if (v) { if (anon > 0) v.title = votes + " signed-in, " + anon + " anonymous"; else v.removeAttribute("title"); }
+    }
+    // A row for a song someone else added: same markup as the server renders.
+    function newRow(r) {
+      var li = el("li"), title = el("span", "title", r.title), votes = el("span", "votes");
+      li.id = "song-" + r.song_id;
+      li.setAttribute("data-song-id", String(r.song_id));
+      if (r.album) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", "album", r.album)); }
+      votes.appendChild(el("span", "n", "0"));
+      votes.appendChild(el("span", "sr", " votes"));
+      li.appendChild(title);
+      li.appendChild(votes);
+      if (template && template.content && !locked) {
+        var form = template.content.firstElementChild.cloneNode(true);
+        form.querySelector("[name=song_id]").value = String(r.song_id);
+        form.querySelector(".sr").textContent = " for " + r.title;
+        li.appendChild(form);
+      }
+      return li;
+    }
+    // Moves a row, keeping its state (moveBefore, where supported) or at least the focus.
+    function place(li, before) {
+      if (list.moveBefore) { try { list.moveBefore(li, before); return; } catch (e) { /* fall back */ } }
+      list.insertBefore(li, before);
+    }
+    function render(ranking) {
+      var rows = {}, was = {}, total = 0, moved = [];
+      Array.prototype.forEach.call(list.children, function (li, i) {
+        var id = li.getAttribute("data-song-id");
+        rows[id] = li; was[id] = i;
+      });
+      var active = document.activeElement;
+      var focused = active && active !== document.body && list.contains(active) ? active : null;
+      var wanted = ranking.map(function (r, i) {
+        var id = String(r.song_id), li = rows[id];
+        if (!li) { li = newRow(r); say(r.title + " was added to the list."); }
+        else if (was[id] !== i) moved.push({ li: li, from: was[id], to: i });
+        delete rows[id];
+        setCount(li, r.votes, r.anon_votes);
+        total += r.votes + r.anon_votes;
+        return li;
+      });
+      Object.keys(rows).forEach(function (k) { list.removeChild(rows[k]); });
+      // In ranking order; a row already in its place is not touched.
+      wanted.forEach(function (li, i) { if (list.children[i] !== li) place(li, list.children[i] || null); });
+      if (focused && document.activeElement !== focused && list.contains(focused)) focused.focus({ preventScroll: true });
+      announce(moved, focused);
+      var songs = document.getElementById("song-count"), votes = document.getElementById("vote-count");
+      if (songs) songs.textContent = String(ranking.length);
+      if (votes) votes.textContent = String(total);
+    }
+    // Rank changes, politely: the focused row's first, then up to two more.
+    function announce(moved, focused) {
+      if (!moved.length) return;
+      moved.sort(function (a, b) { return (focused && b.li.contains(focused) ? 1 : 0) - (focused && a.li.contains(focused) ? 1 : 0) || a.to - b.to; });
+      var parts = moved.slice(0, 3).map(function (m) {
+        return titleOf(m.li) + " moved " + (m.to < m.from ? "up" : "down") + " to number " + (m.to + 1);
+      });
+      say(parts.join("; ") + (moved.length > 3 ? "; and " + (moved.length - 3) + " more moved." : "."));
+    }
+    function lock() {
+      if (locked) return;
+      locked = true;
+      if (es) es.close();
+      var st = document.getElementById("voting-status");
+      var active = document.activeElement, lost = false;
+      each("form.vote, form.add-song, #vote-template, #live-note", function (f) {
+        if (active && f.contains(active)) lost = true;
+        f.parentNode.removeChild(f);
+      });
+      show.removeAttribute("data-live");
+      show.setAttribute("data-live-state", "closed");
+      show.setAttribute("data-locked", "true");
+      if (st) {
+        st.className = "status closed";
+        st.textContent = "Voting has closed — the setlist will appear here.";
+        if (lost) { st.setAttribute("tabindex", "-1"); st.focus(); }
+      }
+      say("Voting has closed.");
+    }
+
+    list.addEventListener("submit", function (ev) {
+      var form = ev.target;
+      if (!form.classList.contains("vote") || !window.fetch) return;
+      ev.preventDefault();
+      var songId = form.querySelector("[name=song_id]").value;
+      var button = form.querySelector("button");
+      var li = form.parentNode;
+      // aria-disabled, not disabled: a disabled button drops the keyboard focus to <body>.
+      if (button.getAttribute("aria-disabled") === "true") return;
+      button.setAttribute("aria-disabled", "true");
+      fetch("/api/v1/shows/" + showId + "/songs/" + songId + "/vote", {
+        method: "POST", credentials: "same-origin", headers: { "accept": "application/json" }
+      }).then(function (res) {
+        return res.json().then(function (body) { return { ok: res.ok, body: body }; });
+      }).then(function (r) {
+        button.removeAttribute("aria-disabled");
+        if (!r.ok) {
+          if (r.body && r.body.code === "unauthorized") { location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
+          showError((r.body && r.body.detail) || "Your vote could not be recorded.");
+          return;
+        }
+        button.setAttribute("aria-pressed", r.body.voted ? "true" : "false");
+        button.firstChild.textContent = r.body.voted ? "Voted" : "Vote";
+        setCount(li, r.body.votes, r.body.anon_votes);
+        confirm((r.body.voted ? "Voted for " : "Vote taken back for ") + titleOf(li) + ": " + (r.body.votes + r.body.anon_votes) + " votes.");
+      }).catch(function () { button.removeAttribute("aria-disabled"); form.submit(); });
+    });
+
+    var live = show.getAttribute("data-live");
+    if (live && window.EventSource) {
+      es = new EventSource(live);
+      es.addEventListener("ranking", function (ev) {
+        try { render(JSON.parse(ev.data).ranking); } catch (e) { /* a malformed event changes nothing */ }
+        if (!locked) show.setAttribute("data-live-state", "connected");
+      });
+      es.addEventListener("locked", lock);
+      es.addEventListener("error", function () { if (!locked) show.setAttribute("data-live-state", "reconnecting"); });
+      window.addEventListener("pagehide", function () { es.close(); });
+    }
+    return lock;
   }
 })();

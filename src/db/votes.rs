@@ -161,3 +161,50 @@ mod tests {
         assert_eq!(purge_ip_hashes(&c, i64::MAX).unwrap(), 0);
     }
 }
+
+/// One song a user voted for, with its show, for "my votes".
+#[derive(Debug, Clone)]
+pub struct Pick {
+    pub show_id: i64,
+    pub show_slug: String,
+    pub artist: String,
+    pub venue: String,
+    pub starts_at: i64,
+    pub timezone: String,
+    pub song: String,
+    /// Performed at the show (a non-tape entry of its actual setlist).
+    pub played: bool,
+    /// The show's actual setlist is in.
+    pub has_setlist: bool,
+}
+
+/// A user's picks, newest show first (one indexed read through `votes_user`).
+pub fn picks_by_user(conn: &Connection, user_id: i64) -> Result<Vec<Pick>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.id, s.slug, a.name, v.name, s.starts_at, v.timezone, so.title,
+                EXISTS (SELECT 1 FROM setlist_entries e
+                        WHERE e.show_id = vo.show_id AND e.song_id = vo.song_id AND e.is_tape = 0),
+                EXISTS (SELECT 1 FROM setlist_entries e WHERE e.show_id = vo.show_id)
+         FROM votes vo
+         JOIN shows s ON s.id = vo.show_id
+         JOIN artists a ON a.id = s.artist_id
+         JOIN venues v ON v.id = s.venue_id
+         JOIN songs so ON so.id = vo.song_id
+         WHERE vo.user_id = ?1
+         ORDER BY s.starts_at DESC, s.id, so.title COLLATE NOCASE",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        Ok(Pick {
+            show_id: r.get(0)?,
+            show_slug: r.get(1)?,
+            artist: r.get(2)?,
+            venue: r.get(3)?,
+            starts_at: r.get(4)?,
+            timezone: r.get(5)?,
+            song: r.get(6)?,
+            played: r.get(7)?,
+            has_setlist: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

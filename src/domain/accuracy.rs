@@ -4,14 +4,16 @@
 //! unmatched titles count as performed songs; tape entries are excluded), N = |A|, and P the top N songs
 //! of the fans' ranking (fewer if fewer were predicted). accuracy = 100 × |P ∩ A| / N, rounded to one
 //! decimal. It is the share of the real setlist that the fans' top-N predicted: 100 means the fans'
-//! top N were exactly the songs played. With no actual songs the accuracy is undefined (None).
+//! top N were exactly the songs played. With no actual songs, or no votes (a ranking of songs nobody
+//! voted for predicts nothing; it used to score the seeded catalog order), the accuracy is undefined
+//! (None).
 
 use std::collections::HashSet;
 
-/// `ranking`: song ids best first. `actual`: song ids performed (None for titles not in the catalog).
+/// `ranking`: the ids of songs with at least one vote, best first. `actual`: song ids performed (None for titles not in the catalog).
 pub fn accuracy(ranking: &[i64], actual: &[Option<i64>]) -> Option<f64> {
     let n = actual.len();
-    if n == 0 {
+    if n == 0 || ranking.is_empty() {
         return None;
     }
     let played: HashSet<i64> = actual.iter().flatten().copied().collect();
@@ -32,6 +34,7 @@ mod tests {
         // An unmatched title still counts toward N.
         assert_eq!(accuracy(&[1, 2, 3], &[Some(1), None, Some(2)]), Some(66.7));
         assert_eq!(accuracy(&[1], &[]), None);
-        assert_eq!(accuracy(&[], &[Some(1)]), Some(0.0));
+        // Nobody voted: no prediction, no score.
+        assert_eq!(accuracy(&[], &[Some(1)]), None);
     }
 }

@@ -115,6 +115,21 @@ impl Hub {
     }
 }
 
+impl Domain {
+    /// How long voting on a show stays open: zero once it has closed (started, or not upcoming).
+    pub fn voting_closes_in(&self, show: &crate::db::shows::Show) -> Duration {
+        if !self.is_voting_open(show) {
+            return Duration::ZERO;
+        }
+        Duration::from_secs(u64::try_from(show.starts_at - self.now()).unwrap_or(0))
+    }
+}
+
+/// The JSON document of the `locked` event: `{"show_id":..}`.
+pub fn locked_message(show_id: i64) -> Bytes {
+    Bytes::from(format!("{{\"show_id\":{show_id}}}"))
+}
+
 /// The JSON document of a live update: `{"show_id":..,"ranking":[..]}`, around the ranking's own
 /// cached JSON (the same bytes `GET /api/v1/shows/{id}/ranking` sends).
 pub fn ranking_message(show_id: i64, ranking: &Ranking) -> Bytes {

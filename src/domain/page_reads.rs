@@ -13,6 +13,9 @@ pub struct AccountSummary {
     pub votes: i64,
     pub active_sessions: i64,
     pub follows: Vec<Artist>,
+    /// The songs the user voted for, newest show first (pages only; the export has the raw votes).
+    #[serde(skip)]
+    pub picks: Vec<db::votes::Pick>,
 }
 
 impl Domain {
@@ -46,6 +49,7 @@ impl Domain {
                     votes: db::votes::count_by_user(c, id)?,
                     active_sessions: db::sessions::count_for_user(c, id)?,
                     follows: db::artists::followed_by(c, id)?,
+                    picks: db::votes::picks_by_user(c, id)?,
                 })
             })
             .await

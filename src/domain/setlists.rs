@@ -84,7 +84,13 @@ pub(crate) fn store_actual(
 ) -> Result<Option<f64>, DomainError> {
     let show = db::shows::by_id(c, show_id)?.ok_or(DomainError::NotFound("show"))?;
     db::setlists::replace(c, show_id, entries)?;
-    let ranking: Vec<i64> = db::songs::ranking(c, show_id)?.unwrap_or_default().iter().map(|r| r.song_id).collect();
+    // Songs nobody voted for are on the list (seeded) but predicted by no one.
+    let ranking: Vec<i64> = db::songs::ranking(c, show_id)?
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.votes + r.anon_votes > 0)
+        .map(|r| r.song_id)
+        .collect();
     let performed: Vec<Option<i64>> = entries.iter().filter(|e| !e.is_tape).map(|e| e.song_id).collect();
     let acc = accuracy::accuracy(&ranking, &performed);
     db::shows::set_accuracy(c, show_id, acc)?;

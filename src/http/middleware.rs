@@ -229,11 +229,16 @@ pub struct RouteCaptureEndpoint<E> {
 impl<E: Endpoint> Endpoint for RouteCaptureEndpoint<E> {
     type Output = Response;
     async fn call(&self, req: Request) -> Result<Response> {
+        let browser = wants_html(&req);
         match self.inner.call(req).await {
             Ok(r) => Ok(r.into_response()),
             Err(e) => {
                 // No route matched (a nest matched its prefix only): no pattern, the path is arbitrary.
                 let unmatched = e.is::<poem::error::NotFoundError>();
+                let status = e.status();
+                if browser && (unmatched || status == StatusCode::METHOD_NOT_ALLOWED) {
+                    return Ok(crate::http::pages::unrouted_page(status));
+                }
                 let pattern = e.data::<PathPattern>().filter(|_| !unmatched).cloned();
                 let mut resp = crate::error::problem_from_poem(e);
                 if let Some(p) = pattern {
@@ -243,6 +248,14 @@ impl<E: Endpoint> Endpoint for RouteCaptureEndpoint<E> {
             }
         }
     }
+}
+
+/// A browser asking for a page: it accepts HTML and the path is not the JSON API's. `curl` (`*/*`),
+/// `fetch` with `accept: application/json` and every `/api/` path get problem+json.
+fn wants_html(req: &Request) -> bool {
+    let path = req.uri().path();
+    let accept = req.header("accept").unwrap_or_default();
+    !path.starts_with("/api/") && path != "/openapi.json" && accept.contains("text/html")
 }
 
 /// One structured line per request: id (accepted from or returned as `x-request-id`), method, route
@@ -259,12 +272,16 @@ impl RequestLog {
 impl<E: Endpoint> Middleware<E> for RequestLog {
     type Output = RequestLogEndpoint<E>;
     fn transform(&self, ep: E) -> Self::Output {
-        RequestLogEndpoint { inner: ep, metrics: self.metrics.clone() }
+        // On a terminal (someone ran `serve` by hand) ordinary requests log at debug level, so the
+        // "Open http://..." line stays on screen; services and containers (not a terminal) log them.
+        let quiet = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        RequestLogEndpoint { inner: ep, metrics: self.metrics.clone(), quiet }
     }
 }
 pub struct RequestLogEndpoint<E> {
     inner: E,
     metrics: Option<HttpMetrics>,
+    quiet: bool,
 }
 impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
     type Output = Response;
@@ -318,7 +335,12 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         if status.is_server_error() {
             tracing::error!(request_id = %id, %method, route, status = status.as_u16(), latency_ms, "request");
-        } else if status == StatusCode::NOT_FOUND || path == "/livez" || path == "/readyz" || path == "/metrics" {
+        } else if self.quiet
+            || status == StatusCode::NOT_FOUND
+            || path == "/livez"
+            || path == "/readyz"
+            || path == "/metrics"
+        {
             tracing::debug!(request_id = %id, %method, route, status = status.as_u16(), latency_ms, "request");
         } else {
             tracing::info!(request_id = %id, %method, route, status = status.as_u16(), latency_ms, "request");

@@ -1,6 +1,8 @@
 //! Live ranking over server-sent events: `GET /shows/{id}/live`. The first event is the current
 //! ranking; after that one event per (coalesced) change. A watcher that falls behind skips to the
-//! newest ranking instead of queueing.
+//! newest ranking instead of queueing. When voting closes (the show's start time) every watcher
+//! gets one `locked` event, `{"show_id":..}`, at once if it connected after the start: an open page
+//! turns itself read-only without waiting for the viewer's clock, which may be wrong.
 //!
 //! The body is a stream of shared `Bytes`: each hub message is framed as an event once (by the first
 //! watcher to send it) and every watcher sends that same buffer, so a broadcast to many watchers
@@ -20,7 +22,7 @@ use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
 use super::client_ip::client_ip;
 use super::state::AppState;
-use crate::domain::live::{RankingUpdate, ranking_message};
+use crate::domain::live::{RankingUpdate, locked_message, ranking_message};
 use crate::error::AppError;
 
 /// Comment lines keep proxies, browsers and our own idle timeout (`http.idle_timeout`, at least
@@ -34,9 +36,12 @@ fn keep_alive_interval(idle_timeout: Duration) -> Duration {
 /// One `ranking` event: `event: ranking`, the JSON on one `data:` line (serde_json's compact output
 /// has no newlines), and the blank line that ends the event.
 fn ranking_event(json: &[u8]) -> Bytes {
-    const HEAD: &[u8] = b"event: ranking\ndata: ";
-    let mut event = Vec::with_capacity(HEAD.len() + json.len() + 2);
-    event.extend_from_slice(HEAD);
+    framed_event(b"event: ranking\ndata: ", json)
+}
+
+fn framed_event(head: &[u8], json: &[u8]) -> Bytes {
+    let mut event = Vec::with_capacity(head.len() + json.len() + 2);
+    event.extend_from_slice(head);
     event.extend_from_slice(json);
     event.extend_from_slice(b"\n\n");
     Bytes::from(event)
@@ -54,7 +59,8 @@ pub async fn ranking_stream(
     let domain = state.domain.clone();
     // Unknown shows first (NotFound): subscribing creates the show's channel, which must not exist
     // for any id.
-    domain.ranking(show_id).await?;
+    let show = domain.show_by_id(show_id).await?;
+    let lock_in = domain.voting_closes_in(&show);
     // Subscribe before reading the current ranking so no change can fall in between (a cache hit
     // unless a vote came in since).
     let updates = domain.hub.subscribe(show_id);
@@ -64,7 +70,13 @@ pub async fn ranking_stream(
     let live = BroadcastStream::new(updates).filter_map(
         |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| async move { m.ok().map(|u| u.framed(ranking_event)) },
     );
-    let events = stream::once(async move { first }).chain(live).map(Ok::<_, std::io::Error>);
+    // A timer per watcher (a tokio timer-wheel entry, no task): the event goes out at the start
+    // even when nobody votes, and never twice.
+    let locked = stream::once(async move {
+        tokio::time::sleep(lock_in).await;
+        framed_event(b"event: locked\ndata: ", &locked_message(show_id))
+    });
+    let events = stream::once(async move { first }).chain(stream::select(live, locked)).map(Ok::<_, std::io::Error>);
     let every = keep_alive_interval(state.config.settings.http.idle_timeout);
     let start = tokio::time::Instant::now() + every;
     let keep_alive =

@@ -22,9 +22,10 @@ pub struct AppState {
     /// Served over HTTPS: cookies get `Secure` and the `__Host-` prefix, HSTS is sent.
     pub https: bool,
     pub readiness: parking_lot::RwLock<Vec<(&'static str, ReadinessCheck)>>,
-    /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation, voting
-    /// open). A vote or edit bumps the generation; the flag retires pages rendered before the start.
-    pub page_cache: moka::sync::Cache<(i64, u64, bool), Bytes>,
+    /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation, minutes
+    /// until voting closes or None once closed). A vote or edit bumps the generation; the minutes
+    /// keep the printed countdown current and retire pages rendered before the start.
+    pub page_cache: moka::sync::Cache<(i64, u64, Option<i64>), Bytes>,
     /// The show behind a page slug, as last read, so a cached page is found without a database read.
     /// Only ever used to build a `page_cache` key: every change to a show bumps its generation, so a
     /// stale entry finds no page and the request reads the show afresh (see pages/show.rs).

@@ -142,3 +142,24 @@ fn check_config_names_a_bad_key() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains("s3cret-token-value"));
 }
+
+#[test]
+fn serve_prints_where_to_open_it_and_takes_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = crate::server_process::command(env!("CARGO_BIN_EXE_mysetlist"), dir.path());
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // A reader thread, so the wait on the first line is bounded.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(30));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(line.unwrap().trim_end(), format!("MySetlist is running. Open http://127.0.0.1:{port}/"));
+}

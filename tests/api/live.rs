@@ -108,3 +108,45 @@ async fn live_rankings_of_unknown_shows_are_not_found() {
     problem(c.get(app.url("/shows/not-a-number/live")).send().await.unwrap(), 400).await;
     app.stop().await;
 }
+
+/// The next event of a kind other than `ranking`, within `within`.
+async fn next_non_ranking(events: &mut EventReader, within: Duration) -> (String, String) {
+    tokio::time::timeout(within, async {
+        loop {
+            let event = events.next_event().await.expect("the stream is still open");
+            if event.0 != "ranking" {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("an event in time")
+}
+
+#[tokio::test]
+async fn watchers_get_a_locked_event_when_the_show_starts() {
+    let app = spawn_app().await;
+    let show = app.seed_show(chrono::Duration::seconds(2), 3).await;
+    let starts_at = app.domain().show_by_id(show.show_id).await.unwrap().starts_at;
+    let resp = app.client().get(app.url(&format!("/shows/{}/live", show.show_id))).send().await.unwrap();
+    let mut events = EventReader::new(resp);
+    events.next_ranking().await;
+    let (kind, data) = next_non_ranking(&mut events, Duration::from_secs(10)).await;
+    assert_eq!(kind, "locked");
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(data["show_id"], show.show_id);
+    assert!(chrono::Utc::now().timestamp() >= starts_at, "never before the start");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_watcher_of_a_started_show_is_told_at_once_that_voting_is_locked() {
+    let app = spawn_app().await;
+    let show = app.seed_show(chrono::Duration::hours(-1), 3).await;
+    let resp = app.client().get(app.url(&format!("/shows/{}/live", show.show_id))).send().await.unwrap();
+    let mut events = EventReader::new(resp);
+    events.next_ranking().await;
+    let (kind, _) = next_non_ranking(&mut events, Duration::from_secs(2)).await;
+    assert_eq!(kind, "locked");
+    app.stop().await;
+}

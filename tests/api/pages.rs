@@ -259,7 +259,39 @@ async fn sign_up_sign_in_and_sign_out_through_the_forms() {
     let r = login(token, "not the password", "/").await;
     assert_eq!(r.status(), 422);
     let body = r.text().await.unwrap();
-    assert!(body.contains("email or password is wrong") && body.contains("value=\"new@example.org\""));
+    assert!(body.contains("Email or password is wrong.") && body.contains("value=\"new@example.org\""));
+    assert!(body.contains("aria-describedby=\"password-error\""), "the message sits by the password field");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_sign_up_keeps_the_input_and_says_what_is_wrong_next_to_the_field() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let token = csrf(&c, &app.url("/signup")).await;
+    let signup = |token: String, password: &'static str| {
+        c.post(app.url("/signup"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("email", "kept@example.org"),
+                ("display_name", "Kept Name"),
+                ("password", password),
+            ])
+            .send()
+    };
+    let r = signup(token.clone(), "short").await.unwrap();
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("value=\"kept@example.org\"") && body.contains("value=\"Kept Name\""), "{body}");
+    assert!(body.contains("aria-invalid=\"true\" aria-describedby=\"password-error\""), "{body}");
+    assert!(body.contains("<p id=\"password-error\" class=\"field-error\">Password "), "{body}");
+    // An expired form (its token no longer matches) says so and keeps the input too.
+    let r = signup("an-old-token".into(), "a long enough secret").await.unwrap();
+    assert_eq!(r.status(), 403);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("This form had expired, so nothing was sent"), "{body}");
+    assert!(body.contains("value=\"kept@example.org\"") && body.contains("value=\"Kept Name\""), "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM users", []), 0);
     app.stop().await;
 }
 
@@ -427,7 +459,13 @@ async fn moderator_creates_an_artist_through_the_form() {
 #[tokio::test]
 async fn moderator_enters_the_actual_setlist_and_the_show_page_compares() {
     let app = spawn_app().await;
-    let seeded = app.seed_show(chrono::Duration::hours(-3), 6).await;
+    let seeded = app.seed_show(chrono::Duration::days(1), 6).await;
+    // Fans vote songs 0, 1 and 3 while voting is open; then the show moves into the past.
+    for (i, song) in [0, 1, 3].into_iter().enumerate() {
+        let fan = app.user(&format!("voter{i}@example.org"), Role::User).await;
+        app.domain().toggle_vote(&Voter::User(fan), seeded.show_id, seeded.song_ids[song]).await.unwrap();
+    }
+    move_into_the_past(&app, &seeded).await;
     let (moderator, _) = app.signed_in("mod@example.org", Role::Moderator).await;
     let admin_page = app.url(&format!("/admin/shows/{}", seeded.show_id));
     let token = csrf(&moderator, &admin_page).await;
@@ -444,15 +482,65 @@ async fn moderator_enters_the_actual_setlist_and_the_show_page_compares() {
 
     let (s, page) = get_html(&app.client(), &app.url(&format!("/shows/{}", seeded.slug))).await;
     assert_eq!(s, 200);
-    assert!(page.contains("What they played") && page.contains("Voting is closed"));
+    assert!(page.contains("What they played") && page.contains("The show is over — here's how the fans did."));
     assert!(page.contains("<h3>Main set</h3>") && page.contains("<h3>Encore</h3>"));
     assert!(page.contains("<span class=\"tag\">tape</span> Intro"));
     assert!(page.contains("(Someone Else cover)") && page.contains("acoustic"));
     assert!(page.contains("href=\"/privacy#accuracy\""));
-    // The seeded list holds songs 0-4 with no votes: top 4 = songs 0,1,2,3; played 0,3,1 + a cover.
+    // Voted: songs 0, 1, 3 (the top 3 of 4 performed); played 0, 3, 1 and a cover: 3 of 4.
     let accuracy = app.domain().show_by_id(seeded.show_id).await.unwrap().accuracy.unwrap();
+    assert_eq!(accuracy, 75.0);
     assert!(page.contains(&format!("<strong>{accuracy}%</strong>")), "accuracy {accuracy} shown");
     assert!(page.contains("✓ predicted") && page.contains("✓ played"));
+    assert!(page.contains("<dl class=\"legend\""), "a legend explains the markers");
+    app.stop().await;
+}
+
+/// Moves a seeded show's start three hours into the past (its status stays upcoming).
+async fn move_into_the_past(app: &TestApp, seeded: &Seeded) {
+    let system = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
+    let input = mysetlist::domain::ShowInput {
+        artist_id: seeded.artist_id,
+        venue_id: seeded.venue_id,
+        starts_at: (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339(),
+        ..Default::default()
+    };
+    app.domain().update_show(&system, seeded.show_id, input).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_show_nobody_voted_on_has_no_accuracy() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::hours(-3), 6).await;
+    let system = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
+    let entries = ["Song 0", "Song 1", "Song 2"]
+        .map(|t| mysetlist::domain::ActualEntryInput { title: t.into(), ..Default::default() })
+        .to_vec();
+    app.domain().set_actual_setlist(&system, seeded.show_id, entries).await.unwrap();
+    assert_eq!(app.domain().show_by_id(seeded.show_id).await.unwrap().accuracy, None);
+    let (s, page) = get_html(&app.client(), &app.url(&format!("/shows/{}", seeded.slug))).await;
+    assert_eq!(s, 200);
+    assert!(!page.contains("% predicted") && !page.contains("<strong>0%"), "no score without votes");
+    assert!(page.contains("Nobody voted on this show, so there is no prediction to score."));
+    assert!(!page.contains("class=\"hit\""), "no song was predicted");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn show_pages_and_cards_count_down_to_the_close_of_voting() {
+    let app = spawn_app().await;
+    let seeded =
+        app.seed_show(chrono::Duration::days(2) + chrono::Duration::hours(4) + chrono::Duration::minutes(30), 3).await;
+    let (s, page) = get_html(&app.client(), &app.url(&format!("/shows/{}", seeded.slug))).await;
+    assert_eq!(s, 200);
+    assert!(page.contains(">Voting closes in 2 d 4 h</span>"), "{page}");
+    let (_, home) = get_html(&app.client(), &app.url("/")).await;
+    assert!(home.contains(">Voting closes in 2 d 4 h</span>"), "the card counts down too");
+    // Once it has started, the page says voting has closed (no script needed).
+    move_into_the_past(&app, &seeded).await;
+    let (_, page) = get_html(&app.client(), &app.url(&format!("/shows/{}", seeded.slug))).await;
+    assert!(page.contains("Voting has closed — the setlist will appear here."));
+    assert!(!page.contains("Voting closes in") && !page.contains("class=\"vote\""));
     app.stop().await;
 }
 
@@ -500,8 +588,12 @@ async fn signed_out_show_page_is_cached_until_a_vote_changes_it() {
     let anon = app.client();
     let (_, before) = get_html(&anon, &page).await;
     assert_eq!(shown_votes(&before, song), Some(0));
-    let key = |app: &TestApp| (seeded.show_id, app.domain().ranking_generation(seeded.show_id), true);
-    assert!(app.state.page_cache.contains_key(&key(&app)), "the signed-out page is cached");
+    // Keyed by (show, generation, minutes left to vote): any minute counts here.
+    let cached = |app: &TestApp| {
+        let generation = app.domain().ranking_generation(seeded.show_id);
+        app.state.page_cache.iter().any(|(k, _)| k.0 == seeded.show_id && k.1 == generation && k.2.is_some())
+    };
+    assert!(cached(&app), "the signed-out page is cached");
     let r = anon.get(&page).send().await.unwrap();
     assert!(r.headers().get("set-cookie").is_none(), "a cached page sets no cookie");
     assert_eq!(r.text().await.unwrap(), before, "served from the cache");
@@ -509,7 +601,7 @@ async fn signed_out_show_page_is_cached_until_a_vote_changes_it() {
     let (fan, _) = app.signed_in("fan@example.org", Role::User).await;
     let r = fan.post(app.url(&format!("/api/v1/shows/{}/songs/{song}/vote", seeded.show_id))).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(!app.state.page_cache.contains_key(&key(&app)), "the vote moved the generation on");
+    assert!(!cached(&app), "the vote moved the generation on");
     let (_, after) = get_html(&anon, &page).await;
     assert_eq!(shown_votes(&after, song), Some(1), "the next signed-out visitor sees the vote");
     // Signed-in visitors never get the shared page: theirs carries their own forms.
@@ -583,5 +675,78 @@ async fn api_reference_page_lists_every_operation_under_the_strict_policy() {
         }
     }
     assert!(operations > 20, "the spec lists the whole API ({operations} operations)");
+    assert!(page.contains("<h1>MySetlist API <small>") && !page.contains("API API"), "the heading says API once");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn browsers_get_an_html_not_found_page_with_a_search_and_json_clients_keep_problem_json() {
+    let app = spawn_app().await;
+    let c = app.client();
+    let browser = |method: reqwest::Method, path: &str| {
+        c.request(method, app.url(path)).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8").send()
+    };
+    for (method, path, status, heading) in [
+        (reqwest::Method::GET, "/no-such-page", 404, "Page not found"),
+        (reqwest::Method::GET, "/shows/no-such-show", 404, "Not found"),
+        (reqwest::Method::PUT, "/", 405, "This page cannot do that"),
+    ] {
+        let r = browser(method, path).await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with("text/html"), "{path}: {content_type}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains(&format!("<h1>{heading}</h1>")), "{path}: {page}");
+        assert!(page.contains("action=\"/search\""), "{path} offers a search");
+    }
+    // JSON clients, and anything under /api/, keep problem+json.
+    problem(c.get(app.url("/no-such-page")).header("accept", "application/json").send().await.unwrap(), 404).await;
+    problem(c.get(app.url("/no-such-page")).send().await.unwrap(), 404).await;
+    problem(browser(reqwest::Method::GET, "/api/v1/no-such-thing").await.unwrap(), 404).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_home_page_lists_a_trending_show_once() {
+    let app = spawn_app().await;
+    let hot = app.seed_show(chrono::Duration::days(3), 3).await;
+    let quiet = app.seed_show(chrono::Duration::days(4), 3).await;
+    let fan = app.user("hot@example.org", Role::User).await;
+    app.domain().toggle_vote(&Voter::User(fan), hot.show_id, hot.song_ids[0]).await.unwrap();
+    let (_, home) = get_html(&app.client(), &app.url("/")).await;
+    let trending = home.find("id=\"trending\"").expect("a Trending section");
+    let upcoming = home.find("id=\"upcoming\"").expect("an Upcoming section");
+    assert!(trending < upcoming);
+    let link = |slug: &str| format!("href=\"/shows/{slug}\"");
+    assert_eq!(home.matches(&link(&hot.slug)).count(), 1, "the trending show is not repeated under Upcoming");
+    assert!(home[trending..upcoming].contains(&link(&hot.slug)));
+    assert!(home[upcoming..].contains(&link(&quiet.slug)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn my_votes_are_on_the_show_and_the_account_page_with_how_many_i_called() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(1), 5).await;
+    let fan = app.user("picker@example.org", Role::User).await;
+    for song in [0, 2] {
+        app.domain().toggle_vote(&Voter::User(fan.clone()), seeded.show_id, seeded.song_ids[song]).await.unwrap();
+    }
+    let c = app.session_client(&fan).await;
+    let (_, account) = get_html(&c, &app.url("/account")).await;
+    assert!(account.contains(&format!("href=\"/shows/{}\"", seeded.slug)), "{account}");
+    assert!(account.contains("Your picks: Song 0, Song 2"), "{account}");
+    assert!(!account.contains("You called"), "not before the setlist is in");
+
+    move_into_the_past(&app, &seeded).await;
+    let system = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
+    let entries = ["Song 0", "Song 1", "Song 3"]
+        .map(|t| mysetlist::domain::ActualEntryInput { title: t.into(), ..Default::default() })
+        .to_vec();
+    app.domain().set_actual_setlist(&system, seeded.show_id, entries).await.unwrap();
+    let (_, show) = get_html(&c, &app.url(&format!("/shows/{}", seeded.slug))).await;
+    assert!(show.contains("Your picks: Song 0, Song 2. <strong>You called 1 of 2.</strong>"), "{show}");
+    let (_, account) = get_html(&c, &app.url("/account")).await;
+    assert!(account.contains("Song 0 ✓, Song 2") && account.contains("You called 1 of 2."), "{account}");
     app.stop().await;
 }

@@ -99,8 +99,14 @@ async fn a_setlist_before_the_start_scores_but_does_not_complete() {
     let show = app.seed_show(chrono::Duration::days(3), 5).await;
     let (moderator, _) = app.signed_in("mod@example.org", Role::Moderator).await;
     let url = app.url(&format!("/api/v1/shows/{}/setlist", show.show_id));
+    // No votes yet: nothing was predicted, so there is no score.
     let r = moderator.put(&url).json(&json!({"entries": [{"song_id": show.song_ids[0]}]})).send().await.unwrap();
-    // No votes: the ranking is the seeded order, whose first song is Song 0 -> 100.
+    assert_eq!(ok_json(r).await["accuracy"], json!(null));
+    // A fan picks Song 0, the one played: 100.
+    let fan = app.session_client(&app.user("fan@example.org", Role::User).await).await;
+    let vote = app.url(&format!("/api/v1/shows/{}/songs/{}/vote", show.show_id, show.song_ids[0]));
+    assert_eq!(fan.post(vote).send().await.unwrap().status(), 200);
+    let r = moderator.put(&url).json(&json!({"entries": [{"song_id": show.song_ids[0]}]})).send().await.unwrap();
     assert_eq!(ok_json(r).await["accuracy"], json!(100.0));
     let detail = ok_json(moderator.get(show_url(&app, show.show_id)).send().await.unwrap()).await;
     assert_eq!(detail["show"]["status"], "upcoming");

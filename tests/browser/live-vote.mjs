@@ -64,7 +64,7 @@ try {
   assert.equal(await a.evaluate(() => window.__sameDocument), true, "A voted without a reload");
   await b.waitForFunction(([id, n]) => Number(document.querySelector(`#ranking li[data-song-id="${id}"] .votes .n`)
     ?.textContent) === n, [songId, before + 1], { timeout: WAIT });
-  assert.match(await a.locator("#ranking-status").textContent(), /Voted for/);
+  assert.match(await a.locator("#vote-status").textContent(), /Voted for/);
   log(`B saw ${before + 1} votes without reloading`);
 
   // A song added by A (plain form, A's page reloads) appears on B's page as a new row.

@@ -6,7 +6,7 @@ use poem::web::{Data, Form};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::view::date;
+use super::view::{date, local_time};
 use super::{Layout, is_form_error, render, render_with_status, respond};
 use crate::domain::AccountSummary;
 use crate::error::AppError;
@@ -20,7 +20,49 @@ struct AccountTemplate {
     layout: Layout,
     account: AccountSummary,
     member_since: String,
+    my_votes: Vec<ShowPicks>,
     error: Option<String>,
+}
+
+/// "My votes" on one show: the songs picked, and after the show how many were played.
+pub struct ShowPicks {
+    pub slug: String,
+    pub artist: String,
+    pub venue: String,
+    pub when: String,
+    pub iso: String,
+    pub tz: String,
+    /// (title, played)
+    pub songs: Vec<(String, bool)>,
+    /// Songs picked that were played, once the actual setlist is in.
+    pub called: Option<usize>,
+}
+
+fn group_picks(picks: &[crate::db::votes::Pick]) -> Vec<ShowPicks> {
+    let mut shows: Vec<(i64, ShowPicks)> = Vec::new();
+    for p in picks {
+        if shows.last().is_none_or(|(id, _)| *id != p.show_id) {
+            let (when, iso) = local_time(p.starts_at, &p.timezone);
+            let show = ShowPicks {
+                slug: p.show_slug.clone(),
+                artist: p.artist.clone(),
+                venue: p.venue.clone(),
+                when,
+                iso,
+                tz: p.timezone.clone(),
+                songs: Vec::new(),
+                called: p.has_setlist.then_some(0),
+            };
+            shows.push((p.show_id, show));
+        }
+        if let Some((_, show)) = shows.last_mut() {
+            show.songs.push((p.song.clone(), p.played));
+            if p.played {
+                show.called = show.called.map(|n| n + 1);
+            }
+        }
+    }
+    shows.into_iter().map(|(_, s)| s).collect()
 }
 
 async fn page(state: &AppState, visitor: &Visitor, error: Option<AppError>) -> Result<Response, AppError> {
@@ -30,6 +72,7 @@ async fn page(state: &AppState, visitor: &Visitor, error: Option<AppError>) -> R
     let t = AccountTemplate {
         layout: Layout::new(visitor),
         member_since: date(account.created_at),
+        my_votes: group_picks(&account.picks),
         account,
         error: error.map(|e| e.public_message()),
     };

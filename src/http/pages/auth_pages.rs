@@ -21,11 +21,65 @@ struct AuthTemplate {
     heading: &'static str,
     action: &'static str,
     signup: bool,
+    /// A message about the whole form (shown above it).
     error: Option<String>,
+    /// Messages that belong to one field, shown next to it (aria-invalid, aria-describedby).
+    email_error: Option<String>,
+    name_error: Option<String>,
+    password_error: Option<String>,
+    /// What was entered, kept when the form comes back (never the password).
     email: String,
+    display_name: String,
     next: String,
     notice: Option<&'static str>,
 }
+
+/// A refused form, told where it belongs: next to a field, or above the form.
+#[derive(Default)]
+struct Refusal {
+    general: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+    password: Option<String>,
+}
+
+impl Refusal {
+    fn general(message: impl Into<String>) -> Self {
+        Self { general: Some(message.into()), ..Default::default() }
+    }
+
+    /// "is not a valid email address" on `email` reads "Email is not a valid email address."
+    fn from_error(e: &AppError) -> Self {
+        let AppError::Domain(DomainError::Invalid { field, message }) = e else {
+            return Self::general(e.public_message());
+        };
+        let label = match field.as_str() {
+            "email" => "Email",
+            "display_name" => "Display name",
+            "password" => "Password",
+            _ => return Self::general(e.public_message()),
+        };
+        let mut text = if message.starts_with("is ") || message.starts_with("must ") {
+            format!("{label} {message}")
+        } else {
+            let mut chars = message.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+        };
+        if !text.ends_with('.') {
+            text.push('.');
+        }
+        match field.as_str() {
+            "email" => Self { email: Some(text), ..Default::default() },
+            "display_name" => Self { name: Some(text), ..Default::default() },
+            _ => Self { password: Some(text), ..Default::default() },
+        }
+    }
+}
+
+/// What a form whose token no longer matches (open too long, or from before a sign-in or sign-out
+/// in another tab) says; the form comes back with a fresh token and the input kept.
+const EXPIRED: &str = "This form had expired, so nothing was sent (its CSRF token no longer matched). Your input \
+                       is kept below: please submit it again.";
 
 #[derive(Deserialize)]
 pub struct NextQuery {
@@ -34,15 +88,15 @@ pub struct NextQuery {
     signed_up: Option<String>,
 }
 
-fn form_page(visitor: &mut Visitor, signup: bool, error: Option<String>, email: String, next: String) -> Response {
-    form_page_with(visitor, signup, error, email, next, None)
+fn form_page(visitor: &mut Visitor, signup: bool, refusal: Refusal, form: &AuthForm, next: String) -> Response {
+    form_page_with(visitor, signup, refusal, (form.email.clone(), form.display_name.clone()), next, None)
 }
 
 fn form_page_with(
     visitor: &mut Visitor,
     signup: bool,
-    error: Option<String>,
-    email: String,
+    refusal: Refusal,
+    (email, display_name): (String, String),
     next: String,
     notice: Option<&'static str>,
 ) -> Response {
@@ -52,8 +106,12 @@ fn form_page_with(
         heading: if signup { "Create an account" } else { "Sign in" },
         action: if signup { "/signup" } else { "/login" },
         signup,
-        error,
+        error: refusal.general,
+        email_error: refusal.email,
+        name_error: refusal.name,
+        password_error: refusal.password,
         email,
+        display_name,
         next,
     };
     match render(&t) {
@@ -65,12 +123,12 @@ fn form_page_with(
 #[handler]
 pub fn login_form(mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
     let notice = q.signed_up.is_some().then_some(crate::http::api::SIGNED_UP);
-    form_page_with(&mut visitor, false, None, String::new(), safe_next(q.next.as_deref()), notice)
+    form_page_with(&mut visitor, false, Refusal::default(), Default::default(), safe_next(q.next.as_deref()), notice)
 }
 
 #[handler]
 pub fn signup_form(mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
-    form_page(&mut visitor, true, None, String::new(), safe_next(q.next.as_deref()))
+    form_page_with(&mut visitor, true, Refusal::default(), Default::default(), safe_next(q.next.as_deref()), None)
 }
 
 #[derive(Deserialize)]
@@ -109,7 +167,9 @@ pub async fn login_submit(
 ) -> Response {
     let next = safe_next(Some(&form.next));
     if let Err(e) = visitor.check_csrf(&form.csrf) {
-        return error_page(&mut visitor, e);
+        let mut r = form_page(&mut visitor, false, Refusal::general(EXPIRED), &form, next);
+        r.set_status(e.status());
+        return r;
     }
     let result = async {
         let user = state.domain.authenticate(&form.email, &form.password, visitor.ip).await?;
@@ -119,7 +179,7 @@ pub async fn login_submit(
     match result {
         Ok(()) => visitor.finish(see_other(&next)),
         Err(e @ AppError::Domain(DomainError::Invalid { .. } | DomainError::Forbidden(_))) => {
-            let mut r = form_page(&mut visitor, false, Some(e.public_message()), form.email.clone(), next);
+            let mut r = form_page(&mut visitor, false, Refusal::from_error(&e), &form, next);
             r.set_status(e.status());
             r
         }
@@ -135,7 +195,9 @@ pub async fn signup_submit(
 ) -> Response {
     let next = safe_next(Some(&form.next));
     if let Err(e) = visitor.check_csrf(&form.csrf) {
-        return error_page(&mut visitor, e);
+        let mut r = form_page(&mut visitor, true, Refusal::general(EXPIRED), &form, next);
+        r.set_status(e.status());
+        return r;
     }
     // A new address and one that already has an account get the same redirect (no enumeration);
     // the new account signs in on the page it lands on.
@@ -143,7 +205,7 @@ pub async fn signup_submit(
     match result {
         Ok(_) => visitor.finish(see_other(&format!("{}&signed_up=1", super::login_url(&next)))),
         Err(e @ AppError::Domain(DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
-            let mut r = form_page(&mut visitor, true, Some(e.public_message()), form.email.clone(), next);
+            let mut r = form_page(&mut visitor, true, Refusal::from_error(&e), &form, next);
             r.set_status(e.status());
             r
         }

@@ -27,7 +27,13 @@ pub async fn home(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor) -> Re
     let t = HomeTemplate {
         layout: Layout::new(&visitor),
         trending: page.trending.iter().map(ShowCard::from).collect(),
-        upcoming: page.upcoming.iter().map(ShowCard::from).collect(),
+        // Trending shows are listed once, under Trending.
+        upcoming: page
+            .upcoming
+            .iter()
+            .filter(|s| !page.trending.iter().any(|t| t.id == s.id))
+            .map(ShowCard::from)
+            .collect(),
         recent: page.recent.iter().map(ShowCard::from).collect(),
     };
     match render(&t) {

@@ -191,6 +191,27 @@ struct ErrorPage {
     layout: Layout,
     heading: String,
     message: String,
+    /// Offer a search (a page that was not found).
+    search: bool,
+}
+
+/// What a browser gets for an address no route has, or a method a route does not take (JSON
+/// clients and `/api/` paths get problem+json instead, see `middleware::RouteCapture`): an HTML page
+/// with a search, not a JSON document. Built before the visitor is known: the signed-out look.
+pub fn unrouted_page(status: StatusCode) -> Response {
+    let (heading, message) = if status == StatusCode::METHOD_NOT_ALLOWED {
+        (
+            "This page cannot do that",
+            "The address exists, but not for this kind of request. Try opening it from a link.",
+        )
+    } else {
+        ("Page not found", "Nothing lives at this address. Perhaps it was mistyped, or the show was removed.")
+    };
+    let page = ErrorPage { layout: Layout::bare(), heading: heading.into(), message: message.into(), search: true };
+    let body = askama::Template::render(&page).unwrap_or_else(|_| "not found".into());
+    let mut resp = html(body);
+    resp.set_status(status);
+    resp
 }
 
 /// Errors on pages render as HTML with the right status (the API uses problem+json instead).
@@ -205,7 +226,8 @@ pub fn error_page(visitor: &mut Visitor, err: AppError) -> Response {
     if status.is_server_error() {
         let _ = err.to_problem(); // logs the internal cause
     }
-    let page = ErrorPage { layout: Layout::new(visitor), heading, message: err.public_message() };
+    let search = status == StatusCode::NOT_FOUND;
+    let page = ErrorPage { layout: Layout::new(visitor), heading, message: err.public_message(), search };
     let body = askama::Template::render(&page).unwrap_or_else(|_| "error".into());
     let mut resp = html(body).into_response();
     resp.set_status(status);
@@ -226,7 +248,7 @@ pub fn rate_limited_page(err: &AppError) -> Response {
         }
         other => other.public_message(),
     };
-    let page = ErrorPage { layout: Layout::bare(), heading: "Too many requests".into(), message };
+    let page = ErrorPage { layout: Layout::bare(), heading: "Too many requests".into(), message, search: false };
     let body = askama::Template::render(&page).unwrap_or_else(|_| "too many requests".into());
     let mut resp = html(body);
     resp.set_status(status);

@@ -13,7 +13,7 @@ use poem::web::{Data, Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::view::{ShowCard, local_time};
+use super::view::{ShowCard, local_time, open_for};
 use super::{Layout, html_bytes, is_form_error, respond};
 use crate::db::setlists::SetlistEntry;
 use crate::db::shows::Show;
@@ -74,6 +74,10 @@ struct ShowTemplate {
     hits: usize,
     accuracy: Option<f64>,
     setlistfm_url: Option<String>,
+    /// The visitor's picks (ranking order), shown once voting has closed.
+    my_picks: Vec<String>,
+    /// How many of the picks were played, once the actual setlist is in.
+    called: Option<usize>,
     error: Option<String>,
 }
 
@@ -115,9 +119,14 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
     let performed: Vec<&SetlistEntry> = page.actual.iter().filter(|e| !e.is_tape).collect();
     let n = performed.len();
     let played: HashSet<i64> = performed.iter().filter_map(|e| e.song_id).collect();
-    let top_n: HashSet<i64> = page.ranking.iter().take(n).map(|r| r.song_id).collect();
+    // Only songs somebody voted for are a prediction: with no votes nothing was predicted.
+    let voted = page.ranking.iter().take_while(|r| r.votes + r.anon_votes > 0).count();
+    let top_n: HashSet<i64> = page.ranking.iter().take(n.min(voted)).map(|r| r.song_id).collect();
     let hits = top_n.iter().filter(|id| played.contains(id)).count();
     let mine: HashSet<i64> = page.my_votes.iter().copied().collect();
+    let my_picks: Vec<String> =
+        page.ranking.iter().filter(|r| mine.contains(&r.song_id)).map(|r| r.title.clone()).collect();
+    let called = (!page.actual.is_empty()).then(|| mine.iter().filter(|id| played.contains(id)).count());
     let mut show = ShowCard::from(&page.show);
     (show.when, show.iso) = local_time(page.show.starts_at, &page.show.venue_timezone);
     ShowTemplate {
@@ -137,7 +146,7 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
                 anon: r.anon_votes,
                 mine: mine.contains(&r.song_id),
                 played: played.contains(&r.song_id),
-                hit: i < n && played.contains(&r.song_id),
+                hit: i < n.min(voted) && played.contains(&r.song_id),
             })
             .collect(),
         total_votes: page.ranking.iter().map(|r| r.votes + r.anon_votes).sum(),
@@ -145,8 +154,10 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
         sets: group_sets(&page.actual, &top_n),
         performed: n,
         hits,
-        accuracy: page.show.accuracy,
+        accuracy: page.show.accuracy.filter(|_| voted > 0),
         setlistfm_url: page.show.setlistfm_url.clone(),
+        my_picks,
+        called,
         show,
         error,
     }
@@ -161,7 +172,10 @@ async fn render_show(
 ) -> Result<Response, AppError> {
     let anonymous = state.config.settings.voting.anonymous;
     let cacheable = error.is_none() && visitor.session.is_none() && !anonymous && visitor.pending_cookies().is_empty();
-    let page_key = |show: &Show| (show.id, state.domain.ranking_generation(show.id), state.domain.is_voting_open(show));
+    let page_key = |show: &Show| {
+        let open_minutes = open_for(show, state.domain.now()).map(|secs| secs / 60);
+        (show.id, state.domain.ranking_generation(show.id), open_minutes)
+    };
     // Fast path, no database read: a page filed under the current generation of the show last seen
     // at this slug. Pages are only filed after reading the show afresh, and any change to the show
     // bumps its generation, so a page found here is current even if the slug entry is not.

@@ -12,11 +12,15 @@ pub struct ShowCard {
     pub city: String,
     pub when: String,
     pub iso: String,
+    /// The venue's IANA zone: the page script adds the time in the viewer's zone when it differs.
+    pub tz: String,
     pub votes: i64,
     pub id: i64,
     /// "Completed", "Cancelled", ... for shows that are not simply upcoming.
     pub status: String,
     pub accuracy: Option<f64>,
+    /// "2 d 4 h" while voting is open, empty once it has closed.
+    pub closes_in: String,
 }
 
 fn zone(tz: &str) -> chrono_tz::Tz {
@@ -29,6 +33,23 @@ pub fn local_time(ts: i64, tz: &str) -> (String, String) {
     let iso = utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let when = utc.with_timezone(&zone(tz)).format("%a %-d %b %Y, %H:%M %Z").to_string();
     (when, iso)
+}
+
+/// The time left until voting closes, coarse enough to read at a glance: "2 d 4 h", "3 h 12 min",
+/// "12 min", "less than a minute". The same wording as `assets/static/app.js`, which keeps it current.
+pub fn countdown(secs: i64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => "less than a minute".to_owned(),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// Seconds until voting on a show closes; None when it is not open.
+pub fn open_for(s: &Show, now: i64) -> Option<i64> {
+    (s.status == "upcoming" && now < s.starts_at).then(|| s.starts_at - now)
 }
 
 /// "6 Jun 2026" (UTC): for sign-up dates and audit entries.
@@ -85,10 +106,12 @@ impl From<&Show> for ShowCard {
             city: s.venue_city.clone(),
             when,
             iso,
+            tz: s.venue_timezone.clone(),
             votes: s.vote_total,
             id: s.id,
             status: status_label(&s.status).to_owned(),
             accuracy: s.accuracy,
+            closes_in: open_for(s, chrono::Utc::now().timestamp()).map(countdown).unwrap_or_default(),
         }
     }
 }
@@ -96,6 +119,14 @@ impl From<&Show> for ShowCard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn countdowns_read_at_a_glance() {
+        assert_eq!(countdown(2 * 86_400 + 4 * 3600 + 59 * 60), "2 d 4 h");
+        assert_eq!(countdown(3 * 3600 + 12 * 60 + 5), "3 h 12 min");
+        assert_eq!(countdown(12 * 60 + 59), "12 min");
+        assert_eq!(countdown(59), "less than a minute");
+    }
 
     #[test]
     fn local_inputs_are_read_in_the_venue_zone() {
