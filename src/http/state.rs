@@ -22,6 +22,8 @@ pub struct AppState {
     /// Served over HTTPS: cookies get `Secure` and the `__Host-` prefix, HSTS is sent.
     pub https: bool,
     pub readiness: parking_lot::RwLock<Vec<(&'static str, ReadinessCheck)>>,
+    /// On a node that follows another: the TXID its copy holds and its lag (see [`Freshness`]).
+    pub freshness: parking_lot::RwLock<Option<FreshnessSource>>,
     /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation, voting
     /// open). A vote or edit bumps the generation; the flag retires pages rendered before the start.
     pub page_cache: moka::sync::Cache<(i64, u64, bool), Bytes>,
@@ -34,6 +36,18 @@ pub struct AppState {
     /// Open live-ranking streams, capped per client address and in all.
     pub live_streams: Arc<super::live_limits::LiveStreamLimits>,
 }
+
+/// How current a following node's copy is. Its responses carry `x-mysetlist-txid` and
+/// `x-mysetlist-lag-ms`, and its pages say results may be behind when `stale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub txid: u64,
+    pub lag: std::time::Duration,
+    pub stale: bool,
+}
+
+/// None while this node leads (or runs alone).
+pub type FreshnessSource = Arc<dyn Fn() -> Option<Freshness> + Send + Sync>;
 
 impl AppState {
     pub fn new(domain: Arc<Domain>, obs: Arc<Observability>, https: bool) -> Arc<Self> {
@@ -48,6 +62,7 @@ impl AppState {
             obs,
             https,
             readiness: parking_lot::RwLock::new(Vec::new()),
+            freshness: parking_lot::RwLock::new(None),
             // The time limit only bounds how long a renamed artist or venue shows its old name.
             page_cache: moka::sync::Cache::builder()
                 .max_capacity(2_000)
