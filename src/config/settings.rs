@@ -314,10 +314,13 @@ pub struct FailoverSettings {
     #[serde(with = "humantime_serde")]
     pub lease_ttl: Duration,
     pub node_id: String,
+    /// A follower whose copy lags more than this says so on its pages.
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
 }
 impl Default for FailoverSettings {
     fn default() -> Self {
-        Self { lease_ttl: Duration::from_secs(10), node_id: String::new() }
+        Self { lease_ttl: Duration::from_secs(10), node_id: String::new(), stale_after: Duration::from_secs(5) }
     }
 }
 

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::lease::{Lease, LeaseStore, Observed, Written};
 use super::standby::{Applier, Sidecar, follow_plan};
-use super::{Boot, Booted, FailoverConfig, NodeRole, Shared};
+use super::{Boot, Booted, FailoverConfig, NodeRole, Shared, with_suffix};
 use crate::config;
 use crate::db::{self, ConnectionOptions, Database};
 use crate::replicate::s3::{FileInfo, Store};
@@ -147,7 +147,9 @@ impl Node {
                 s.leader = Some(l.lease.holder.clone());
                 s.term = l.lease.term;
                 if let Some(r) = self.shared.replicator() {
-                    s.txid = r.status().txid;
+                    let r = r.status();
+                    s.txid = r.txid;
+                    self.shared.saw(r.txid + u64::from(r.commit_seq > r.shipped_seq));
                 }
                 s.lease_remaining_seconds = Some(l.valid_until.saturating_duration_since(Instant::now()).as_secs_f64());
             }
@@ -417,6 +419,16 @@ impl Node {
         }
     }
 
+    /// A leader's readers see every local commit, shipped or not: commits beyond the shipped
+    /// TXID land in the bucket as the next TXID at the earliest (this node's, or the next
+    /// leader's barrier), so that is what a later re-sync must reach.
+    fn note_served_by_leader(&self) {
+        if let Some(r) = self.shared.replicator() {
+            let r = r.status();
+            self.shared.saw(r.txid + u64::from(r.commit_seq > r.shipped_seq));
+        }
+    }
+
     fn abandon_replicator(&self) {
         if let Some(r) = self.shared.replicator.write().take() {
             r.abandon();
@@ -427,6 +439,7 @@ impl Node {
     fn step_down(&mut self, reason: &str) {
         self.shared.accept_until(None);
         self.shared.valid_until(None);
+        self.note_served_by_leader();
         self.abandon_replicator();
         tracing::warn!(reason, "stepping down: this node no longer accepts writes");
         {
@@ -543,10 +556,10 @@ impl Node {
         let State::Following { applied } = self.state else { return Duration::ZERO };
         let result = match applied {
             None => self.resync().await,
-            Some(a) => self.catch_up(a, false).await,
+            Some(a) => self.catch_up(a, false).await.map(Some),
         };
         let applied = match result {
-            Ok(a) => Some(a),
+            Ok(a) => a,
             Err(e) => {
                 self.record_error("following the bucket", &e);
                 if matches!(e, ReplicateError::Plan(_)) { None } else { applied }
@@ -586,6 +599,7 @@ impl Node {
             .map_err(|e| ReplicateError::Plan(format!("the apply worker failed: {e}")))??;
         let txid = done.header.max_txid;
         Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, txid)?;
+        self.shared.saw(txid);
         {
             let mut s = self.shared.status.lock();
             s.txid = txid;
@@ -597,14 +611,72 @@ impl Node {
         Ok(txid)
     }
 
-    /// Starts the copy over from the newest snapshot (its first file replaces every page).
-    async fn resync(&mut self) -> Result<u64, ReplicateError> {
-        let _ = Sidecar::remove(&self.cfg.db_path);
+    /// Starts the copy over from the bucket's newest state without ever showing readers an older
+    /// one: the copy is rebuilt beside the live file (`<db>.resync`, restored like `mysetlist
+    /// restore` does, integrity checked) and swapped in with one transaction
+    /// ([`Applier::replace_with`]), and only once it reaches every TXID this node's readers may
+    /// have seen. Until then (a new leader has not written its barrier yet) the node keeps serving
+    /// its current copy and Ok(None) says "not yet". Applying the snapshot and the later files
+    /// in place, as this once did, showed readers the snapshot's older state for seconds.
+    async fn resync(&mut self) -> Result<Option<u64>, ReplicateError> {
+        let at_least = self.shared.served();
         let files = self.ltx.list_all().await?;
         let plan = replicate::plan::calc_restore_plan(&files, RestoreTarget::Latest)?;
-        let txid = self.apply_files(&plan, 0).await?;
-        tracing::info!(txid = format!("{txid:016x}"), files = plan.len(), "re-synced from the bucket; following");
-        Ok(txid)
+        let newest = plan.last().map_or(0, |f| f.max_txid);
+        if newest < at_least {
+            if self.ticks.is_multiple_of(FULL_LIST_EVERY) {
+                tracing::info!(
+                    bucket = format!("{newest:016x}"),
+                    served = format!("{at_least:016x}"),
+                    "re-sync waits: the bucket is older than what this node has served"
+                );
+            }
+            return Ok(None);
+        }
+        let beside = with_suffix(&self.cfg.db_path, ".resync");
+        replicate::restore::remove_db_files(&beside);
+        let rebuilt = self.rebuild_and_swap(&beside).await;
+        replicate::restore::remove_db_files(&beside);
+        let (txid, pages) = rebuilt?;
+        Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, txid)?;
+        self.shared.saw(txid);
+        {
+            let mut s = self.shared.status.lock();
+            s.txid = txid;
+            s.last_apply_at = Some(SystemTime::now());
+        }
+        self.shared.data_changed();
+        tracing::info!(txid = format!("{txid:016x}"), pages, "re-synced from the bucket (swapped in whole); following");
+        Ok(Some(txid))
+    }
+
+    async fn rebuild_and_swap(&mut self, beside: &std::path::Path) -> Result<(u64, u32), ReplicateError> {
+        // On a blocking thread of its own (like the verify job): the restore's download stream
+        // is not provably `Send` for the controller's spawned task.
+        let (opts, out, runtime) =
+            (self.cfg.replication.clone(), beside.to_path_buf(), tokio::runtime::Handle::current());
+        let report = tokio::task::spawn_blocking(move || {
+            runtime.block_on(replicate::restore(&opts, &out, RestoreTarget::Latest, true, |_| {}))
+        })
+        .await
+        .map_err(|e| ReplicateError::Plan(format!("the rebuild worker failed: {e}")))??;
+        let txid = report.txid.ok_or_else(|| {
+            ReplicateError::Plan(
+                "the bucket holds only the Litestream v0.3 layout, which a standby cannot follow".into(),
+            )
+        })?;
+        let at_least = self.shared.served();
+        if txid < at_least {
+            return Err(ReplicateError::Plan(format!(
+                "the rebuilt copy ends at TXID {txid:016x}, older than {at_least:016x} already served"
+            )));
+        }
+        let applier = self.applier()?;
+        let source = beside.to_path_buf();
+        let pages = tokio::task::spawn_blocking(move || applier.lock().replace_with(&source))
+            .await
+            .map_err(|e| ReplicateError::Plan(format!("the swap worker failed: {e}")))??;
+        Ok((txid, pages))
     }
 
     /// Applies what the bucket has beyond `applied`: the next L0 files by name (one GET each),
@@ -630,6 +702,10 @@ impl Node {
             let files = self.ltx.list_all().await?;
             let plan = follow_plan(&files, applied)?;
             applied = self.apply_files(&plan, applied).await?;
+        }
+        if fetched < FAST_PATH_FILES && self.last_lease.as_ref().is_none_or(|o| o.lease.txid <= applied) {
+            // Nothing newer by name, and the lease names nothing newer: the copy is current.
+            self.shared.mark_current();
         }
         Ok(applied)
     }

@@ -176,6 +176,11 @@ pub struct FailoverStatus {
     /// Failed failover operations since start (lease reads and renewals, takeovers, applies).
     pub errors: u64,
     pub last_error: Option<String>,
+    /// The newest TXID this node's readers may have seen. It never decreases: a re-sync swaps
+    /// its rebuilt copy in only once that copy reaches it.
+    pub served_txid: u64,
+    /// Follower: time since it last knew its copy was the bucket's newest (None on the leader).
+    pub lag: Option<Duration>,
 }
 
 /// State shared by the controller task, the write guard, the durability gate and readiness.
@@ -185,6 +190,10 @@ pub(crate) struct Shared {
     accepting_until: AtomicU64,
     /// The lease is valid until this instant (same encoding): acknowledgements need it.
     valid_until: AtomicU64,
+    /// See [`FailoverStatus::served_txid`].
+    served_txid: AtomicU64,
+    /// When a follower last knew its copy was the bucket's newest (same encoding; 0 = never).
+    current_at: AtomicU64,
     pub(crate) replicator: RwLock<Option<Arc<ReplicatorHandle>>>,
     pub(crate) status: Mutex<FailoverStatus>,
     pub(crate) on_change: RwLock<Option<Arc<dyn Fn() + Send + Sync>>>,
@@ -196,6 +205,8 @@ impl Shared {
             epoch: Instant::now(),
             accepting_until: AtomicU64::new(0),
             valid_until: AtomicU64::new(0),
+            served_txid: AtomicU64::new(0),
+            current_at: AtomicU64::new(0),
             replicator: RwLock::new(None),
             status: Mutex::new(FailoverStatus {
                 node_id: node_id.to_string(),
@@ -212,6 +223,8 @@ impl Shared {
                 step_downs: 0,
                 errors: 0,
                 last_error: None,
+                served_txid: 0,
+                lag: None,
             }),
             on_change: RwLock::new(None),
         }
@@ -242,6 +255,26 @@ impl Shared {
         self.before(&self.valid_until)
     }
 
+    /// Readers may now see the state at `txid` (or newer): raises the served watermark.
+    pub(crate) fn saw(&self, txid: u64) {
+        self.served_txid.fetch_max(txid, Ordering::SeqCst);
+    }
+
+    pub(crate) fn served(&self) -> u64 {
+        self.served_txid.load(Ordering::SeqCst)
+    }
+
+    /// A follower found nothing newer in the bucket than its copy.
+    pub(crate) fn mark_current(&self) {
+        self.current_at.store(self.nanos(Instant::now()), Ordering::SeqCst);
+    }
+
+    /// Time since [`Shared::mark_current`] (since start when it never was).
+    pub(crate) fn lag(&self) -> Duration {
+        let at = self.current_at.load(Ordering::SeqCst);
+        Duration::from_nanos(self.nanos(Instant::now()).saturating_sub(at))
+    }
+
     pub(crate) fn replicator(&self) -> Option<Arc<ReplicatorHandle>> {
         self.replicator.read().clone()
     }
@@ -270,14 +303,19 @@ impl DurabilityGate for LeaderAck {
     fn wait(&self, seq: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbError>> + Send + '_>> {
         Box::pin(async move {
             let Some(handle) = self.shared.replicator() else {
-                return Err(DbError::NotDurable("this node stopped replicating (no longer the leader)".into()));
+                return Err(DbError::ReadOnly(REFUSING_ROLE));
+            };
+            // A node that stopped leading meanwhile refuses like any non-leader (503 + role), so a
+            // client retries on the leader instead of here.
+            let refused = |why: String| {
+                if self.shared.accepting() { DbError::NotDurable(why) } else { DbError::ReadOnly(REFUSING_ROLE) }
             };
             handle.wait_durable(seq, self.timeout).await.map_err(|e| {
                 tracing::warn!(error = %e, "write committed locally but not acknowledged: not yet in S3");
-                DbError::NotDurable(e.to_string())
+                refused(e.to_string())
             })?;
             if !self.shared.lease_valid() {
-                return Err(DbError::NotDurable("the lease expired before the write was stored".into()));
+                return Err(refused("the lease expired before the write was stored".into()));
             }
             Ok(())
         })
@@ -536,6 +574,8 @@ impl Failover {
     pub fn status(&self) -> FailoverStatus {
         let mut s = self.shared.status.lock().clone();
         s.accepting_writes = self.shared.accepting();
+        s.served_txid = self.shared.served();
+        s.lag = (s.role == NodeRole::Standby).then(|| self.shared.lag());
         s
     }
 
@@ -563,8 +603,9 @@ impl Failover {
             let s = me.status();
             if !s.accepting_writes {
                 let leader = s.leader.as_deref().unwrap_or("nobody yet");
+                let lag = s.lag.map(|l| format!(", lag {} ms", l.as_millis())).unwrap_or_default();
                 return Err(format!(
-                    "{} ({}): not accepting writes; leader {leader}, TXID {:016x}",
+                    "{} ({}): not accepting writes; leader {leader}, TXID {:016x}{lag}",
                     REFUSING_ROLE, s.state, s.txid
                 ));
             }

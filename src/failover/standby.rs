@@ -161,6 +161,73 @@ impl Applier {
         }
     }
 
+    /// Replaces the whole live database with the database at `source` (a copy rebuilt beside it,
+    /// see [`super::controller`]'s re-sync) in one transaction: readers go from the old state
+    /// straight to the new one, never through anything in between. `source` is a separate file
+    /// that nothing else in this process has open. Returns the pages written.
+    pub fn replace_with(&mut self, source: &Path) -> Result<u32, ReplicateError> {
+        let shown = source.display().to_string();
+        let key = shown.as_str();
+        let sqlite =
+            |what: &'static str| move |e| ReplicateError::Sqlite { context: format!("{what} ({key})"), source: e };
+        let src =
+            Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(sqlite("open the rebuilt copy"))?;
+        let page_size: u32 =
+            src.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(sqlite("read the copy's page_size"))?;
+        if page_size != self.page_size {
+            return Err(ReplicateError::Plan(format!(
+                "the rebuilt copy has {page_size}-byte pages but {} uses {}-byte pages; restore the standby afresh",
+                self.path.display(),
+                self.page_size
+            )));
+        }
+        let count: u32 =
+            src.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(sqlite("read the copy's page_count"))?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite("begin the swap transaction"))?;
+        let result = (|| {
+            let mut pages = 0u32;
+            {
+                let mut read = src
+                    .prepare("SELECT pgno, data FROM sqlite_dbpage ORDER BY pgno")
+                    .map_err(sqlite("read the copy"))?;
+                let mut put = self
+                    .conn
+                    .prepare_cached("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, ?2)")
+                    .map_err(sqlite("prepare the page write"))?;
+                let mut rows = read.query([]).map_err(sqlite("read the copy"))?;
+                while let Some(row) = rows.next().map_err(sqlite("read a page of the copy"))? {
+                    let pgno: u32 = row.get(0).map_err(sqlite("read a page of the copy"))?;
+                    let data: Vec<u8> = row.get(1).map_err(sqlite("read a page of the copy"))?;
+                    put.execute(params![pgno, data]).map_err(sqlite("write a page"))?;
+                    pages += 1;
+                }
+            }
+            let live: u32 =
+                self.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(sqlite("read page_count"))?;
+            if count < live {
+                self.conn
+                    .execute("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, NULL)", [count + 1])
+                    .map_err(sqlite("truncate the database"))?;
+            }
+            Ok(pages)
+        })();
+        match result {
+            Ok(pages) => {
+                self.conn.execute_batch("COMMIT").map_err(|e| {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    sqlite("commit the swap")(e)
+                })?;
+                self.maybe_checkpoint();
+                Ok(pages)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     /// Keeps the standby's WAL small. PASSIVE never waits for readers; the WAL restarts from
     /// its beginning once a checkpoint completed.
     fn maybe_checkpoint(&self) {

@@ -374,6 +374,59 @@ fn looks_like_token(seg: &str) -> bool {
     seg.len() >= 16 && seg.chars().any(|c| c.is_ascii_digit()) && seg.chars().any(|c| c.is_ascii_alphabetic())
 }
 
+/// On a following node: `x-mysetlist-txid` (hex, the TXID its copy holds) and
+/// `x-mysetlist-lag-ms` on every response, and, while the lag passes `failover.stale_after`, a
+/// notice on HTML pages that results may be a few seconds behind.
+pub struct FollowerFreshness(pub Arc<super::AppState>);
+
+impl<E: Endpoint> Middleware<E> for FollowerFreshness {
+    type Output = FollowerFreshnessEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        FollowerFreshnessEndpoint { inner: ep, state: self.0.clone() }
+    }
+}
+
+pub struct FollowerFreshnessEndpoint<E> {
+    inner: E,
+    state: Arc<super::AppState>,
+}
+
+/// Inserted right after `<body …>`.
+const STALE_NOTICE: &str =
+    r#"<p class="stale-notice" role="status">This server is catching up: results may be a few seconds behind.</p>"#;
+
+impl<E: Endpoint> Endpoint for FollowerFreshnessEndpoint<E> {
+    type Output = Response;
+    async fn call(&self, req: Request) -> Result<Response> {
+        let mut resp = match self.inner.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => crate::error::problem_from_poem(e),
+        };
+        let source = self.state.freshness.read().clone();
+        let Some(f) = source.and_then(|s| s()) else { return Ok(resp) };
+        let h = resp.headers_mut();
+        h.insert(
+            "x-mysetlist-txid",
+            HeaderValue::from_str(&format!("{:016x}", f.txid)).expect("hex is a header value"),
+        );
+        h.insert("x-mysetlist-lag-ms", HeaderValue::from(f.lag.as_millis().min(u64::MAX as u128) as u64));
+        let html = resp.content_type().is_some_and(|c| c.starts_with("text/html"));
+        if !(f.stale && html) {
+            return Ok(resp);
+        }
+        let (parts, body) = resp.into_parts();
+        let bytes = body.into_bytes().await.unwrap_or_default();
+        let page = String::from_utf8_lossy(&bytes);
+        let page = match page.find("<body").and_then(|b| page[b..].find('>').map(|e| b + e + 1)) {
+            Some(at) => format!("{}{STALE_NOTICE}{}", &page[..at], &page[at..]),
+            None => page.into_owned(),
+        };
+        let mut parts = parts;
+        parts.headers.remove(poem::http::header::CONTENT_LENGTH);
+        Ok(Response::from_parts(parts, poem::Body::from_string(page)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::route_template;

@@ -21,7 +21,7 @@ use poem::{Endpoint, EndpointExt, Route, get};
 pub use auth::{Visitor, session_cookie_name};
 pub use metrics::metrics_app;
 pub use pages::paths as page_paths;
-pub use state::{AppState, ReadinessCheck};
+pub use state::{AppState, Freshness, FreshnessSource, ReadinessCheck};
 
 /// Entry points for the cargo-fuzz targets in fuzz/ (not used by the server): the request parsers
 /// as a request would reach them.
@@ -71,6 +71,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
         .with(rate_limit::RateLimit::new(&state.config, state.obs.metrics.rate_limits.clone()))
         .with(middleware::BodyLimit::new(max_body))
         .with(middleware::PrivateNoStore)
+        .with(middleware::FollowerFreshness(state.clone()))
         .with(middleware::SecurityHeaders::new(hsts))
         .with(middleware::RequestLog::new(Some(http_metrics)))
         .data(state)

@@ -22,6 +22,8 @@ pub struct AppState {
     /// Served over HTTPS: cookies get `Secure` and the `__Host-` prefix, HSTS is sent.
     pub https: bool,
     pub readiness: parking_lot::RwLock<Vec<(&'static str, ReadinessCheck)>>,
+    /// On a node that follows another: the TXID its copy holds and its lag (see [`Freshness`]).
+    pub freshness: parking_lot::RwLock<Option<FreshnessSource>>,
     /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation, minutes
     /// until voting closes or None once closed). A vote or edit bumps the generation; the minutes
     /// keep the printed countdown current and retire pages rendered before the start.
@@ -36,6 +38,18 @@ pub struct AppState {
     pub live_streams: Arc<super::live_limits::LiveStreamLimits>,
 }
 
+/// How current a following node's copy is. Its responses carry `x-mysetlist-txid` and
+/// `x-mysetlist-lag-ms`, and its pages say results may be behind when `stale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    pub txid: u64,
+    pub lag: std::time::Duration,
+    pub stale: bool,
+}
+
+/// None while this node leads (or runs alone).
+pub type FreshnessSource = Arc<dyn Fn() -> Option<Freshness> + Send + Sync>;
+
 impl AppState {
     pub fn new(domain: Arc<Domain>, obs: Arc<Observability>, https: bool) -> Arc<Self> {
         let http = &domain.config.settings.http;
@@ -49,6 +63,7 @@ impl AppState {
             obs,
             https,
             readiness: parking_lot::RwLock::new(Vec::new()),
+            freshness: parking_lot::RwLock::new(None),
             // The time limit only bounds how long a renamed artist or venue shows its old name.
             page_cache: moka::sync::Cache::builder()
                 .max_capacity(2_000)

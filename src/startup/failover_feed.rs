@@ -62,6 +62,7 @@ fn report(f: &Failover, metrics: &Metrics, seen: &mut Seen) {
     metrics.failover.set_leader(leader);
     metrics.failover.set_role(if leader { "primary" } else { "standby" });
     metrics.failover.set_txid(s.txid);
+    metrics.failover.set_lag(s.lag.unwrap_or_default());
     for _ in seen.failover_errors..s.errors {
         metrics.failover.lease_error();
     }

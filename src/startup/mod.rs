@@ -149,6 +149,13 @@ impl Application {
         if let Some(f) = &failover {
             // Ready only on the node that accepts writes, and there while replication keeps up.
             state.add_readiness_check("role", f.readiness());
+            // A follower says how far behind it may be (headers, and a notice once it is stale).
+            let (weak, stale_after) = (Arc::downgrade(f), config.settings.failover.stale_after);
+            *state.freshness.write() = Some(Arc::new(move || {
+                let s = weak.upgrade()?.status();
+                let lag = s.lag.filter(|_| !s.accepting_writes)?;
+                Some(http::Freshness { txid: s.txid, lag, stale: lag > stale_after })
+            }));
         }
         // With a domain the app is served over HTTPS only; plain HTTP answers ACME and redirects.
         let (acceptor, local_addr, https) = if config.https_enabled() {

@@ -24,6 +24,13 @@ use crate::replicate_support::{
     S3Server, assert_contiguous_l0, free_port, init_logging, litestream_0_5_17, litestream_restore,
 };
 
+/// The multi-node tests run one at a time (their own group): several at once on a 2-core machine
+/// starve the lease renewals they time.
+async fn multi_node_group() -> tokio::sync::MutexGuard<'static, ()> {
+    static GROUP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    GROUP.lock().await
+}
+
 /// Short enough for quick tests, long enough for a loaded 2-core machine to renew in time.
 const TTL: Duration = Duration::from_secs(3);
 const TTL_SETTING: &str = "3s";
@@ -49,6 +56,7 @@ fn node_env(endpoint: &str, bucket: &str, node: &str, role: &str, ack: &str) -> 
         ("MYSETLIST_FAILOVER__NODE_ID", node),
         ("MYSETLIST_RATE_LIMIT__SIGNUPS_PER_HOUR", "100000"),
         ("MYSETLIST_RATE_LIMIT__VOTES_PER_MINUTE", "100000"),
+        ("MYSETLIST_RATE_LIMIT__LOGINS_PER_MINUTE", "100000"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -173,6 +181,7 @@ async fn s3s_fs_enforces_the_lease_conditional_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
     init_logging();
+    let _group = multi_node_group().await;
     let s3 = S3Server::start();
     let bucket = s3.bucket("apply-readers");
     let dir = tempfile::tempdir().unwrap();
@@ -303,6 +312,7 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standby_follows_serves_reads_refuses_writes_and_only_the_leader_is_ready() {
     init_logging();
+    let _group = multi_node_group().await;
     let s3 = S3Server::start();
     let bucket = s3.bucket("follow");
     let p = spawn_node(node_env(&s3.endpoint(), &bucket, "p", "primary", "replicated")).await;
@@ -444,6 +454,7 @@ impl Drop for Cable {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_cut_off_from_s3_fences_itself_and_the_standby_takes_over() {
     init_logging();
+    let _group = multi_node_group().await;
     let s3 = S3Server::start();
     let bucket = s3.bucket("partition");
     let cable = Cable::to(s3.port).await;
@@ -499,6 +510,7 @@ async fn a_primary_cut_off_from_s3_fences_itself_and_the_standby_takes_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planned_promotion_hands_over_without_losing_a_write() {
     init_logging();
+    let _group = multi_node_group().await;
     let s3 = S3Server::start();
     let bucket = s3.bucket("promote");
     // Local acknowledgement: only the hand-over's flush protects these writes.
@@ -627,6 +639,7 @@ impl Drop for Process {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_primary_is_replaced_within_the_ttl_and_no_acknowledged_vote_is_lost() {
     init_logging();
+    let _group = multi_node_group().await;
     let s3 = S3Server::start();
     let bucket = s3.bucket("kill");
     let mut primary = Process::serve(&s3, &bucket, "p", "primary", "replicated", &["--demo"]);
@@ -710,6 +723,7 @@ async fn killed_primary_is_replaced_within_the_ttl_and_no_acknowledged_vote_is_l
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_old_primary_restarts_as_a_follower_and_a_standby_restart_resumes_from_its_copy() {
     init_logging();
+    let _group = multi_node_group().await;
     let s3 = S3Server::start();
     let bucket = s3.bucket("restart");
     let p = spawn_node(node_env(&s3.endpoint(), &bucket, "p", "primary", "replicated")).await;
@@ -786,6 +800,7 @@ async fn the_old_primary_restarts_as_a_follower_and_a_standby_restart_resumes_fr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_primary_killed_and_restarted_reclaims_its_lease_and_resumes() {
     init_logging();
+    let _group = multi_node_group().await;
     let s3 = S3Server::start();
     let bucket = s3.bucket("lone");
     let mut primary = Process::serve(&s3, &bucket, "p", "primary", "replicated", &["--demo"]);
@@ -825,4 +840,198 @@ async fn a_second_node_with_the_same_node_id_refuses_to_start() {
     assert!(err.contains("give every node its own node_id"), "{err}");
     assert!(p.failover.accepting_writes(), "the running node keeps leading");
     p.app.stop().await;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Readers and writers on every node through every transition.
+
+/// What a reader or writer on the nodes saw that the failover contract forbids.
+#[derive(Default)]
+struct Observed {
+    violations: Vec<String>,
+    /// Successful reads per node (to show the reader really ran on each).
+    reads: std::collections::HashMap<String, u64>,
+    /// Refused writes per node, all checked.
+    refusals: std::collections::HashMap<String, u64>,
+    /// Responses of a following node that carried `x-mysetlist-txid` and `x-mysetlist-lag-ms`.
+    stale_headers: u64,
+}
+
+/// A reader on every node (the votes on `song`, the node's `x-mysetlist-txid`, and a signed-in
+/// fan's `/api/v1/me`: nothing may go back, no valid session may be refused) and a writer on
+/// every node (each refused vote must be 503 + `Retry-After` + `x-mysetlist-role`), until
+/// `stop`. The writer votes on `writer_song`, which the reader does not check: a refused write
+/// may have committed on a leader that then lost it (never acknowledged).
+fn watch_nodes(
+    bases: Vec<String>,
+    fan: reqwest::Client,
+    voter: reqwest::Client,
+    (show, song, writer_song): (i64, i64, i64),
+    stop: Arc<AtomicBool>,
+) -> (Arc<Mutex<Observed>>, Vec<tokio::task::JoinHandle<()>>) {
+    let seen = Arc::new(Mutex::new(Observed::default()));
+    let mut tasks = Vec::new();
+    {
+        let (bases, seen, stop) = (bases.clone(), seen.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut newest: std::collections::HashMap<String, (i64, u64)> = Default::default();
+            while !stop.load(Ordering::SeqCst) {
+                for base in &bases {
+                    let Ok(r) = fan.get(format!("{base}/api/v1/shows/{show}/ranking")).send().await else { continue };
+                    let status = r.status().as_u16();
+                    let txid = r
+                        .headers()
+                        .get("x-mysetlist-txid")
+                        .and_then(|v| u64::from_str_radix(v.to_str().ok()?, 16).ok());
+                    let lag = r.headers().get("x-mysetlist-lag-ms").is_some();
+                    let votes = match r.json::<serde_json::Value>().await {
+                        Ok(v) if status == 200 => v
+                            .as_array()
+                            .and_then(|a| a.iter().find(|s| s["song_id"] == song))
+                            .and_then(|s| s["votes"].as_i64()),
+                        _ => None,
+                    };
+                    let me = fan.get(format!("{base}/api/v1/me")).send().await.map(|r| r.status().as_u16());
+                    let mut o = seen.lock();
+                    let Some(votes) = votes else {
+                        o.violations.push(format!("{base}: the ranking answered {status}"));
+                        continue;
+                    };
+                    let (v0, t0) = newest.entry(base.clone()).or_default();
+                    if votes < *v0 {
+                        o.violations.push(format!("{base}: read {votes} votes after {v0}"));
+                    }
+                    if let Some(t) = txid {
+                        if t < *t0 {
+                            o.violations.push(format!("{base}: served TXID {t:x} after {t0:x}"));
+                        }
+                        *t0 = (*t0).max(t);
+                        if lag {
+                            o.stale_headers += 1;
+                        }
+                    }
+                    *v0 = (*v0).max(votes);
+                    match me {
+                        Ok(200) | Err(_) => {}
+                        Ok(s) => o.violations.push(format!("{base}: a valid session answered {s}")),
+                    }
+                    *o.reads.entry(base.clone()).or_default() += 1;
+                }
+            }
+        }));
+    }
+    {
+        let (seen, stop) = (seen.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                for base in &bases {
+                    let Ok(r) = put_vote(&voter, base, show, writer_song).await else { continue };
+                    let status = r.status().as_u16();
+                    if status == 200 {
+                        continue;
+                    }
+                    let role = r.headers().get("x-mysetlist-role").is_some();
+                    let retry = r.headers().get("retry-after").is_some();
+                    let mut o = seen.lock();
+                    *o.refusals.entry(base.clone()).or_default() += 1;
+                    if status != 503 || !role || !retry {
+                        o.violations.push(format!(
+                            "{base}: a refused write answered {status} (retry-after: {retry}, role: {role})"
+                        ));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }));
+    }
+    (seen, tasks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_cut_off_heal_and_promotion_no_node_reads_back_in_time_or_refuses_a_session() {
+    init_logging();
+    let _group = multi_node_group().await;
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("monotonic");
+    let cable = Cable::to(s3.port).await;
+    let p = spawn_node(node_env(&cable.endpoint(), &bucket, "p", "primary", "replicated")).await;
+    let seeded = p.app.seed_show(chrono::Duration::days(3), 4).await;
+    let s = spawn_node(node_env(&s3.endpoint(), &bucket, "s", "standby", "replicated")).await;
+    let (show, song) = (seeded.show_id, seeded.song_ids[0]);
+    // Many TXIDs after the first snapshot: a re-sync has a long history to replay.
+    let fan = browser();
+    assert_eq!(signup(&fan, &p.app.base, "fan@example.org").await.status(), 200);
+    assert_eq!(put_vote(&fan, &p.app.base, show, song).await.unwrap().status(), 200);
+    for i in 0..10 {
+        let c = browser();
+        assert_eq!(signup(&c, &p.app.base, &format!("early{i}@example.org")).await.status(), 200);
+        assert_eq!(put_vote(&c, &p.app.base, show, song).await.unwrap().status(), 200);
+    }
+    let voter = browser();
+    assert_eq!(signup(&voter, &p.app.base, "writer@example.org").await.status(), 200);
+    let followed = wait_for(Duration::from_secs(20), || async {
+        (votes_on(&s.app.base, show, song).await == Some(11)).then_some(())
+    })
+    .await;
+    assert!(followed.is_some(), "the standby does not follow: {:?}", s.failover.status());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let bases = vec![p.app.base.clone(), s.app.base.clone()];
+    let (seen, tasks) = watch_nodes(bases, fan.clone(), voter, (show, song, seeded.song_ids[3]), stop.clone());
+
+    // S3 outage of the leader: it fences itself, the standby takes over and takes votes.
+    cable.cut();
+    let took_over = wait_for(TTL * 5, || async { s.failover.accepting_writes().then_some(()) }).await;
+    assert!(took_over.is_some(), "the standby never took over: {:?}", s.failover.status());
+    for i in 0..3 {
+        let c = browser();
+        assert_eq!(signup(&c, &s.app.base, &format!("late{i}@example.org")).await.status(), 200);
+        assert_eq!(put_vote(&c, &s.app.base, show, song).await.unwrap().status(), 200);
+    }
+    // Healed: the old leader rebuilds its copy and follows, serving reads all along.
+    cable.plug();
+    let rejoined = wait_for(Duration::from_secs(30), || async {
+        let st = p.failover.status();
+        (st.state == "following" && votes_on(&p.app.base, show, song).await == Some(14)).then_some(())
+    })
+    .await;
+    assert!(rejoined.is_some(), "the old leader does not follow: {:?}", p.failover.status());
+    // Planned switch back: the leader hands over (stepping down) and the old one leads again.
+    let outcome = failover::promote::promote(&p.failover_config(), Duration::from_secs(20)).await.unwrap();
+    assert!(matches!(&outcome, failover::promote::Promoted::TookOver { from, .. } if from == "s"), "{outcome:?}");
+    let back = wait_for(Duration::from_secs(10), || async {
+        (p.failover.accepting_writes() && s.failover.status().state == "following").then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "p: {:?}, s: {:?}", p.failover.status(), s.failover.status());
+    let c = browser();
+    assert_eq!(signup(&c, &p.app.base, "last@example.org").await.status(), 200);
+    assert_eq!(put_vote(&c, &p.app.base, show, song).await.unwrap().status(), 200);
+    let caught_up = wait_for(Duration::from_secs(10), || async {
+        (votes_on(&s.app.base, show, song).await == Some(15)).then_some(())
+    })
+    .await;
+    assert!(caught_up.is_some(), "s does not follow p again: {:?}", s.failover.status());
+
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let bases = [p.app.base.clone(), s.app.base.clone()];
+    s.app.stop().await;
+    p.app.stop().await;
+    let seen = seen.lock();
+    assert!(
+        seen.violations.is_empty(),
+        "{} violations: {:?}",
+        seen.violations.len(),
+        &seen.violations[..seen.violations.len().min(8)]
+    );
+    for base in &bases {
+        assert!(seen.reads.get(base).copied().unwrap_or(0) >= 10, "too few reads on {base}: {:?}", seen.reads);
+        assert!(seen.refusals.get(base).copied().unwrap_or(0) >= 1, "no refused write on {base}: {:?}", seen.refusals);
+    }
+    assert!(seen.stale_headers >= 1, "a follower's responses say its TXID and lag");
+    drop(seen);
+    assert_contiguous_l0(&s3, &bucket, "db");
 }

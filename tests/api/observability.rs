@@ -117,6 +117,7 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
     m.replication.upload_succeeded(1_800_000_200);
     m.replication.set_shipping(7, 0, Some(1_800_000_300));
     m.failover.set_txid(7);
+    m.failover.set_lag(std::time::Duration::from_millis(250));
     app.domain().db.write(|c| mysetlist::db::jobs::record(c, "drill", 1, 2, None)).await.unwrap();
     let t = scrape(&app).await;
     let documented = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ops/README.md")).unwrap();

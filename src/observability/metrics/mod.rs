@@ -256,6 +256,7 @@ pub struct FailoverMetrics {
     role: GaugeMap,
     lease_errors: Counter,
     txid: OptionalGauge,
+    lag: OptionalGauge,
 }
 
 impl FailoverMetrics {
@@ -265,7 +266,12 @@ impl FailoverMetrics {
             role: GaugeMap::new("role"),
             lease_errors: Counter::default(),
             txid: OptionalGauge::default(),
+            lag: OptionalGauge::default(),
         }
+    }
+    /// Follower: seconds since it last knew its copy was the bucket's newest; 0 on the leader.
+    pub fn set_lag(&self, lag: std::time::Duration) {
+        self.lag.set(lag.as_secs_f64());
     }
     /// Only call this when failover runs: the gauge's presence says "this node takes part".
     pub fn set_leader(&self, leader: bool) {
@@ -431,6 +437,11 @@ impl Metrics {
             "mysetlist_failover_txid",
             "Leader: newest TXID stored in S3; standby: the TXID its copy holds (only with failover)",
             failover.txid.clone(),
+        );
+        registry.register(
+            "mysetlist_failover_lag_seconds",
+            "Follower: seconds since its copy was last known to be the bucket's newest; 0 on the leader (only with failover)",
+            failover.lag.clone(),
         );
 
         let rate_limits = RateLimitMetrics::default();
