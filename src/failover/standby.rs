@@ -109,13 +109,11 @@ impl Applier {
         }
         let sqlite =
             |what: &'static str| move |e| ReplicateError::Sqlite { context: format!("{what} ({key})"), source: e };
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite("begin the apply transaction"))?;
-        let result = (|| {
+        let pages = self.in_transaction(key, "apply", |conn| {
             let mut pages = 0u32;
             let mut page = vec![0u8; h.page_size as usize];
             {
-                let mut put = self
-                    .conn
+                let mut put = conn
                     .prepare_cached("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, ?2)")
                     .map_err(sqlite("prepare the page write"))?;
                 while let Some(pgno) = dec.next_page(&mut page).map_err(corrupt)? {
@@ -135,30 +133,10 @@ impl Applier {
                     ));
                 }
             }
-            let count: u32 =
-                self.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(sqlite("read page_count"))?;
-            if h.commit < count {
-                // Must be the last write of the transaction: it truncates at commit time.
-                self.conn
-                    .execute("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, NULL)", [h.commit + 1])
-                    .map_err(sqlite("truncate the database"))?;
-            }
+            truncate_to(conn, h.commit, key)?;
             Ok(pages)
-        })();
-        match result {
-            Ok(pages) => {
-                self.conn.execute_batch("COMMIT").map_err(|e| {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                    sqlite("commit the apply")(e)
-                })?;
-                self.maybe_checkpoint();
-                Ok(Applied { header: h, pages })
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        })?;
+        Ok(Applied { header: h, pages })
     }
 
     /// Replaces the whole live database with the database at `source` (a copy rebuilt beside it,
@@ -184,15 +162,13 @@ impl Applier {
         }
         let count: u32 =
             src.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(sqlite("read the copy's page_count"))?;
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite("begin the swap transaction"))?;
-        let result = (|| {
+        self.in_transaction(key, "swap", |conn| {
             let mut pages = 0u32;
             {
                 let mut read = src
                     .prepare("SELECT pgno, data FROM sqlite_dbpage ORDER BY pgno")
                     .map_err(sqlite("read the copy"))?;
-                let mut put = self
-                    .conn
+                let mut put = conn
                     .prepare_cached("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, ?2)")
                     .map_err(sqlite("prepare the page write"))?;
                 let mut rows = read.query([]).map_err(sqlite("read the copy"))?;
@@ -203,23 +179,30 @@ impl Applier {
                     pages += 1;
                 }
             }
-            let live: u32 =
-                self.conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(sqlite("read page_count"))?;
-            if count < live {
-                self.conn
-                    .execute("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, NULL)", [count + 1])
-                    .map_err(sqlite("truncate the database"))?;
-            }
+            truncate_to(conn, count, key)?;
             Ok(pages)
-        })();
-        match result {
-            Ok(pages) => {
+        })
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction: committed (then a passive checkpoint) when
+    /// it succeeds, rolled back when it or the commit fails, so readers see all of it or none.
+    fn in_transaction<T>(
+        &mut self,
+        key: &str,
+        what: &str,
+        body: impl FnOnce(&Connection) -> Result<T, ReplicateError>,
+    ) -> Result<T, ReplicateError> {
+        let failed =
+            |step: &str, e| ReplicateError::Sqlite { context: format!("{step} the {what} ({key})"), source: e };
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| failed("begin", e))?;
+        match body(&self.conn) {
+            Ok(value) => {
                 self.conn.execute_batch("COMMIT").map_err(|e| {
                     let _ = self.conn.execute_batch("ROLLBACK");
-                    sqlite("commit the swap")(e)
+                    failed("commit", e)
                 })?;
                 self.maybe_checkpoint();
-                Ok(pages)
+                Ok(value)
             }
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
@@ -373,6 +356,18 @@ impl Sidecar {
 fn sync_dir(path: &Path) -> std::io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Cuts the database back to `pages` pages when it is longer. Must be the last write of its
+/// transaction: `sqlite_dbpage` truncates at commit time.
+fn truncate_to(conn: &Connection, pages: u32, key: &str) -> Result<(), ReplicateError> {
+    let failed = |what: &str, e| ReplicateError::Sqlite { context: format!("{what} ({key})"), source: e };
+    let live: u32 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(|e| failed("read page_count", e))?;
+    if pages < live {
+        conn.execute("INSERT INTO sqlite_dbpage(pgno, data) VALUES (?1, NULL)", [pages + 1])
+            .map_err(|e| failed("truncate the database", e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,6 +19,28 @@ export function launchChromium() {
   });
 }
 
+// Runs one browser test: launches Chromium, awaits `body(browser, fail)` (`fail()` marks the test as
+// failed without stopping it, e.g. from a page error), closes the browser whatever happens, and prints
+// the closing line the test runner reads; exits 1 on failure. `onFailure` prints what helps debugging.
+export async function runBrowserTest(body, onFailure = () => {}) {
+  const browser = await launchChromium();
+  let failed = false;
+  try {
+    await body(browser, () => { failed = true; });
+  } catch (e) {
+    failed = true;
+    console.error(e);
+    onFailure();
+  } finally {
+    await browser.close();
+  }
+  if (failed) {
+    console.log("0 passed, 1 failed");
+    process.exit(1);
+  }
+  console.log("1 passed, 0 failed");
+}
+
 // Only the server under test may be contacted; a script error on the page fails the test.
 export async function guard(page, base, onError) {
   page.setDefaultTimeout(WAIT);

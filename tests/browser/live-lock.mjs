@@ -2,17 +2,14 @@
 // and one's own), rank changes are announced politely, and the page locks itself at the start: by
 // its own timer, and by the server's `locked` event on a page whose clock runs an hour slow.
 // Uses Debian's Chromium; never downloads a browser. Every wait is bounded.
-import { WAIT, createShow, guard, launchChromium, log, outDir, signIn, signUpFan } from "./harness.mjs";
+import { WAIT, createShow, guard, log, outDir, runBrowserTest, signIn, signUpFan } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const base = process.env.BASE_URL;
 if (!base) throw new Error("BASE_URL is not set (run scripts/browser-test.sh)");
 const LOCK_IN = 8; // seconds from creating the show to its start
 
-const browser = await launchChromium();
-let failed = false;
-const fail = () => { failed = true; };
-try {
+await runBrowserTest(async (browser, fail) => {
   const fanContext = await browser.newContext();
   const adminContext = await browser.newContext();
   const fan = await fanContext.newPage();
@@ -88,14 +85,4 @@ try {
   assert.doesNotMatch(html, /class="vote"/);
 
   await fan.screenshot({ path: `${outDir}/show-locked.png`, fullPage: true });
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await browser.close();
-}
-if (failed) {
-  console.log("0 passed, 1 failed");
-  process.exit(1);
-}
-console.log("1 passed, 0 failed");
+});

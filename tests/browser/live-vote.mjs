@@ -2,15 +2,13 @@
 // fan A signs up through the form and votes; fan B, watching the same show in another browser
 // context, sees the count change and a newly added song appear without reloading (live SSE).
 // Uses Debian's Chromium; never downloads a browser. Every wait is bounded.
-import { WAIT, launchChromium, log, outDir } from "./harness.mjs";
+import { WAIT, log, outDir, runBrowserTest } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const base = process.env.BASE_URL;
 if (!base) throw new Error("BASE_URL is not set (run scripts/browser-test.sh)");
 
-const browser = await launchChromium();
-let failed = false;
-try {
+await runBrowserTest(async (browser, fail) => {
   const contextA = await browser.newContext();
   const contextB = await browser.newContext();
   const a = await contextA.newPage();
@@ -19,7 +17,7 @@ try {
     p.setDefaultTimeout(WAIT);
     // Only the server under test may be contacted: anything else fails the test.
     await p.route("**/*", (route) => route.request().url().startsWith(base) ? route.continue() : route.abort());
-    p.on("pageerror", (e) => { failed = true; console.error(`page error: ${e.message}`); });
+    p.on("pageerror", (e) => { fail(); console.error(`page error: ${e.message}`); });
   }
 
   // An upcoming show (voting open) from the home page.
@@ -85,14 +83,4 @@ try {
   await a.screenshot({ path: `${outDir}/show-fan-a.png`, fullPage: true });
   await b.screenshot({ path: `${outDir}/show-fan-b.png`, fullPage: true });
   log(`screenshots in ${outDir}`);
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await browser.close();
-}
-if (failed) {
-  console.log("0 passed, 1 failed");
-  process.exit(1);
-}
-console.log("1 passed, 0 failed");
+});

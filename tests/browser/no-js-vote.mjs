@@ -1,17 +1,15 @@
 // Browser test with JavaScript off: a fan signs up and in through the forms, votes with the plain
 // form (the page reloads at the song), and finds the pick under "Your votes" on the account page.
 // Uses Debian's Chromium; never downloads a browser. Every wait is bounded.
-import { guard, launchChromium, log, signUpFan } from "./harness.mjs";
+import { guard, log, runBrowserTest, signUpFan } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const base = process.env.BASE_URL;
 if (!base) throw new Error("BASE_URL is not set (run scripts/browser-test.sh)");
 
-const browser = await launchChromium();
-let failed = false;
-try {
+await runBrowserTest(async (browser, fail) => {
   const page = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
-  await guard(page, base, () => { failed = true; });
+  await guard(page, base, fail);
   await page.goto(`${base}/`);
   const showPath = await page.locator("section[aria-labelledby=upcoming] .card a").first().getAttribute("href");
   await signUpFan(page, base, "No Script Fan", showPath);
@@ -32,14 +30,4 @@ try {
   assert.ok(await mine.locator(`a[href="${showPath}"]`).isVisible(), "the show is under Your votes");
   assert.match(await mine.textContent(), new RegExp(`Your picks: .*${title.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
   log("the pick is under Your votes on the account page");
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await browser.close();
-}
-if (failed) {
-  console.log("0 passed, 1 failed");
-  process.exit(1);
-}
-console.log("1 passed, 0 failed");
+});

@@ -1,16 +1,14 @@
 // Browser test of a mistyped address: an HTML page (not raw JSON) with a search that works.
 // Uses Debian's Chromium; never downloads a browser. Every wait is bounded.
-import { guard, launchChromium, log } from "./harness.mjs";
+import { guard, log, runBrowserTest } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const base = process.env.BASE_URL;
 if (!base) throw new Error("BASE_URL is not set (run scripts/browser-test.sh)");
 
-const browser = await launchChromium();
-let failed = false;
-try {
+await runBrowserTest(async (browser, fail) => {
   const page = await (await browser.newContext()).newPage();
-  await guard(page, base, () => { failed = true; });
+  await guard(page, base, fail);
   const res = await page.goto(`${base}/artsits/the-paper-lanterns`);
   assert.equal(res.status(), 404);
   assert.match(res.headers()["content-type"], /^text\/html/);
@@ -19,14 +17,4 @@ try {
   await Promise.all([page.waitForURL(/\/search\?q=lanterns$/), page.getByRole("button", { name: "Search" }).click()]);
   assert.ok(await page.getByRole("link", { name: /The Paper Lanterns/ }).first().isVisible());
   log("a mistyped address offered a search that found the artist");
-} catch (e) {
-  failed = true;
-  console.error(e);
-} finally {
-  await browser.close();
-}
-if (failed) {
-  console.log("0 passed, 1 failed");
-  process.exit(1);
-}
-console.log("1 passed, 0 failed");
+});

@@ -3,7 +3,7 @@
 // the admin signs in through the form, then /admin/status and /admin/status/technical render with
 // their SVG charts, without console errors, page errors or Content-Security-Policy violations.
 // Uses Debian's Chromium; never downloads a browser. Every wait is bounded.
-import { WAIT, launchChromium, log, outDir } from "./harness.mjs";
+import { WAIT, log, outDir, runBrowserTest } from "./harness.mjs";
 import assert from "node:assert/strict";
 
 const base = process.env.BASE_URL;
@@ -11,10 +11,8 @@ const email = process.env.ADMIN_EMAIL;
 const password = process.env.ADMIN_PASSWORD;
 if (!base || !email || !password) throw new Error("BASE_URL, ADMIN_EMAIL and ADMIN_PASSWORD must be set (run scripts/browser-test.sh)");
 
-const browser = await launchChromium();
-let failed = false;
 const problems = [];
-try {
+await runBrowserTest(async (browser) => {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
@@ -62,15 +60,4 @@ try {
   }
   assert.deepEqual(problems, [], "console errors or page errors");
   log(`screenshots in ${outDir}`);
-} catch (e) {
-  failed = true;
-  console.error(e);
-  for (const p of problems) console.error(p);
-} finally {
-  await browser.close();
-}
-if (failed) {
-  console.log("0 passed, 1 failed");
-  process.exit(1);
-}
-console.log("1 passed, 0 failed");
+}, () => { for (const p of problems) console.error(p); });
