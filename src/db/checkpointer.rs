@@ -32,8 +32,12 @@ const WAL_HARD_LIMIT: u64 = 16 * WAL_SIZE_LIMIT;
 /// the disk is running out (less free space than the WAL itself) or past [`WAL_HARD_LIMIT`].
 fn must_truncate(db: &Path, wal: &Path) -> bool {
     let Ok(len) = std::fs::metadata(wal).map(|m| m.len()) else { return false };
-    len > WAL_SIZE_LIMIT
-        && (len > WAL_HARD_LIMIT || super::files::disk_space(db).is_some_and(|space| space.available < len))
+    truncation_due(len, || super::files::disk_space(db).map(|space| space.available))
+}
+
+/// The rule of [`must_truncate`], for a WAL of `wal_len` bytes (free space read only when needed).
+fn truncation_due(wal_len: u64, available: impl FnOnce() -> Option<u64>) -> bool {
+    wal_len > WAL_SIZE_LIMIT && (wal_len > WAL_HARD_LIMIT || available().is_some_and(|free| free < wal_len))
 }
 
 /// Starts the checkpoint task; it wakes on the writer's commit counter.
@@ -68,4 +72,19 @@ pub fn start(
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wal_is_truncated_only_when_the_disk_runs_short_or_past_the_hard_limit() {
+        let plenty = || Some(100 * WAL_HARD_LIMIT);
+        assert!(!truncation_due(WAL_SIZE_LIMIT, || Some(0)), "at the limit journal_size_limit suffices");
+        assert!(!truncation_due(2 * WAL_SIZE_LIMIT, plenty), "over the limit with room to spare: no stall");
+        assert!(truncation_due(2 * WAL_SIZE_LIMIT, || Some(WAL_SIZE_LIMIT)), "less free space than the WAL");
+        assert!(truncation_due(WAL_HARD_LIMIT + 1, plenty), "past the hard limit whatever the space");
+        assert!(!truncation_due(2 * WAL_SIZE_LIMIT, || None), "unknown free space is no reason to stall");
+    }
 }
