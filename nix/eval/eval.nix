@@ -182,6 +182,7 @@ in
     badDataDir = report [
       module
       base
+      # A system directory (/tmp, which the unit's PrivateTmp hides): the module must refuse it.
       { services.mysetlist.settings.data_dir = "/tmp/mysetlist"; }
     ];
     relativeDataDir = report [

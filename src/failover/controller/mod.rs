@@ -1,0 +1,309 @@
+//! The per-node state machine (see the module docs of [`super`]): one task, one state at a time,
+//! every S3 operation bounded, every step short, so a stop request is served within a step.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+mod follow;
+mod lead;
+mod takeover;
+
+use takeover::migrate;
+
+use super::boot::with_suffix;
+use super::lease::{Lease, LeaseStore, Observed, Written};
+use super::standby::{Applier, Sidecar, follow_plan};
+use super::{Boot, Booted, FailoverConfig, NodeRole, Shared};
+use crate::config;
+use crate::db::{self, ConnectionOptions, Database};
+use crate::replicate::s3::{FileInfo, Store};
+use crate::replicate::{self, ReplicateError, Replicator, RestoreTarget};
+
+/// A follower looks for new LTX files this often.
+const FOLLOW_TICK: Duration = Duration::from_millis(250);
+/// How often a follower reads the lease while a hand-over to it is pending.
+const HANDOVER_POLL: Duration = Duration::from_millis(100);
+/// ... and lists the whole bucket every this many ticks (compactions, gaps), or sooner when the
+/// lease says the leader is ahead.
+const FULL_LIST_EVERY: u32 = 20;
+/// Upper bound on L0 files fetched one by one in a tick before listing instead.
+const FAST_PATH_FILES: usize = 32;
+/// Time a leader's stop or hand-over may spend waiting for its last commits to reach S3.
+const FLUSH_BUDGET: Duration = Duration::from_secs(15);
+
+enum State {
+    Leader(Box<Leading>),
+    Following { applied: Option<u64> },
+    Detached,
+}
+
+struct Leading {
+    /// What this node last wrote to the lease object, and its version.
+    lease: Lease,
+    etag: String,
+    valid_until: Instant,
+    next_renew: Instant,
+    /// Accept writes once the shipper stored this TXID (the barrier of a takeover).
+    barrier: Option<u64>,
+    /// `mysetlist promote` asked to hand over to this node (None = to anyone, on shutdown).
+    handover: Option<Option<String>>,
+}
+
+pub struct Node {
+    cfg: FailoverConfig,
+    instance: String,
+    shared: Arc<Shared>,
+    db: Database,
+    lease: LeaseStore,
+    ltx: Store,
+    applier: Option<Arc<Mutex<Applier>>>,
+    state: State,
+    /// The lease version a follower watches, and when it first saw it.
+    seen: Option<(String, Instant)>,
+    last_lease: Option<Observed>,
+    next_lease_read: Instant,
+    ticks: u32,
+}
+
+/// An error message cut to a length that fits a status line.
+fn short(e: &impl std::fmt::Display) -> String {
+    let s = e.to_string();
+    match s.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s,
+    }
+}
+
+fn record_error(shared: &Shared, what: &str, e: &impl std::fmt::Display) {
+    tracing::warn!(error = %e, "{what}");
+    let mut s = shared.status.lock();
+    s.errors += 1;
+    s.last_error = Some(format!("{what}: {}", short(e)));
+}
+
+fn is_not_found(e: &ReplicateError) -> bool {
+    matches!(e, ReplicateError::S3 { source: object_store::Error::NotFound { .. }, .. })
+}
+
+impl Node {
+    pub(crate) fn new(cfg: FailoverConfig, booted: Booted, db: Database, shared: Arc<Shared>) -> anyhow::Result<Node> {
+        let ltx = Store::new(&cfg.replication)?;
+        let Booted { boot, instance, lease } = booted;
+        let mut node = Node {
+            cfg,
+            instance,
+            shared,
+            db,
+            lease,
+            ltx,
+            applier: None,
+            state: State::Detached,
+            seen: None,
+            last_lease: None,
+            next_lease_read: Instant::now(),
+            ticks: 0,
+        };
+        match boot {
+            Boot::Leader { observed, valid_until } => {
+                node.last_lease = Some(observed.clone());
+                node.lead_with(observed, valid_until, false)?;
+            }
+            Boot::Follower { applied } => node.state = State::Following { applied: Some(applied) },
+            Boot::Detached => node.state = State::Detached,
+        }
+        node.publish();
+        Ok(node)
+    }
+
+    pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) -> Node {
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let wait = match self.state {
+                State::Leader(_) => self.lead().await,
+                State::Following { .. } => self.follow().await,
+                State::Detached => self.detached().await,
+            };
+            self.publish();
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        self
+    }
+
+    fn publish(&self) {
+        let mut s = self.shared.status.lock();
+        s.leader = self.last_lease.as_ref().map(|o| o.lease.holder.clone());
+        s.term = self.last_lease.as_ref().map_or(0, |o| o.lease.term);
+        match &self.state {
+            State::Leader(l) => {
+                s.role = NodeRole::Leader;
+                s.state = if l.handover.is_some() {
+                    "handing over"
+                } else if l.barrier.is_some() {
+                    "taking over"
+                } else {
+                    "leading"
+                };
+                s.leader = Some(l.lease.holder.clone());
+                s.term = l.lease.term;
+                if let Some(r) = self.shared.replicator() {
+                    let r = r.status();
+                    s.txid = r.txid;
+                    self.shared.saw(r.txid + u64::from(r.commit_seq > r.shipped_seq));
+                }
+                s.lease_remaining_seconds = Some(l.valid_until.saturating_duration_since(Instant::now()).as_secs_f64());
+            }
+            State::Following { applied } => {
+                s.role = NodeRole::Standby;
+                s.state = if applied.is_some() { "following" } else { "re-syncing" };
+                if let Some(a) = applied {
+                    s.txid = *a;
+                }
+                s.lease_remaining_seconds = None;
+            }
+            State::Detached => {
+                s.role = NodeRole::Standby;
+                s.state = "detached";
+                s.lease_remaining_seconds = None;
+            }
+        }
+    }
+
+    fn record_error(&self, what: &str, e: &impl std::fmt::Display) {
+        record_error(&self.shared, what, e);
+    }
+
+    // ---------------------------------------------------------------- detached
+
+    async fn detached(&mut self) -> Duration {
+        if !self.replicator_stopped().await {
+            return FOLLOW_TICK;
+        }
+        let observed = match self.lease.read().await {
+            Ok(o) => o,
+            Err(e) => {
+                self.record_error("reading the lease", &e);
+                return self.cfg.lease_poll();
+            }
+        };
+        self.last_lease = observed.clone();
+        let node = self.cfg.node_id.as_str();
+        let ours = observed.as_ref().is_some_and(|o| o.lease.holder == node && o.lease.claimable_by(node));
+        let may_create = observed.is_none() && self.cfg.role == config::Role::Primary;
+        if !(ours || may_create) {
+            // Another node leads (or will): what this copy holds beyond the bucket is lost.
+            tracing::warn!(
+                leader = observed.as_ref().map(|o| o.lease.holder.clone()),
+                "another node leads: re-syncing this copy from the bucket"
+            );
+            self.state = State::Following { applied: None };
+            return Duration::ZERO;
+        }
+        match self.acquire(observed.as_ref(), observed.as_ref().map_or(0, |o| o.lease.txid)).await {
+            Some((o, valid_until)) => {
+                if let Err(e) = migrate(&self.cfg).await {
+                    self.record_error("migrating the database", &e);
+                }
+                match self.lead_with(o, valid_until, false) {
+                    Ok(()) => tracing::info!("reclaimed the lease: leading again (shipping the local backlog)"),
+                    Err(e) => self.record_error("starting replication", &e),
+                }
+                Duration::ZERO
+            }
+            None => self.cfg.lease_poll(),
+        }
+    }
+
+    /// Writes a lease naming this node (replacing `observed`, or creating it). Returns the new
+    /// version and the validity deadline, or None if another node got there first.
+    async fn acquire(&mut self, observed: Option<&Observed>, txid: u64) -> Option<(Observed, Instant)> {
+        let fresh = Lease {
+            holder: self.cfg.node_id.clone(),
+            instance: self.instance.clone(),
+            term: observed.map_or(1, |o| o.lease.term + 1),
+            seq: 0,
+            ttl_ms: self.cfg.lease_ttl.as_millis() as u64,
+            txid,
+            released: false,
+            handover_to: None,
+            written_at: String::new(),
+        }
+        .stamped();
+        let sent = Instant::now();
+        let written = self.lease.acquire(observed.map(|o| o.etag.as_str()), &fresh).await;
+        match written {
+            Ok(Written::Stored(etag)) => {
+                let o = Observed { lease: fresh, etag };
+                self.last_lease = Some(o.clone());
+                Some((o, sent + self.cfg.lease_ttl - self.cfg.margin()))
+            }
+            Ok(Written::Conflict) => {
+                self.seen = None;
+                None
+            }
+            Err(e) => {
+                self.record_error("writing the lease", &e);
+                None
+            }
+        }
+    }
+
+    /// True once no replicator of an earlier term is running (bounded wait per call).
+    async fn replicator_stopped(&self) -> bool {
+        let Some(r) = self.shared.replicator() else { return true };
+        if !r.status().running {
+            *self.shared.replicator.write() = None;
+            return true;
+        }
+        false
+    }
+
+    /// Reads the lease, tracks how long its version stays unchanged, and takes over when the
+    /// rules allow (see the module docs).
+    async fn watch_lease(&mut self) {
+        let observed = match self.lease.read().await {
+            Ok(o) => o,
+            Err(e) => {
+                self.record_error("reading the lease", &e);
+                return;
+            }
+        };
+        let version = observed.as_ref().map_or_else(|| "absent".to_string(), |o| o.etag.clone());
+        let unchanged_for = match &self.seen {
+            Some((v, since)) if *v == version => since.elapsed(),
+            _ => {
+                self.seen = Some((version, Instant::now()));
+                Duration::ZERO
+            }
+        };
+        self.last_lease = observed.clone();
+        let node = self.cfg.node_id.as_str();
+        let take = match &observed {
+            None => self.cfg.role == config::Role::Primary,
+            // Names this node but another process wrote it: a previous run of this node (dead),
+            // or a second node given the same id (renewing). Half a TTL without a renewal tells.
+            Some(o) if !o.lease.released && o.lease.holder == node && o.lease.instance != self.instance => {
+                unchanged_for >= o.lease.ttl() / 2
+            }
+            Some(o) => o.lease.claimable_by(node) || unchanged_for >= o.lease.ttl(),
+        };
+        if take {
+            let why = match &observed {
+                None => "no lease and this node is a primary".to_string(),
+                Some(o) if o.lease.released && o.lease.claimable_by(node) => {
+                    format!("{} released the lease", o.lease.holder)
+                }
+                Some(o) if o.lease.claimable_by(node) => "the lease names this node".to_string(),
+                Some(o) => format!("{}'s lease expired (unchanged for {unchanged_for:.1?})", o.lease.holder),
+            };
+            self.take_over(observed, &why).await;
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Taking over: catch up with the bucket, take the lease, migrate and commit a barrier, then lead
+//! with the TXID sequence continued.
+
+use super::*;
+
+impl Node {
+    /// Catch up, take the lease, catch up again, and lead with the TXID sequence continued.
+    pub(super) async fn take_over(&mut self, observed: Option<Observed>, why: &str) {
+        let State::Following { applied: Some(applied) } = self.state else { return };
+        let applied = match self.catch_up(applied, true).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.record_error("catching up before taking over", &e);
+                return;
+            }
+        };
+        self.state = State::Following { applied: Some(applied) };
+        if let Some(o) = &observed
+            && applied < o.lease.txid
+        {
+            tracing::warn!(
+                applied = format!("{applied:016x}"),
+                lease = format!("{:016x}", o.lease.txid),
+                "the lease names a newer TXID than the bucket shows; waiting"
+            );
+            return;
+        }
+        tracing::info!(reason = why, txid = format!("{applied:016x}"), "taking over the lease");
+        let Some((mut held, valid_until)) = self.acquire(observed.as_ref(), applied).await else { return };
+        // An upload the old leader sent before its deadline may have landed since.
+        let applied = match self.catch_up(applied, true).await {
+            Ok(a) => a,
+            Err(e) => {
+                // Still the holder: the next tick retries the takeover from here.
+                self.state = State::Following { applied: Some(applied) };
+                self.record_error("catching up after taking the lease", &e);
+                return;
+            }
+        };
+        self.state = State::Following { applied: Some(applied) };
+        held.lease.txid = applied;
+        // From here on the local database stops being a copy of the bucket.
+        if let Err(e) = Sidecar::remove(&self.cfg.db_path) {
+            self.record_error("removing the standby sidecar", &e);
+            return;
+        }
+        let emptied = match self.applier() {
+            Ok(a) => tokio::task::spawn_blocking(move || a.lock().checkpoint_truncate(Duration::from_secs(3)))
+                .await
+                .map_err(|e| ReplicateError::Plan(e.to_string()))
+                .and_then(|r| r),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = emptied {
+            self.record_error("emptying the WAL before leading", &e);
+            let _ = Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, applied);
+            return;
+        }
+        if let Err(e) = self.lead_with(held, valid_until, true) {
+            self.record_error("starting replication after taking the lease", &e);
+            self.state = State::Following { applied: None };
+            return;
+        }
+        if let Err(e) = barrier(&self.cfg, applied).await {
+            self.record_error("writing the barrier commit", &e);
+            self.step_down("the barrier commit failed");
+            return;
+        }
+        // The barrier was written beside the writer thread; an empty commit through it wakes a
+        // shipper that ships on commit (ack = "replicated") instead of at its next tick.
+        let _ = self.db.flush().await;
+        self.shared.status.lock().takeovers += 1;
+    }
+
+    // ---------------------------------------------------------------- stop
+
+    /// See [`super::Failover::shutdown`].
+    pub(crate) async fn shutdown(mut self, db: &Database) {
+        if let State::Leader(_) = &self.state {
+            let until = Instant::now() + FLUSH_BUDGET;
+            match self.flush_to_s3(until).await {
+                Some(txid) => match self.release(txid, None).await {
+                    Ok(()) => {
+                        self.abandon_replicator();
+                        match Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, txid) {
+                            Ok(()) => tracing::info!(txid = format!("{txid:016x}"), "released the lease"),
+                            Err(e) => self.record_error("writing the standby sidecar", &e),
+                        }
+                    }
+                    Err(e) => {
+                        self.record_error("releasing the lease at shutdown (it expires instead)", &e);
+                        self.abandon_replicator();
+                    }
+                },
+                None => {
+                    // Keep the lease (it expires); leave what did not ship in the local WAL.
+                    tracing::warn!("stopping with commits not yet in S3; the lease expires in its TTL");
+                    self.abandon_replicator();
+                }
+            }
+        }
+        self.shared.accept_until(None);
+        self.shared.valid_until(None);
+        if let Some(r) = self.shared.replicator.write().take() {
+            r.abandon();
+        }
+        self.applier = None;
+        db.close().await;
+    }
+}
+
+/// Brings the schema up to this binary's migrations (a follower never migrates).
+pub(super) async fn migrate(cfg: &FailoverConfig) -> Result<(), db::DbError> {
+    let (path, opts) = (cfg.db_path.clone(), connection_options(cfg));
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db::open_connection(&path, &opts, false)?;
+        db::migrate(&mut conn)
+    })
+    .await
+    .map_err(|e| db::DbError::Commit(format!("migration worker failed: {e}")))?
+}
+
+fn connection_options(cfg: &FailoverConfig) -> ConnectionOptions {
+    ConnectionOptions { synchronous: cfg.synchronous, busy_timeout: cfg.busy_timeout, external_checkpoints: true }
+}
+
+/// The first commit of a new leader: pending migrations and a record of the takeover. Its L0
+/// file claims TXID `after + 1` (see the module docs of [`super`]).
+async fn barrier(cfg: &FailoverConfig, after: u64) -> Result<(), db::DbError> {
+    let (path, opts) = (cfg.db_path.clone(), connection_options(cfg));
+    let record = serde_json::json!({
+        "node": cfg.node_id,
+        "after_txid": format!("{after:016x}"),
+        "at": chrono::Utc::now().to_rfc3339(),
+    })
+    .to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db::open_connection(&path, &opts, false)?;
+        db::migrate(&mut conn)?;
+        db::kv::set_setting(&conn, "failover.leader", record.as_bytes())
+    })
+    .await
+    .map_err(|e| db::DbError::Commit(format!("barrier worker failed: {e}")))?
+}
