@@ -1,9 +1,12 @@
 //! The whole application with a domain, against the real pebble ACME server: it obtains a
 //! certificate by itself, serves pages over HTTPS with HSTS and `__Host-` cookies, redirects plain
 //! HTTP with 308, reports readiness only once a certificate exists, and reuses the stored
-//! certificate after a restart (no new order).
+//! certificate after a restart (no new order). In a two-node failover cluster only the leader
+//! orders and renews, the follower serves what the leader stored, and a takeover resumes renewal.
 
 mod pebble_fixture;
+#[path = "replicate_support/mod.rs"]
+mod replicate_support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -144,4 +147,113 @@ async fn the_app_obtains_serves_and_reuses_its_certificate() {
     assert!(text.contains(&format!("{expiry_series}{expiry}")), "{text}");
     assert!(text.contains("mysetlist_tls_certificate_renewals_total 0\n"), "{text}");
     app.stop().await;
+}
+
+/// A node of a two-node cluster in this process, with HTTPS on its own loopback address (port
+/// 5001, where pebble validates): pebble's DNS decides which node the CA reaches.
+struct ClusterNode {
+    ip: &'static str,
+    certs: mysetlist::tls::CertManagerHandle,
+    running: Running,
+    _data: tempfile::TempDir,
+}
+
+async fn start_node(pebble: &Pebble, s3: &replicate_support::S3Server, ip: &'static str, role: &str) -> ClusterNode {
+    let data = tempfile::tempdir().unwrap();
+    let env: Vec<(String, String)> = [
+        ("MYSETLIST_DATA_DIR", data.path().display().to_string()),
+        ("MYSETLIST_DOMAIN", DOMAIN.to_string()),
+        ("MYSETLIST_ACME__EMAIL", "ops@vote.test".to_string()),
+        ("MYSETLIST_ACME__DIRECTORY_URL", pebble.directory_url()),
+        ("MYSETLIST_ACME__CA_FILE", pebble.ca_file.display().to_string()),
+        ("MYSETLIST_HTTPS_LISTEN", format!("{ip}:{TLS_ALPN_PORT}")),
+        ("MYSETLIST_HTTP_LISTEN", format!("{ip}:0")),
+        ("MYSETLIST_ROLE", role.to_string()),
+        ("MYSETLIST_REPLICATION__URL", "s3://certs/db".to_string()),
+        ("MYSETLIST_REPLICATION__ENDPOINT", s3.endpoint()),
+        ("MYSETLIST_REPLICATION__FORCE_PATH_STYLE", "true".to_string()),
+        ("MYSETLIST_REPLICATION__ACCESS_KEY_ID", "test".to_string()),
+        ("MYSETLIST_REPLICATION__SECRET_ACCESS_KEY", "test".to_string()),
+        ("MYSETLIST_REPLICATION__SYNC_INTERVAL", "100ms".to_string()),
+        ("MYSETLIST_FAILOVER__LEASE_TTL", "3s".to_string()),
+        ("MYSETLIST_FAILOVER__NODE_ID", ip.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let app = Application::build(config::load_from(None, &env).unwrap(), false).await.unwrap();
+    let certs = app.certificates().expect("a domain starts the certificate manager");
+    let shutdown = app.shutdown_handle();
+    let http_addr = app.http_redirect_addr().unwrap();
+    let task = tokio::spawn(app.run_until_stopped());
+    ClusterNode { ip, certs, running: Running { http_addr, shutdown, task }, _data: data }
+}
+
+impl ClusterNode {
+    /// The serial of the certificate a new TLS handshake with this node gets (None: no handshake).
+    async fn served_serial(&self, root_pem: &str) -> Option<String> {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(root_pem.as_bytes()).unwrap())
+            .resolve(DOMAIN, format!("{}:{TLS_ALPN_PORT}", self.ip).parse().unwrap())
+            .tls_info(true)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let r = client.get(format!("https://{DOMAIN}:{TLS_ALPN_PORT}/healthz")).send().await.ok()?;
+        let leaf = r.extensions().get::<reqwest::tls::TlsInfo>()?.peer_certificate()?.to_vec();
+        let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).ok()?;
+        Some(hex::encode(parsed.tbs_certificate.raw_serial()))
+    }
+
+    /// Waits (bounded) until a new handshake gets a certificate `accept`ed, and returns its serial.
+    async fn wait_for_serial(&self, root_pem: &str, what: &str, accept: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(serial) = self.served_serial(root_pem).await
+                && accept(&serial)
+            {
+                return serial;
+            }
+            assert!(Instant::now() < deadline, "{}: {what} within 60 s; status {:#?}", self.ip, self.certs.status());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_cluster_only_the_leader_orders_the_follower_serves_its_renewals_and_a_takeover_renews() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ports = challenge_ports_lock();
+    // 30 s certificates: renewed about halfway through their life.
+    let pebble = Pebble::start_new(PebbleConfig { certificate_validity_seconds: Some(30), ..PebbleConfig::default() });
+    let s3 = replicate_support::S3Server::start();
+    s3.bucket("certs");
+    let (p_ip, s_ip) = ("127.0.0.2", "127.0.0.3");
+    pebble.resolve_all_to(p_ip).await;
+    let p = start_node(&pebble, &s3, p_ip, "primary").await;
+    // A new node with nothing stored waits for the leader's certificate instead of ordering one.
+    let s = start_node(&pebble, &s3, s_ip, "standby").await;
+    let root = pebble.issuing_root_pem().await;
+
+    let first = p.wait_for_serial(&root, "the leader's first certificate", |_| true).await;
+    s.wait_for_serial(&root, "the follower serving the leader's certificate", |serial| serial == first).await;
+    let renewed = p.wait_for_serial(&root, "the leader's renewal", |serial| serial != first).await;
+    s.wait_for_serial(&root, "the follower serving the renewal", |serial| serial == renewed).await;
+    let follower = s.certs.status();
+    assert!(!follower.orders && follower.next_renewal_at.is_none(), "{follower:#?}");
+    assert_eq!((follower.issued_total, follower.failures_total), (0, 0), "the follower never ordered");
+    assert!(p.certs.status().orders);
+    let issued_by_leader = p.certs.status().issued_total;
+    assert_eq!(pebble.issued_count() as u64, issued_by_leader, "every certificate was ordered by the leader");
+
+    // The leader stops (handing over its lease); DNS follows the new leader, which renews.
+    p.running.stop().await;
+    pebble.resolve_all_to(s_ip).await;
+    let after_takeover = s.wait_for_serial(&root, "a renewal by the new leader", |serial| serial != renewed).await;
+    let leader = s.certs.status();
+    assert!(leader.orders && leader.issued_total >= 1, "{leader:#?}");
+    assert_eq!(leader.serial.as_deref(), Some(after_takeover.as_str()));
+    s.running.stop().await;
 }

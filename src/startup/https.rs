@@ -8,7 +8,7 @@ use poem::listener::{Acceptor, AcceptorExt, BoxAcceptor, Listener, TcpListener};
 
 use crate::config::{self, Config};
 use crate::db::{self, Database};
-use crate::tls::{AcmeOptions, CertManager, CertManagerHandle, CertStore, Challenge, StoreError, TlsAcceptor};
+use crate::tls::{AcmeOptions, CertManager, CertManagerHandle, CertStore, Challenge, Cluster, StoreError, TlsAcceptor};
 
 /// `tls_store` table through the app's writer and readers. Values hold private keys: never logged.
 pub struct DbCertStore(pub Database);
@@ -63,10 +63,13 @@ async fn bind(
 }
 
 /// Starts the certificate manager (a stored certificate is served at once; otherwise HTTPS
-/// handshakes fail until the first one arrives) and binds both listeners.
-pub async fn start(c: &Config, db: &Database) -> anyhow::Result<HttpsParts> {
+/// handshakes fail until the first one arrives) and binds both listeners. With `cluster` (a
+/// failover node) only the leader orders; followers serve the certificate it stored.
+pub async fn start(c: &Config, db: &Database, cluster: Option<Cluster>) -> anyhow::Result<HttpsParts> {
     let store: Arc<dyn CertStore> = Arc::new(DbCertStore(db.clone()));
-    let certs = CertManager::start(acme_options(c), store).await.context("cannot start automatic HTTPS")?;
+    let certs = CertManager::start_in_cluster(acme_options(c), store, cluster.unwrap_or_else(Cluster::single))
+        .await
+        .context("cannot start automatic HTTPS")?;
     let (https_tcp, https_addr) = bind(c.https_listen, "https_listen").await?;
     let tls = TlsAcceptor::new(https_tcp, Arc::new(crate::tls::server_config(certs.resolver())));
     let (http_tcp, http_addr) = bind(c.http_listen, "http_listen").await?;
@@ -80,6 +83,8 @@ pub fn readiness(certs: &CertManagerHandle) -> crate::http::ReadinessCheck {
         let s = certs.status();
         if s.has_certificate {
             Ok(())
+        } else if !s.orders {
+            Err("no certificate yet (waiting for the one the leader stores)".into())
         } else {
             Err(format!(
                 "no certificate yet{}",

@@ -38,6 +38,8 @@ pub struct Application {
     scheduler: SchedulerHandle,
     /// Whether this node is primary: the scheduler runs jobs only while it is true.
     primary: watch::Sender<bool>,
+    /// The daily quick_check, stopped with the server (it holds the database).
+    integrity_checks: tokio::task::JoinHandle<()>,
     /// Held until the server has stopped: one server per database, visible to commands beside it.
     _server_lock: ServerLock,
 }
@@ -95,13 +97,23 @@ impl Application {
             (Database::open(&db_options(&config)).with_context(open_err)?, None)
         };
         let domain = Domain::new(db.clone(), config.clone()).await.context("cannot initialise the application")?;
+        // Bumped after every apply on a follower: the certificate manager reloads the stored one.
+        let (store_changed, store_changed_rx) = watch::channel(0u64);
         if let Some(f) = &failover {
             let d = Arc::downgrade(&domain);
             f.on_data_changed(Arc::new(move || {
                 if let Some(d) = d.upgrade() {
                     d.data_changed();
                 }
+                store_changed.send_modify(|n| *n = n.wrapping_add(1));
             }));
+        }
+        let (primary, primary_rx) = watch::channel(match &failover {
+            Some(f) => f.accepting_writes(),
+            None => config.settings.role == crate::config::Role::Primary,
+        });
+        if let Some(f) = &failover {
+            failover_feed::follow_leadership(f, &primary);
         }
         if demo {
             if failover.as_ref().is_some_and(|f| !f.accepting_writes()) {
@@ -135,7 +147,7 @@ impl Application {
         }
         // quick_check at start (in the background: a large database takes seconds) and daily.
         let checked = db.clone();
-        tokio::spawn(async move {
+        let integrity_checks = tokio::spawn(async move {
             let mut daily = tokio::time::interval(INTEGRITY_CHECK_INTERVAL);
             loop {
                 daily.tick().await;
@@ -159,7 +171,11 @@ impl Application {
         }
         // With a domain the app is served over HTTPS only; plain HTTP answers ACME and redirects.
         let (acceptor, local_addr, https) = if config.https_enabled() {
-            let parts = https::start(&config, &db).await?;
+            // In a failover cluster only the leader orders; followers serve what it stored.
+            let cluster = failover
+                .as_ref()
+                .map(|_| crate::tls::Cluster { leading: primary_rx.clone(), store_changed: store_changed_rx.clone() });
+            let parts = https::start(&config, &db, cluster).await?;
             state.add_readiness_check("certificate", https::readiness(&parts.certs));
             tls_feed::feed_certificate_metrics(&parts.certs, &state.obs.metrics);
             tracing::info!(https = %parts.https_addr, http = %parts.http_addr, domains = ?config.settings.domain, "automatic HTTPS");
@@ -177,12 +193,7 @@ impl Application {
                 .context("listener has no address")?;
             (acceptor.boxed(), local_addr, None)
         };
-        let (primary, primary_rx) = watch::channel(match &failover {
-            Some(f) => f.accepting_writes(),
-            None => config.settings.role == crate::config::Role::Primary,
-        });
         if let Some(f) = &failover {
-            failover_feed::follow_leadership(f, &primary);
             failover_feed::feed_replication_metrics(f, &state.obs.metrics);
         }
         let backup_verify = match &failover {
@@ -210,6 +221,7 @@ impl Application {
             shutdown: Arc::new(Notify::new()),
             scheduler,
             primary,
+            integrity_checks,
             _server_lock: server_lock,
         })
     }
@@ -237,6 +249,11 @@ impl Application {
     /// periodic jobs run only on the primary.
     pub fn primary_signal(&self) -> watch::Sender<bool> {
         self.primary.clone()
+    }
+
+    /// The certificate manager (None without a domain): what is served, renewals, errors.
+    pub fn certificates(&self) -> Option<crate::tls::CertManagerHandle> {
+        self.https.as_ref().map(|h| h.certs.clone())
     }
 
     /// The failover machinery (None without replication): role, followed TXID, promotion.
@@ -326,6 +343,7 @@ impl Application {
         // Order matters: stop the jobs (they write, and the verify job holds the replicator), stop the
         // writer (no new commits), then the final WAL sync to S3.
         self.scheduler.stop().await;
+        self.integrity_checks.abort();
         self.state.readiness.write().clear();
         match self.failover {
             // Stops writes, ships the last commits, releases the lease, closes the database.

@@ -77,6 +77,7 @@ mod tests {
             failures_total: failures,
             serial: None,
             renewal_info: false,
+            orders: true,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The certificate manager: serves the stored certificate at once, obtains one when there is
 //! none, renews it on schedule (ACME renewal information when the CA offers it, else by
-//! lifetime) and retries failures with backoff, never dropping a certificate still served.
+//! lifetime) and retries failures with backoff, never dropping a certificate still served. In a
+//! failover cluster only the leader orders; followers serve what it stored ([`Cluster`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,18 +9,19 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use instant_acme::Account;
 use rustls::server::ResolvesServerCert;
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::certificate::{LoadedCertificate, StoredCertificate};
 use super::challenge::Http01Responder;
+use super::cluster::Cluster;
 use super::error::TlsError;
 use super::http_client::AcmeHttpClient;
 use super::issue::Issuer;
 use super::options::AcmeOptions;
 use super::resolver::CertResolver;
 use super::schedule::{default_renewal_time, retry_delay, time_in_window};
+use super::status::{CertStatus, Progress};
 use super::store::{CERTIFICATE_KEY, CertStore};
 
 /// An attempt (account, order, validation, download) that takes longer is abandoned.
@@ -38,12 +40,23 @@ impl CertManager {
     /// Does not wait for the CA: an unreachable directory is retried in the background and
     /// reported in [`CertManagerHandle::status`]. Must be called inside a tokio runtime.
     pub async fn start(options: AcmeOptions, store: Arc<dyn CertStore>) -> Result<CertManagerHandle, TlsError> {
+        Self::start_in_cluster(options, store, Cluster::single()).await
+    }
+
+    /// Like [`CertManager::start`] on a node of a failover cluster whose store is replicated: the
+    /// node orders and renews only while it leads, and otherwise serves (and follows) what the
+    /// leader stored. A follower with nothing stored yet waits for the leader's certificate.
+    pub async fn start_in_cluster(
+        options: AcmeOptions,
+        store: Arc<dyn CertStore>,
+        cluster: Cluster,
+    ) -> Result<CertManagerHandle, TlsError> {
         let options = Arc::new(options.validate()?);
         let http = AcmeHttpClient::new(&options)?;
         let resolver = Arc::new(CertResolver::new());
         let http01 = Http01Responder::default();
 
-        let current = load_stored(store.as_ref()).await?;
+        let stored = read_stored(store.as_ref()).await?;
         let (status_tx, status_rx) = watch::channel(Progress::default());
         let mut worker = Worker {
             issuer: Issuer {
@@ -54,22 +67,29 @@ impl CertManager {
                 http01: http01.clone(),
             },
             status: status_tx,
+            cluster,
             current: None,
             account: None,
             failures: 0,
             retry_at: None,
             ari: Ari::Unknown,
         };
-        if let Some(loaded) = current {
-            tracing::info!(
-                names = ?loaded.names,
-                serial = %loaded.serial_hex,
-                not_after = %loaded.not_after,
-                "serving the stored certificate"
-            );
-            worker.install(loaded, false);
+        let then = if worker.cluster.is_leading() { "ordering a new one" } else { "waiting for the leader's" };
+        match stored {
+            Stored::Usable(loaded) => {
+                tracing::info!(
+                    names = ?loaded.names,
+                    serial = %loaded.serial_hex,
+                    not_after = %loaded.not_after,
+                    "serving the stored certificate"
+                );
+                worker.install(*loaded, false);
+            }
+            Stored::Unusable(why) => tracing::warn!("{why}; {then}"),
+            Stored::Nothing => {}
         }
-        worker.publish();
+        let leading = worker.cluster.is_leading();
+        worker.publish(leading);
         let task = tokio::spawn(worker.run());
         Ok(CertManagerHandle {
             inner: Arc::new(HandleInner {
@@ -105,22 +125,24 @@ impl CertManager {
     }
 }
 
-async fn load_stored(store: &dyn CertStore) -> Result<Option<LoadedCertificate>, TlsError> {
+/// What the store holds under [`CERTIFICATE_KEY`].
+enum Stored {
+    Nothing,
+    Usable(Box<LoadedCertificate>),
+    /// Expired or unreadable: why.
+    Unusable(String),
+}
+
+async fn read_stored(store: &dyn CertStore) -> Result<Stored, TlsError> {
     let Some(bytes) = store.load(CERTIFICATE_KEY).await? else {
-        return Ok(None);
+        return Ok(Stored::Nothing);
     };
     let loaded = StoredCertificate::from_bytes(&bytes).and_then(LoadedCertificate::from_record);
-    match loaded {
-        Ok(loaded) if loaded.not_after > Utc::now() => Ok(Some(loaded)),
-        Ok(loaded) => {
-            tracing::warn!(not_after = %loaded.not_after, "the stored certificate has expired; ordering a new one");
-            Ok(None)
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "the stored certificate is unusable; ordering a new one");
-            Ok(None)
-        }
-    }
+    Ok(match loaded {
+        Ok(loaded) if loaded.not_after > Utc::now() => Stored::Usable(Box::new(loaded)),
+        Ok(loaded) => Stored::Unusable(format!("the stored certificate expired at {}", loaded.not_after)),
+        Err(err) => Stored::Unusable(format!("the stored certificate is unusable: {err}")),
+    })
 }
 
 /// A cheap, cloneable handle on the running manager. Keep it (or a clone) for as long as
@@ -204,56 +226,6 @@ impl CertManagerHandle {
     }
 }
 
-/// What `/readyz`, `/metrics` and alerts need to know about the certificate.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct CertStatus {
-    pub has_certificate: bool,
-    pub not_after: Option<DateTime<Utc>>,
-    /// Negative once expired.
-    pub seconds_to_expiry: Option<i64>,
-    /// When the next order is due (renewal, or the next retry after a failure).
-    pub next_renewal_at: Option<DateTime<Utc>>,
-    /// The last attempt's error; cleared by a success.
-    pub last_error: Option<String>,
-    pub consecutive_failures: u32,
-    /// Certificates obtained since start (0 when the stored one is still good).
-    pub issued_total: u64,
-    pub failures_total: u64,
-    /// Hex serial number of the served certificate.
-    pub serial: Option<String>,
-    /// Whether the CA's renewal information (RFC 9773) sets the schedule.
-    pub renewal_info: bool,
-}
-
-impl CertStatus {
-    fn from_progress(progress: &Progress, now: DateTime<Utc>) -> Self {
-        Self {
-            has_certificate: progress.not_after.is_some(),
-            not_after: progress.not_after,
-            seconds_to_expiry: progress.not_after.map(|t| (t - now).num_seconds()),
-            next_renewal_at: progress.next_renewal_at,
-            last_error: progress.last_error.clone(),
-            consecutive_failures: progress.consecutive_failures,
-            issued_total: progress.issued_total,
-            failures_total: progress.failures_total,
-            serial: progress.serial.clone(),
-            renewal_info: progress.renewal_info,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-struct Progress {
-    not_after: Option<DateTime<Utc>>,
-    serial: Option<String>,
-    next_renewal_at: Option<DateTime<Utc>>,
-    last_error: Option<String>,
-    consecutive_failures: u32,
-    issued_total: u64,
-    failures_total: u64,
-    renewal_info: bool,
-}
-
 /// What we know of the CA's renewal information (RFC 9773) for the current certificate.
 #[derive(Debug, Clone)]
 enum Ari {
@@ -275,6 +247,7 @@ enum Ari {
 struct Worker {
     issuer: Issuer,
     status: watch::Sender<Progress>,
+    cluster: Cluster,
     current: Option<LoadedCertificate>,
     account: Option<Account>,
     failures: u32,
@@ -284,21 +257,72 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
+        let mut was_leading = self.cluster.is_leading();
         loop {
-            let now = Utc::now();
-            if now >= self.order_due_at(now) {
-                self.attempt().await;
-            } else if self.ari_due(now) {
-                self.ask_renewal_info().await;
+            let leading = self.cluster.is_leading();
+            if leading != was_leading {
+                if leading {
+                    tracing::info!("this node leads now: it orders and renews the certificate");
+                    // The old leader may have renewed since this node last looked.
+                    self.follow_store().await;
+                    self.failures = 0;
+                    self.retry_at = None;
+                } else {
+                    tracing::info!("this node follows now: it serves the certificate the leader stores");
+                }
+                was_leading = leading;
             }
-            self.publish();
-            let now = Utc::now();
-            let mut wake = self.order_due_at(now);
-            if let Some(ask) = self.ari_ask_at() {
-                wake = wake.min(ask);
+            let wake = if leading {
+                Some(self.lead().await)
+            } else {
+                self.follow_store().await;
+                None
+            };
+            self.publish(leading);
+            let sleep = wake.map_or(MAX_SLEEP, |wake| (wake - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            tokio::select! {
+                _ = tokio::time::sleep(sleep.min(MAX_SLEEP)) => {}
+                _ = self.cluster.changed(!leading) => {}
             }
-            let sleep = (wake - now).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP);
-            tokio::time::sleep(sleep).await;
+        }
+    }
+
+    /// One step of a leader's work (an order when one is due, else renewal information when it
+    /// is due); returns when there is something to do next.
+    async fn lead(&mut self) -> DateTime<Utc> {
+        let now = Utc::now();
+        if now >= self.order_due_at(now) {
+            self.attempt().await;
+        } else if self.ari_due(now) {
+            self.ask_renewal_info().await;
+        }
+        let mut wake = self.order_due_at(Utc::now());
+        if let Some(ask) = self.ari_ask_at() {
+            wake = wake.min(ask);
+        }
+        wake
+    }
+
+    /// Serves the certificate in the (replicated) store when it is newer than the one served.
+    async fn follow_store(&mut self) {
+        self.cluster.mark_store_seen();
+        match read_stored(self.issuer.store.as_ref()).await {
+            Ok(Stored::Usable(loaded)) => {
+                let newer = self
+                    .current
+                    .as_ref()
+                    .is_none_or(|c| c.serial_hex != loaded.serial_hex && loaded.not_after >= c.not_after);
+                if newer {
+                    tracing::info!(
+                        serial = %loaded.serial_hex,
+                        not_after = %loaded.not_after,
+                        "serving the certificate the leader stored"
+                    );
+                    self.install(*loaded, false);
+                }
+            }
+            Ok(Stored::Nothing | Stored::Unusable(_)) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot read the stored certificate"),
         }
     }
 
@@ -472,12 +496,13 @@ impl Worker {
         self.current = Some(loaded);
     }
 
-    fn publish(&self) {
-        let next = self.order_due_at(Utc::now());
-        let renewal_info = matches!(self.ari, Ari::Advised { .. });
+    fn publish(&self, leading: bool) {
+        let next = leading.then(|| self.order_due_at(Utc::now()));
+        let renewal_info = leading && matches!(self.ari, Ari::Advised { .. });
         self.status.send_modify(|p| {
-            p.next_renewal_at = Some(next);
+            p.next_renewal_at = next;
             p.renewal_info = renewal_info;
+            p.orders = leading;
         });
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Wiring (done by `startup`):
 //! 1. `CertManager::start(options, store)` loads a stored certificate (served at once) and
-//!    spawns the task that obtains and renews it.
+//!    spawns the task that obtains and renews it. In a failover cluster,
+//!    `CertManager::start_in_cluster` orders only on the leader; followers serve what it stored.
 //! 2. The HTTPS listener serves `server_config(handle.resolver())` through [`TlsListener`] /
 //!    [`TlsAcceptor`]; the resolver also answers TLS-ALPN-01 validation handshakes.
 //! 3. The plain HTTP listener serves [`HttpsRedirect`] (HTTP-01 answers + 308 to HTTPS).
@@ -13,6 +14,7 @@
 
 mod certificate;
 mod challenge;
+mod cluster;
 mod error;
 mod http_client;
 mod issue;
@@ -23,14 +25,17 @@ mod redirect;
 mod resolver;
 mod schedule;
 mod server_config;
+mod status;
 mod store;
 
 pub use challenge::Http01Responder;
+pub use cluster::Cluster;
 pub use error::TlsError;
 pub use listener::{TlsAcceptor, TlsHandshakeStream, TlsListener};
-pub use manager::{CertManager, CertManagerHandle, CertStatus};
+pub use manager::{CertManager, CertManagerHandle};
 pub use options::{AcmeOptions, Challenge};
 pub use redirect::{Hsts, HstsEndpoint, HttpsRedirect, hsts_header_value};
 pub use resolver::CertResolver;
 pub use server_config::{ACME_TLS_ALPN, crypto_provider, server_config};
+pub use status::CertStatus;
 pub use store::{ACCOUNT_KEY_PREFIX, CERTIFICATE_KEY, CertStore, MemoryCertStore, StoreError};

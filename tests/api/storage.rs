@@ -15,9 +15,18 @@ async fn a_corrupt_page_is_reported_by_readiness_and_metrics() {
     let app = spawn_app().await;
     let dir = app.stop_keeping_dir().await;
     let db = dir.path().join("mysetlist.db");
-    // Damage the root page of a table nothing reads at start: opening still works.
+    // Damage the root page of a table nothing reads at start: opening still works. Every page must
+    // be in the main file first: a copy of the page left in the WAL would hide the damage. The
+    // stopped app's reader connections may still be open in this process (so closing ours need not
+    // checkpoint) and its first quick_check may still be reading (so a checkpoint can be busy).
     let (root, page_size): (i64, i64) = {
         let c = rusqlite::Connection::open(&db).unwrap();
+        let checkpointed = wait_for(Duration::from_secs(15), || async {
+            let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).ok()?;
+            (busy == 0).then_some(())
+        })
+        .await;
+        assert!(checkpointed.is_some(), "the stopped app's WAL checkpoints completely");
         let root = c.query_row("SELECT rootpage FROM sqlite_schema WHERE name = 'reports'", [], |r| r.get(0)).unwrap();
         (root, c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap())
     };
@@ -26,6 +35,9 @@ async fn a_corrupt_page_is_reported_by_readiness_and_metrics() {
         let f = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
         f.write_all_at(&vec![0xA5; page_size as usize], ((root - 1) * page_size) as u64).unwrap();
     }
+    let damaged: String =
+        rusqlite::Connection::open(&db).unwrap().query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).unwrap();
+    assert_ne!(damaged, "ok", "the damage is visible to SQLite before the app starts");
     let app = spawn_app_in(dir, &[]).await;
     let c = app.client();
     let failure = wait_for(Duration::from_secs(15), || async {

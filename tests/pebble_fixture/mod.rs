@@ -179,6 +179,13 @@ impl Pebble {
             .count()
     }
 
+    /// Points every name at `ip` in pebble's DNS (as a DNS failover would): validations go there.
+    pub async fn resolve_all_to(&self, ip: &str) {
+        let url = format!("http://127.0.0.1:{}/set-default-ipv4", self.challtest_management_port);
+        let r = reqwest::Client::new().post(url).json(&serde_json::json!({ "ip": ip })).send().await;
+        assert!(r.is_ok_and(|r| r.status().is_success()), "pebble-challtestsrv did not take the new address");
+    }
+
     /// pebble's log of the current run, for assertion messages.
     pub fn log(&self) -> String {
         let log = self.dir.path().join(format!("pebble-{}.log", self.starts));
