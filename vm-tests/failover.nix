@@ -10,6 +10,8 @@
 #     acknowledged vote; after unblock the old leader refuses writes and follows.
 #  5. promote: `mysetlist promote` on the follower under load hands over without losing a vote.
 #  6. restart: the follower restarts and resumes following from its copy.
+#  7. s3-outage: S3 is cut off from both nodes under load: the leader stops leading, both keep serving
+#     reads; once S3 is back one node leads again with every acknowledged vote.
 #
 # A node "accepts writes" when a signup through it succeeds. Loss is checked per (voter, song): every
 # vote acknowledged by a node (PUT answered 2xx) must be in the new leader's `my_votes` for that voter.
@@ -262,6 +264,24 @@ pkgs.testers.runNixOSTest {
         api(client, s, "vote-set", fan, show, songs[-1])
         wait_votes(client, p, show, songs[-1], api(client, s, "votes", show, songs[-1]))
         client.fail(write_probe(p))
+
+    with subtest("s3-outage: without S3 the leader stops leading, both nodes serve reads; then one leads again"):
+        start_load(s, "s3-outage")
+        s3.block()
+        t0 = time.monotonic()
+        client.wait_until_succeeds(
+            f"test \"$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {s}/readyz)\" != 200", timeout=60
+        )
+        stepdown = time.monotonic() - t0
+        client.succeed("sleep 5")  # the outage goes on: both nodes serve reads (the reader checks)
+        s3.unblock()
+        t0 = time.monotonic()
+        client.wait_until_succeeds(f"{write_probe(s)} || {write_probe(p)}", timeout=90)
+        back = time.monotonic() - t0
+        stop_load()
+        leader = s if client.execute(write_probe(s))[0] == 0 else p
+        print(f"RESULT s3-outage: /readyz left 200 after {stepdown:.1f}s; writes again {back:.1f}s after S3 came back")
+        assert_nothing_lost(leader, "s3-outage")
 
     with subtest("reads: no read went back or was refused a session; every refused write was a clean 503"):
         client.succeed("touch /tmp/stop-reading")

@@ -11,6 +11,8 @@
 #              reconnected the old leader refuses writes and follows
 #   promote    `mysetlist promote` on the follower under load: planned switch-over, no write lost
 #   restart    the follower restarts (SIGTERM, start): it resumes from its copy and keeps following
+#   s3-outage  S3 is cut off from both nodes under load: the leader stops leading, both keep serving
+#              reads; after S3 comes back one node leads again with every acknowledged vote
 #
 # "Accepts writes" = a signup through the node succeeds. Loss is checked per (voter, song): every vote
 # a node acknowledged (PUT answered 2xx) must be in the new leader's `my_votes` for that voter.
@@ -274,6 +276,27 @@ wait_until 60 votes_are "$p" "$show" "$song" "$(client client "$s" votes "$show"
 tail -n "+$((logged + 1))" "$RUN_DIR/primary.log" | grep -q 'following from it' || fail "the restarted follower did not resume from its copy"
 ! accepts_writes "$p" || fail "the restarted follower accepts writes"
 result "restart: the follower resumed from its copy and was following again after $(since "$t0")s"
+
+# ---------------------------------------------------------------------------------------- s3-outage
+not_ready() { [[ $(http_code "$1/readyz") != 200 ]]; }
+load_start "$RUN_DIR/acked-s3-outage" "$s" "$p"
+wait_until 60 acked_at_least "$RUN_DIR/acked-s3-outage" 20
+block s3
+t0=$(now)
+wait_until 30 not_ready "$s"
+stepdown=$(since "$t0")
+sleep "$TTL" # the outage goes on: both nodes serve reads (the reader checks) and refuse writes
+unblock s3
+t0=$(now)
+leader=
+# wait_until calls it in this shell, so it sets leader.
+some_node_leads() { if accepts_writes "$s"; then leader=$s; elif accepts_writes "$p"; then leader=$p; else return 1; fi; }
+wait_until 90 some_node_leads
+back=$(since "$t0")
+load_stop
+read -r acked lost < <(count_lost "$leader" "$RUN_DIR/acked-s3-outage")
+result "s3-outage: the leader's /readyz left 200 ${stepdown}s after S3 was cut off; writes accepted again ${back}s after S3 came back (${leader#http://}), ${acked} acknowledged votes, ${lost} lost"
+((lost == 0)) || fail "$lost acknowledged votes lost in the S3 outage"
 
 # ---------------------------------------------------------------------------------------- reads
 touch "$RUN_DIR/stop-reading"
