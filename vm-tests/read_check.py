@@ -91,7 +91,7 @@ def check_reads(
         if tx != "-":
             value = int(tx, 16)
             if value < txid.get(node, 0):
-                problems.append(f"{at}: {kind} x-mysetlist-txid went back from {txid[node]:x} to {tx}")
+                problems.append(f"{at}: {kind} x-mysetlist-txid went back from {txid[node]:016x} to {tx}")
             txid[node] = max(value, txid.get(node, 0))
         if kind == "session" and status in ("401", "403"):
             problems.append(f"{at}: the reader fan's session was refused ({status})")

@@ -305,7 +305,8 @@ python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import read_check; sys.
   "$MIRROR_LIB_DIR/.." "$RUN_DIR/reads.log" "$RUN_DIR/markers.log" "$RUN_DIR/refused.log" "$expected" \
   >"$RUN_DIR/read-check.out" 2>"$RUN_DIR/read-check.err" || checked=$?
 grep '^RESULT ' "$RUN_DIR/read-check.out" | sed 's/^RESULT //' | while read -r line; do result "$line"; done
-((${checked:-0} == 0)) || fail "the read and write checks failed: $(head -n 5 "$RUN_DIR/read-check.err")"
+((${checked:-0} == 0)) ||
+  fail "the read and write checks failed ($(wc -l <"$RUN_DIR/read-check.err") lines in read-check.err), first: $(head -n 5 "$RUN_DIR/read-check.err")"
 
 log "PASS failover"
 cat "$RUN_DIR/results.txt" >&2
