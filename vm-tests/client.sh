@@ -11,9 +11,19 @@
 #   show                          prints the id of the first show listed (upcoming shows come first)
 #   songs SHOW_ID                 prints the song ids of the show's ranking, one per line
 #   vote COOKIES SHOW_ID SONG_ID  toggles the caller's vote for a song; exit 0 on 2xx
-#   vote-set COOKIES SHOW_ID SONG_ID   sets the vote (idempotent PUT, safe to retry); exit 0 on 2xx
+#   vote-set COOKIES SHOW_ID SONG_ID   sets the vote (idempotent PUT, safe to retry); exit 0 on 2xx;
+#                                 a refusal prints "mysetlist-client: vote-set answered STATUS
+#                                 retry-after=V x-mysetlist-role=V" on stderr ("-" when the header is
+#                                 absent, STATUS 000 when the connection failed, exit 2)
 #   my-votes COOKIES SHOW_ID      prints the song ids the caller voted for on the show, one per line
 #   votes SHOW_ID SONG_ID         prints the song's vote count on the show (0 if not ranked)
+#   read COOKIES SHOW_ID NODE     one read of each kind, one line each (always exit 0):
+#                                 "NODE UNIX_TIME session STATUS TXID SONG,SONG…" (the caller's my_votes)
+#                                 "NODE UNIX_TIME ranking STATUS TXID SONG:VOTES,…"
+#                                 TIME is when the request started, STATUS 000 a connection failure,
+#                                 TXID the x-mysetlist-txid header (hex) or "-", the values "-" unless 200
+#   read-loop COOKIES SHOW_ID NODE LOG STOP_FILE [ROUNDS]   `read` over and over, appending to LOG,
+#                                 until STOP_FILE exists or after ROUNDS rounds (default 100000)
 #
 # The API contract this relies on. The first three lines are documented in config-schema.md; the two
 # reads marked (*) are what these tests assume the JSON API offers:
@@ -65,6 +75,39 @@ get_json() {
 
 # The list inside a response: either the document itself (an array) or its "items".
 items='if type == "array" then . else .items end'
+
+# The value of header NAME in the dumped headers FILE, or "-".
+header() {
+  local value
+  value=$(grep -i "^$1:" "$2" | head -n 1 | sed -E 's/^[^:]*:[[:space:]]*//' | tr -d '\r' || true)
+  printf '%s\n' "${value:--}"
+}
+
+# One GET of PATH (with COOKIES unless empty) as a line "NODE TIME KIND STATUS TXID VALUES", VALUES
+# being the body through the jq FILTER (see `read`). Short timeouts: a hung node is a failed read.
+read_one() { # NODE KIND PATH COOKIES FILTER
+  local node=$1 kind=$2 path=$3 cookies=$4 filter=$5 started status txid values body headers
+  body=$(mktemp)
+  headers=$(mktemp)
+  started=$(date +%s.%N)
+  status=$(curl "${curl_opts[@]}" --max-time 3 -o "$body" -D "$headers" -w '%{http_code}' \
+    -H 'Accept: application/json' ${cookies:+-H "Cookie: $cookies"} "$base$path" 2>/dev/null || true)
+  [[ $status =~ ^[0-9]{3}$ ]] || status=000
+  txid=$(header x-mysetlist-txid "$headers")
+  values=-
+  if [[ $status == 200 ]]; then
+    values=$(jq -r "$filter" "$body" 2>/dev/null || echo invalid-json)
+    values=${values:--}
+  fi
+  rm -f "$body" "$headers"
+  printf '%s %s %s %s %s %s\n' "$node" "$started" "$kind" "$status" "$txid" "$values"
+}
+
+read_both() { # COOKIES SHOW_ID NODE
+  read_one "$3" session "/api/v1/shows/$2" "$1" '(.my_votes // []) | map(tostring) | sort | join(",")'
+  read_one "$3" ranking "/api/v1/shows/$2/ranking" "" \
+    "[($items)[] | \"\\(.song_id):\\(.votes)\"] | join(\",\")"
+}
 
 case $command in
 wait-ready)
@@ -142,12 +185,19 @@ vote)
 
 vote-set)
   [[ $# -eq 3 ]] || die "usage: vote-set COOKIES SHOW_ID SONG_ID"
-  status=$(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}' -X PUT \
-    -H "Cookie: $1" -H "Origin: $base" "$base/api/v1/shows/$2/songs/$3/vote") || die "vote-set: connection failed"
+  headers=$(mktemp)
+  status=$(curl "${curl_opts[@]}" -o /dev/null -D "$headers" -w '%{http_code}' -X PUT \
+    -H "Cookie: $1" -H "Origin: $base" "$base/api/v1/shows/$2/songs/$3/vote") || {
+    rm -f "$headers"
+    die "vote-set answered 000 retry-after=- x-mysetlist-role=- (connection failed)"
+  }
   if [[ $status != 2?? ]]; then
-    echo "mysetlist-client: vote-set answered $status" >&2
+    echo "mysetlist-client: vote-set answered $status retry-after=$(header retry-after "$headers")" \
+      "x-mysetlist-role=$(header x-mysetlist-role "$headers")" >&2
+    rm -f "$headers"
     exit 1
   fi
+  rm -f "$headers"
   ;;
 
 my-votes)
@@ -171,6 +221,21 @@ votes)
   [[ $# -eq 2 ]] || die "usage: votes SHOW_ID SONG_ID"
   get_json "/api/v1/shows/$1/ranking" |
     jq -r --arg song "$2" "[($items)[] | select((.song_id | tostring) == \$song) | .votes] | first // 0"
+  ;;
+
+read)
+  [[ $# -eq 3 ]] || die "usage: read COOKIES SHOW_ID NODE"
+  read_both "$@"
+  ;;
+
+read-loop)
+  [[ $# -eq 5 || $# -eq 6 ]] || die "usage: read-loop COOKIES SHOW_ID NODE LOG STOP_FILE [ROUNDS]"
+  rounds=${6:-100000}
+  for ((round = 0; round < rounds; round++)); do
+    [[ -e $5 ]] && break
+    read_both "$1" "$2" "$3" >>"$4"
+    sleep 0.05
+  done
   ;;
 
 *)

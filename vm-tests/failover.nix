@@ -10,9 +10,19 @@
 #     acknowledged vote; after unblock the old leader refuses writes and follows.
 #  5. promote: `mysetlist promote` on the follower under load hands over without losing a vote.
 #  6. restart: the follower restarts and resumes following from its copy.
+#  7. s3-outage: S3 is cut off from both nodes under load: the leader stops leading, both keep serving
+#     reads; once S3 is back one node leads again with every acknowledged vote.
 #
 # A node "accepts writes" when a signup through it succeeds. Loss is checked per (voter, song): every
 # vote acknowledged by a node (PUT answered 2xx) must be in the new leader's `my_votes` for that voter.
+#
+# Through all of it the client reads both nodes over and over (`mysetlist-client read-loop`: a reader
+# fan's votes, set once, and the ranking) into /tmp/reads; the script marks each crash, stop, start,
+# block and unblock in /tmp/markers; the vote load logs every refused write to /tmp/refused. At the end
+# ./read_check.py (shared with the mirror) fails the test if a session read was refused (401/403) or
+# returned other votes, a song's count or x-mysetlist-txid went back on one node process, or a write was
+# refused other than with 503 + Retry-After + x-mysetlist-role (or a connection failure while the node
+# was down or cut off); it prints each node's longest read-unavailable window.
 { pkgs, common }:
 let
   prefix = "failover";
@@ -40,10 +50,13 @@ let
 
   # vote-load BASE SHOW COOKIES_FILE SONGS_FILE ACKED_FILE STOP_FILE: one loop per line of COOKIES_FILE
   # (a voter) setting its votes on every song over and over, appending "VOTER SONG" to ACKED_FILE for
-  # each vote the server acknowledged, until STOP_FILE exists (bounded to 500 rounds).
+  # each vote the server acknowledged and "UNIX_TIME NODE STATUS retry-after=V x-mysetlist-role=V" to
+  # /tmp/refused for each refusal, until STOP_FILE exists (bounded to 500 rounds).
   voteLoad = pkgs.writeShellScript "vote-load" ''
     set -u
     base=$1 show=$2 cookies=$3 songs=$4 acked=$5 stop=$6
+    node=''${base#http://}
+    node=''${node%%:*}
     : >"$acked"
     mapfile -t voters <"$cookies"
     mapfile -t list <"$songs"
@@ -52,8 +65,10 @@ let
         for ((round = 0; round < 500; round++)); do
           for song in "''${list[@]}"; do
             [ -e "$stop" ] && exit 0
-            if mysetlist-client "$base" vote-set "''${voters[$i]}" "$show" "$song" 2>/dev/null; then
+            if out=$(mysetlist-client "$base" vote-set "''${voters[$i]}" "$show" "$song" 2>&1); then
               echo "$i $song" >>"$acked"
+            else
+              echo "$(date +%s.%N) $node $(tr '\n' ' ' <<<"''${out##*answered }")" >>/tmp/refused
             fi
           done
         done
@@ -85,6 +100,8 @@ pkgs.testers.runNixOSTest {
     import itertools
     import time
 
+    ${builtins.readFile ./read_check.py}
+
     p = "http://primary:8080"
     s = "http://standby:8080"
     password = "a long and decent passphrase"
@@ -96,11 +113,22 @@ pkgs.testers.runNixOSTest {
         return client_cmd(base, "signup", f"probe{next(probe_ids)}@example.test", password)
 
 
+    def mark(node, event):
+        """Marks NODE down (about to be crashed or stopped), up (about to start), cut or heal."""
+        client.succeed(f"echo {node} {event} $(date +%s.%N) >> /tmp/markers")
+
+
     def http_code(path):
         return client.succeed(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {path}").strip()
 
 
     def start_load(base, name):
+        """Fresh voters sign up on BASE (the leader), so the counts the reader sees climb through every
+        switch-over, then set their votes over and over."""
+        cookies[:] = [api(client, base, "signup", f"voter{i}-{name}@example.test", password) for i in range(4)]
+        client.succeed("rm -f /tmp/cookies")
+        for c in cookies:
+            client.succeed(f"printf '%s\\n' '{c}' >> /tmp/cookies")
         client.succeed(
             f"rm -f /tmp/stop-load; ${voteLoad} {base} {show} /tmp/cookies /tmp/songs /tmp/acked-{name}"
             " /tmp/stop-load >/dev/null 2>&1 &"
@@ -144,11 +172,24 @@ pkgs.testers.runNixOSTest {
     songs = api(client, p, "songs", show).splitlines()[:5]
     assert len(songs) >= 4, f"the demo show has fewer than 4 songs: {songs}"
     client.succeed("printf '%s\\n' " + " ".join(songs) + " > /tmp/songs")
-    cookies = [api(client, p, "signup", f"voter{i}@example.test", password) for i in range(4)]
-    client.succeed("rm -f /tmp/cookies")
-    for c in cookies:
-        client.succeed(f"printf '%s\\n' '{c}' >> /tmp/cookies")
+    cookies: list[str] = []
     fan = api(client, p, "signup", "fan@example.test", password)
+
+    # The reader fan votes once, then only reads, on both nodes, until the end.
+    reader = api(client, p, "signup", "reader@example.test", password)
+    reader_votes = sorted([songs[1], songs[3]])
+    for song in reader_votes:
+        api(client, p, "vote-set", reader, show, song)
+    client.wait_until_succeeds(
+        f"test \"$({client_cmd(s, 'my-votes', reader, show)} | sort | paste -sd, -)\" = {','.join(reader_votes)}",
+        timeout=60,
+    )
+    client.succeed("rm -f /tmp/reads /tmp/markers /tmp/refused /tmp/stop-reading; touch /tmp/markers /tmp/refused")
+    for node, base in (("primary", p), ("standby", s)):
+        client.succeed(
+            client_cmd(base, "read-loop", reader, show, node, "/tmp/reads", "/tmp/stop-reading", "100000")
+            + " >/dev/null 2>&1 &"
+        )
 
     with subtest("follow: votes acknowledged by the primary reach the standby, which refuses writes"):
         api(client, p, "vote-set", fan, show, songs[0])
@@ -166,6 +207,7 @@ pkgs.testers.runNixOSTest {
 
     with subtest("kill9: the primary crashes under load; the standby takes over with every acknowledged vote"):
         start_load(p, "kill9")
+        mark("primary", "down")
         primary.crash()
         t0 = time.monotonic()
         stop_load()
@@ -176,6 +218,7 @@ pkgs.testers.runNixOSTest {
         api(client, s, "vote-set", cookies[0], show, songs[1])
 
     with subtest("rejoin: the old primary comes back as a follower"):
+        mark("primary", "up")
         primary.start()
         primary.wait_for_unit("mysetlist.service")
         client.wait_until_succeeds(client_cmd(p, "wait-live", "5"), timeout=120)
@@ -186,6 +229,7 @@ pkgs.testers.runNixOSTest {
 
     with subtest("partition: a cut-off leader steps down and the other node takes over"):
         start_load(s, "partition")
+        mark("standby", "cut")
         standby.block()
         t0 = time.monotonic()
         client.wait_until_succeeds(write_probe(p), timeout=90)
@@ -194,6 +238,7 @@ pkgs.testers.runNixOSTest {
         assert_nothing_lost(p, "partition")
         api(client, p, "vote-set", fan, show, songs[3])
         standby.unblock()
+        mark("standby", "heal")
         # Its lease lapsed while it was cut off, so it must not write, and it follows the new leader.
         client.fail(write_probe(s))
         wait_votes(client, s, show, songs[3], api(client, p, "votes", show, songs[3]))
@@ -210,11 +255,45 @@ pkgs.testers.runNixOSTest {
         assert_nothing_lost(s, "promote")
 
     with subtest("restart: the follower restarts and resumes following from its copy"):
-        primary.succeed("systemctl restart mysetlist.service")
+        mark("primary", "down")
+        primary.succeed("systemctl stop mysetlist.service")
+        mark("primary", "up")
+        primary.succeed("systemctl start mysetlist.service")
         client.wait_until_succeeds(client_cmd(p, "wait-live", "5"), timeout=120)
         primary.succeed("journalctl -u mysetlist.service --since '-2min' | grep -q 'following from it'")
         api(client, s, "vote-set", fan, show, songs[-1])
         wait_votes(client, p, show, songs[-1], api(client, s, "votes", show, songs[-1]))
         client.fail(write_probe(p))
+
+    with subtest("s3-outage: without S3 the leader stops leading, both nodes serve reads; then one leads again"):
+        start_load(s, "s3-outage")
+        s3.block()
+        t0 = time.monotonic()
+        client.wait_until_succeeds(
+            f"test \"$(curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {s}/readyz)\" != 200", timeout=60
+        )
+        stepdown = time.monotonic() - t0
+        client.succeed("sleep 5")  # the outage goes on: both nodes serve reads (the reader checks)
+        s3.unblock()
+        t0 = time.monotonic()
+        client.wait_until_succeeds(f"{write_probe(s)} || {write_probe(p)}", timeout=90)
+        back = time.monotonic() - t0
+        stop_load()
+        leader = s if client.execute(write_probe(s))[0] == 0 else p
+        print(f"RESULT s3-outage: /readyz left 200 after {stepdown:.1f}s; writes again {back:.1f}s after S3 came back")
+        assert_nothing_lost(leader, "s3-outage")
+
+    with subtest("reads: no read went back or was refused a session; every refused write was a clean 503"):
+        client.succeed("touch /tmp/stop-reading")
+        client.wait_until_succeeds("! pgrep -f '[r]ead-loop'", timeout=60)
+        results, problems = check_all(
+            client.succeed("cat /tmp/reads"),
+            client.succeed("cat /tmp/markers"),
+            client.succeed("cat /tmp/refused"),
+            set(reader_votes),
+        )
+        for line in results:
+            print(f"RESULT {line}")
+        assert not problems, "\n".join(problems[:20])
   '';
 }

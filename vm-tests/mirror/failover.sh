@@ -11,9 +11,20 @@
 #              reconnected the old leader refuses writes and follows
 #   promote    `mysetlist promote` on the follower under load: planned switch-over, no write lost
 #   restart    the follower restarts (SIGTERM, start): it resumes from its copy and keeps following
+#   s3-outage  S3 is cut off from both nodes under load: the leader stops leading, both keep serving
+#              reads; after S3 comes back one node leads again with every acknowledged vote
 #
 # "Accepts writes" = a signup through the node succeeds. Loss is checked per (voter, song): every vote
 # a node acknowledged (PUT answered 2xx) must be in the new leader's `my_votes` for that voter.
+#
+# Through all of it a reader on the client reads both nodes over and over (`mysetlist-client
+# read-loop`): a signed-in reader fan's votes (set once at the start) and the ranking, logging every
+# read to reads.log; the script marks each kill, stop, start, cut and reconnect in markers.log; the vote
+# load logs every refused write to refused.log. At the end vm-tests/read_check.py fails the run if, on
+# any node process, a session read was refused (401/403) or returned other votes than the reader fan's,
+# a song's count or x-mysetlist-txid went back, or a write was refused other than with 503 +
+# Retry-After + x-mysetlist-role (a connection failure counts only while the node was down or cut
+# off); it prints each node's longest read-unavailable window while it was up.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"
 
@@ -29,6 +40,7 @@ s=http://standby:8080
 password='a long and decent passphrase'
 export MYSETLIST_REPLICATION__SECRET_ACCESS_KEY=$S3_SECRET_KEY
 TTL=5
+now() { date +%s.%N; }
 
 write_config() { # NAME ROLE
   cat >"$RUN_DIR/$1.toml" <<TOML
@@ -60,15 +72,18 @@ TOML
 write_config primary primary
 write_config standby standby
 declare -A PID=()
+# "NODE EVENT TIME" for the read check: down (about to be killed or stopped), up (about to be started),
+# cut (about to be cut off the network), heal (reconnected).
+mark() { echo "$1 $2 $(now)" >>"$RUN_DIR/markers.log"; }
 start_node() { # NAME [FLAGS...]
   local name=$1
   shift
+  mark "$name" up
   as_host "$name"
   spawn "$name" "$name.log" "${AS_HOST[@]}" "$MYSETLIST" serve --config "$RUN_DIR/$name.toml" "$@"
   PID[$name]=$SPAWNED_PID
 }
 
-now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 result() { printf 'RESULT %s\n' "$*" | tee -a "$RUN_DIR/results.txt"; }
 
@@ -84,11 +99,16 @@ http_code() { on client curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"
 voters=4
 declare -a cookies=()
 LOAD_PIDS=()
-# Each voter sets its votes over and over, on the first of the BASEs that acknowledges, appending
-# "VOTER SONG UNIX_TIME" to ACKED_FILE for every acknowledged vote.
+# Fresh voters sign up on the first BASE (the leader), so that the counts the reader sees climb through
+# every switch-over; each sets its votes over and over, on the first of the BASEs that acknowledges, appending
+# "VOTER SONG UNIX_TIME" to ACKED_FILE for every acknowledged vote and "UNIX_TIME NODE STATUS
+# retry-after=V x-mysetlist-role=V" to refused.log for every refusal (the time the answer came).
 load_start() { # ACKED_FILE BASE [BASE...]
-  local acked=$1 i
+  local acked=$1 i out
   shift
+  for ((i = 0; i < voters; i++)); do
+    cookies[i]=$(client client "$1" signup "voter$i-${acked##*/}@example.test" "$password")
+  done
   rm -f "$RUN_DIR/stop-load"
   : >"$acked"
   LOAD_PIDS=()
@@ -98,10 +118,12 @@ load_start() { # ACKED_FILE BASE [BASE...]
         for song in "${songs[@]}"; do
           [[ -e $RUN_DIR/stop-load ]] && exit 0
           for base in "$@"; do
-            if client client "$base" vote-set "${cookies[$i]}" "$show" "$song" 2>/dev/null; then
+            if out=$(client client "$base" vote-set "${cookies[$i]}" "$show" "$song" 2>&1); then
               echo "$i $song $(now)" >>"$acked"
               break
             fi
+            node=${base#http://}
+            echo "$(now) ${node%%:*} $(tr '\n' ' ' <<<"${out##*answered }")" >>"$RUN_DIR/refused.log"
           done
         done
       done
@@ -144,10 +166,23 @@ show=$(client client "$p" show)
 wait_until 30 client client "$s" show
 mapfile -t songs < <(client client "$p" songs "$show" | head -n 5)
 ((${#songs[@]} >= 4)) || fail "the demo show has fewer than 4 songs"
-for ((i = 0; i < voters; i++)); do
-  cookies[i]=$(client client "$p" signup "voter$i@example.test" "$password")
-done
 fan=$(client client "$p" signup fan@example.test "$password")
+
+# ---- reader: a fan who votes once, then only reads, on both nodes until the end
+reader=$(client client "$p" signup reader@example.test "$password")
+reader_votes=("${songs[1]}" "${songs[3]}")
+for song in "${reader_votes[@]}"; do client client "$p" vote-set "$reader" "$show" "$song"; done
+expected=$(printf '%s\n' "${reader_votes[@]}" | sort | paste -sd, -)
+reader_sees() { [[ $(client client "$1" my-votes "$reader" "$show" | sort | paste -sd, -) == "$expected" ]]; }
+wait_until 30 reader_sees "$s"
+: >"$RUN_DIR/reads.log"
+: >"$RUN_DIR/refused.log"
+READER_PIDS=()
+for node in primary standby; do
+  spawn client "reader-$node.log" "$MIRROR_LIB_DIR/../client.sh" "http://$node:8080" read-loop "$reader" "$show" \
+    "$node" "$RUN_DIR/reads.log" "$RUN_DIR/stop-reading" 100000
+  READER_PIDS+=("$SPAWNED_PID")
+done
 
 # ---------------------------------------------------------------------------------------- follow
 t0=$(now)
@@ -168,6 +203,7 @@ result "follow: a vote acknowledged by the primary was visible on the standby af
 # ---------------------------------------------------------------------------------------- kill9
 load_start "$RUN_DIR/acked-kill9" "$p"
 wait_until 60 acked_at_least "$RUN_DIR/acked-kill9" 20
+mark primary down
 crash primary
 t0=$(now)
 load_stop
@@ -192,6 +228,7 @@ result "rejoin: the old primary came back as a follower (following after $(since
 # ---------------------------------------------------------------------------------------- partition
 load_start "$RUN_DIR/acked-partition" "$s"
 wait_until 60 acked_at_least "$RUN_DIR/acked-partition" 20
+mark standby cut
 block standby
 t0=$(now)
 wait_until 90 accepts_writes "$p"
@@ -202,6 +239,7 @@ result "partition: RTO ${rto}s (lease TTL ${TTL}s), ${acked} acknowledged votes,
 ((lost == 0)) || fail "$lost acknowledged votes lost in the partition"
 client client "$p" vote-set "$fan" "$show" "${songs[3]}"
 unblock standby
+mark standby heal
 ! accepts_writes "$s" || fail "the partitioned leader still accepts writes after its lease lapsed"
 wait_until 60 votes_are "$s" "$show" "${songs[3]}" "$(client client "$p" votes "$show" "${songs[3]}")"
 ! accepts_writes "$s" || fail "the old leader accepts writes"
@@ -226,6 +264,7 @@ result "promote: write downtime ${gap}s (the command took ${switch}s), ${acked} 
 ((lost == 0)) || fail "$lost acknowledged votes lost in the planned switch-over"
 
 # ---------------------------------------------------------------------------------------- restart
+mark primary down
 stop_pid "${PID[primary]}" 20 || fail "the follower did not stop cleanly on SIGTERM"
 logged=$(wc -l <"$RUN_DIR/primary.log")
 t0=$(now)
@@ -237,6 +276,37 @@ wait_until 60 votes_are "$p" "$show" "$song" "$(client client "$s" votes "$show"
 tail -n "+$((logged + 1))" "$RUN_DIR/primary.log" | grep -q 'following from it' || fail "the restarted follower did not resume from its copy"
 ! accepts_writes "$p" || fail "the restarted follower accepts writes"
 result "restart: the follower resumed from its copy and was following again after $(since "$t0")s"
+
+# ---------------------------------------------------------------------------------------- s3-outage
+not_ready() { [[ $(http_code "$1/readyz") != 200 ]]; }
+load_start "$RUN_DIR/acked-s3-outage" "$s" "$p"
+wait_until 60 acked_at_least "$RUN_DIR/acked-s3-outage" 20
+block s3
+t0=$(now)
+wait_until 30 not_ready "$s"
+stepdown=$(since "$t0")
+sleep "$TTL" # the outage goes on: both nodes serve reads (the reader checks) and refuse writes
+unblock s3
+t0=$(now)
+leader=
+# wait_until calls it in this shell, so it sets leader.
+some_node_leads() { if accepts_writes "$s"; then leader=$s; elif accepts_writes "$p"; then leader=$p; else return 1; fi; }
+wait_until 90 some_node_leads
+back=$(since "$t0")
+load_stop
+read -r acked lost < <(count_lost "$leader" "$RUN_DIR/acked-s3-outage")
+result "s3-outage: the leader's /readyz left 200 ${stepdown}s after S3 was cut off; writes accepted again ${back}s after S3 came back (${leader#http://}), ${acked} acknowledged votes, ${lost} lost"
+((lost == 0)) || fail "$lost acknowledged votes lost in the S3 outage"
+
+# ---------------------------------------------------------------------------------------- reads
+touch "$RUN_DIR/stop-reading"
+for pid in "${READER_PIDS[@]}"; do stop_pid "$pid" 10 || true; done
+python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import read_check; sys.exit(read_check.main(sys.argv[2:]))' \
+  "$MIRROR_LIB_DIR/.." "$RUN_DIR/reads.log" "$RUN_DIR/markers.log" "$RUN_DIR/refused.log" "$expected" \
+  >"$RUN_DIR/read-check.out" 2>"$RUN_DIR/read-check.err" || checked=$?
+grep '^RESULT ' "$RUN_DIR/read-check.out" | sed 's/^RESULT //' | while read -r line; do result "$line"; done
+((${checked:-0} == 0)) ||
+  fail "the read and write checks failed ($(wc -l <"$RUN_DIR/read-check.err") lines in read-check.err), first: $(head -n 5 "$RUN_DIR/read-check.err")"
 
 log "PASS failover"
 cat "$RUN_DIR/results.txt" >&2
