@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_job_runs_last_success", include_str!("../../migrations/0003_job_runs_last_success.sql")),
     ("0004_application_id", include_str!("../../migrations/0004_application_id.sql")),
     ("0005_accuracy_needs_votes", include_str!("../../migrations/0005_accuracy_needs_votes.sql")),
+    ("0006_password_resets", include_str!("../../migrations/0006_password_resets.sql")),
 ];
 
 /// `PRAGMA application_id` of a MySetlist database: ASCII "MySL" (set by 0004_application_id.sql).

@@ -13,6 +13,7 @@ pub mod files;
 pub mod insights;
 pub mod jobs;
 pub mod kv;
+pub mod password_resets;
 pub mod search;
 pub mod server_lock;
 pub mod sessions;

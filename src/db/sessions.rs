@@ -61,6 +61,13 @@ pub fn delete_for_user(conn: &Connection, user_id: i64) -> Result<usize, DbError
     Ok(conn.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?.execute([user_id])?)
 }
 
+/// Every session of the user but one (the one that changed the password stays signed in).
+pub fn delete_for_user_except(conn: &Connection, user_id: i64, keep: &[u8]) -> Result<usize, DbError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM sessions WHERE user_id = ?1 AND token_hash != ?2")?
+        .execute(params![user_id, keep])?)
+}
+
 pub fn count_for_user(conn: &Connection, user_id: i64) -> Result<i64, DbError> {
     Ok(conn.prepare_cached("SELECT count(*) FROM sessions WHERE user_id = ?1")?.query_row([user_id], |r| r.get(0))?)
 }

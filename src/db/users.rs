@@ -80,6 +80,14 @@ pub fn set_password(conn: &Connection, id: i64, hash: &str) -> Result<bool, DbEr
     Ok(conn.prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")?.execute(params![id, hash])? == 1)
 }
 
+/// A new display name and email (the email's unique index refuses one another account has).
+pub fn set_profile(conn: &Connection, id: i64, email: &str, display_name: &str) -> Result<bool, DbError> {
+    Ok(conn
+        .prepare_cached("UPDATE users SET email = ?2, display_name = ?3 WHERE id = ?1 AND deleted_at IS NULL")?
+        .execute(params![id, email, display_name])?
+        == 1)
+}
+
 /// Erasure: the row stays only as a tombstone so foreign keys hold; nothing personal remains.
 pub fn erase(conn: &Connection, id: i64, now: i64) -> Result<bool, DbError> {
     let n = conn
@@ -92,6 +100,7 @@ pub fn erase(conn: &Connection, id: i64, now: i64) -> Result<bool, DbError> {
     conn.prepare_cached("UPDATE reports SET reporter_id = NULL WHERE reporter_id = ?1")?.execute([id])?;
     // The songs stay on the shows' lists; who added them goes.
     conn.prepare_cached("UPDATE show_songs SET added_by = NULL WHERE added_by = ?1")?.execute([id])?;
+    conn.prepare_cached("DELETE FROM password_resets WHERE user_id = ?1")?.execute([id])?;
     Ok(n == 1)
 }
 

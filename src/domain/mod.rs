@@ -1,5 +1,6 @@
 //! The rules of MySetlist, independent of HTTP. Each file adds one area's operations to [`Domain`].
 
+mod account;
 pub mod accuracy;
 mod catalog;
 pub mod demo;
@@ -23,6 +24,7 @@ mod votes;
 
 use std::sync::Arc;
 
+pub use account::{PasswordChanged, RESET_LINK_TTL_SECS, ResetLink};
 pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
 // Imports (crate::import) compose these inside their own write transactions.
 pub(crate) use catalog::{parse_status, parse_time, tx};

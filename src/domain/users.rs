@@ -158,15 +158,7 @@ impl Domain {
     /// The password is checked like a sign-in (same limits, same pool): a stolen session must not
     /// become a way to guess the password.
     pub async fn delete_account(&self, user: &CurrentUser, password: &str, ip: IpAddr) -> Result<(), DomainError> {
-        self.limits.password_check(&user.email.to_lowercase(), ip)?;
-        let stored = {
-            let id = user.id;
-            self.db.read(move |c| db::users::by_id(c, id)).await.map_err(DomainError::from)?
-        };
-        let stored = stored.ok_or(DomainError::NotFound("user"))?;
-        if !self.passwords.verify(password.to_owned(), Some(stored.password_hash)).await? {
-            return Err(DomainError::invalid("password", "is wrong"));
-        }
+        self.confirm_password(user, password, "password", ip).await?;
         let id = user.id;
         let now = self.now();
         self.db
@@ -196,7 +188,7 @@ pub enum SignUp {
     AlreadyRegistered,
 }
 
-fn to_current(u: &db::users::User) -> CurrentUser {
+pub(super) fn to_current(u: &db::users::User) -> CurrentUser {
     CurrentUser {
         id: u.id,
         email: u.email.clone(),

@@ -32,9 +32,16 @@
 //!   node ships its state as a full snapshot before accepting anything.
 //! * **Detached**: a stepped-down leader (or a node that could not read the lease at start).
 //!   Its database may hold commits that never reached the bucket. If the lease is still its
-//!   own it reclaims it and ships the backlog; otherwise it re-syncs from the newest snapshot
-//!   and follows. The diverged commits are lost (with `ack = "local"` they may have been
-//!   acknowledged — Litestream's loss bound; with `ack = "replicated"` they were not).
+//!   own it reclaims it and ships the backlog; otherwise it re-syncs and follows. The diverged
+//!   commits are lost (with `ack = "local"` they may have been acknowledged — Litestream's loss
+//!   bound; with `ack = "replicated"` they were not, though this node's readers may have seen
+//!   them while they waited for S3).
+//! * **Re-sync** (a node already serving whose copy cannot simply continue: a healed leader, a
+//!   follower that found a gap): the newest state is rebuilt beside the live file
+//!   (`<db>.resync`) and swapped in with one transaction ([`standby::Applier::replace_with`]),
+//!   and only once it is at least as new as every TXID this node's readers may have seen (the
+//!   served watermark, `Shared::saw`). Until then the node keeps serving its current copy, so
+//!   a reader never sees the node's state go back in time.
 //! * **Planned switch-over** (`mysetlist promote` on the standby, [`promote`]): marks the lease
 //!   `handover_to = <node>`. The leader notices at its next renewal, stops accepting writes,
 //!   waits until everything committed is in S3, and releases the lease with the final TXID;
@@ -46,16 +53,12 @@
 //! `<db>-standby.json` says so ([`standby::Sidecar`]); a node that must follow without one
 //! restores the newest state first (setting the old file aside as `<db>.diverged`).
 //!
-//! ## Metrics
-//! [`Failover::status`] returns a [`FailoverStatus`]; `/metrics` should export:
-//! `mysetlist_failover_leader` (1 on the leader, else 0), `mysetlist_failover_accepting_writes`
-//! (0/1), `mysetlist_failover_txid` (shipped TXID on the leader, applied TXID on a standby),
-//! `mysetlist_failover_term`, `mysetlist_failover_lease_remaining_seconds` (leader),
-//! `mysetlist_failover_seconds_since_apply` (standby), and the counters
-//! `mysetlist_failover_takeovers_total`, `mysetlist_failover_step_downs_total`,
-//! `mysetlist_failover_applied_files_total`, all labelled `node` with the node id.
-//! The readiness check from [`Failover::readiness`] makes `/readyz` answer 200 only on the node
-//! that accepts writes.
+//! ## Status and metrics
+//! [`Failover::status`] returns a [`FailoverStatus`]; `startup`'s failover feed reports it on
+//! `/metrics` as `mysetlist_role{role}`, `mysetlist_failover_is_leader`, `mysetlist_failover_txid`
+//! (the leader's stored TXID, or the TXID a follower's copy holds), `mysetlist_failover_lag_seconds`
+//! (followers) and `mysetlist_failover_lease_errors_total`. The readiness check from
+//! [`Failover::readiness`] makes `/readyz` answer 200 only on the node that accepts writes.
 
 mod boot;
 pub mod controller;

@@ -93,7 +93,7 @@ fn per_user(req: &Request) -> bool {
     if path.starts_with("/assets/") || path == "/favicon.ico" {
         return false;
     }
-    let private_path = ["/account", "/admin", "/api/v1/me", "/api/v1/admin", "/api/v1/auth"]
+    let private_path = ["/account", "/admin", "/reset", "/api/v1/me", "/api/v1/admin", "/api/v1/auth"]
         .iter()
         .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')));
     private_path

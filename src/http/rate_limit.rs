@@ -76,10 +76,13 @@ impl RateLimits {
     fn classify(method: &Method, path: &str) -> Option<Limited> {
         let path = path.trim_end_matches('/');
         match (method, path) {
-            // Every request that verifies a password shares the sign-in limit: sign-in and erasure.
-            (&Method::POST, "/api/v1/auth/login" | "/login" | "/api/v1/me/delete" | "/account/delete") => {
-                Some(Limited::Login)
-            }
+            // Every request that verifies a password shares the sign-in limit: sign-in, erasure, and
+            // profile and password changes.
+            (
+                &Method::POST,
+                "/api/v1/auth/login" | "/login" | "/api/v1/me/delete" | "/account/delete" | "/account/profile"
+                | "/account/password",
+            ) => Some(Limited::Login),
             (&Method::POST, "/api/v1/auth/signup" | "/signup") => Some(Limited::Signup),
             // HEAD reaches the same handler as GET (poem answers it with GET's handler, body dropped).
             (&Method::GET | &Method::HEAD, "/api/v1/search" | "/search") => Some(Limited::Search),

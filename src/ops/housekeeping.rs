@@ -33,6 +33,8 @@ pub async fn complete_finished_shows(domain: &Arc<Domain>) -> Result<usize, Doma
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Purged {
     pub sessions: usize,
+    /// Password reset links past their expiry.
+    pub reset_links: usize,
     pub ip_hashes: usize,
     pub audit_entries: usize,
 }
@@ -52,6 +54,7 @@ pub async fn purge_expired_data(domain: &Arc<Domain>) -> Result<Purged, DomainEr
         .write(move |c| {
             Ok(Purged {
                 sessions: db::sessions::purge(c, now, now.saturating_sub(idle))?,
+                reset_links: db::password_resets::purge(c, now)?,
                 ip_hashes: db::votes::purge_ip_hashes(c, now.saturating_sub(ip))?,
                 audit_entries: db::audit::purge_before(c, now.saturating_sub(audit))?,
             })

@@ -171,6 +171,7 @@ impl Scheduler {
                 if p != housekeeping::Purged::default() {
                     tracing::info!(
                         sessions = p.sessions,
+                        reset_links = p.reset_links,
                         ip_hashes = p.ip_hashes,
                         audit_entries = p.audit_entries,
                         "retention purge"

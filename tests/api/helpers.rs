@@ -145,6 +145,14 @@ impl TestApp {
         rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).expect("open db")
     }
 
+    /// Runs one statement on the database file beside the running app (through SQLite, which
+    /// locks it properly): a test that moves a stored time. Returns the rows changed.
+    pub fn db_write(&self, sql: &str, params: impl rusqlite::Params) -> usize {
+        let c = rusqlite::Connection::open(self.dir.path().join("mysetlist.db")).expect("open db");
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        c.execute(sql, params).expect(sql)
+    }
+
     /// One integer from a query on the database file.
     pub fn count(&self, sql: &str, params: impl rusqlite::Params) -> i64 {
         self.db().query_row(sql, params, |r| r.get(0)).expect(sql)
@@ -225,4 +233,27 @@ pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
         let (k, v) = first.split_once('=')?;
         (k.trim() == "session").then(|| v.to_owned())
     })
+}
+
+/// GETs a page: its status and HTML (a redirect has no HTML).
+pub async fn get_html(c: &reqwest::Client, url: &str) -> (reqwest::StatusCode, String) {
+    let r = c.get(url).send().await.unwrap();
+    let status = r.status();
+    if status != reqwest::StatusCode::SEE_OTHER {
+        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(ct.starts_with("text/html"), "{url}: expected HTML, got {ct}");
+    }
+    (status, r.text().await.unwrap())
+}
+
+/// The page's form token (first hidden `csrf` field).
+pub async fn csrf(c: &reqwest::Client, url: &str) -> String {
+    let (status, html) = get_html(c, url).await;
+    assert_eq!(status, 200, "{url}");
+    form_value(&html, "csrf").unwrap_or_else(|| panic!("{url} has no csrf field"))
+}
+
+/// The Location header of a redirect.
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }

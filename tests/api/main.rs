@@ -5,6 +5,7 @@ mod helpers;
 #[path = "../replicate_support/mod.rs"]
 mod replicate_support;
 
+mod accounts;
 mod auth;
 mod bad_input;
 mod cli;

@@ -2,30 +2,9 @@
 //! Post/Redirect/Get, accounts, admin roles, and the show-page cache for signed-out visitors.
 
 use mysetlist::domain::{CurrentUser, Role, SongInput, VenueInput, Voter};
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 
 use crate::helpers::*;
-
-async fn get_html(c: &Client, url: &str) -> (StatusCode, String) {
-    let r = c.get(url).send().await.unwrap();
-    let status = r.status();
-    if status != StatusCode::SEE_OTHER {
-        let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        assert!(ct.starts_with("text/html"), "{url}: expected HTML, got {ct}");
-    }
-    (status, r.text().await.unwrap())
-}
-
-/// The page's form token (first hidden `csrf` field).
-async fn csrf(c: &Client, url: &str) -> String {
-    let (status, html) = get_html(c, url).await;
-    assert_eq!(status, 200, "{url}");
-    form_value(&html, "csrf").unwrap_or_else(|| panic!("{url} has no csrf field"))
-}
-
-fn location(r: &Response) -> String {
-    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-}
 
 /// Value of a Set-Cookie for `name` on a response, if any.
 fn set_cookie(r: &Response, name: &str) -> Option<String> {
@@ -370,7 +349,11 @@ async fn account_export_sign_out_everywhere_and_delete() {
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
-    assert!(r.text().await.unwrap().contains("password: is wrong"));
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("Password is wrong.") && body.contains(r#"aria-describedby="delete-password-error""#),
+        "{body}"
+    );
     assert!(app.domain().user(user.id).await.unwrap().is_some(), "nothing deleted yet");
     let r = c
         .post(app.url("/account/delete"))

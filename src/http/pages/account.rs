@@ -1,11 +1,13 @@
-//! The account page: profile, followed artists, data export, sign out everywhere, delete account.
+//! The account page: profile, "my votes", followed artists, data export, sign out everywhere,
+//! delete account. Changing the profile and the password is in `account_edit`.
 
 use std::sync::Arc;
 
-use poem::web::{Data, Form};
+use poem::web::{Data, Form, Query};
 use poem::{Response, handler};
 use serde::Deserialize;
 
+use super::form_errors::FormErrors;
 use super::view::{date, local_time};
 use super::{Layout, is_form_error, render, render_with_status, respond};
 use crate::domain::AccountSummary;
@@ -21,7 +23,47 @@ struct AccountTemplate {
     account: AccountSummary,
     member_since: String,
     my_votes: Vec<ShowPicks>,
-    error: Option<String>,
+    forms: AccountForms,
+}
+
+/// The account page's forms as they come back: a notice after a change, a refused form's messages
+/// (next to its fields) and input (never a password).
+#[derive(Default)]
+pub struct AccountForms {
+    pub notice: Option<&'static str>,
+    pub profile: FormErrors,
+    /// The display name and email entered in a refused profile form.
+    pub profile_input: Option<(String, String)>,
+    pub password: FormErrors,
+    pub delete: FormErrors,
+}
+
+impl AccountForms {
+    fn display_name<'a>(&'a self, account: &'a AccountSummary) -> &'a str {
+        self.profile_input.as_ref().map_or(account.display_name.as_str(), |(name, _)| name.as_str())
+    }
+
+    fn email<'a>(&'a self, account: &'a AccountSummary) -> &'a str {
+        self.profile_input.as_ref().map_or(account.email.as_str(), |(_, email)| email.as_str())
+    }
+}
+
+/// `?done=...` after a change: a fixed message per code (nothing from the URL is echoed).
+#[derive(Deserialize, Default)]
+pub struct AccountDone {
+    #[serde(default)]
+    done: String,
+}
+
+impl AccountDone {
+    fn notice(&self) -> Option<&'static str> {
+        match self.done.as_str() {
+            "profile" => Some("Your profile is saved."),
+            "password" => Some("Your password is changed. Every other device was signed out."),
+            "reset" => Some("Your new password is set, and you are signed in."),
+            _ => None,
+        }
+    }
 }
 
 /// "My votes" on one show: the songs picked, and after the show how many were played.
@@ -65,26 +107,36 @@ fn group_picks(picks: &[crate::db::votes::Pick]) -> Vec<ShowPicks> {
     shows.into_iter().map(|(_, s)| s).collect()
 }
 
-async fn page(state: &AppState, visitor: &Visitor, error: Option<AppError>) -> Result<Response, AppError> {
+/// The account page; with `refused`, the status of the error a form came back with.
+pub async fn page(
+    state: &AppState,
+    visitor: &Visitor,
+    forms: AccountForms,
+    refused: Option<poem::http::StatusCode>,
+) -> Result<Response, AppError> {
     let user = visitor.require_user()?;
     let account = state.domain.account(user).await?;
-    let status = error.as_ref().map(AppError::status);
     let t = AccountTemplate {
         layout: Layout::new(visitor),
         member_since: date(account.created_at),
         my_votes: group_picks(&account.picks),
         account,
-        error: error.map(|e| e.public_message()),
+        forms,
     };
-    match status {
+    match refused {
         Some(s) => render_with_status(&t, s),
         None => render(&t),
     }
 }
 
 #[handler]
-pub async fn account_page(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor) -> Response {
-    let result = page(state, &visitor, None).await;
+pub async fn account_page(
+    Data(state): Data<&Arc<AppState>>,
+    Query(done): Query<AccountDone>,
+    mut visitor: Visitor,
+) -> Response {
+    let forms = AccountForms { notice: done.notice(), ..Default::default() };
+    let result = page(state, &visitor, forms, None).await;
     respond(&mut visitor, "/account", result)
 }
 
@@ -135,7 +187,13 @@ pub async fn delete(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, For
                 clear_session_cookie(state, &mut visitor);
                 Ok(see_other("/account/deleted"))
             }
-            Err(e) if is_form_error(&e) => page(state, &visitor, Some(e)).await,
+            Err(e) if is_form_error(&e) => {
+                let forms = AccountForms {
+                    delete: FormErrors::from_error(&e, &[("password", "Password")]),
+                    ..Default::default()
+                };
+                page(state, &visitor, forms, Some(e.status())).await
+            }
             Err(e) => Err(e),
         }
     }

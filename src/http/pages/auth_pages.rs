@@ -59,15 +59,7 @@ impl Refusal {
             "password" => "Password",
             _ => return Self::general(e.public_message()),
         };
-        let mut text = if message.starts_with("is ") || message.starts_with("must ") {
-            format!("{label} {message}")
-        } else {
-            let mut chars = message.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-        };
-        if !text.ends_with('.') {
-            text.push('.');
-        }
+        let text = super::form_errors::sentence(label, message);
         match field.as_str() {
             "email" => Self { email: Some(text), ..Default::default() },
             "display_name" => Self { name: Some(text), ..Default::default() },
@@ -145,7 +137,7 @@ pub struct AuthForm {
     next: String,
 }
 
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     visitor: &mut Visitor,
     user: &crate::domain::CurrentUser,

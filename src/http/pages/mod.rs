@@ -7,13 +7,16 @@
 //! its page again with the message and a 4xx status.
 
 mod account;
+mod account_edit;
 mod admin;
 mod api_docs;
 mod artist;
 mod auth_pages;
+mod form_errors;
 mod home;
 mod import;
 mod privacy;
+mod reset;
 mod search;
 mod setlist_text;
 mod show;
@@ -76,9 +79,12 @@ fn table() -> PageRoutes {
         .at("/signup", get(auth_pages::signup_form).post(auth_pages::signup_submit))
         .at("/logout", post(auth_pages::logout))
         .at("/account", get(account::account_page))
+        .at("/account/profile", post(account_edit::profile))
+        .at("/account/password", post(account_edit::password))
         .at("/account/logout-all", post(account::logout_all))
         .at("/account/delete", post(account::delete))
         .at("/account/deleted", get(account::deleted))
+        .at("/reset/:token", get(reset::reset_form).post(reset::reset_submit))
         .at("/privacy", get(privacy::privacy_page))
         .at("/admin/import", get(import::import_page).post(import::start_import))
         .at("/admin/import/jobs/:id", get(import::job_page))

@@ -43,6 +43,7 @@ pub fn add_routes(r: super::PageRoutes) -> super::PageRoutes {
         .at("/admin/users", get(users::list))
         .at("/admin/users/:id/role", post(users::set_role))
         .at("/admin/users/:id/ban", post(users::set_banned))
+        .at("/admin/users/:id/reset-link", post(users::reset_link))
         .at("/admin/audit", get(users::audit))
 }
 

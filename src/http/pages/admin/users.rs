@@ -111,6 +111,54 @@ pub async fn set_banned(
     respond(&mut visitor, "/admin/users", result)
 }
 
+#[derive(askama::Template)]
+#[template(path = "admin/reset_link.html")]
+struct ResetLinkTemplate {
+    layout: Layout,
+    email: String,
+    url: String,
+    expires: String,
+    notice: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A one-time password reset link for a user, shown once to the admin who hands it over (it works
+/// without a mail server). The page is `no-store` like every admin page.
+#[handler]
+pub async fn reset_link(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    req: &poem::Request,
+    mut visitor: Visitor,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    let result = async {
+        let admin = staff(&visitor, Role::Admin)?;
+        visitor.check_csrf(&form.csrf)?;
+        let link = state.domain.issue_reset_link(&admin, id(&raw)?).await?;
+        // The configured origin; without one (local use) the origin the admin is using.
+        let origin = state.config.allowed_origins.first().cloned().unwrap_or_else(|| {
+            let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            let scheme = if state.https { "https" } else { "http" };
+            format!("{scheme}://{host}")
+        });
+        render(&ResetLinkTemplate {
+            layout: Layout::new(&visitor),
+            email: link.email,
+            url: format!("{origin}/reset/{}", link.token),
+            expires: utc_minute(link.expires_at),
+            notice: None,
+        })
+    }
+    .await;
+    respond(&mut visitor, "/admin/users", result)
+}
+
 pub struct AuditRow {
     pub at: String,
     pub actor: String,
