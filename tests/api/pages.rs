@@ -120,7 +120,26 @@ async fn form_vote_with_a_valid_token_toggles_and_redirects() {
     let (_, html) = get_html(&c, &page).await;
     assert_eq!(shown_votes(&html, song), Some(1));
     let row = &html[html.find(&format!("id=\"song-{song}\"")).unwrap()..];
-    assert!(row[..row.find("</li>").unwrap()].contains("aria-pressed=\"true\""), "the button shows my vote");
+    let row = &row[..row.find("</li>").unwrap()];
+    assert!(row.contains("aria-pressed=\"true\""), "the button shows my vote");
+    // The count is inside the button (after the label, in its accessible name), the share bar is
+    // relative to the song with the most votes (this one).
+    let button = &row[row.find("<button").unwrap()..row.find("</button>").unwrap()];
+    assert!(
+        button.contains(r#"<span class="label">Voted</span>"#) && button.contains(r#"<span class="n">1</span>"#),
+        "{button}"
+    );
+    assert!(row.contains(r#"<meter class="share" min="0" max="1" value="1" aria-hidden="true">"#), "{row}");
+    let other = &html[html.find(&format!("id=\"song-{}\"", seeded.song_ids[0])).unwrap()..];
+    assert!(other[..other.find("</li>").unwrap()].contains(r#"max="1" value="0""#), "an unvoted song's bar is empty");
+    // Signed out: the count stands beside the title, with no button.
+    let (_, anon) = get_html(&app.client(), &page).await;
+    let anon_row = &anon[anon.find(&format!("id=\"song-{song}\"")).unwrap()..];
+    let anon_row = &anon_row[..anon_row.find("</li>").unwrap()];
+    assert!(
+        !anon_row.contains("<button") && anon_row.contains(r#"<span class="votes"><span class="n">1</span>"#),
+        "{anon_row}"
+    );
 
     let r = vote(token).await;
     assert_eq!(r.status(), 303);

@@ -68,6 +68,8 @@ struct ShowTemplate {
     signed_in: bool,
     ranking: Vec<RankRow>,
     total_votes: i64,
+    /// The most votes any song has (at least 1): the share bars are relative to it.
+    top_votes: i64,
     addable: Vec<SongOption>,
     sets: Vec<SetGroup>,
     performed: usize,
@@ -150,6 +152,7 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
             })
             .collect(),
         total_votes: page.ranking.iter().map(|r| r.votes + r.anon_votes).sum(),
+        top_votes: page.ranking.iter().map(|r| r.votes + r.anon_votes).max().unwrap_or(0).max(1),
         addable: page.addable.iter().map(|s| SongOption { id: s.id, title: s.title.clone() }).collect(),
         sets: group_sets(&page.actual, &top_n),
         performed: n,
