@@ -188,6 +188,23 @@ pub fn upcoming(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Show>, Db
     )
 }
 
+/// Upcoming shows matching `condition` (SQL over `s`, `a`, `v`; its parameters start at ?3, after
+/// `now` and `limit`), soonest first.
+pub(super) fn upcoming_where(
+    conn: &Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Show>, DbError> {
+    query(
+        conn,
+        &format!(
+            "{SELECT} WHERE s.starts_at > ?1 AND s.status IN ('upcoming', 'locked') AND {condition} \
+             ORDER BY s.starts_at LIMIT ?2"
+        ),
+        params,
+    )
+}
+
 pub fn recent_past(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
     query(
         conn,

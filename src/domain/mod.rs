@@ -17,6 +17,7 @@ pub mod search;
 mod sessions;
 mod setlists;
 mod shows_read;
+mod spelling;
 pub mod trending;
 mod users;
 pub mod validate;
@@ -32,6 +33,7 @@ pub use error::DomainError;
 pub use page_reads::AccountSummary;
 pub use passwords::PasswordStats;
 pub use ranking::Ranking;
+pub use search::SearchResults;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
 pub(crate) use setlists::{resolve_entries, store_actual};
@@ -105,6 +107,8 @@ pub struct Domain {
     limits: limits::AccountLimits,
     /// Argon2 hashing and verification, bounded (`rate_limit.password_workers`).
     passwords: passwords::PasswordPool,
+    /// The search index's words, for spelling suggestions.
+    vocabulary: spelling::VocabularyCache,
 }
 
 impl Domain {
@@ -130,6 +134,7 @@ impl Domain {
             sessions,
             limits,
             passwords,
+            vocabulary: spelling::VocabularyCache::default(),
         });
         Ok(domain)
     }
@@ -170,6 +175,12 @@ impl Domain {
     pub fn data_changed(&self) {
         self.every_ranking_changed();
         self.sessions.invalidate_all();
+    }
+
+    /// The catalog changed (an artist, song or venue was added, renamed or removed): spelling
+    /// suggestions know its words from the next search on.
+    pub fn catalog_changed(&self) {
+        self.vocabulary.forget();
     }
 
     /// Checks the database accepts a write (for /readyz).
