@@ -17,6 +17,7 @@ pub mod search;
 mod sessions;
 mod setlists;
 mod shows_read;
+mod song_match;
 mod spelling;
 pub mod trending;
 mod users;

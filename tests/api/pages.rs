@@ -174,12 +174,29 @@ async fn form_errors_show_the_page_again_with_a_4xx() {
     // A song of the catalog that is not on the list yet can be added through the form...
     let extra = seeded.song_ids[7];
     let (_, html) = get_html(&c, &page).await;
-    assert!(html.contains(&format!("<option value=\"{extra}\">")));
+    // A type-ahead field: the browser suggests the catalog's titles, the server finds the song.
+    assert!(html.contains(r#"list="add-song-titles""#) && html.contains(r#"<option value="Song 7">"#), "{html}");
     let add = app.url(&format!("/shows/{}/songs", seeded.slug));
-    let r = c.post(&add).form(&[("csrf", token.clone()), ("song_id", extra.to_string())]).send().await.unwrap();
-    assert_eq!(r.status(), 303);
+    let r = c.post(&add).form(&[("csrf", token.clone()), ("title", "song 7".into())]).send().await.unwrap();
+    assert_eq!(
+        (r.status(), location(&r)),
+        (reqwest::StatusCode::SEE_OTHER, format!("/shows/{}#song-{extra}", seeded.slug))
+    );
     let (_, html) = get_html(&c, &page).await;
     assert_eq!(shown_votes(&html, extra), Some(0));
+    // A title that names no song, or several, comes back next to the field.
+    for (typed, says) in
+        [("Song", "songs match “Song”: “Song"), ("a song nobody wrote", "No song called “a song nobody wrote”")]
+    {
+        let r = c.post(&add).form(&[("csrf", token.clone()), ("title", typed.into())]).send().await.unwrap();
+        assert_eq!(r.status(), 422);
+        let body = r.text().await.unwrap();
+        assert!(body.contains(r#"aria-describedby="add-song-error""#) && body.contains(says), "{typed}: {body}");
+    }
+    // The id still works (scripts and older pages).
+    let by_id = seeded.song_ids[6];
+    let r = c.post(&add).form(&[("csrf", token.clone()), ("song_id", by_id.to_string())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
     // ...a song of another artist cannot: the show page comes back with the reason.
     let other = app.seed_show(chrono::Duration::days(5), 1).await;
     let r = c.post(&add).form(&[("csrf", token), ("song_id", other.song_ids[0].to_string())]).send().await.unwrap();

@@ -77,9 +77,9 @@ await runBrowserTest(async (browser, fail) => {
   log(`B's page says: ${await b.locator("#live-note").textContent()}`);
 
   // A song added by A (plain form, A's page reloads) appears on B's page as a new row.
-  const addable = a.locator("#add-song option").first();
-  const addedTitle = (await addable.textContent()).trim();
-  await a.locator("#add-song").selectOption({ index: 0 });
+  // The add-song field is a type-ahead over the catalog (the browser's datalist suggests titles).
+  const addedTitle = await a.locator("#add-song-titles option").first().getAttribute("value");
+  await a.locator("#add-song").fill(addedTitle);
   await Promise.all([a.waitForURL(/#song-\d+$/), a.getByRole("button", { name: "Add", exact: true }).click()]);
   await b.waitForFunction((t) => [...document.querySelectorAll("#ranking li .title")]
     .some((e) => e.firstChild && e.firstChild.textContent === t), addedTitle, { timeout: WAIT });
