@@ -205,6 +205,27 @@ pub(super) fn upcoming_where(
     )
 }
 
+/// Upcoming shows of the artists a user follows, soonest first.
+pub fn upcoming_followed_by(conn: &Connection, user_id: i64, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
+    upcoming_where(
+        conn,
+        "s.artist_id IN (SELECT artist_id FROM follows WHERE user_id = ?3)",
+        params![now, limit, user_id],
+    )
+}
+
+/// Shows a user voted on, upcoming first (soonest first), then past ones (latest first).
+pub fn voted_on_by(conn: &Connection, user_id: i64, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
+    query(
+        conn,
+        &format!(
+            "{SELECT} WHERE s.id IN (SELECT DISTINCT show_id FROM votes WHERE user_id = ?1) \
+             ORDER BY s.starts_at <= ?2, abs(s.starts_at - ?2) LIMIT ?3"
+        ),
+        params![user_id, now, limit],
+    )
+}
+
 pub fn recent_past(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
     query(
         conn,

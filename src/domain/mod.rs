@@ -38,7 +38,7 @@ pub use search::SearchResults;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
 pub(crate) use setlists::{resolve_entries, store_actual};
-pub use shows_read::{ArtistPage, HomePage, ShowPage, VenuePage};
+pub use shows_read::{ArtistPage, ForYou, HomePage, ShowPage, VenuePage};
 pub use users::SignUp;
 pub use votes::{VoteAction, VoteOutcome, Voter};
 

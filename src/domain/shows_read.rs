@@ -17,6 +17,13 @@ pub struct ShowPage {
     pub my_votes: Vec<i64>,
 }
 
+/// The signed-in part of the home page.
+#[derive(Debug, Default)]
+pub struct ForYou {
+    pub followed: Vec<Show>,
+    pub voted: Vec<Show>,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HomePage {
     pub trending: Vec<Show>,
@@ -96,6 +103,19 @@ impl Domain {
         });
         candidates.truncate(6);
         Ok(HomePage { trending: candidates, upcoming, recent })
+    }
+
+    /// What the home page leads with for a signed-in fan: the next shows of the artists they
+    /// follow, and the shows they voted on (upcoming first).
+    pub async fn home_for(&self, user_id: i64) -> Result<ForYou, DomainError> {
+        let now = self.now();
+        let (followed, voted) = self
+            .db
+            .read(move |c| -> Result<_, db::DbError> {
+                Ok((db::shows::upcoming_followed_by(c, user_id, now, 6)?, db::shows::voted_on_by(c, user_id, now, 6)?))
+            })
+            .await?;
+        Ok(ForYou { followed, voted })
     }
 
     pub async fn artist_page(&self, slug: &str, user_id: Option<i64>) -> Result<ArtistPage, DomainError> {

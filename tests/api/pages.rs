@@ -769,3 +769,31 @@ async fn my_votes_are_on_the_show_and_the_account_page_with_how_many_i_called() 
     assert!(account.contains("Song 0 ✓, Song 2") && account.contains("You called 1 of 2."), "{account}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_home_page_leads_with_a_fans_artists_and_the_shows_they_voted_on() {
+    let app = spawn_app().await;
+    let followed = app.seed_show(chrono::Duration::days(4), 3).await;
+    let voted = app.seed_show(chrono::Duration::days(6), 3).await;
+    let elsewhere = app.seed_show(chrono::Duration::days(8), 3).await;
+    let (c, fan) = app.signed_in("home@example.org", Role::User).await;
+    let d = app.domain();
+    d.set_follow(fan.id, followed.artist_id, true).await.unwrap();
+    let voter = Voter::User(fan.clone());
+    d.vote(&voter, voted.show_id, voted.song_ids[0], mysetlist::domain::VoteAction::Set).await.unwrap();
+
+    let (_, home) = get_html(&c, &app.url("/")).await;
+    let section = |id: &str| {
+        let start =
+            home.find(&format!("aria-labelledby=\"{id}\"")).unwrap_or_else(|| panic!("no {id} section: {home}"));
+        home[start..start + home[start..].find("</section>").unwrap()].to_owned()
+    };
+    let (mine, picks) = (section("followed"), section("voted"));
+    assert!(mine.contains(&followed.slug) && !mine.contains(&elsewhere.slug), "{mine}");
+    assert!(picks.contains(&voted.slug) && !picks.contains(&elsewhere.slug), "{picks}");
+    assert!(home.find("id=\"followed\"").unwrap() < home.find("id=\"upcoming\"").unwrap(), "it leads");
+    // Signed out: neither section.
+    let (_, anon) = get_html(&app.client(), &app.url("/")).await;
+    assert!(!anon.contains("id=\"followed\"") && !anon.contains("id=\"voted\""));
+    app.stop().await;
+}
