@@ -226,6 +226,22 @@ pub fn voted_on_by(conn: &Connection, user_id: i64, now: i64, limit: i64) -> Res
     )
 }
 
+/// Shows that started before `ended_before` (so are over), were not cancelled, and have no actual
+/// setlist yet: most recent first, with how many there are in all.
+pub fn ended_without_setlist(conn: &Connection, ended_before: i64, limit: i64) -> Result<(Vec<Show>, i64), DbError> {
+    const WITHOUT: &str = "s.starts_at < ?1 AND s.status != 'cancelled' \
+        AND NOT EXISTS (SELECT 1 FROM setlist_entries e WHERE e.show_id = s.id)";
+    let shows = query(
+        conn,
+        &format!("{SELECT} WHERE {WITHOUT} ORDER BY s.starts_at DESC LIMIT ?2"),
+        params![ended_before, limit],
+    )?;
+    let total = conn
+        .prepare_cached(&format!("SELECT count(*) FROM shows s WHERE {WITHOUT}"))?
+        .query_row([ended_before], |r| r.get(0))?;
+    Ok((shows, total))
+}
+
 pub fn recent_past(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
     query(
         conn,

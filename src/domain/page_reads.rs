@@ -61,9 +61,25 @@ impl Domain {
         self.db.read(db::stats::totals).await.map_err(DomainError::from)
     }
 
+    /// What the admin dashboard lists as needing doing: shows that ended (started more than
+    /// [`SHOW_LENGTH_SECS`] ago) without an actual setlist, the most recent first (at most
+    /// `limit`), and how many there are in all.
+    pub async fn shows_missing_setlists(
+        &self,
+        actor: &CurrentUser,
+        limit: i64,
+    ) -> Result<(Vec<Show>, i64), DomainError> {
+        actor.require(Role::Moderator)?;
+        let ended_before = self.now() - SHOW_LENGTH_SECS;
+        self.db.read(move |c| db::shows::ended_without_setlist(c, ended_before, limit)).await.map_err(DomainError::from)
+    }
+
     /// Every show, newest start first (moderator or admin).
     pub async fn all_shows(&self, actor: &CurrentUser, limit: i64, offset: i64) -> Result<Vec<Show>, DomainError> {
         actor.require(Role::Moderator)?;
         self.db.read(move |c| db::shows::list(c, limit.clamp(1, 500), offset.max(0))).await.map_err(DomainError::from)
     }
 }
+
+/// How long after its start a show counts as over (for "ended without a setlist").
+pub const SHOW_LENGTH_SECS: i64 = 4 * 3600;

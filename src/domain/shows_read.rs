@@ -152,6 +152,18 @@ impl Domain {
         self.db.read(move |c| db::artists::list(c, limit.clamp(1, 500), offset.max(0))).await.map_err(DomainError::from)
     }
 
+    /// An artist already named so (any case): what the admin form warns about before creating.
+    pub async fn artist_named(&self, name: &str) -> Result<Option<Artist>, DomainError> {
+        let name = name.trim().to_owned();
+        self.db.read(move |c| db::artists::by_name(c, &name)).await.map_err(DomainError::from)
+    }
+
+    /// A venue already named so in the same city: what the admin form warns about before creating.
+    pub async fn venue_named(&self, name: &str, city: &str) -> Result<Option<Venue>, DomainError> {
+        let (name, city) = (name.trim().to_owned(), city.trim().to_owned());
+        self.db.read(move |c| db::venues::by_name_city(c, &name, &city)).await.map_err(DomainError::from)
+    }
+
     pub async fn venues(&self, limit: i64, offset: i64) -> Result<Vec<Venue>, DomainError> {
         self.db.read(move |c| db::venues::list(c, limit.clamp(1, 500), offset.max(0))).await.map_err(DomainError::from)
     }

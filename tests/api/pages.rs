@@ -571,9 +571,20 @@ async fn admin_bans_a_user_through_the_form() {
     let token = csrf(&admin, &app.url("/admin/users")).await;
     let (_, list) = get_html(&admin, &app.url("/admin/users")).await;
     assert!(list.contains("troll@example.org"));
+    // Ban asks first: the list links to a confirmation page that names whom; a ban posted without
+    // the confirmation shows that page and changes nothing.
+    let confirm_url = format!("/admin/users/{}/ban", user.id);
+    assert!(list.contains(&format!("href=\"{confirm_url}\"")), "{list}");
+    let (s, confirm) = get_html(&admin, &app.url(&confirm_url)).await;
+    assert_eq!(s, 200);
+    assert!(confirm.contains("Ban troll@example.org") && confirm.contains("signed out everywhere"), "{confirm}");
+    let r = admin.post(app.url(&confirm_url)).form(&[("csrf", token.as_str()), ("banned", "1")]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains(r#"name="confirm" value="yes""#));
+    assert!(app.domain().user(user.id).await.unwrap().is_some(), "not banned without confirmation");
     let r = admin
-        .post(app.url(&format!("/admin/users/{}/ban", user.id)))
-        .form(&[("csrf", token.as_str()), ("banned", "1")])
+        .post(app.url(&confirm_url))
+        .form(&[("csrf", token.as_str()), ("banned", "1"), ("confirm", "yes")])
         .send()
         .await
         .unwrap();
@@ -795,5 +806,58 @@ async fn the_home_page_leads_with_a_fans_artists_and_the_shows_they_voted_on() {
     // Signed out: neither section.
     let (_, anon) = get_html(&app.client(), &app.url("/")).await;
     assert!(!anon.contains("id=\"followed\"") && !anon.contains("id=\"voted\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_admin_dashboard_lists_shows_that_ended_without_a_setlist() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in("todo@example.org", Role::Admin).await;
+    let (_, calm) = get_html(&admin, &app.url("/admin")).await;
+    assert!(calm.contains("Nothing: every show that ended has its setlist"), "{calm}");
+    let ended = app.seed_show(chrono::Duration::hours(-6), 3).await;
+    let running = app.seed_show(chrono::Duration::hours(-1), 3).await;
+    let (_, todo) = get_html(&admin, &app.url("/admin")).await;
+    assert!(todo.contains("1 show ended without a setlist"), "{todo}");
+    assert!(todo.contains(&ended.slug) && !todo.contains(&running.slug), "a show still on is not over: {todo}");
+    // The status pages carry the admin navigation too.
+    for path in ["/admin/status", "/admin/status/technical"] {
+        let (_, page) = get_html(&admin, &app.url(path)).await;
+        assert!(page.contains(r#"<nav class="subnav" aria-label="Admin">"#), "{path}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn creating_an_artist_or_venue_that_exists_warns_first() {
+    let app = spawn_app().await;
+    let (moderator, _) = app.signed_in("dupes@example.org", Role::Moderator).await;
+    let token = csrf(&moderator, &app.url("/admin/artists")).await;
+    let post = |path: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let (c, url, token) = (moderator.clone(), app.url(path), token.clone());
+        async move {
+            let mut form = vec![("csrf", token.as_str().to_owned())];
+            form.extend(fields.into_iter().map(|(k, v)| (k, v.to_owned())));
+            c.post(url).form(&form).send().await.unwrap()
+        }
+    };
+    assert_eq!(post("/admin/artists", vec![("name", "Echo Valley")]).await.status(), 303);
+    let r = post("/admin/artists", vec![("name", "  echo valley "), ("genres", "kept")]).await;
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("an artist named “Echo Valley” exists already (/artists/echo-valley)"), "{body}");
+    assert!(body.contains(r#"name="create_anyway""#) && body.contains(r#"value="kept""#), "{body}");
+    assert_eq!(app.count("SELECT count(*) FROM artists", []), 1, "nothing created on the warning");
+    let r = post("/admin/artists", vec![("name", "Echo Valley"), ("create_anyway", "1")]).await;
+    assert_eq!(r.status(), 303, "a different artist of the same name, on purpose");
+    assert_eq!(app.count("SELECT count(*) FROM artists", []), 2);
+
+    let venue = vec![("name", "Docks"), ("city", "Hamburg"), ("country", "DE"), ("timezone", "Europe/Berlin")];
+    assert_eq!(post("/admin/venues", venue.clone()).await.status(), 303);
+    let r = post("/admin/venues", venue.clone()).await;
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("a venue named “Docks” in Hamburg exists already"));
+    let elsewhere = vec![("name", "Docks"), ("city", "Bremen"), ("country", "DE"), ("timezone", "Europe/Berlin")];
+    assert_eq!(post("/admin/venues", elsewhere).await.status(), 303, "the same name in another city is no duplicate");
     app.stop().await;
 }

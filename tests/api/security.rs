@@ -293,6 +293,7 @@ fn page_access() -> BTreeMap<(&'static str, &'static str), Access> {
         (("POST", "/admin/shows/:id/setlist"), Moderator),
         (("GET", "/admin/users"), Admin),
         (("POST", "/admin/users/:id/role"), Admin),
+        (("GET", "/admin/users/:id/ban"), Admin),
         (("POST", "/admin/users/:id/ban"), Admin),
         (("POST", "/admin/users/:id/reset-link"), Admin),
         (("GET", "/admin/audit"), Admin),

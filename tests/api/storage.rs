@@ -161,9 +161,19 @@ async fn a_full_disk_answers_503_logs_once_and_recovers_when_space_returns() {
     assert!(last_refused, "the disk never filled again");
     let ready = client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
+    // The server's log is read by another thread: wait (bounded) for the lines to arrive.
     let count = |needle: &str| server.lines().iter().filter(|l| l.contains(needle)).count();
-    let (failing, recovered) = (count("the disk refuses writes"), count("the disk accepts writes again"));
-    assert_eq!(failing, recovered + 1, "logged once per state change, not per request");
+    let logged = wait_for(Duration::from_secs(10), || async {
+        let (failing, recovered) = (count("the disk refuses writes"), count("the disk accepts writes again"));
+        (failing >= 1 && failing == recovered + 1).then_some(())
+    })
+    .await;
+    assert!(
+        logged.is_some(),
+        "logged once per state change, not per request: {} failing, {} recovered",
+        count("the disk refuses writes"),
+        count("the disk accepts writes again")
+    );
     assert!(!server.lines().iter().any(|l| l.contains("\"internal error\"")), "no internal errors logged");
 
     // Space returns: the node recovers by itself.
@@ -175,6 +185,10 @@ async fn a_full_disk_answers_503_logs_once_and_recovers_when_space_returns() {
     })
     .await;
     assert!(ready.is_some(), "/readyz recovers");
-    assert!(server.lines().iter().any(|l| l.contains("the disk accepts writes again")));
+    let recovery_logged = wait_for(Duration::from_secs(10), || async {
+        server.lines().iter().any(|l| l.contains("the disk accepts writes again")).then_some(())
+    })
+    .await;
+    assert!(recovery_logged.is_some(), "the recovery is logged");
     server.stop();
 }

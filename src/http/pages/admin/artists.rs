@@ -8,7 +8,7 @@ use poem::{Response, handler};
 use super::forms::{ArtistForm, CsrfForm, SongForm};
 use super::{Done, Refused, finish, form_state, id, refused_or, staff};
 use crate::db::{artists::Artist, songs::Song};
-use crate::domain::Role;
+use crate::domain::{DomainError, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
@@ -48,12 +48,19 @@ pub async fn create(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, For
     let result = async {
         let user = staff(&visitor, Role::Moderator)?;
         visitor.check_csrf(&form.csrf)?;
-        let outcome = state
-            .domain
-            .create_artist(&user, form.input())
-            .await
-            .map(|id| see_other(&format!("/admin/artists/{id}?done=created")))
-            .map_err(AppError::from);
+        let outcome = match state.domain.artist_named(&form.name).await? {
+            Some(same) if form.create_anyway != "1" => Err(AppError::from(DomainError::Conflict(format!(
+                "an artist named “{}” exists already (/artists/{}); tick “Create it anyway” if this is a \
+                 different artist",
+                same.name, same.slug
+            )))),
+            _ => state
+                .domain
+                .create_artist(&user, form.input())
+                .await
+                .map(|id| see_other(&format!("/admin/artists/{id}?done=created")))
+                .map_err(AppError::from),
+        };
         refused_or(outcome, form, |r| list_page(state, &visitor, None, Some(r))).await
     }
     .await;

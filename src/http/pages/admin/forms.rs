@@ -30,6 +30,9 @@ pub struct ArtistForm {
     pub image_url: String,
     #[serde(default)]
     pub genres: String,
+    /// "1": create even though an artist of that name exists (the form warned).
+    #[serde(default)]
+    pub create_anyway: String,
 }
 
 impl ArtistForm {
@@ -41,6 +44,7 @@ impl ArtistForm {
             mbid: a.mbid.clone().unwrap_or_default(),
             image_url: a.image_url.clone().unwrap_or_default(),
             genres: a.genres.clone(),
+            create_anyway: String::new(),
         }
     }
 
@@ -73,6 +77,9 @@ pub struct VenueForm {
     pub latitude: String,
     #[serde(default)]
     pub longitude: String,
+    /// "1": create even though a venue of that name exists in the city (the form warned).
+    #[serde(default)]
+    pub create_anyway: String,
 }
 
 fn optional_number<T: std::str::FromStr>(field: &str, value: &str) -> Result<Option<T>, AppError> {
@@ -94,6 +101,7 @@ impl VenueForm {
             timezone: v.timezone.clone(),
             latitude: v.latitude.map(|l| l.to_string()).unwrap_or_default(),
             longitude: v.longitude.map(|l| l.to_string()).unwrap_or_default(),
+            create_anyway: String::new(),
         }
     }
 

@@ -42,7 +42,7 @@ pub fn add_routes(r: super::PageRoutes) -> super::PageRoutes {
         .at("/admin/shows/:id/setlist", post(shows::set_setlist))
         .at("/admin/users", get(users::list))
         .at("/admin/users/:id/role", post(users::set_role))
-        .at("/admin/users/:id/ban", post(users::set_banned))
+        .at("/admin/users/:id/ban", get(users::confirm_ban).post(users::set_banned))
         .at("/admin/users/:id/reset-link", post(users::reset_link))
         .at("/admin/audit", get(users::audit))
 }
@@ -96,6 +96,9 @@ struct DashboardTemplate {
     is_admin: bool,
     totals: Totals,
     reports: Vec<ReportRow>,
+    /// Shows over without an actual setlist (the most recent few), and how many in all.
+    missing_setlists: Vec<crate::http::pages::view::ShowCard>,
+    missing_setlists_total: i64,
     notice: Option<&'static str>,
 }
 
@@ -105,7 +108,10 @@ async fn dashboard(Data(state): Data<&Arc<AppState>>, Query(done): Query<Done>, 
         let user = staff(&visitor, Role::Moderator)?;
         let totals = state.domain.totals(&user).await?;
         let reports = state.domain.open_reports(&user).await?;
+        let (missing, missing_setlists_total) = state.domain.shows_missing_setlists(&user, 5).await?;
         let t = DashboardTemplate {
+            missing_setlists: missing.iter().map(crate::http::pages::view::ShowCard::from).collect(),
+            missing_setlists_total,
             layout: Layout::new(&visitor),
             is_admin: user.role >= Role::Admin,
             totals,

@@ -7,7 +7,7 @@ use poem::{Response, handler};
 use serde::Deserialize;
 
 use super::{Done, id, staff};
-use crate::domain::Role;
+use crate::domain::{CurrentUser, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
@@ -90,6 +90,49 @@ pub struct BanForm {
     /// "1" bans, anything else unbans.
     #[serde(default)]
     banned: String,
+    /// "yes" once the admin confirmed a ban on the confirmation page.
+    #[serde(default)]
+    confirm: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "admin/ban.html")]
+struct BanTemplate {
+    layout: Layout,
+    id: i64,
+    email: String,
+    display_name: String,
+    notice: Option<&'static str>,
+}
+
+/// A ban signs the user out everywhere and stops them signing in: the admin confirms it on a page
+/// of its own (works without JavaScript), which names whom.
+async fn ban_confirmation(
+    state: &AppState,
+    visitor: &Visitor,
+    admin: &CurrentUser,
+    raw: &str,
+) -> Result<Response, AppError> {
+    let id = id(raw)?;
+    let users = state.domain.list_users(admin, 500, 0).await?;
+    let user = users.into_iter().find(|u| u.id == id).ok_or(AppError::NotFound)?;
+    render(&BanTemplate {
+        layout: Layout::new(visitor),
+        id,
+        email: user.email,
+        display_name: user.display_name,
+        notice: None,
+    })
+}
+
+#[handler]
+pub async fn confirm_ban(Data(state): Data<&Arc<AppState>>, Path(raw): Path<String>, mut visitor: Visitor) -> Response {
+    let result = async {
+        let admin = staff(&visitor, Role::Admin)?;
+        ban_confirmation(state, &visitor, &admin, &raw).await
+    }
+    .await;
+    respond(&mut visitor, "/admin/users", result)
 }
 
 #[handler]
@@ -103,6 +146,9 @@ pub async fn set_banned(
         let admin = staff(&visitor, Role::Admin)?;
         visitor.check_csrf(&form.csrf)?;
         let ban = form.banned == "1";
+        if ban && form.confirm != "yes" {
+            return ban_confirmation(state, &visitor, &admin, &raw).await;
+        }
         state.domain.set_banned(&admin, id(&raw)?, ban).await?;
         let done = if ban { "banned" } else { "unbanned" };
         Ok(see_other(&format!("/admin/users?done={done}#user-{raw}")))

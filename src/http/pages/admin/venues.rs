@@ -8,7 +8,7 @@ use poem::{Response, handler};
 use super::forms::{CsrfForm, VenueForm};
 use super::{Done, Refused, finish, form_state, id, refused_or, staff};
 use crate::db::venues::Venue;
-use crate::domain::Role;
+use crate::domain::{DomainError, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
@@ -48,9 +48,14 @@ pub async fn create(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, For
     let result = async {
         let user = staff(&visitor, Role::Moderator)?;
         visitor.check_csrf(&form.csrf)?;
-        let outcome = match form.input() {
-            Ok(input) => state.domain.create_venue(&user, input).await.map_err(AppError::from),
-            Err(e) => Err(e),
+        let outcome = match (form.input(), state.domain.venue_named(&form.name, &form.city).await?) {
+            (Ok(_), Some(same)) if form.create_anyway != "1" => Err(AppError::from(DomainError::Conflict(format!(
+                "a venue named “{}” in {} exists already (/venues/{}); tick “Create it anyway” if this is a \
+                 different venue",
+                same.name, same.city, same.slug
+            )))),
+            (Ok(input), _) => state.domain.create_venue(&user, input).await.map_err(AppError::from),
+            (Err(e), _) => Err(e),
         }
         .map(|id| see_other(&format!("/admin/venues/{id}?done=created")));
         refused_or(outcome, form, |r| list_page(state, &visitor, None, Some(r))).await
