@@ -38,7 +38,14 @@ pub struct ArtistPage {
     pub past: Vec<Show>,
     pub catalog: Vec<Song>,
     pub followed: bool,
+    /// (title, shows played at) over the last [`LATELY`] shows with a setlist, and how many that is.
+    pub played_lately: (Vec<(String, i64)>, i64),
+    /// (title, votes) over the artist's shows to come.
+    pub most_wanted: Vec<(String, i64)>,
 }
+
+/// The song stats on an artist page look at this many of the latest setlists.
+pub const LATELY: i64 = 4;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct VenuePage {
@@ -128,6 +135,8 @@ impl Domain {
                     upcoming: db::shows::by_artist_upcoming(c, artist.id, now)?,
                     past: db::shows::by_artist_past(c, artist.id, now, 50)?,
                     catalog: db::songs::catalog(c, artist.id)?,
+                    played_lately: db::song_stats::played_lately(c, artist.id, LATELY, 8)?,
+                    most_wanted: db::song_stats::most_wanted(c, artist.id, now, 8)?,
                     followed: match user_id {
                         Some(u) => db::artists::is_followed(c, u, artist.id)?,
                         None => false,

@@ -861,3 +861,35 @@ async fn creating_an_artist_or_venue_that_exists_warns_first() {
     assert_eq!(post("/admin/venues", elsewhere).await.status(), 303, "the same name in another city is no duplicate");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_artist_page_shows_what_was_played_lately_and_what_fans_want() {
+    let app = spawn_app().await;
+    let admin = CurrentUser { id: 0, email: "system".into(), display_name: "system".into(), role: Role::Admin };
+    let d = app.domain();
+    let first = app.seed_show(chrono::Duration::days(-9), 4).await;
+    let show_at = |days: i64| mysetlist::domain::ShowInput {
+        artist_id: first.artist_id,
+        venue_id: first.venue_id,
+        starts_at: (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339(),
+        ..Default::default()
+    };
+    let second = d.create_show(&admin, show_at(-2)).await.unwrap();
+    let upcoming = d.create_show(&admin, show_at(5)).await.unwrap();
+    let entry = |song: usize| mysetlist::domain::ActualEntryInput {
+        title: format!("Song {song}"),
+        song_id: Some(first.song_ids[song]),
+        ..Default::default()
+    };
+    d.set_actual_setlist(&admin, first.show_id, vec![entry(0), entry(1)]).await.unwrap();
+    d.set_actual_setlist(&admin, second, vec![entry(0)]).await.unwrap();
+    let fan = app.user("wants@example.org", Role::User).await;
+    d.vote(&Voter::User(fan), upcoming, first.song_ids[2], mysetlist::domain::VoteAction::Set).await.unwrap();
+
+    let slug = d.show_by_id(first.show_id).await.unwrap().artist_slug;
+    let (_, page) = get_html(&app.client(), &app.url(&format!("/artists/{slug}"))).await;
+    assert!(page.contains("Song 0 <span class=\"muted\">played at 2 of the last 2 shows"), "{page}");
+    assert!(page.contains("Song 1 <span class=\"muted\">played at 1 of the last 2 shows"), "{page}");
+    assert!(page.contains("Song 2 <span class=\"muted\">1 vote for the coming shows"), "{page}");
+    app.stop().await;
+}

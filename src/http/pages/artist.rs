@@ -39,6 +39,11 @@ struct ArtistTemplate {
     song_count: usize,
     followed: bool,
     signed_in: bool,
+    /// "Played at 3 of the last 4 shows": (title, shows), and the number of shows looked at.
+    played_lately: Vec<(String, i64)>,
+    lately_shows: i64,
+    /// Votes over the shows to come: (title, votes).
+    most_wanted: Vec<(String, i64)>,
 }
 
 fn length(seconds: Option<i64>) -> String {
@@ -82,6 +87,9 @@ pub async fn artist_page(
             song_count: page.catalog.len(),
             followed: page.followed,
             signed_in: visitor.user().is_some(),
+            played_lately: page.played_lately.0.clone(),
+            lately_shows: page.played_lately.1,
+            most_wanted: page.most_wanted.clone(),
         };
         render(&t)
     }
