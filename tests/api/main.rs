@@ -26,6 +26,7 @@ mod scheduler;
 mod security;
 mod server_process;
 mod setlist;
+mod sharing;
 
 mod observability;
 mod smoke;

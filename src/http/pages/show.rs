@@ -74,6 +74,7 @@ struct ShowTemplate {
     hits: usize,
     accuracy: Option<f64>,
     setlistfm_url: Option<String>,
+    ticket_url: Option<String>,
     /// The visitor's picks (ranking order), shown once voting has closed.
     my_picks: Vec<String>,
     /// How many of the picks were played, once the actual setlist is in.
@@ -156,6 +157,7 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
         hits,
         accuracy: page.show.accuracy.filter(|_| voted > 0),
         setlistfm_url: page.show.setlistfm_url.clone(),
+        ticket_url: page.show.ticket_url.clone(),
         my_picks,
         called,
         show,
