@@ -182,6 +182,18 @@ pub fn by_artist_between(conn: &Connection, artist_id: i64, from: i64, to: i64) 
     )
 }
 
+/// Shows of the artists a user follows starting at or after `from`, soonest first.
+pub fn followed_from(conn: &Connection, user_id: i64, from: i64, limit: i64) -> Result<Vec<Show>, DbError> {
+    query(
+        conn,
+        &format!(
+            "{SELECT} JOIN follows f ON f.artist_id = s.artist_id WHERE f.user_id = ?1 AND s.starts_at >= ?2
+             ORDER BY s.starts_at LIMIT ?3"
+        ),
+        params![user_id, from, limit],
+    )
+}
+
 /// All shows, newest start first (admin lists).
 pub fn list(conn: &Connection, limit: i64, offset: i64) -> Result<Vec<Show>, DbError> {
     query(conn, &format!("{SELECT} ORDER BY s.starts_at DESC LIMIT ?1 OFFSET ?2"), params![limit, offset])

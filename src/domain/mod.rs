@@ -2,6 +2,7 @@
 
 mod account;
 pub mod accuracy;
+mod calendar;
 mod catalog;
 pub mod demo;
 mod error;
@@ -17,6 +18,7 @@ pub mod search;
 mod sessions;
 mod setlists;
 mod shows_read;
+mod tokens;
 pub mod trending;
 mod users;
 pub mod validate;

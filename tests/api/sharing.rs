@@ -58,3 +58,176 @@ async fn a_ticket_link_must_be_http_or_https_and_shows_on_the_page_and_in_the_js
     assert!(!html.contains(">Tickets</a>"));
     app.stop().await;
 }
+
+/// The calendar lines with folding undone (RFC 5545 3.1), after checking CRLF and 75 octets.
+fn ics_lines(body: &str) -> Vec<String> {
+    assert!(body.ends_with("\r\n"), "{body}");
+    assert!(!body.replace("\r\n", "").contains('\n'), "bare LF in {body}");
+    for l in body.split_terminator("\r\n") {
+        assert!(l.len() <= 75, "{} octets: {l}", l.len());
+    }
+    body.replace("\r\n ", "").split_terminator("\r\n").map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_shows_calendar_file_is_one_escaped_event_in_utc_with_a_stable_uid() {
+    let app = spawn_app_with(&[("MYSETLIST_PUBLIC_URL", "https://vote.example.org")]).await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 2).await;
+    app.db_write("UPDATE venues SET name = 'Bar; Grill, \\ Club' WHERE id = ?1", [seeded.venue_id]);
+    app.db_write("UPDATE shows SET starts_at = 1780336800 WHERE id = ?1", [seeded.show_id]);
+    let c = app.client();
+    let (_, html) = get_html(&c, &app.url(&format!("/shows/{}", seeded.slug))).await;
+    let link = format!("/shows/{}/calendar.ics", seeded.slug);
+    assert!(html.contains(&format!(r#"<a href="{link}">Add to calendar</a>"#)), "{html}");
+
+    let r = c.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/calendar; charset=utf-8");
+    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert_eq!(disposition, format!("attachment; filename=\"{}.ics\"", seeded.slug));
+    let lines = ics_lines(&r.text().await.unwrap());
+    assert_eq!(lines.first().unwrap(), "BEGIN:VCALENDAR");
+    assert_eq!(lines.last().unwrap(), "END:VCALENDAR");
+    assert_eq!(lines.iter().filter(|l| *l == "BEGIN:VEVENT").count(), 1);
+    let uid = format!("UID:show-{}@vote.example.org", seeded.show_id);
+    let url = format!("https://vote.example.org/shows/{}", seeded.slug);
+    for want in [
+        uid.clone(),
+        "DTSTART:20260601T180000Z".into(),
+        "DTEND:20260601T210000Z".into(),
+        "LOCATION:Bar\\; Grill\\, \\\\ Club\\, Berlin".into(),
+        format!("URL:{url}"),
+        format!("DESCRIPTION:Vote on the songs you want to hear: {url}"),
+    ] {
+        assert!(lines.contains(&want), "{want} in {lines:#?}");
+    }
+    let summary = lines.iter().find(|l| l.starts_with("SUMMARY:")).unwrap();
+    assert!(summary.ends_with(" at Bar\\; Grill\\, \\\\ Club"), "{summary}");
+    assert!(lines.iter().any(|l| l.starts_with("DTSTAMP:") && l.ends_with('Z') && l.len() == 24), "{lines:?}");
+    // The UID stays the same in every download.
+    let again = ics_lines(&c.get(app.url(&link)).send().await.unwrap().text().await.unwrap());
+    assert!(again.contains(&uid));
+
+    let r = c.get(app.url("/shows/no-such-show/calendar.ics")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_public_url_the_calendar_file_names_no_host_and_no_url() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 1).await;
+    let r = app.client().get(app.url(&format!("/shows/{}/calendar.ics", seeded.slug))).send().await.unwrap();
+    let lines = ics_lines(&r.text().await.unwrap());
+    assert!(lines.contains(&format!("UID:show-{}@mysetlist", seeded.show_id)), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.starts_with("URL:")), "{lines:?}");
+    app.stop().await;
+}
+
+/// The feed address on the account page after pressing "New link" (shown once).
+async fn new_feed_link(app: &TestApp, c: &reqwest::Client) -> String {
+    let token = csrf(c, &app.url("/account")).await;
+    let r = c.post(app.url("/account/calendar")).form(&[("csrf", token.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    let html = r.text().await.unwrap();
+    let marker = r#"id="calendar-url" class="feed-url" readonly value=""#;
+    let start = html.find(marker).unwrap_or_else(|| panic!("no feed address in {html}")) + marker.len();
+    let url = html[start..start + html[start..].find('"').unwrap()].to_owned();
+    assert!(url.starts_with(&format!("{}/calendar/", app.base)) && url.ends_with(".ics"), "{url}");
+    url
+}
+
+#[tokio::test]
+async fn the_calendar_feed_lists_followed_artists_shows_at_a_secret_address_that_a_new_link_replaces() {
+    let app = spawn_app().await;
+    let followed = app.seed_show(chrono::Duration::days(3), 1).await;
+    let other = app.seed_show(chrono::Duration::days(4), 1).await;
+    let fan = app.user("fan@example.org", Role::User).await;
+    let c = app.session_client(&fan).await;
+    app.domain().set_follow(fan.id, followed.artist_id, true).await.unwrap();
+    // A show of the followed artist from 40 days ago is too old for the feed; 10 days ago is in.
+    let system = mysetlist::domain::CurrentUser {
+        id: 0,
+        email: "system".into(),
+        display_name: "system".into(),
+        role: Role::Admin,
+    };
+    let mut ids = Vec::new();
+    for days_ago in [10, 40] {
+        let input = mysetlist::domain::ShowInput {
+            artist_id: followed.artist_id,
+            venue_id: followed.venue_id,
+            starts_at: (chrono::Utc::now() - chrono::Duration::days(days_ago)).to_rfc3339(),
+            status: "locked".into(),
+            ..Default::default()
+        };
+        ids.push(app.domain().create_show(&system, input).await.unwrap());
+    }
+
+    let (_, html) = get_html(&c, &app.url("/account")).await;
+    assert!(html.contains("You have no feed address yet."), "{html}");
+    let url = new_feed_link(&app, &c).await;
+    assert_eq!(app.count("SELECT count(*) FROM calendar_feeds WHERE user_id = ?1", [fan.id]), 1);
+    let token = url.rsplit('/').next().unwrap().trim_end_matches(".ics").to_owned();
+    let stored: Vec<u8> = app.db().query_row("SELECT token_hash FROM calendar_feeds", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored.len(), 32, "only the SHA-256 is stored");
+    assert!(!String::from_utf8_lossy(&stored).contains(&token));
+
+    // A calendar app: no cookies.
+    let r = reqwest::get(&url).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/calendar; charset=utf-8");
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    let lines = ics_lines(&r.text().await.unwrap());
+    let uids: Vec<&String> = lines.iter().filter(|l| l.starts_with("UID:")).collect();
+    assert_eq!(uids.len(), 2, "{lines:#?}");
+    assert!(lines.contains(&format!("UID:show-{}@mysetlist", ids[0])));
+    assert!(lines.contains(&format!("UID:show-{}@mysetlist", followed.show_id)));
+    assert!(!lines.contains(&format!("UID:show-{}@mysetlist", ids[1])), "older than 30 days");
+    assert!(!lines.contains(&format!("UID:show-{}@mysetlist", other.show_id)), "not followed");
+    assert!(lines.contains(&"X-WR-CALNAME:MySetlist: followed artists".to_owned()));
+
+    // The account page no longer shows the address, only that one exists.
+    let (_, html) = get_html(&c, &app.url("/account")).await;
+    assert!(!html.contains(&token));
+    assert!(html.contains("You have a feed address, made on"), "{html}");
+
+    // Unknown tokens and other file names are 404.
+    for bad in ["/calendar/nope.ics", &format!("/calendar/{token}"), &format!("/calendar/{token}x.ics")] {
+        assert_eq!(reqwest::get(app.url(bad)).await.unwrap().status(), 404, "{bad}");
+    }
+
+    // A new link replaces the old one.
+    let newer = new_feed_link(&app, &c).await;
+    assert_ne!(newer, url);
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 404);
+    assert_eq!(reqwest::get(&newer).await.unwrap().status(), 200);
+    assert_eq!(app.count("SELECT count(*) FROM calendar_feeds", []), 1);
+    let export = ok_json(c.get(app.url("/api/v1/me/export")).send().await.unwrap()).await;
+    assert!(export["calendar_feed"]["created_at"].is_i64(), "{export}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_calendar_feed_needs_the_form_token_and_ends_with_erasure() {
+    let app = spawn_app().await;
+    let (c, fan) = app.signed_in("erase@example.org", Role::User).await;
+    let r = c.post(app.url("/account/calendar")).form(&[("csrf", "wrong")]).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.count("SELECT count(*) FROM calendar_feeds", []), 0);
+
+    let url = new_feed_link(&app, &c).await;
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
+    let token = csrf(&c, &app.url("/account")).await;
+    let r = c
+        .post(app.url("/account/delete"))
+        .form(&[("csrf", token.as_str()), ("password", "correct horse battery")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/account/deleted");
+    assert_eq!(app.count("SELECT count(*) FROM calendar_feeds WHERE user_id = ?1", [fan.id]), 0);
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 404);
+    app.stop().await;
+}
