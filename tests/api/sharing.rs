@@ -231,3 +231,99 @@ async fn the_calendar_feed_needs_the_form_token_and_ends_with_erasure() {
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 404);
     app.stop().await;
 }
+
+/// The `content` of `<meta property|name="{key}">`, if the page has it.
+fn meta<'a>(html: &'a str, key: &str) -> Option<&'a str> {
+    let attr = if key.starts_with("og:") { "property" } else { "name" };
+    let marker = format!(r#"<meta {attr}="{key}" content=""#);
+    let start = html.find(&marker)? + marker.len();
+    Some(&html[start..start + html[start..].find('"')?])
+}
+
+#[tokio::test]
+async fn show_and_artist_pages_carry_escaped_link_previews_with_the_fans_top_picks() {
+    let app = spawn_app_with(&[("MYSETLIST_PUBLIC_URL", "https://vote.example.org")]).await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 4).await;
+    app.db_write("UPDATE artists SET name = 'The \"Quotes\" & <Tags>' WHERE id = ?1", [seeded.artist_id]);
+    app.db_write("UPDATE songs SET title = 'Song <b>0</b>' WHERE id = ?1", [seeded.song_ids[0]]);
+    app.db_write("UPDATE shows SET starts_at = 1938276000 WHERE id = ?1", [seeded.show_id]);
+    let show_url = app.url(&format!("/shows/{}", seeded.slug));
+    let c = app.client();
+
+    // Before any vote: who, where and when (in the venue's zone: 20:00 in Berlin), no picks.
+    let (_, html) = get_html(&c, &show_url).await;
+    let title = "The &#34;Quotes&#34; &#38; &#60;Tags&#62; at Hall";
+    assert!(meta(&html, "og:title").unwrap().starts_with(title), "{html}");
+    let description = meta(&html, "og:description").unwrap();
+    assert!(description.starts_with(title), "{description}");
+    assert!(description.contains(", Berlin · Tue 3 Jun 2031, 20:00 CEST."), "{description}");
+    assert!(!description.contains("top picks"), "{description}");
+    assert_eq!(meta(&html, "og:url"), Some(format!("https://vote.example.org/shows/{}", seeded.slug).as_str()));
+    assert_eq!(meta(&html, "og:type"), Some("website"));
+    assert_eq!(meta(&html, "twitter:card"), Some("summary"));
+    assert_eq!(meta(&html, "og:image"), None, "the artist has no picture");
+    assert!(!html.contains("<Tags>") && !html.contains("<b>0</b>"), "nothing unescaped");
+
+    // Votes: the top three, most votes first.
+    let mut voters = Vec::new();
+    for (i, song) in [(0, 3), (1, 2), (2, 1), (3, 0)].iter().flat_map(|&(s, n)| (0..n).map(move |i| (i, s))) {
+        let email = format!("v{song}-{i}@example.org");
+        voters.push((app.user(&email, Role::User).await, seeded.song_ids[song]));
+    }
+    for (user, song) in &voters {
+        let voter = mysetlist::domain::Voter::User(user.clone());
+        app.domain().toggle_vote(&voter, seeded.show_id, *song).await.unwrap();
+    }
+    let (_, html) = get_html(&c, &show_url).await;
+    let description = meta(&html, "og:description").unwrap();
+    assert!(
+        description.ends_with(" Fans&#39; top picks: Song &#60;b&#62;0&#60;/b&#62;, Song 1, Song 2."),
+        "{description}"
+    );
+
+    // An https picture is used; anything else is left out.
+    let system = mysetlist::domain::CurrentUser {
+        id: 0,
+        email: "system".into(),
+        display_name: "system".into(),
+        role: Role::Admin,
+    };
+    let artist = mysetlist::domain::ArtistInput {
+        name: "The \"Quotes\" & <Tags>".into(),
+        image_url: "https://img.example/band.jpg".into(),
+        ..Default::default()
+    };
+    app.domain().update_artist(&system, seeded.artist_id, artist).await.unwrap();
+    let (_, html) = get_html(&c, &show_url).await;
+    assert_eq!(meta(&html, "og:image"), Some("https://img.example/band.jpg"));
+    let artist_slug: String =
+        app.db().query_row("SELECT slug FROM artists WHERE id = ?1", [seeded.artist_id], |r| r.get(0)).unwrap();
+    let (_, html) = get_html(&c, &app.url(&format!("/artists/{artist_slug}"))).await;
+    assert_eq!(meta(&html, "og:title"), Some("The &#34;Quotes&#34; &#38; &#60;Tags&#62;"));
+    let description = meta(&html, "og:description").unwrap();
+    assert!(description.starts_with("Next show: Hall "), "{description}");
+    assert!(description.contains(", Berlin · Tue 3 Jun 2031, 20:00 CEST."), "{description}");
+    assert_eq!(meta(&html, "og:url"), Some(format!("https://vote.example.org/artists/{artist_slug}").as_str()));
+    assert_eq!(meta(&html, "og:image"), Some("https://img.example/band.jpg"));
+    app.db_write("UPDATE artists SET image_url = 'http://img.example/band.jpg' WHERE id = ?1", [seeded.artist_id]);
+    let (_, html) = get_html(&c, &app.url(&format!("/artists/{artist_slug}"))).await;
+    assert_eq!(meta(&html, "og:image"), None);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_public_url_previews_name_no_address_and_the_share_link_works_without_script() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 1).await;
+    let (_, html) = get_html(&app.client(), &app.url(&format!("/shows/{}", seeded.slug))).await;
+    assert!(meta(&html, "og:title").is_some());
+    assert_eq!(meta(&html, "og:url"), None);
+    // Without JavaScript: a plain link; the share button stays hidden until the script shows it.
+    assert!(html.contains(&format!(r#"<a href="/shows/{}" id="share-link">Link to this show</a>"#, seeded.slug)));
+    assert!(html.contains(r#"<button type="button" class="link" id="share" hidden>"#), "{html}");
+    assert!(html.contains(r#"id="share-status" class="toast" role="status" aria-live="polite""#));
+    // Pages without previews have none.
+    let (_, html) = get_html(&app.client(), &app.url("/privacy")).await;
+    assert_eq!(meta(&html, "og:title"), None);
+    app.stop().await;
+}
