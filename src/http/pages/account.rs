@@ -186,7 +186,7 @@ pub async fn calendar_feed(
         visitor.check_csrf(&form.csrf)?;
         let token = state.domain.new_calendar_feed(&user).await?;
         // The configured origin; without one (local use) the origin the visitor is using.
-        let origin = super::calendar::origin(state).map(str::to_owned).unwrap_or_else(|| {
+        let origin = super::public_origin(state).map(str::to_owned).unwrap_or_else(|| {
             let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
             let scheme = if state.https { "https" } else { "http" };
             format!("{scheme}://{host}")

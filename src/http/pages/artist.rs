@@ -80,7 +80,7 @@ pub async fn artist_page(
         let meta = Meta {
             title: page.artist.name.clone(),
             description: format!("{next} Vote on the songs {} should play.", page.artist.name),
-            url: super::calendar::origin(state).map(|o| format!("{o}/artists/{}", page.artist.slug)),
+            url: super::public_origin(state).map(|o| format!("{o}/artists/{}", page.artist.slug)),
             image: preview_image(page.artist.image_url.as_deref()),
         };
         let t = ArtistTemplate {

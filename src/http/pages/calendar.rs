@@ -10,7 +10,7 @@ use std::sync::Arc;
 use poem::web::{Data, Path};
 use poem::{Response, handler};
 
-use super::respond;
+use super::{public_origin as origin, respond};
 use crate::db::shows::Show;
 use crate::domain::DomainError;
 use crate::error::AppError;
@@ -20,12 +20,6 @@ use crate::http::state::AppState;
 
 /// How long an event lasts in a calendar: the catalog has start times only.
 const SHOW_LENGTH_SECS: i64 = 3 * 3600;
-
-/// The configured origin (`public_url`, else `https://<domain>`); None on a plain local setup, where
-/// absolute links would name whatever Host a request sent.
-pub fn origin(state: &AppState) -> Option<&str> {
-    state.config.allowed_origins.first().map(String::as_str)
-}
 
 /// The calendar event of a show. Its UID stays the same in every download and feed.
 pub fn show_event(show: &Show, origin: Option<&str>) -> ics::Event {

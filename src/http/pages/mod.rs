@@ -169,6 +169,12 @@ pub fn render_with_status<T: askama::Template>(t: &T, status: StatusCode) -> Res
     Ok(r)
 }
 
+/// The configured origin (`public_url`, else `https://<domain>`) for absolute links in link previews
+/// and calendars; None on a plain local setup, where they would name whatever Host a request sent.
+pub fn public_origin(state: &super::state::AppState) -> Option<&str> {
+    state.config.allowed_origins.first().map(String::as_str)
+}
+
 /// `/login?next=<path>`: where signed-out visitors are sent.
 pub fn login_url(next: &str) -> String {
     let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();

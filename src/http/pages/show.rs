@@ -228,7 +228,7 @@ async fn render_show(
     let can_vote = signed_in || anonymous;
     let layout = if can_vote && page.voting_open { Layout::with_csrf(visitor) } else { Layout::new(visitor) };
     let status = error.as_ref().map(AppError::status);
-    let origin = super::calendar::origin(state);
+    let origin = super::public_origin(state);
     let t = build(&page, layout, origin, can_vote, signed_in, error.map(|e| e.public_message()));
     let body =
         Bytes::from(askama::Template::render(&t).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))?);
