@@ -168,7 +168,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let outcome = match Application::build(c, *demo).await {
                 Ok(app) => {
                     // Where to go, on stdout: the one line a newcomer needs (logs go to stderr).
-                    println!("MySetlist is running. Open {}", open_url(app.local_addr(), domain.as_deref()));
+                    let open = open_url(app.local_addr(), domain.as_deref());
+                    println!("MySetlist is running. Open {open}");
+                    if let Some(path) = app.demo_sign_in() {
+                        println!(
+                            "Demo admin ({}): set its password and sign in once at {}{}",
+                            crate::domain::demo::DEMO_ADMIN,
+                            open.trim_end_matches('/'),
+                            path
+                        );
+                    }
                     app.run_until_stopped().await
                 }
                 Err(e) => Err(e),

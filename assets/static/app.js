@@ -1,7 +1,8 @@
 // Progressive enhancement. On every page: countdowns to the end of voting and times in the viewer's
 // zone. On the show page: voting without a reload, the live ranking over server-sent events (rows
-// move only when their rank changes, and keyboard focus stays where it was), and the lock at the
-// start (the page's own timer, or the server's `locked` event when the viewer's clock is wrong).
+// move only when their rank changes, a moved row is highlighted, keyboard focus stays where it was,
+// share bars and the number watching follow along), and the lock at the start (the page's own
+// timer, or the server's `locked` event when the viewer's clock is wrong).
 // Every page works without this script (plain forms, countdowns printed by the server).
 (function () {
   "use strict";
@@ -57,9 +58,9 @@
 
   // Share (show page): the Web Share API where the browser has one, else the address copied to the
   // clipboard with a visible "Link copied". Without either, the plain link stays.
-  var share = document.getElementById("share"), shareLink = document.getElementById("share-link");
+  var shareButton = document.getElementById("share"), shareLink = document.getElementById("share-link");
   var canCopy = navigator.clipboard && navigator.clipboard.writeText;
-  if (share && shareLink && (navigator.share || canCopy)) {
+  if (shareButton && shareLink && (navigator.share || canCopy)) {
     var shared = document.getElementById("share-status"), clear = 0;
     var tell = function (text) {
       if (!shared) return;
@@ -68,8 +69,8 @@
       clear = setTimeout(function () { shared.textContent = ""; }, 4000);
     };
     shareLink.hidden = true;
-    share.hidden = false;
-    share.addEventListener("click", function () {
+    shareButton.hidden = false;
+    shareButton.addEventListener("click", function () {
       var url = shareLink.href;
       if (navigator.share) {
         navigator.share({ title: document.title, url: url }).catch(function () { /* cancelled */ });
@@ -100,27 +101,41 @@
       if (!p) { p = el("p", "error"); p.id = "vote-error"; p.setAttribute("role", "alert"); list.parentNode.insertBefore(p, list); }
       p.textContent = text;
     }
-    function titleOf(li) { var t = li.querySelector(".title"); return t && t.firstChild ? t.firstChild.textContent : ""; }
+    function titleOf(li) { var t = li.querySelector(".title"); return t && t.firstChild ? t.firstChild.textContent.trim() : ""; }
     function setCount(li, votes, anon) {
       var total = votes + anon, n = li.querySelector(".votes .n"), v = li.querySelector(".votes");
       if (n) n.textContent = String(total);
       if (v) { if (anon > 0) v.title = votes + " signed-in, " + anon + " anonymous"; else v.removeAttribute("title"); }
     }
+    // Share bars: relative to the song with the most votes.
+    function setShares() {
+      var top = 1;
+      each("#ranking .votes .n", function (n) { top = Math.max(top, Number(n.textContent) || 0); });
+      Array.prototype.forEach.call(list.children, function (li) {
+        var m = li.querySelector("meter.share"), n = li.querySelector(".votes .n");
+        if (m && n) { m.max = top; m.value = Number(n.textContent) || 0; }
+      });
+    }
     // A row for a song someone else added: same markup as the server renders.
     function newRow(r) {
-      var li = el("li"), title = el("span", "title", r.title), votes = el("span", "votes");
+      var li = el("li"), title = el("span", "title", r.title), votes = el("span", "votes"), share = el("meter", "share");
       li.id = "song-" + r.song_id;
       li.setAttribute("data-song-id", String(r.song_id));
       if (r.album) { title.appendChild(document.createTextNode(" ")); title.appendChild(el("span", "album", r.album)); }
-      votes.appendChild(el("span", "n", "0"));
-      votes.appendChild(el("span", "sr", " votes"));
+      share.min = 0; share.max = 1; share.value = 0;
+      share.setAttribute("aria-hidden", "true");
+      title.appendChild(share);
       li.appendChild(title);
-      li.appendChild(votes);
       if (template && template.content && !locked) {
+        // The count sits in the vote button, as the server renders it.
         var form = template.content.firstElementChild.cloneNode(true);
         form.querySelector("[name=song_id]").value = String(r.song_id);
-        form.querySelector(".sr").textContent = " for " + r.title;
+        form.querySelector(".sr").textContent = " for " + r.title + ",";
         li.appendChild(form);
+      } else {
+        votes.appendChild(el("span", "n", "0"));
+        votes.appendChild(el("span", "sr", " votes"));
+        li.appendChild(votes);
       }
       return li;
     }
@@ -150,11 +165,23 @@
       // In ranking order; a row already in its place is not touched.
       wanted.forEach(function (li, i) { if (list.children[i] !== li) place(li, list.children[i] || null); });
       if (focused && document.activeElement !== focused && list.contains(focused)) focused.focus({ preventScroll: true });
+      highlight(moved);
+      setShares();
       announce(moved, focused);
       var songs = document.getElementById("song-count"), votes = document.getElementById("vote-count");
       if (songs) songs.textContent = String(ranking.length);
       if (votes) votes.textContent = String(total);
     }
+    // A row that changed rank flashes once (no animation with prefers-reduced-motion: the CSS
+    // keeps a still outline for a moment instead).
+    function highlight(moved) {
+      moved.forEach(function (m) {
+        m.li.classList.remove("moved");
+        void m.li.offsetWidth; // restart the animation when it moves again
+        m.li.classList.add("moved");
+      });
+    }
+    list.addEventListener("animationend", function (ev) { ev.target.classList.remove("moved"); });
     // Rank changes, politely: the focused row's first, then up to two more.
     function announce(moved, focused) {
       if (!moved.length) return;
@@ -172,6 +199,9 @@
       var active = document.activeElement, lost = false;
       each("form.vote, form.add-song, #vote-template, #live-note", function (f) {
         if (active && f.contains(active)) lost = true;
+        // The count in a vote button stays, beside the title.
+        var count = f.classList.contains("vote") && f.querySelector(".votes");
+        if (count) f.parentNode.insertBefore(count, f);
         f.parentNode.removeChild(f);
       });
       show.removeAttribute("data-live");
@@ -207,8 +237,9 @@
           return;
         }
         button.setAttribute("aria-pressed", r.body.voted ? "true" : "false");
-        button.firstChild.textContent = r.body.voted ? "Voted" : "Vote";
+        button.querySelector(".label").textContent = r.body.voted ? "Voted" : "Vote";
         setCount(li, r.body.votes, r.body.anon_votes);
+        setShares();
         confirm((r.body.voted ? "Voted for " : "Vote taken back for ") + titleOf(li) + ": " + (r.body.votes + r.body.anon_votes) + " votes.");
       }).catch(function () { button.removeAttribute("aria-disabled"); form.submit(); });
     });
@@ -221,6 +252,11 @@
         if (!locked) show.setAttribute("data-live-state", "connected");
       });
       es.addEventListener("locked", lock);
+      es.addEventListener("watchers", function (ev) {
+        var note = document.getElementById("live-note"), n;
+        try { n = JSON.parse(ev.data).watchers; } catch (e) { return; }
+        if (note && typeof n === "number") note.textContent = " · live, " + n + " watching";
+      });
       es.addEventListener("error", function () { if (!locked) show.setAttribute("data-live-state", "reconnecting"); });
       window.addEventListener("pagehide", function () { es.close(); });
     }

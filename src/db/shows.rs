@@ -209,6 +209,44 @@ pub fn upcoming(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Show>, Db
     )
 }
 
+/// Upcoming shows matching `condition` (SQL over `s`, `a`, `v`; its parameters start at ?3, after
+/// `now` and `limit`), soonest first.
+pub(super) fn upcoming_where(
+    conn: &Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Show>, DbError> {
+    query(
+        conn,
+        &format!(
+            "{SELECT} WHERE s.starts_at > ?1 AND s.status IN ('upcoming', 'locked') AND {condition} \
+             ORDER BY s.starts_at LIMIT ?2"
+        ),
+        params,
+    )
+}
+
+/// Upcoming shows of the artists a user follows, soonest first.
+pub fn upcoming_followed_by(conn: &Connection, user_id: i64, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
+    upcoming_where(
+        conn,
+        "s.artist_id IN (SELECT artist_id FROM follows WHERE user_id = ?3)",
+        params![now, limit, user_id],
+    )
+}
+
+/// Shows a user voted on, upcoming first (soonest first), then past ones (latest first).
+pub fn voted_on_by(conn: &Connection, user_id: i64, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
+    query(
+        conn,
+        &format!(
+            "{SELECT} WHERE s.id IN (SELECT DISTINCT show_id FROM votes WHERE user_id = ?1) \
+             ORDER BY s.starts_at <= ?2, abs(s.starts_at - ?2) LIMIT ?3"
+        ),
+        params![user_id, now, limit],
+    )
+}
+
 pub fn recent_past(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Show>, DbError> {
     query(
         conn,

@@ -128,6 +128,18 @@ pub fn ranking(conn: &Connection, show_id: i64) -> Result<Option<Vec<RankedSong>
     Ok(show_exists.then_some(songs))
 }
 
+/// The songs of a show's artist not yet on its list, by title (at most 500).
+pub fn addable_to_show(conn: &Connection, show_id: i64) -> Result<Vec<Song>, DbError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM songs
+         WHERE artist_id = (SELECT artist_id FROM shows WHERE id = ?1)
+           AND id NOT IN (SELECT song_id FROM show_songs WHERE show_id = ?1)
+         ORDER BY title COLLATE NOCASE LIMIT 500"
+    ))?;
+    let rows = stmt.query_map([show_id], from_row)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// Adds a song to a show's list; false if it was already there.
 pub fn add_to_show(
     conn: &Connection,

@@ -255,7 +255,9 @@ impl Domain {
         actor.require(Role::Moderator)?;
         let a = input.validate()?;
         let (actor_id, now) = (actor.id, self.now());
-        self.db.write(move |c| tx::create_artist(c, a, Some(actor_id), now)).await
+        let id = self.db.write(move |c| tx::create_artist(c, a, Some(actor_id), now)).await?;
+        self.catalog_changed();
+        Ok(id)
     }
 
     pub async fn update_artist(&self, actor: &CurrentUser, id: i64, input: ArtistInput) -> Result<(), DomainError> {
@@ -295,7 +297,9 @@ impl Domain {
         actor.require(Role::Moderator)?;
         let v = input.validate()?;
         let (actor_id, now) = (actor.id, self.now());
-        self.db.write(move |c| tx::create_venue(c, v, Some(actor_id), now)).await
+        let id = self.db.write(move |c| tx::create_venue(c, v, Some(actor_id), now)).await?;
+        self.catalog_changed();
+        Ok(id)
     }
 
     pub async fn update_venue(&self, actor: &CurrentUser, id: i64, input: VenueInput) -> Result<(), DomainError> {
@@ -342,7 +346,9 @@ impl Domain {
         actor.require(Role::Moderator)?;
         let s = input.validate(artist_id)?;
         let (actor_id, now) = (actor.id, self.now());
-        self.db.write(move |c| tx::create_song(c, s, Some(actor_id), now)).await
+        let id = self.db.write(move |c| tx::create_song(c, s, Some(actor_id), now)).await?;
+        self.catalog_changed();
+        Ok(id)
     }
 
     pub async fn update_song(&self, actor: &CurrentUser, id: i64, input: SongInput) -> Result<(), DomainError> {

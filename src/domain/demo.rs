@@ -80,7 +80,27 @@ impl Domain {
         let now = self.now();
         self.db.write(move |c| load(c, now)).await
     }
+
+    /// `serve --demo`: the demo admin (made on first use, with no password) and a one-time link that
+    /// sets its password and signs in, so voting and the admin pages can be tried at once.
+    pub async fn demo_admin_link(&self) -> Result<super::ResetLink, DomainError> {
+        let now = self.now();
+        let id = self
+            .db
+            .write(move |c| -> Result<i64, DomainError> {
+                match db::users::by_email(c, DEMO_ADMIN)? {
+                    Some(u) => Ok(u.id),
+                    None => Ok(db::users::insert(c, DEMO_ADMIN, "Demo admin", "", "admin", now)?),
+                }
+            })
+            .await?;
+        let admin = self.user(id).await?.ok_or(DomainError::NotFound("demo admin"))?;
+        self.issue_reset_link(&admin, id).await
+    }
 }
+
+/// The demo admin's address (`.invalid`: never a real mailbox).
+pub const DEMO_ADMIN: &str = "admin@demo.invalid";
 
 fn load(c: &Connection, now: i64) -> Result<bool, DomainError> {
     let existing: i64 = c.query_row("SELECT count(*) FROM artists", [], |r| r.get(0)).map_err(db::DbError::from)?;

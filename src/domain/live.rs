@@ -1,6 +1,8 @@
 //! Live rankings: one broadcast channel per watched show. A vote marks the show dirty; within
 //! [`COALESCE`] one ranking is read and serialized once, and the same bytes go to every watcher.
-//! Under heavy voting a show therefore publishes at most 1/COALESCE messages per second.
+//! Under heavy voting a show therefore publishes at most 1/COALESCE messages per second. How many
+//! are watching goes out the same way when watchers come and go, at most once per
+//! [`WATCHERS_COALESCE`] (a crowd arriving at once costs one message, not one per arrival).
 //!
 //! Messages are shared ([`RankingUpdate`] behind an `Arc`): a watcher's clone is a reference count,
 //! so fanning one ranking out to 10,000 watchers copies nothing, and the transport frames each
@@ -18,20 +20,44 @@ use super::Domain;
 use super::{DomainError, Ranking};
 
 pub const COALESCE: Duration = Duration::from_millis(25);
+pub const WATCHERS_COALESCE: Duration = Duration::from_secs(1);
 /// Messages a slow watcher may lag behind before it skips to the newest ranking.
 const CHANNEL_DEPTH: usize = 16;
 
-/// One ranking as every watcher receives it.
+/// What a live message says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// `{"show_id":..,"ranking":[..]}`
+    Ranking,
+    /// `{"show_id":..,"watchers":N}`
+    Watchers,
+}
+
+impl LiveEvent {
+    /// The event's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            LiveEvent::Ranking => "ranking",
+            LiveEvent::Watchers => "watchers",
+        }
+    }
+}
+
+/// One message as every watcher receives it.
 #[derive(Debug)]
 pub struct RankingUpdate {
-    /// `{"show_id":..,"ranking":[..]}`
+    pub event: LiveEvent,
     pub json: Bytes,
     framed: OnceLock<Bytes>,
 }
 
 impl RankingUpdate {
     pub fn new(json: Bytes) -> Arc<Self> {
-        Arc::new(Self { json, framed: OnceLock::new() })
+        Self::of(LiveEvent::Ranking, json)
+    }
+
+    pub fn of(event: LiveEvent, json: Bytes) -> Arc<Self> {
+        Arc::new(Self { event, json, framed: OnceLock::new() })
     }
 
     /// The message in a transport's framing, built by the first watcher that sends it and shared by
@@ -44,11 +70,12 @@ impl RankingUpdate {
 struct Channel {
     tx: broadcast::Sender<Arc<RankingUpdate>>,
     pending: bool,
+    watchers_pending: bool,
 }
 
 pub struct Hub {
     domain: Weak<Domain>,
-    channels: Arc<Mutex<HashMap<i64, Channel>>>,
+    channels: Channels,
 }
 
 impl Hub {
@@ -56,13 +83,25 @@ impl Hub {
         Self { domain, channels: Arc::new(Mutex::new(HashMap::new())) }
     }
 
-    /// Watch a show's ranking. Each message is a JSON document `{"show_id":..,"ranking":[..]}`.
-    pub fn subscribe(&self, show_id: i64) -> broadcast::Receiver<Arc<RankingUpdate>> {
-        let mut channels = self.channels.lock();
-        let ch = channels
-            .entry(show_id)
-            .or_insert_with(|| Channel { tx: broadcast::channel(CHANNEL_DEPTH).0, pending: false });
-        ch.tx.subscribe()
+    /// Watch a show's ranking (and how many watch it). Keep the [`Watching`] for as long as the
+    /// receiver: dropping it tells the other watchers that one left.
+    pub fn subscribe(&self, show_id: i64) -> (broadcast::Receiver<Arc<RankingUpdate>>, Watching) {
+        let rx = {
+            let mut channels = self.channels.lock();
+            let ch = channels.entry(show_id).or_insert_with(|| Channel {
+                tx: broadcast::channel(CHANNEL_DEPTH).0,
+                pending: false,
+                watchers_pending: false,
+            });
+            ch.tx.subscribe()
+        };
+        publish_watchers(&self.channels, show_id);
+        (rx, Watching { channels: Arc::downgrade(&self.channels), show_id })
+    }
+
+    /// How many watch a show now.
+    pub fn watchers_of(&self, show_id: i64) -> usize {
+        self.channels.lock().get(&show_id).map_or(0, |c| c.tx.receiver_count())
     }
 
     /// Live connections across all shows (for /metrics).
@@ -113,6 +152,59 @@ impl Hub {
             }
         });
     }
+}
+
+type Channels = Arc<Mutex<HashMap<i64, Channel>>>;
+
+/// A watcher's place in a show's audience; dropping it (the stream ended) counts it out.
+pub struct Watching {
+    channels: Weak<Mutex<HashMap<i64, Channel>>>,
+    show_id: i64,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if let Some(channels) = self.channels.upgrade() {
+            publish_watchers(&channels, self.show_id);
+        }
+    }
+}
+
+/// Sends the show's watcher count once [`WATCHERS_COALESCE`] has passed (one message for every
+/// arrival and departure in that time; none when nobody is left to tell).
+fn publish_watchers(channels: &Channels, show_id: i64) {
+    {
+        let mut channels = channels.lock();
+        let Some(ch) = channels.get_mut(&show_id) else { return };
+        if ch.watchers_pending {
+            return;
+        }
+        ch.watchers_pending = true;
+    }
+    let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+    let channels = Arc::downgrade(channels);
+    rt.spawn(async move {
+        tokio::time::sleep(WATCHERS_COALESCE).await;
+        let Some(channels) = channels.upgrade() else { return };
+        let mut channels = channels.lock();
+        let Some(ch) = channels.get_mut(&show_id) else { return };
+        ch.watchers_pending = false;
+        match ch.tx.receiver_count() {
+            0 => {
+                if !ch.pending {
+                    channels.remove(&show_id);
+                }
+            }
+            n => {
+                let _ = ch.tx.send(RankingUpdate::of(LiveEvent::Watchers, watchers_message(show_id, n)));
+            }
+        }
+    });
+}
+
+/// The JSON document of a `watchers` event: `{"show_id":..,"watchers":N}`.
+pub fn watchers_message(show_id: i64, watchers: usize) -> Bytes {
+    Bytes::from(format!("{{\"show_id\":{show_id},\"watchers\":{watchers}}}"))
 }
 
 impl Domain {

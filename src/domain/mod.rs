@@ -18,6 +18,8 @@ pub mod search;
 mod sessions;
 mod setlists;
 mod shows_read;
+mod song_match;
+mod spelling;
 mod tokens;
 pub mod trending;
 mod users;
@@ -34,10 +36,11 @@ pub use error::DomainError;
 pub use page_reads::AccountSummary;
 pub use passwords::PasswordStats;
 pub use ranking::Ranking;
+pub use search::SearchResults;
 pub use sessions::{NewSession, Session};
 pub use setlists::ActualEntryInput;
 pub(crate) use setlists::{resolve_entries, store_actual};
-pub use shows_read::{ArtistPage, HomePage, ShowPage, VenuePage};
+pub use shows_read::{ArtistPage, ForYou, HomePage, ShowPage, VenuePage};
 pub use users::SignUp;
 pub use votes::{VoteAction, VoteOutcome, Voter};
 
@@ -107,6 +110,8 @@ pub struct Domain {
     limits: limits::AccountLimits,
     /// Argon2 hashing and verification, bounded (`rate_limit.password_workers`).
     passwords: passwords::PasswordPool,
+    /// The search index's words, for spelling suggestions.
+    vocabulary: spelling::VocabularyCache,
 }
 
 impl Domain {
@@ -132,6 +137,7 @@ impl Domain {
             sessions,
             limits,
             passwords,
+            vocabulary: spelling::VocabularyCache::default(),
         });
         Ok(domain)
     }
@@ -172,6 +178,12 @@ impl Domain {
     pub fn data_changed(&self) {
         self.every_ranking_changed();
         self.sessions.invalidate_all();
+    }
+
+    /// The catalog changed (an artist, song or venue was added, renamed or removed): spelling
+    /// suggestions know its words from the next search on.
+    pub fn catalog_changed(&self) {
+        self.vocabulary.forget();
     }
 
     /// Checks the database accepts a write (for /readyz).

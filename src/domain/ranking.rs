@@ -80,6 +80,8 @@ impl Domain {
             self.rankings.invalidate_all();
         }
         self.hub.publish_all();
+        // Renames and deletions of artists, songs and venues come through here too.
+        self.catalog_changed();
     }
 
     /// The show's ranking (or the show itself) changed: drop the cached copy and tell live watchers.

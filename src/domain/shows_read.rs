@@ -17,6 +17,13 @@ pub struct ShowPage {
     pub my_votes: Vec<i64>,
 }
 
+/// The signed-in part of the home page.
+#[derive(Debug, Default)]
+pub struct ForYou {
+    pub followed: Vec<Show>,
+    pub voted: Vec<Show>,
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HomePage {
     pub trending: Vec<Show>,
@@ -59,33 +66,12 @@ impl Domain {
             _ => None,
         };
         let now = self.now();
-        let (show_id, artist_id) = (show.id, show.artist_id);
+        let show_id = show.id;
         let open = voting_open(&show, now);
         let (addable, actual, my_votes) = self
             .db
             .read(move |c| -> Result<_, db::DbError> {
-                let addable = if open {
-                    c.prepare_cached(
-                        "SELECT id, artist_id, title, album, duration_s, is_live, is_remix, popularity FROM songs
-                         WHERE artist_id = ?1 AND id NOT IN (SELECT song_id FROM show_songs WHERE show_id = ?2)
-                         ORDER BY title COLLATE NOCASE LIMIT 500",
-                    )?
-                    .query_map([artist_id, show_id], |r| {
-                        Ok(Song {
-                            id: r.get(0)?,
-                            artist_id: r.get(1)?,
-                            title: r.get(2)?,
-                            album: r.get(3)?,
-                            duration_s: r.get(4)?,
-                            is_live: r.get(5)?,
-                            is_remix: r.get(6)?,
-                            popularity: r.get(7)?,
-                        })
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?
-                } else {
-                    Vec::new()
-                };
+                let addable = if open { db::songs::addable_to_show(c, show_id)? } else { Vec::new() };
                 let actual = db::setlists::actual(c, show_id)?;
                 let my_votes = match &voter_key {
                     Some(k) => db::votes::voted_songs(c, show_id, k)?,
@@ -117,6 +103,19 @@ impl Domain {
         });
         candidates.truncate(6);
         Ok(HomePage { trending: candidates, upcoming, recent })
+    }
+
+    /// What the home page leads with for a signed-in fan: the next shows of the artists they
+    /// follow, and the shows they voted on (upcoming first).
+    pub async fn home_for(&self, user_id: i64) -> Result<ForYou, DomainError> {
+        let now = self.now();
+        let (followed, voted) = self
+            .db
+            .read(move |c| -> Result<_, db::DbError> {
+                Ok((db::shows::upcoming_followed_by(c, user_id, now, 6)?, db::shows::voted_on_by(c, user_id, now, 6)?))
+            })
+            .await?;
+        Ok(ForYou { followed, voted })
     }
 
     pub async fn artist_page(&self, slug: &str, user_id: Option<i64>) -> Result<ArtistPage, DomainError> {

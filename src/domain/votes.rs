@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use super::{CurrentUser, Domain, DomainError, trending};
+use super::{CurrentUser, Domain, DomainError, trending, validate};
 use crate::db;
 
 /// Who votes.
@@ -135,6 +135,15 @@ impl Domain {
     }
 
     /// A fan adds a song from the artist's catalog to the show's list.
+    /// The song of the show's artist, not yet on its list, that `typed` names: the one whose title
+    /// it is (any case), else the only one whose title contains it. Otherwise a message (next to
+    /// the field `title`) that suggests the closest title, or lists the ones that match.
+    pub async fn addable_song_named(&self, show_id: i64, typed: &str) -> Result<i64, DomainError> {
+        let typed = validate::text("title", typed, 200)?;
+        let songs = self.db.read(move |c| db::songs::addable_to_show(c, show_id)).await?;
+        super::song_match::pick(&songs, &typed)
+    }
+
     pub async fn add_song_to_show(&self, user: &CurrentUser, show_id: i64, song_id: i64) -> Result<bool, DomainError> {
         let uid = user.id;
         let added = self

@@ -1,5 +1,7 @@
 //! Live ranking over server-sent events: `GET /shows/{id}/live`. The first event is the current
-//! ranking; after that one event per (coalesced) change. A watcher that falls behind skips to the
+//! ranking, the second how many watch the show (`watchers`, `{"show_id":..,"watchers":N}`, sent
+//! again at most once a second as watchers come and go); after that one event per (coalesced)
+//! change. A watcher that falls behind skips to the
 //! newest ranking instead of queueing. When voting closes (the show's start time) every watcher
 //! gets one `locked` event, `{"show_id":..}`, at once if it connected after the start: an open page
 //! turns itself read-only without waiting for the viewer's clock, which may be wrong.
@@ -22,7 +24,7 @@ use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
 use super::client_ip::client_ip;
 use super::state::AppState;
-use crate::domain::live::{RankingUpdate, locked_message, ranking_message};
+use crate::domain::live::{LiveEvent, RankingUpdate, locked_message, ranking_message, watchers_message};
 use crate::error::AppError;
 
 /// Comment lines keep proxies, browsers and our own idle timeout (`http.idle_timeout`, at least
@@ -33,10 +35,10 @@ fn keep_alive_interval(idle_timeout: Duration) -> Duration {
     KEEP_ALIVE.min(idle_timeout / 3).max(Duration::from_millis(100))
 }
 
-/// One `ranking` event: `event: ranking`, the JSON on one `data:` line (serde_json's compact output
-/// has no newlines), and the blank line that ends the event.
-fn ranking_event(json: &[u8]) -> Bytes {
-    framed_event(b"event: ranking\ndata: ", json)
+/// One event: `event: <name>`, the JSON on one `data:` line (serde_json's compact output has no
+/// newlines), and the blank line that ends the event.
+fn live_event(event: LiveEvent, json: &[u8]) -> Bytes {
+    framed_event(format!("event: {}\ndata: ", event.name()).as_bytes(), json)
 }
 
 fn framed_event(head: &[u8], json: &[u8]) -> Bytes {
@@ -63,12 +65,15 @@ pub async fn ranking_stream(
     let lock_in = domain.voting_closes_in(&show);
     // Subscribe before reading the current ranking so no change can fall in between (a cache hit
     // unless a vote came in since).
-    let updates = domain.hub.subscribe(show_id);
+    let (updates, watching) = domain.hub.subscribe(show_id);
     let ranking = domain.ranking(show_id).await?;
-    let first = ranking_event(&ranking_message(show_id, &ranking));
+    let first = live_event(LiveEvent::Ranking, &ranking_message(show_id, &ranking));
+    let audience = live_event(LiveEvent::Watchers, &watchers_message(show_id, domain.hub.watchers_of(show_id)));
     // Lagged (the only error): the next message carries the full newest ranking anyway.
     let live = BroadcastStream::new(updates).filter_map(
-        |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| async move { m.ok().map(|u| u.framed(ranking_event)) },
+        |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| async move {
+            m.ok().map(|u| u.framed(|json| live_event(u.event, json)))
+        },
     );
     // A timer per watcher (a tokio timer-wheel entry, no task): the event goes out at the start
     // even when nobody votes, and never twice.
@@ -76,13 +81,13 @@ pub async fn ranking_stream(
         tokio::time::sleep(lock_in).await;
         framed_event(b"event: locked\ndata: ", &locked_message(show_id))
     });
-    let events = stream::once(async move { first }).chain(stream::select(live, locked)).map(Ok::<_, std::io::Error>);
+    let events = stream::iter([first, audience]).chain(stream::select(live, locked)).map(Ok::<_, std::io::Error>);
     let every = keep_alive_interval(state.config.settings.http.idle_timeout);
     let start = tokio::time::Instant::now() + every;
     let keep_alive =
         IntervalStream::new(tokio::time::interval_at(start, every)).map(|_| Ok(Bytes::from_static(b":\n\n")));
     let body = stream::select(events, keep_alive).map(move |chunk| {
-        let _held = &slot;
+        let _held = (&slot, &watching);
         chunk
     });
     Ok(Response::builder()

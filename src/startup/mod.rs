@@ -38,6 +38,8 @@ pub struct Application {
     scheduler: SchedulerHandle,
     /// Whether this node is primary: the scheduler runs jobs only while it is true.
     primary: watch::Sender<bool>,
+    /// With `--demo`: the path of a one-time link that sets the demo admin's password and signs in.
+    demo_sign_in: Option<String>,
     /// The daily quick_check, stopped with the server (it holds the database).
     integrity_checks: tokio::task::JoinHandle<()>,
     /// Held until the server has stopped: one server per database, visible to commands beside it.
@@ -115,11 +117,16 @@ impl Application {
         if let Some(f) = &failover {
             failover_feed::follow_leadership(f, &primary);
         }
+        let mut demo_sign_in = None;
         if demo {
             if failover.as_ref().is_some_and(|f| !f.accepting_writes()) {
                 tracing::info!("--demo ignored: this node follows the leader, whose data it serves");
-            } else if domain.load_demo().await.context("cannot load the demo dataset")? {
-                tracing::info!("loaded the demo dataset");
+            } else {
+                if domain.load_demo().await.context("cannot load the demo dataset")? {
+                    tracing::info!("loaded the demo dataset");
+                }
+                let link = domain.demo_admin_link().await.context("cannot make the demo admin's sign-in link")?;
+                demo_sign_in = Some(format!("/reset/{}", link.token));
             }
         }
         let obs = Observability::new(domain.clone()).context("cannot set up monitoring (setting `alerts`)")?;
@@ -221,6 +228,7 @@ impl Application {
             shutdown: Arc::new(Notify::new()),
             scheduler,
             primary,
+            demo_sign_in,
             integrity_checks,
             _server_lock: server_lock,
         })
@@ -249,6 +257,12 @@ impl Application {
     /// periodic jobs run only on the primary.
     pub fn primary_signal(&self) -> watch::Sender<bool> {
         self.primary.clone()
+    }
+
+    /// With `--demo`: the path (`/reset/<token>`) of a one-time link that sets the demo admin's
+    /// password and signs in (valid a day).
+    pub fn demo_sign_in(&self) -> Option<&str> {
+        self.demo_sign_in.as_deref()
     }
 
     /// The certificate manager (None without a domain): what is served, renewals, errors.

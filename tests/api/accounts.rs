@@ -186,7 +186,10 @@ async fn an_admin_reset_link_works_once_signs_in_and_signs_out_everywhere_else()
     let (status, again) = get_html(&app.client(), &link).await;
     assert_eq!(status, 404);
     assert!(again.contains("This reset link has expired or was already used."), "{again}");
-    let r = post_form(&stranger, &link, &[("csrf", &form_token), ("new_password", "another new passphrase")]).await;
+    // The stranger is signed in now: its form token is the session's.
+    let signed_in_token = csrf(&stranger, &app.url("/account")).await;
+    let r =
+        post_form(&stranger, &link, &[("csrf", &signed_in_token), ("new_password", "another new passphrase")]).await;
     assert_eq!(r.status(), 404);
     assert!(app.domain().authenticate("forgetful@example.org", "another new passphrase", ip).await.is_err());
     assert_eq!(app.count("SELECT count(*) FROM password_resets", []), 0);

@@ -163,3 +163,52 @@ fn serve_prints_where_to_open_it_and_takes_listen() {
     let _ = child.wait();
     assert_eq!(line.unwrap().trim_end(), format!("MySetlist is running. Open http://127.0.0.1:{port}/"));
 }
+
+#[tokio::test]
+async fn serve_demo_prints_a_one_time_sign_in_for_the_demo_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut cmd = crate::server_process::command(env!("CARGO_BIN_EXE_mysetlist"), dir.path());
+    cmd.args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")]).stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // A reader thread, so the wait on the first two lines is bounded.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        for _ in 0..2 {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut reader, &mut line);
+            let _ = tx.send(line);
+        }
+    });
+    let wait = std::time::Duration::from_secs(30);
+    let (first, second) = (rx.recv_timeout(wait), rx.recv_timeout(wait));
+    let base = format!("http://127.0.0.1:{port}");
+    let outcome = async {
+        assert_eq!(first.unwrap().trim_end(), format!("MySetlist is running. Open {base}/"));
+        let second = second.unwrap();
+        let prefix = format!("Demo admin (admin@demo.invalid): set its password and sign in once at {base}/reset/");
+        assert!(second.starts_with(&prefix), "{second}");
+        // The link opens the form for the demo admin; setting a password signs in as an admin.
+        let link = second.trim_end().rsplit(' ').next().unwrap().to_owned();
+        let browser =
+            reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let (status, form) = get_html(&browser, &link).await;
+        assert_eq!(status, 200);
+        assert!(form.contains("admin@demo.invalid"), "{form}");
+        let token = form_value(&form, "csrf").unwrap();
+        let r = browser
+            .post(&link)
+            .form(&[("csrf", token.as_str()), ("new_password", "a demo admin passphrase")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(browser.get(format!("{base}/admin/users")).send().await.unwrap().status(), 200);
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome
+}

@@ -43,14 +43,40 @@ impl EventReader {
         }
     }
 
+    /// The next event other than `watchers` (which come and go with the audience), within a bound.
+    async fn next_non_audience(&mut self) -> (String, String) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let event = self.next_event().await.expect("the stream is still open");
+                if event.0 != "watchers" {
+                    return event;
+                }
+            }
+        })
+        .await
+        .expect("an event within 10 s")
+    }
+
     /// The next `ranking` event's JSON, within a bounded time.
     async fn next_ranking(&mut self) -> serde_json::Value {
-        let (kind, data) = tokio::time::timeout(Duration::from_secs(10), self.next_event())
-            .await
-            .expect("an event within 10 s")
-            .expect("the stream is still open");
+        let (kind, data) = self.next_non_audience().await;
         assert_eq!(kind, "ranking");
         serde_json::from_str(&data).expect("event data is JSON")
+    }
+
+    /// The watcher count of the next `watchers` event, within `within`.
+    async fn next_watchers(&mut self, within: Duration) -> i64 {
+        tokio::time::timeout(within, async {
+            loop {
+                let (kind, data) = self.next_event().await.expect("the stream is still open");
+                if kind == "watchers" {
+                    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+                    return data["watchers"].as_i64().unwrap();
+                }
+            }
+        })
+        .await
+        .expect("a watchers event in time")
     }
 }
 
@@ -109,12 +135,12 @@ async fn live_rankings_of_unknown_shows_are_not_found() {
     app.stop().await;
 }
 
-/// The next event of a kind other than `ranking`, within `within`.
+/// The next event other than `ranking` and `watchers`, within `within`.
 async fn next_non_ranking(events: &mut EventReader, within: Duration) -> (String, String) {
     tokio::time::timeout(within, async {
         loop {
             let event = events.next_event().await.expect("the stream is still open");
-            if event.0 != "ranking" {
+            if event.0 != "ranking" && event.0 != "watchers" {
                 return event;
             }
         }
@@ -148,5 +174,34 @@ async fn a_watcher_of_a_started_show_is_told_at_once_that_voting_is_locked() {
     events.next_ranking().await;
     let (kind, _) = next_non_ranking(&mut events, Duration::from_secs(2)).await;
     assert_eq!(kind, "locked");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn watchers_hear_how_many_watch_as_others_come_and_go() {
+    let app = spawn_app().await;
+    let show = app.seed_show(chrono::Duration::days(2), 3).await;
+    let url = app.url(&format!("/shows/{}/live", show.show_id));
+    let open = || async { EventReader::new(app.client().get(&url).send().await.unwrap()) };
+    let mut first = open().await;
+    first.next_ranking().await;
+    assert_eq!(first.next_watchers(Duration::from_secs(5)).await, 1, "a new watcher is told the count at once");
+
+    let mut second = open().await;
+    second.next_ranking().await;
+    assert_eq!(second.next_watchers(Duration::from_secs(5)).await, 2);
+    // The others hear of the arrival within the coalescing bound (plus scheduling slack).
+    let bound = mysetlist::domain::live::WATCHERS_COALESCE + Duration::from_secs(3);
+    let mut seen = first.next_watchers(bound).await;
+    while seen != 2 {
+        seen = first.next_watchers(bound).await;
+    }
+    drop(second);
+    let mut seen = first.next_watchers(bound).await;
+    while seen != 1 {
+        seen = first.next_watchers(bound).await;
+    }
+    assert_eq!(app.domain().hub.watchers_of(show.show_id), 1);
+    drop(first);
     app.stop().await;
 }

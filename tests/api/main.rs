@@ -23,6 +23,7 @@ mod rate_limits;
 mod replication;
 mod roles;
 mod scheduler;
+mod search;
 mod security;
 mod server_process;
 mod setlist;

@@ -120,7 +120,26 @@ async fn form_vote_with_a_valid_token_toggles_and_redirects() {
     let (_, html) = get_html(&c, &page).await;
     assert_eq!(shown_votes(&html, song), Some(1));
     let row = &html[html.find(&format!("id=\"song-{song}\"")).unwrap()..];
-    assert!(row[..row.find("</li>").unwrap()].contains("aria-pressed=\"true\""), "the button shows my vote");
+    let row = &row[..row.find("</li>").unwrap()];
+    assert!(row.contains("aria-pressed=\"true\""), "the button shows my vote");
+    // The count is inside the button (after the label, in its accessible name), the share bar is
+    // relative to the song with the most votes (this one).
+    let button = &row[row.find("<button").unwrap()..row.find("</button>").unwrap()];
+    assert!(
+        button.contains(r#"<span class="label">Voted</span>"#) && button.contains(r#"<span class="n">1</span>"#),
+        "{button}"
+    );
+    assert!(row.contains(r#"<meter class="share" min="0" max="1" value="1" aria-hidden="true">"#), "{row}");
+    let other = &html[html.find(&format!("id=\"song-{}\"", seeded.song_ids[0])).unwrap()..];
+    assert!(other[..other.find("</li>").unwrap()].contains(r#"max="1" value="0""#), "an unvoted song's bar is empty");
+    // Signed out: the count stands beside the title, with no button.
+    let (_, anon) = get_html(&app.client(), &page).await;
+    let anon_row = &anon[anon.find(&format!("id=\"song-{song}\"")).unwrap()..];
+    let anon_row = &anon_row[..anon_row.find("</li>").unwrap()];
+    assert!(
+        !anon_row.contains("<button") && anon_row.contains(r#"<span class="votes"><span class="n">1</span>"#),
+        "{anon_row}"
+    );
 
     let r = vote(token).await;
     assert_eq!(r.status(), 303);
@@ -155,12 +174,29 @@ async fn form_errors_show_the_page_again_with_a_4xx() {
     // A song of the catalog that is not on the list yet can be added through the form...
     let extra = seeded.song_ids[7];
     let (_, html) = get_html(&c, &page).await;
-    assert!(html.contains(&format!("<option value=\"{extra}\">")));
+    // A type-ahead field: the browser suggests the catalog's titles, the server finds the song.
+    assert!(html.contains(r#"list="add-song-titles""#) && html.contains(r#"<option value="Song 7">"#), "{html}");
     let add = app.url(&format!("/shows/{}/songs", seeded.slug));
-    let r = c.post(&add).form(&[("csrf", token.clone()), ("song_id", extra.to_string())]).send().await.unwrap();
-    assert_eq!(r.status(), 303);
+    let r = c.post(&add).form(&[("csrf", token.clone()), ("title", "song 7".into())]).send().await.unwrap();
+    assert_eq!(
+        (r.status(), location(&r)),
+        (reqwest::StatusCode::SEE_OTHER, format!("/shows/{}#song-{extra}", seeded.slug))
+    );
     let (_, html) = get_html(&c, &page).await;
     assert_eq!(shown_votes(&html, extra), Some(0));
+    // A title that names no song, or several, comes back next to the field.
+    for (typed, says) in
+        [("Song", "songs match “Song”: “Song"), ("a song nobody wrote", "No song called “a song nobody wrote”")]
+    {
+        let r = c.post(&add).form(&[("csrf", token.clone()), ("title", typed.into())]).send().await.unwrap();
+        assert_eq!(r.status(), 422);
+        let body = r.text().await.unwrap();
+        assert!(body.contains(r#"aria-describedby="add-song-error""#) && body.contains(says), "{typed}: {body}");
+    }
+    // The id still works (scripts and older pages).
+    let by_id = seeded.song_ids[6];
+    let r = c.post(&add).form(&[("csrf", token.clone()), ("song_id", by_id.to_string())]).send().await.unwrap();
+    assert_eq!(r.status(), 303);
     // ...a song of another artist cannot: the show page comes back with the reason.
     let other = app.seed_show(chrono::Duration::days(5), 1).await;
     let r = c.post(&add).form(&[("csrf", token), ("song_id", other.song_ids[0].to_string())]).send().await.unwrap();
@@ -731,5 +767,33 @@ async fn my_votes_are_on_the_show_and_the_account_page_with_how_many_i_called() 
     assert!(show.contains("Your picks: Song 0, Song 2. <strong>You called 1 of 2.</strong>"), "{show}");
     let (_, account) = get_html(&c, &app.url("/account")).await;
     assert!(account.contains("Song 0 ✓, Song 2") && account.contains("You called 1 of 2."), "{account}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_home_page_leads_with_a_fans_artists_and_the_shows_they_voted_on() {
+    let app = spawn_app().await;
+    let followed = app.seed_show(chrono::Duration::days(4), 3).await;
+    let voted = app.seed_show(chrono::Duration::days(6), 3).await;
+    let elsewhere = app.seed_show(chrono::Duration::days(8), 3).await;
+    let (c, fan) = app.signed_in("home@example.org", Role::User).await;
+    let d = app.domain();
+    d.set_follow(fan.id, followed.artist_id, true).await.unwrap();
+    let voter = Voter::User(fan.clone());
+    d.vote(&voter, voted.show_id, voted.song_ids[0], mysetlist::domain::VoteAction::Set).await.unwrap();
+
+    let (_, home) = get_html(&c, &app.url("/")).await;
+    let section = |id: &str| {
+        let start =
+            home.find(&format!("aria-labelledby=\"{id}\"")).unwrap_or_else(|| panic!("no {id} section: {home}"));
+        home[start..start + home[start..].find("</section>").unwrap()].to_owned()
+    };
+    let (mine, picks) = (section("followed"), section("voted"));
+    assert!(mine.contains(&followed.slug) && !mine.contains(&elsewhere.slug), "{mine}");
+    assert!(picks.contains(&voted.slug) && !picks.contains(&elsewhere.slug), "{picks}");
+    assert!(home.find("id=\"followed\"").unwrap() < home.find("id=\"upcoming\"").unwrap(), "it leads");
+    // Signed out: neither section.
+    let (_, anon) = get_html(&app.client(), &app.url("/")).await;
+    assert!(!anon.contains("id=\"followed\"") && !anon.contains("id=\"voted\""));
     app.stop().await;
 }

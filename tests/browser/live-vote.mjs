@@ -64,11 +64,22 @@ await runBrowserTest(async (browser, fail) => {
     ?.textContent) === n, [songId, before + 1], { timeout: WAIT });
   assert.match(await a.locator("#vote-status").textContent(), /Voted for/);
   log(`B saw ${before + 1} votes without reloading`);
+  // The count sits in the vote button (and in its accessible name), the share bar follows the
+  // count, and B sees that two are watching (A and B).
+  assert.equal(await row.getByRole("button").locator(".votes .n").count(), 1);
+  assert.match(await row.getByRole("button").getAttribute("aria-pressed"), /true/);
+  assert.match(await row.getByRole("button").evaluate((e) => e.textContent.replace(/\s+/g, " ")), /Voted for .*, \d+ votes/);
+  const bar = await b.locator(`#ranking li[data-song-id="${songId}"] meter.share`).evaluate((m) => [m.value, m.max]);
+  assert.equal(bar[0], before + 1);
+  assert.ok(bar[1] >= bar[0], `share bar ${bar}`);
+  await b.waitForFunction(() => /live, [2-9]\d* watching/.test(document.getElementById("live-note")?.textContent || ""),
+    null, { timeout: WAIT });
+  log(`B's page says: ${await b.locator("#live-note").textContent()}`);
 
   // A song added by A (plain form, A's page reloads) appears on B's page as a new row.
-  const addable = a.locator("#add-song option").first();
-  const addedTitle = (await addable.textContent()).trim();
-  await a.locator("#add-song").selectOption({ index: 0 });
+  // The add-song field is a type-ahead over the catalog (the browser's datalist suggests titles).
+  const addedTitle = await a.locator("#add-song-titles option").first().getAttribute("value");
+  await a.locator("#add-song").fill(addedTitle);
   await Promise.all([a.waitForURL(/#song-\d+$/), a.getByRole("button", { name: "Add", exact: true }).click()]);
   await b.waitForFunction((t) => [...document.querySelectorAll("#ranking li .title")]
     .some((e) => e.firstChild && e.firstChild.textContent === t), addedTitle, { timeout: WAIT });

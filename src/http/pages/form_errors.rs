@@ -48,7 +48,7 @@ pub fn sentence(label: &str, message: &str) -> String {
         let mut chars = message.chars();
         chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
     };
-    if !text.ends_with('.') {
+    if !text.ends_with(['.', '?', '!']) {
         text.push('.');
     }
     text

@@ -1,4 +1,5 @@
-//! Search: full-text results over artists, songs and venues, grouped by kind.
+//! Search: full-text results over artists, songs and venues, grouped by kind, with the upcoming
+//! shows of what was found; a misspelt search shows the results for the closest known spelling.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use poem::web::{Data, Query};
 use poem::{Response, handler};
 use serde::Deserialize;
 
+use super::view::ShowCard;
 use super::{Layout, is_form_error, render, render_with_status, respond};
 use crate::db::search::SearchHit;
 use crate::http::auth::Visitor;
@@ -27,7 +29,16 @@ struct SearchTemplate {
     artists: Vec<Hit>,
     songs: Vec<Hit>,
     venues: Vec<Hit>,
+    shows: Vec<ShowCard>,
+    /// The spelling the results are for, when the words as typed found nothing.
+    corrected: Option<String>,
     error: Option<String>,
+}
+
+impl SearchTemplate {
+    fn result_count(&self) -> usize {
+        self.artists.len() + self.songs.len() + self.venues.len()
+    }
 }
 
 #[derive(Deserialize)]
@@ -59,15 +70,25 @@ pub async fn search_page(
             artists: Vec::new(),
             songs: Vec::new(),
             venues: Vec::new(),
+            shows: Vec::new(),
+            corrected: None,
             error: None,
         };
         if q.is_empty() {
             return render(&t);
         }
-        match state.domain.search(&q, 60).await.map_err(crate::error::AppError::from) {
-            Ok(hits) => {
-                for h in &hits {
-                    let hit = Hit { title: h.title.clone(), detail: h.detail.clone(), href: href(h) };
+        match state.domain.search_forgiving(&q, 60).await.map_err(crate::error::AppError::from) {
+            Ok(found) => {
+                t.corrected = found.corrected;
+                t.shows = found.shows.iter().map(ShowCard::from).collect();
+                for h in &found.hits {
+                    // Songs say whose they are: "by The Paper Lanterns · Lantern Light".
+                    let detail = match (h.kind.as_str(), h.artist.is_empty(), h.detail.is_empty()) {
+                        ("song", false, true) => format!("by {}", h.artist),
+                        ("song", false, false) => format!("by {} · {}", h.artist, h.detail),
+                        _ => h.detail.clone(),
+                    };
+                    let hit = Hit { title: h.title.clone(), detail, href: href(h) };
                     match h.kind.as_str() {
                         "artist" => t.artists.push(hit),
                         "song" => t.songs.push(hit),

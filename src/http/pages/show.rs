@@ -53,8 +53,8 @@ pub struct SetGroup {
     pub entries: Vec<ActualRow>,
 }
 
+/// A title the add-song field suggests.
 pub struct SongOption {
-    pub id: i64,
     pub title: String,
 }
 
@@ -69,6 +69,8 @@ struct ShowTemplate {
     signed_in: bool,
     ranking: Vec<RankRow>,
     total_votes: i64,
+    /// The most votes any song has (at least 1): the share bars are relative to it.
+    top_votes: i64,
     addable: Vec<SongOption>,
     sets: Vec<SetGroup>,
     performed: usize,
@@ -81,6 +83,8 @@ struct ShowTemplate {
     /// How many of the picks were played, once the actual setlist is in.
     called: Option<usize>,
     error: Option<String>,
+    /// Why a typed song title was not added (shown next to the field).
+    add_song_error: Option<String>,
 }
 
 #[handler]
@@ -176,7 +180,8 @@ fn build(
             })
             .collect(),
         total_votes: page.ranking.iter().map(|r| r.votes + r.anon_votes).sum(),
-        addable: page.addable.iter().map(|s| SongOption { id: s.id, title: s.title.clone() }).collect(),
+        top_votes: page.ranking.iter().map(|r| r.votes + r.anon_votes).max().unwrap_or(0).max(1),
+        addable: page.addable.iter().map(|s| SongOption { title: s.title.clone() }).collect(),
         sets: group_sets(&page.actual, &top_n),
         performed: n,
         hits,
@@ -187,6 +192,7 @@ fn build(
         called,
         show,
         error,
+        add_song_error: None,
     }
 }
 
@@ -228,8 +234,16 @@ async fn render_show(
     let can_vote = signed_in || anonymous;
     let layout = if can_vote && page.voting_open { Layout::with_csrf(visitor) } else { Layout::new(visitor) };
     let status = error.as_ref().map(AppError::status);
+    // A typed title that named no song is answered next to the field it was typed in.
+    let (error, add_song_error) = match error {
+        Some(AppError::Domain(DomainError::Invalid { field, message })) if field == "title" => {
+            (None, Some(super::form_errors::sentence("", &message)))
+        }
+        other => (other.map(|e| e.public_message()), None),
+    };
     let origin = super::public_origin(state);
-    let t = build(&page, layout, origin, can_vote, signed_in, error.map(|e| e.public_message()));
+    let mut t = build(&page, layout, origin, can_vote, signed_in, error);
+    t.add_song_error = add_song_error;
     let body =
         Bytes::from(askama::Template::render(&t).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))?);
     if cacheable {
@@ -289,8 +303,12 @@ pub async fn vote(
 pub struct AddSongForm {
     #[serde(default)]
     csrf: String,
+    /// The song picked by id (older pages, scripts) ...
     #[serde(default)]
     song_id: i64,
+    /// ... or typed (the type-ahead field): the server finds the song it names.
+    #[serde(default)]
+    title: String,
 }
 
 #[handler]
@@ -304,8 +322,12 @@ pub async fn add_song(
         visitor.check_csrf(&form.csrf)?;
         let user = visitor.require_user()?.clone();
         let show = state.domain.show_by_slug(&slug).await?;
-        state.domain.add_song_to_show(&user, show.id, form.song_id).await?;
-        Ok(format!("/shows/{slug}#song-{}", form.song_id))
+        let song_id = match form.song_id {
+            0 => state.domain.addable_song_named(show.id, &form.title).await?,
+            id => id,
+        };
+        state.domain.add_song_to_show(&user, show.id, song_id).await?;
+        Ok(format!("/shows/{slug}#song-{song_id}"))
     }
     .await;
     let result = after_form(state, &slug, &mut visitor, result).await;
