@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests: creates an admin with `mysetlist admin create-user`, starts `mysetlist serve --demo` on
 # a free loopback port with a temp data dir, drives Debian's Chromium with playwright-core
-# (tests/browser/live-vote.mjs, live-lock.mjs, not-found.mjs, no-js-vote.mjs, account.mjs, then status-pages.mjs), stops the server.
+# (tests/browser/live-vote.mjs, live-lock.mjs, not-found.mjs, no-js-vote.mjs, account.mjs, share.mjs, then status-pages.mjs), stops the server.
 # Needs: chromium (scripts/install-test-deps.sh), node >= 20 and npm. Never downloads a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +47,7 @@ curl -fsS "$base/livez" >/dev/null || { echo "server did not answer within 10 s:
 
 export BASE_URL="$base" SCREENSHOT_DIR="${SCREENSHOT_DIR:-$target/browser-test}"
 export ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password"
-for t in live-vote live-lock not-found no-js-vote account status-pages; do
+for t in live-vote live-lock not-found no-js-vote account share status-pages; do
   if ! timeout 120 node "tests/browser/$t.mjs"; then
     echo "--- $t failed; server log"; tail -50 "$log"
     exit 1

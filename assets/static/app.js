@@ -56,6 +56,31 @@
   });
   tick();
 
+  // Share (show page): the Web Share API where the browser has one, else the address copied to the
+  // clipboard with a visible "Link copied". Without either, the plain link stays.
+  var shareButton = document.getElementById("share"), shareLink = document.getElementById("share-link");
+  var canCopy = navigator.clipboard && navigator.clipboard.writeText;
+  if (shareButton && shareLink && (navigator.share || canCopy)) {
+    var shared = document.getElementById("share-status"), clear = 0;
+    var tell = function (text) {
+      if (!shared) return;
+      shared.textContent = text;
+      clearTimeout(clear);
+      clear = setTimeout(function () { shared.textContent = ""; }, 4000);
+    };
+    shareLink.hidden = true;
+    shareButton.hidden = false;
+    shareButton.addEventListener("click", function () {
+      var url = shareLink.href;
+      if (navigator.share) {
+        navigator.share({ title: document.title, url: url }).catch(function () { /* cancelled */ });
+        return;
+      }
+      navigator.clipboard.writeText(url).then(function () { tell("Link copied"); },
+        function () { tell("Could not copy the link: " + url); });
+    });
+  }
+
   function showPage(show, list) {
     var showId = show.getAttribute("data-show-id");
     var status = document.getElementById("ranking-status");

@@ -9,6 +9,7 @@ mod writer;
 
 pub mod artists;
 pub mod audit;
+pub mod calendar_feeds;
 pub mod files;
 pub mod insights;
 pub mod jobs;

@@ -25,6 +25,10 @@ pub struct Show {
     pub vote_total: i64,
     pub trend_score: f64,
     pub trend_at: i64,
+    /// Where to buy tickets (http or https, checked by the domain).
+    pub ticket_url: Option<String>,
+    /// The artist's picture (whatever the catalog stored; pages use it only as an absolute https URL).
+    pub artist_image_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -37,10 +41,12 @@ pub struct NewShow {
     pub status: String,
     pub setlistfm_id: Option<String>,
     pub setlistfm_url: Option<String>,
+    pub ticket_url: Option<String>,
 }
 
 const SELECT: &str = "SELECT s.id, s.slug, s.title, s.starts_at, s.status, a.id, a.name, a.slug, v.id, v.name, v.slug,
-    v.city, v.country, v.timezone, s.setlistfm_url, s.accuracy, s.vote_total, s.trend_score, s.trend_at
+    v.city, v.country, v.timezone, s.setlistfm_url, s.accuracy, s.vote_total, s.trend_score, s.trend_at,
+    s.ticket_url, a.image_url
     FROM shows s JOIN artists a ON a.id = s.artist_id JOIN venues v ON v.id = s.venue_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Show> {
@@ -64,6 +70,8 @@ fn from_row(r: &Row) -> rusqlite::Result<Show> {
         vote_total: r.get(16)?,
         trend_score: r.get(17)?,
         trend_at: r.get(18)?,
+        ticket_url: r.get(19)?,
+        artist_image_url: r.get(20)?,
     })
 }
 
@@ -76,7 +84,7 @@ fn query(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<
 pub fn insert(conn: &Connection, s: &NewShow, now: i64) -> Result<i64, DbError> {
     conn.prepare_cached(
         "INSERT INTO shows (artist_id, venue_id, slug, title, starts_at, status, setlistfm_id, setlistfm_url,
-         created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+         created_at, updated_at, ticket_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
     )?
     .execute(params![
         s.artist_id,
@@ -87,7 +95,8 @@ pub fn insert(conn: &Connection, s: &NewShow, now: i64) -> Result<i64, DbError> 
         s.status,
         s.setlistfm_id,
         s.setlistfm_url,
-        now
+        now,
+        s.ticket_url
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -96,9 +105,9 @@ pub fn update(conn: &Connection, id: i64, s: &NewShow, now: i64) -> Result<bool,
     let n = conn
         .prepare_cached(
             "UPDATE shows SET artist_id = ?2, venue_id = ?3, slug = ?4, title = ?5, starts_at = ?6, status = ?7,
-             updated_at = ?8 WHERE id = ?1",
+             updated_at = ?8, ticket_url = ?9 WHERE id = ?1",
         )?
-        .execute(params![id, s.artist_id, s.venue_id, s.slug, s.title, s.starts_at, s.status, now])?;
+        .execute(params![id, s.artist_id, s.venue_id, s.slug, s.title, s.starts_at, s.status, now, s.ticket_url])?;
     Ok(n == 1)
 }
 
@@ -170,6 +179,18 @@ pub fn by_artist_between(conn: &Connection, artist_id: i64, from: i64, to: i64) 
         conn,
         &format!("{SELECT} WHERE s.artist_id = ?1 AND s.starts_at >= ?2 AND s.starts_at < ?3 ORDER BY s.starts_at"),
         params![artist_id, from, to],
+    )
+}
+
+/// Shows of the artists a user follows starting at or after `from`, soonest first.
+pub fn followed_from(conn: &Connection, user_id: i64, from: i64, limit: i64) -> Result<Vec<Show>, DbError> {
+    query(
+        conn,
+        &format!(
+            "{SELECT} JOIN follows f ON f.artist_id = s.artist_id WHERE f.user_id = ?1 AND s.starts_at >= ?2
+             ORDER BY s.starts_at LIMIT ?3"
+        ),
+        params![user_id, from, limit],
     )
 }
 

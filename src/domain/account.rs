@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde_json::json;
 
-use super::sessions::{random_token, token_hash};
+use super::tokens::{random_token, token_hash};
 use super::{CurrentUser, Domain, DomainError, Role, passwords, validate};
 use crate::db;
 

@@ -43,6 +43,10 @@ pub struct ShowInput {
     pub slug: String,
     #[serde(default)]
     pub status: String,
+    /// Where to buy tickets (http or https); on an update, None keeps the stored link and an empty
+    /// string removes it.
+    #[serde(default)]
+    pub ticket_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -123,6 +127,11 @@ pub fn parse_time(field: &str, value: &str) -> Result<i64, DomainError> {
     chrono::DateTime::parse_from_rfc3339(value.trim())
         .map(|t| t.timestamp())
         .map_err(|_| DomainError::invalid(field, "must be an RFC 3339 time like 2026-06-01T20:00:00Z"))
+}
+
+/// A show's ticket link: None when not given, `Some(None)` when given empty (no link).
+fn ticket_url(value: Option<&str>) -> Result<Option<Option<String>>, DomainError> {
+    value.map(|v| validate::url("ticket_url", v)).transpose()
 }
 
 pub fn parse_status(value: &str) -> Result<String, DomainError> {
@@ -383,6 +392,7 @@ impl Domain {
             status: parse_status(&input.status)?,
             setlistfm_id: None,
             setlistfm_url: None,
+            ticket_url: ticket_url(input.ticket_url.as_deref())?.flatten(),
         };
         let (actor_id, now) = (actor.id, self.now());
         self.db.write(move |c| tx::create_show(c, show, Some(actor_id), now)).await
@@ -395,6 +405,7 @@ impl Domain {
         let status = if input.status.trim().is_empty() { None } else { Some(parse_status(&input.status)?) };
         let title = validate::optional_text("title", &input.title, validate::MAX_NAME)?;
         let slug = if input.slug.trim().is_empty() { String::new() } else { validate::slug("slug", &input.slug)? };
+        let ticket = ticket_url(input.ticket_url.as_deref())?;
         let (actor_id, now) = (actor.id, self.now());
         self.db
             .write(move |c| {
@@ -418,6 +429,7 @@ impl Domain {
                     status,
                     setlistfm_id: None,
                     setlistfm_url: None,
+                    ticket_url: ticket.unwrap_or(old.ticket_url),
                 };
                 db::shows::update(c, id, &s, now).map_err(|e| unique_conflict(e, "a show"))?;
                 audit(

@@ -2,6 +2,7 @@
 
 mod account;
 pub mod accuracy;
+mod calendar;
 mod catalog;
 pub mod demo;
 mod error;
@@ -19,6 +20,7 @@ mod setlists;
 mod shows_read;
 mod song_match;
 mod spelling;
+mod tokens;
 pub mod trending;
 mod users;
 pub mod validate;

@@ -13,6 +13,8 @@ pub struct AccountSummary {
     pub votes: i64,
     pub active_sessions: i64,
     pub follows: Vec<Artist>,
+    /// When the current calendar feed address was made; None without one.
+    pub calendar_feed_since: Option<i64>,
     /// The songs the user voted for, newest show first (pages only; the export has the raw votes).
     #[serde(skip)]
     pub picks: Vec<db::votes::Pick>,
@@ -49,6 +51,7 @@ impl Domain {
                     votes: db::votes::count_by_user(c, id)?,
                     active_sessions: db::sessions::count_for_user(c, id)?,
                     follows: db::artists::followed_by(c, id)?,
+                    calendar_feed_since: db::calendar_feeds::created_at(c, id)?,
                     picks: db::votes::picks_by_user(c, id)?,
                 })
             })

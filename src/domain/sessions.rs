@@ -1,9 +1,7 @@
 //! Server-side sessions: random token in the cookie, its SHA-256 in the database; idle and absolute
 //! expiry; rotation on sign-in (a new token every time); sign-out here or everywhere.
 
-use base64::Engine;
-use sha2::{Digest, Sha256};
-
+use super::tokens::{random_token, token_hash};
 use super::{CurrentUser, Domain, DomainError};
 use crate::db;
 
@@ -34,15 +32,6 @@ fn best_effort<T>(r: Result<T, db::DbError>) -> Result<(), DomainError> {
         Err(e) if e.is_storage_failure() => Ok(()),
         Err(e) => Err(DomainError::from(e)),
     }
-}
-
-pub(super) fn random_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub(super) fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 impl Domain {

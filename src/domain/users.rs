@@ -142,6 +142,7 @@ impl Domain {
                 let follows = db::artists::followed_by(c, id)?;
                 let songs_added = db::songs::added_by_user(c, id)?;
                 let sessions = db::sessions::count_for_user(c, id)?;
+                let feed = db::calendar_feeds::created_at(c, id)?;
                 Ok(json!({
                     "account": {"id": u.id, "email": u.email, "display_name": u.display_name, "role": u.role,
                                 "created_at": u.created_at},
@@ -149,6 +150,8 @@ impl Domain {
                     "follows": follows.iter().map(|a| json!({"artist": a.name, "slug": a.slug})).collect::<Vec<_>>(),
                     "songs_added": songs_added,
                     "active_sessions": sessions,
+                    // The address itself is not stored (only its hash), so it cannot be exported.
+                    "calendar_feed": feed.map(|t| json!({"created_at": t})),
                 }))
             })
             .await

@@ -4,6 +4,7 @@ use super::DomainError;
 
 pub const MAX_NAME: usize = 200;
 pub const MAX_TEXT: usize = 2000;
+pub const MAX_URL: usize = 2000;
 
 /// Trims and checks the length (in characters) of a required text field; refuses control characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<String, DomainError> {
@@ -66,13 +67,21 @@ pub fn timezone(value: &str) -> Result<String, DomainError> {
     Ok(v.to_owned())
 }
 
+/// An optional http(s) link of at most [`MAX_URL`] bytes: empty is None; `javascript:`, `data:` and
+/// anything with a control character are refused (the link ends up in `href`s and calendar files).
 pub fn url(field: &str, value: &str) -> Result<Option<String>, DomainError> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(None);
     }
     match url::Url::parse(v) {
-        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && v.len() <= 2000 => Ok(Some(v.to_owned())),
+        Ok(u)
+            if (u.scheme() == "https" || u.scheme() == "http")
+                && v.len() <= MAX_URL
+                && !v.chars().any(char::is_control) =>
+        {
+            Ok(Some(v.to_owned()))
+        }
         _ => Err(DomainError::invalid(field, "must be an http(s) URL")),
     }
 }
@@ -95,6 +104,19 @@ mod tests {
         for bad in ["", "nope", "a@b", "@x.org", "a b@x.org", "a@.org"] {
             assert!(email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn urls_are_http_or_https_only() {
+        assert_eq!(
+            url("u", " https://tickets.example/a?b=1 ").unwrap().as_deref(),
+            Some("https://tickets.example/a?b=1")
+        );
+        assert_eq!(url("u", "").unwrap(), None);
+        for bad in ["javascript:alert(1)", "data:text/html,x", "ftp://x.org/", "/relative", "https://x.org/\u{7}"] {
+            assert!(url("u", bad).is_err(), "{bad}");
+        }
+        assert!(url("u", &format!("https://x.org/{}", "a".repeat(MAX_URL))).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod auth;
 mod client_ip;
 mod forms;
 mod health;
+mod ics;
 mod live_limits;
 mod metrics;
 mod middleware;

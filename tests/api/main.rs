@@ -27,6 +27,7 @@ mod search;
 mod security;
 mod server_process;
 mod setlist;
+mod sharing;
 
 mod observability;
 mod smoke;

@@ -221,6 +221,7 @@ fn concrete(path: &str, ids: &Ids) -> String {
             (":id", "reports") => ids.report.to_string(),
             (":id", "jobs") => "1".into(),
             (":token", "reset") => "an-unknown-reset-token".into(),
+            (":file", "calendar") => "an-unknown-feed-token.ics".into(),
             (":song_id", _) => ids.song.to_string(),
             (s, _) if s.starts_with(':') => panic!("no value for {s} in {path}"),
             (s, _) => s.to_owned(),
@@ -247,6 +248,9 @@ fn page_access() -> BTreeMap<(&'static str, &'static str), Access> {
         (("POST", "/shows/:slug/vote"), SignedIn), // anonymous voting is off by default
         (("POST", "/shows/:slug/songs"), SignedIn),
         (("POST", "/shows/:slug/report"), SignedIn),
+        (("GET", "/shows/:slug/calendar.ics"), Public),
+        (("GET", "/calendar/:file"), Public), // the secret address is the credential
+        (("POST", "/account/calendar"), SignedIn),
         (("GET", "/artists/:slug"), Public),
         (("POST", "/artists/:slug/follow"), SignedIn),
         (("GET", "/venues/:slug"), Public),

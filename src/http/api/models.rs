@@ -63,6 +63,8 @@ pub struct ShowSummary {
     pub vote_total: i64,
     pub accuracy: Option<f64>,
     pub setlistfm_url: Option<String>,
+    /// Where to buy tickets (http or https)
+    pub ticket_url: Option<String>,
 }
 
 pub fn iso(ts: i64) -> String {
@@ -89,6 +91,7 @@ impl ShowSummary {
             vote_total: s.vote_total,
             accuracy: s.accuracy,
             setlistfm_url: s.setlistfm_url.clone(),
+            ticket_url: s.ticket_url.clone(),
         }
     }
 }
@@ -296,6 +299,9 @@ pub struct ShowRequest {
     /// upcoming (default on create), locked, completed or cancelled; left out on update: unchanged
     #[oai(default, validator(max_length = 20))]
     pub status: String,
+    /// Where to buy tickets: an http or https URL; empty removes it; left out on update: unchanged
+    #[oai(validator(max_length = 2000))]
+    pub ticket_url: Option<String>,
 }
 
 #[derive(Object)]

@@ -178,6 +178,7 @@ impl ShowsApi {
             title: b.title,
             slug: b.slug,
             status: b.status,
+            ticket_url: b.ticket_url,
         };
         let id = state.domain.create_show(user, input).await.map_err(AppError::from)?;
         Ok(Json(Created { id }))
@@ -203,6 +204,7 @@ impl ShowsApi {
             title: b.title,
             slug: b.slug,
             status: b.status,
+            ticket_url: b.ticket_url,
         };
         state.domain.update_show(user, id.0, input).await.map_err(AppError::from)?;
         Ok(Json(Created { id: id.0 }))

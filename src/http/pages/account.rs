@@ -23,6 +23,8 @@ struct AccountTemplate {
     account: AccountSummary,
     member_since: String,
     my_votes: Vec<ShowPicks>,
+    /// When the calendar feed address was made ("6 Jun 2026"); None without one.
+    calendar_since: Option<String>,
     forms: AccountForms,
 }
 
@@ -36,6 +38,8 @@ pub struct AccountForms {
     pub profile_input: Option<(String, String)>,
     pub password: FormErrors,
     pub delete: FormErrors,
+    /// A calendar feed address just made: shown this once (only its hash is stored).
+    pub calendar_url: Option<String>,
 }
 
 impl AccountForms {
@@ -120,6 +124,7 @@ pub async fn page(
         layout: Layout::new(visitor),
         member_since: date(account.created_at),
         my_votes: group_picks(&account.picks),
+        calendar_since: account.calendar_feed_since.map(date),
         account,
         forms,
     };
@@ -163,6 +168,31 @@ pub async fn logout_all(
         state.domain.end_all_sessions(user.id).await?;
         clear_session_cookie(state, &mut visitor);
         Ok(see_other("/login"))
+    }
+    .await;
+    respond(&mut visitor, "/account", result)
+}
+
+/// "New link" for the calendar feed: the old address stops working; the page shows the new one once.
+#[handler]
+pub async fn calendar_feed(
+    Data(state): Data<&Arc<AppState>>,
+    req: &poem::Request,
+    mut visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = async {
+        let user = visitor.require_user()?.clone();
+        visitor.check_csrf(&form.csrf)?;
+        let token = state.domain.new_calendar_feed(&user).await?;
+        // The configured origin; without one (local use) the origin the visitor is using.
+        let origin = super::public_origin(state).map(str::to_owned).unwrap_or_else(|| {
+            let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            let scheme = if state.https { "https" } else { "http" };
+            format!("{scheme}://{host}")
+        });
+        let forms = AccountForms { calendar_url: Some(format!("{origin}/calendar/{token}.ics")), ..Default::default() };
+        page(state, &visitor, forms, None).await
     }
     .await;
     respond(&mut visitor, "/account", result)

@@ -6,7 +6,7 @@ use poem::web::{Data, Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::view::ShowCard;
+use super::view::{Meta, ShowCard, preview_image};
 use super::{Layout, render, respond};
 use crate::db::songs::Song;
 use crate::error::AppError;
@@ -30,6 +30,7 @@ pub struct Album {
 #[template(path = "artist.html")]
 struct ArtistTemplate {
     layout: Layout,
+    meta: Meta,
     name: String,
     slug: String,
     genres: Vec<String>,
@@ -76,12 +77,24 @@ pub async fn artist_page(
 ) -> Response {
     let result = async {
         let page = state.domain.artist_page(&slug, visitor.user().map(|u| u.id)).await?;
+        let upcoming: Vec<ShowCard> = page.upcoming.iter().map(ShowCard::from).collect();
+        let next = match upcoming.first() {
+            Some(s) => format!("Next show: {}, {} · {}.", s.venue, s.city, s.when),
+            None => "No upcoming shows yet.".to_owned(),
+        };
+        let meta = Meta {
+            title: page.artist.name.clone(),
+            description: format!("{next} Vote on the songs {} should play.", page.artist.name),
+            url: super::public_origin(state).map(|o| format!("{o}/artists/{}", page.artist.slug)),
+            image: preview_image(page.artist.image_url.as_deref()),
+        };
         let t = ArtistTemplate {
             layout: Layout::new(&visitor),
+            meta,
             genres: page.artist.genres.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect(),
             name: page.artist.name.clone(),
             slug: page.artist.slug.clone(),
-            upcoming: page.upcoming.iter().map(ShowCard::from).collect(),
+            upcoming,
             past: page.past.iter().map(ShowCard::from).collect(),
             albums: albums(&page.catalog),
             song_count: page.catalog.len(),

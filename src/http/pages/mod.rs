@@ -12,6 +12,7 @@ mod admin;
 mod api_docs;
 mod artist;
 mod auth_pages;
+mod calendar;
 mod form_errors;
 mod home;
 mod import;
@@ -71,6 +72,8 @@ fn table() -> PageRoutes {
         .at("/shows/:slug/vote", post(show::vote))
         .at("/shows/:slug/songs", post(show::add_song))
         .at("/shows/:slug/report", post(show::report))
+        .at("/shows/:slug/calendar.ics", get(calendar::show_ics))
+        .at("/calendar/:file", get(calendar::feed))
         .at("/artists/:slug", get(artist::artist_page))
         .at("/artists/:slug/follow", post(artist::follow))
         .at("/venues/:slug", get(venue::venue_page))
@@ -82,6 +85,7 @@ fn table() -> PageRoutes {
         .at("/account/profile", post(account_edit::profile))
         .at("/account/password", post(account_edit::password))
         .at("/account/logout-all", post(account::logout_all))
+        .at("/account/calendar", post(account::calendar_feed))
         .at("/account/delete", post(account::delete))
         .at("/account/deleted", get(account::deleted))
         .at("/reset/:token", get(reset::reset_form).post(reset::reset_submit))
@@ -163,6 +167,12 @@ pub fn render_with_status<T: askama::Template>(t: &T, status: StatusCode) -> Res
     let mut r = render(t)?;
     r.set_status(status);
     Ok(r)
+}
+
+/// The configured origin (`public_url`, else `https://<domain>`) for absolute links in link previews
+/// and calendars; None on a plain local setup, where they would name whatever Host a request sent.
+pub fn public_origin(state: &super::state::AppState) -> Option<&str> {
+    state.config.allowed_origins.first().map(String::as_str)
 }
 
 /// `/login?next=<path>`: where signed-out visitors are sent.

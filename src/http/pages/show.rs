@@ -13,7 +13,7 @@ use poem::web::{Data, Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::view::{ShowCard, local_time, open_for};
+use super::view::{Meta, ShowCard, local_time, open_for, preview_image};
 use super::{Layout, html_bytes, is_form_error, respond};
 use crate::db::setlists::SetlistEntry;
 use crate::db::shows::Show;
@@ -62,6 +62,7 @@ pub struct SongOption {
 #[template(path = "show.html")]
 struct ShowTemplate {
     layout: Layout,
+    meta: Meta,
     show: ShowCard,
     voting_open: bool,
     can_vote: bool,
@@ -76,6 +77,7 @@ struct ShowTemplate {
     hits: usize,
     accuracy: Option<f64>,
     setlistfm_url: Option<String>,
+    ticket_url: Option<String>,
     /// The visitor's picks (ranking order), shown once voting has closed.
     my_picks: Vec<String>,
     /// How many of the picks were played, once the actual setlist is in.
@@ -118,7 +120,30 @@ fn group_sets(actual: &[SetlistEntry], top_n: &HashSet<i64>) -> Vec<SetGroup> {
     sets
 }
 
-fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error: Option<String>) -> ShowTemplate {
+/// Link previews: who, where, when (in the venue's zone) and, once fans have voted, their top three.
+fn meta(page: &ShowPage, show: &ShowCard, origin: Option<&str>) -> Meta {
+    let mut description = format!("{} at {}, {} · {}.", show.artist, show.venue, show.city, show.when);
+    let top: Vec<&str> =
+        page.ranking.iter().filter(|r| r.votes + r.anon_votes > 0).take(3).map(|r| r.title.as_str()).collect();
+    if !top.is_empty() {
+        description.push_str(&format!(" Fans' top picks: {}.", top.join(", ")));
+    }
+    Meta {
+        title: if show.title.is_empty() { format!("{} at {}", show.artist, show.venue) } else { show.title.clone() },
+        description,
+        url: origin.map(|o| format!("{o}/shows/{}", show.slug)),
+        image: preview_image(page.show.artist_image_url.as_deref()),
+    }
+}
+
+fn build(
+    page: &ShowPage,
+    layout: Layout,
+    origin: Option<&str>,
+    can_vote: bool,
+    signed_in: bool,
+    error: Option<String>,
+) -> ShowTemplate {
     // The accuracy compares the fans' top N with the N songs performed (tape entries excluded).
     let performed: Vec<&SetlistEntry> = page.actual.iter().filter(|e| !e.is_tape).collect();
     let n = performed.len();
@@ -135,6 +160,7 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
     (show.when, show.iso) = local_time(page.show.starts_at, &page.show.venue_timezone);
     ShowTemplate {
         layout,
+        meta: meta(page, &show, origin),
         voting_open: page.voting_open,
         can_vote,
         signed_in,
@@ -161,6 +187,7 @@ fn build(page: &ShowPage, layout: Layout, can_vote: bool, signed_in: bool, error
         hits,
         accuracy: page.show.accuracy.filter(|_| voted > 0),
         setlistfm_url: page.show.setlistfm_url.clone(),
+        ticket_url: page.show.ticket_url.clone(),
         my_picks,
         called,
         show,
@@ -214,7 +241,8 @@ async fn render_show(
         }
         other => (other.map(|e| e.public_message()), None),
     };
-    let mut t = build(&page, layout, can_vote, signed_in, error);
+    let origin = super::public_origin(state);
+    let mut t = build(&page, layout, origin, can_vote, signed_in, error);
     t.add_song_error = add_song_error;
     let body =
         Bytes::from(askama::Template::render(&t).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))?);

@@ -23,6 +23,24 @@ pub struct ShowCard {
     pub closes_in: String,
 }
 
+/// What link previews (Open Graph, Twitter cards) show of a page: `templates/meta.html`, included
+/// by the show and artist pages. The template escapes every value.
+pub struct Meta {
+    pub title: String,
+    pub description: String,
+    /// The page's absolute address: only with a configured origin (`public_url` or `domain`), since
+    /// the Host of a request is whatever the client sent.
+    pub url: Option<String>,
+    pub image: Option<String>,
+}
+
+/// A picture for link previews: only an absolute https URL (a relative or plain-http one would not
+/// show, or would show a mixed-content warning), written out normalised.
+pub fn preview_image(stored: Option<&str>) -> Option<String> {
+    let u = url::Url::parse(stored?.trim()).ok()?;
+    (u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty())).then(|| u.into())
+}
+
 fn zone(tz: &str) -> chrono_tz::Tz {
     tz.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::UTC)
 }
@@ -126,6 +144,17 @@ mod tests {
         assert_eq!(countdown(3 * 3600 + 12 * 60 + 5), "3 h 12 min");
         assert_eq!(countdown(12 * 60 + 59), "12 min");
         assert_eq!(countdown(59), "less than a minute");
+    }
+
+    #[test]
+    fn preview_images_are_absolute_https_urls_only() {
+        assert_eq!(
+            preview_image(Some("https://img.example/a b.jpg")).as_deref(),
+            Some("https://img.example/a%20b.jpg")
+        );
+        for bad in [None, Some(""), Some("/static/a.jpg"), Some("http://img.example/a.jpg"), Some("javascript:x")] {
+            assert_eq!(preview_image(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

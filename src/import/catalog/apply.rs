@@ -293,6 +293,7 @@ fn show(c: &Connection, row: &Row, actor: Option<i64>, now: i64) -> Result<Entry
             status,
             setlistfm_id: None,
             setlistfm_url: None,
+            ticket_url: None,
         };
         tx::create_show(c, new, actor, now)?;
         return Ok(Entry::new(Kind::Show, Outcome::Created, label));
@@ -306,6 +307,7 @@ fn show(c: &Connection, row: &Row, actor: Option<i64>, now: i64) -> Result<Entry
         status: if row.has("status") { status } else { old.status.clone() },
         setlistfm_id: None,
         setlistfm_url: None,
+        ticket_url: old.ticket_url.clone(),
     };
     let mut changed = Vec::new();
     for (field, differs) in [

@@ -277,6 +277,7 @@ pub(crate) fn apply(
                         status: if starts_at <= now { "locked" } else { "upcoming" }.into(),
                         setlistfm_id: p.setlist_id.clone(),
                         setlistfm_url: p.url.clone(),
+                        ticket_url: None,
                     };
                     let id = tx::create_show(c, show, actor, now)?;
                     if starts_at <= now {

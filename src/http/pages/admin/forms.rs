@@ -203,6 +203,8 @@ pub struct ShowForm {
     pub slug: String,
     #[serde(default)]
     pub status: String,
+    #[serde(default)]
+    pub ticket_url: String,
 }
 
 impl ShowForm {
@@ -215,6 +217,7 @@ impl ShowForm {
             title: s.title.clone(),
             slug: s.slug.clone(),
             status: s.status.clone(),
+            ticket_url: s.ticket_url.clone().unwrap_or_default(),
         }
     }
 
@@ -236,6 +239,7 @@ impl ShowForm {
             title: self.title.clone(),
             slug: self.slug.clone(),
             status: self.status.clone(),
+            ticket_url: Some(self.ticket_url.clone()),
         })
     }
 }
