@@ -706,6 +706,29 @@ async fn api_reference_page_lists_every_operation_under_the_strict_policy() {
     }
     assert!(operations > 20, "the spec lists the whole API ({operations} operations)");
     assert!(page.contains("<h1>MySetlist API <small>") && !page.contains("API API"), "the heading says API once");
+    // An example request per operation, and one that works as given: the sign-up example's body.
+    assert_eq!(page.matches(r#"<pre class="example">"#).count(), operations);
+    let unescape = |s: &str| {
+        s.replace("&quot;", "\"")
+            .replace("&#34;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let section = &page[page.find("<code>POST /api/v1/auth/signup</code>").unwrap()..];
+    let example = unescape(
+        &section[section.find(r#"<pre class="example"><code>"#).unwrap()..section.find("</code></pre>").unwrap()],
+    );
+    assert!(
+        example.contains("curl -X POST \"$BASE/api/v1/auth/signup\"") && example.contains("Origin: $BASE"),
+        "{example}"
+    );
+    let body = example.rsplit("-d '").next().unwrap().trim_end_matches('\'');
+    let body: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {example}"));
+    let r = c.post(app.url("/api/v1/auth/signup")).header("origin", &app.base).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 202, "the example body is accepted: {body}");
     app.stop().await;
 }
 

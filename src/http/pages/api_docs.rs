@@ -37,6 +37,8 @@ struct Operation {
     params: Vec<Param>,
     body: Option<String>,
     responses: Vec<(String, String)>,
+    /// A `curl` command for it (see `api_examples`).
+    example: String,
 }
 
 struct Param {
@@ -110,7 +112,9 @@ impl ApiDocs {
                         (status.clone(), what)
                     })
                     .collect();
+                let example = super::api_examples::curl(spec, method, path, op);
                 let operation = Operation {
+                    example,
                     anchor: format!("{}-{}", method, path.replace(['/', '{', '}'], "-")),
                     method: method.to_ascii_uppercase(),
                     path: path.clone(),

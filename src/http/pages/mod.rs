@@ -10,6 +10,7 @@ mod account;
 mod account_edit;
 mod admin;
 mod api_docs;
+mod api_examples;
 mod artist;
 mod auth_pages;
 mod calendar;
