@@ -352,6 +352,7 @@ impl Domain {
                 if !db::artists::delete(c, id)? {
                     return Err(DomainError::NotFound("artist"));
                 }
+                db::media::prune(c)?;
                 audit(c, Some(actor_id), "artist.delete", "artist", id, json!({}), now)
             })
             .await?;

@@ -94,6 +94,9 @@ async fn an_uploaded_picture_is_resized_stored_served_forever_and_shown_on_artis
         let img = image::load_from_memory_with_format(&bytes, ImageFormat::Jpeg).expect("a JPEG");
         assert_eq!((img.width(), img.height()), (side, side), "{name}");
     }
+    // A signed-in browser (a session cookie) gets the same shared, immutable caching.
+    let r = c.get(app.url(&format!("/media/{thumb}"))).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
     let unknown = format!("/media/{}.jpg", "0".repeat(64));
     for path in [unknown.as_str(), "/media/not-a-hash.jpg", "/media/..%2Fmysetlist.db"] {
         assert_eq!(app.client().get(app.url(path)).send().await.unwrap().status(), 404, "{path}");
@@ -146,6 +149,12 @@ async fn replacing_or_removing_a_picture_drops_the_old_files() {
     assert_eq!(app.count("SELECT count(*) FROM media", []), 0);
     let (_, page) = get_html(&app.client(), &app.url(&format!("/shows/{}", seeded.slug))).await;
     assert!(!page.contains("/media/"), "{page}");
+
+    // Deleting the artist deletes its picture too.
+    assert_eq!(upload(&app, &c, seeded.artist_id, &png(300, 300, [10, 10, 200, 255])).await.status(), 303);
+    let admin = app.user("admin@example.org", Role::Admin).await;
+    app.domain().delete_artist(&admin, seeded.artist_id).await.unwrap();
+    assert_eq!(app.count("SELECT count(*) FROM media", []), 0);
     app.stop().await;
 }
 
