@@ -206,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn jpeg_and_webp_uploads_are_decoded_too() {
+        let img = image::RgbaImage::from_pixel(40, 30, image::Rgba([20, 90, 200, 255]));
+        for format in [ImageFormat::Jpeg, ImageFormat::WebP] {
+            let mut bytes = Vec::new();
+            let rgb = DynamicImage::ImageRgba8(img.clone()).to_rgb8();
+            rgb.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+            assert_eq!(sniff(&bytes), Some(format));
+            let (picture, _) = prepare(&bytes).unwrap();
+            assert_eq!(picture.size, (PICTURE_SIZE, PICTURE_SIZE), "{format:?}");
+        }
+    }
+
+    #[test]
     fn limits_are_checked_before_decoding() {
         let too_big = vec![0x89; MAX_UPLOAD_BYTES + 1];
         assert!(decode(&too_big).unwrap_err().to_string().contains("larger than 5 MiB"));
