@@ -1,8 +1,6 @@
 //! Small view models: dates formatted in the venue's time zone, totals precomputed.
 
 use crate::db::shows::Show;
-#[cfg(doc)]
-use crate::domain::THUMB_SIZE;
 
 pub struct ShowCard {
     pub slug: String,
@@ -23,7 +21,7 @@ pub struct ShowCard {
     pub accuracy: Option<f64>,
     /// "2 d 4 h" while voting is open, empty once it has closed.
     pub closes_in: String,
-    /// The artist's uploaded thumbnail, a name under `/media/` ([`THUMB_SIZE`] square).
+    /// The artist's uploaded thumbnail, a name under `/media/` (`domain::THUMB_SIZE` square).
     pub thumb: Option<String>,
 }
 
