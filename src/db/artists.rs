@@ -12,6 +12,12 @@ pub struct Artist {
     pub mbid: Option<String>,
     pub image_url: Option<String>,
     pub genres: String,
+    /// The uploaded picture and its thumbnail: names under `/media/` (see `db::media`).
+    pub image: Option<String>,
+    pub thumb: Option<String>,
+    pub bio: String,
+    /// External links, one "label url" per line (checked by the domain).
+    pub links: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -21,9 +27,11 @@ pub struct NewArtist {
     pub mbid: Option<String>,
     pub image_url: Option<String>,
     pub genres: String,
+    pub bio: String,
+    pub links: String,
 }
 
-const COLUMNS: &str = "id, name, slug, mbid, image_url, genres";
+const COLUMNS: &str = "id, name, slug, mbid, image_url, genres, image, thumb, bio, links";
 
 fn from_row(r: &Row) -> rusqlite::Result<Artist> {
     Ok(Artist {
@@ -33,25 +41,38 @@ fn from_row(r: &Row) -> rusqlite::Result<Artist> {
         mbid: r.get(3)?,
         image_url: r.get(4)?,
         genres: r.get(5)?,
+        image: r.get(6)?,
+        thumb: r.get(7)?,
+        bio: r.get(8)?,
+        links: r.get(9)?,
     })
 }
 
 pub fn insert(conn: &Connection, a: &NewArtist, now: i64) -> Result<i64, DbError> {
     conn.prepare_cached(
-        "INSERT INTO artists (name, slug, mbid, image_url, genres, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        "INSERT INTO artists (name, slug, mbid, image_url, genres, bio, links, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?8, ?6, ?6)",
     )?
-    .execute(params![a.name, a.slug, a.mbid, a.image_url, a.genres, now])?;
+    .execute(params![a.name, a.slug, a.mbid, a.image_url, a.genres, now, a.bio, a.links])?;
     Ok(conn.last_insert_rowid())
 }
 
 pub fn update(conn: &Connection, id: i64, a: &NewArtist, now: i64) -> Result<bool, DbError> {
     let n = conn
         .prepare_cached(
-            "UPDATE artists SET name = ?2, slug = ?3, mbid = ?4, image_url = ?5, genres = ?6, updated_at = ?7
-             WHERE id = ?1",
+            "UPDATE artists SET name = ?2, slug = ?3, mbid = ?4, image_url = ?5, genres = ?6, updated_at = ?7,
+             bio = ?8, links = ?9 WHERE id = ?1",
         )?
-        .execute(params![id, a.name, a.slug, a.mbid, a.image_url, a.genres, now])?;
+        .execute(params![id, a.name, a.slug, a.mbid, a.image_url, a.genres, now, a.bio, a.links])?;
+    Ok(n == 1)
+}
+
+/// Sets (or, with None, removes) an artist's uploaded picture and thumbnail (media names).
+pub fn set_picture(conn: &Connection, id: i64, picture: Option<(&str, &str)>, now: i64) -> Result<bool, DbError> {
+    let (image, thumb) = picture.unzip();
+    let n = conn
+        .prepare_cached("UPDATE artists SET image = ?2, thumb = ?3, updated_at = ?4 WHERE id = ?1")?
+        .execute(params![id, image, thumb, now])?;
     Ok(n == 1)
 }
 
@@ -119,7 +140,7 @@ pub fn is_followed(conn: &Connection, user_id: i64, artist_id: i64) -> Result<bo
 
 pub fn followed_by(conn: &Connection, user_id: i64) -> Result<Vec<Artist>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT a.id, a.name, a.slug, a.mbid, a.image_url, a.genres FROM follows f
+        "SELECT a.id, a.name, a.slug, a.mbid, a.image_url, a.genres, a.image, a.thumb, a.bio, a.links FROM follows f
          JOIN artists a ON a.id = f.artist_id WHERE f.user_id = ?1 ORDER BY a.name",
     )?;
     let rows = stmt.query_map([user_id], from_row)?.collect::<Result<Vec<_>, _>>()?;

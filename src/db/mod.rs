@@ -14,6 +14,7 @@ pub mod files;
 pub mod insights;
 pub mod jobs;
 pub mod kv;
+pub mod media;
 pub mod password_resets;
 pub mod search;
 pub mod server_lock;

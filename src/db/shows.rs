@@ -29,6 +29,9 @@ pub struct Show {
     pub ticket_url: Option<String>,
     /// The artist's picture (whatever the catalog stored; pages use it only as an absolute https URL).
     pub artist_image_url: Option<String>,
+    /// The artist's uploaded thumbnail (160 px) and picture (480 px): names under `/media/`.
+    pub artist_thumb: Option<String>,
+    pub artist_image: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -46,7 +49,7 @@ pub struct NewShow {
 
 const SELECT: &str = "SELECT s.id, s.slug, s.title, s.starts_at, s.status, a.id, a.name, a.slug, v.id, v.name, v.slug,
     v.city, v.country, v.timezone, s.setlistfm_url, s.accuracy, s.vote_total, s.trend_score, s.trend_at,
-    s.ticket_url, a.image_url
+    s.ticket_url, a.image_url, a.thumb, a.image
     FROM shows s JOIN artists a ON a.id = s.artist_id JOIN venues v ON v.id = s.venue_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Show> {
@@ -72,6 +75,8 @@ fn from_row(r: &Row) -> rusqlite::Result<Show> {
         trend_at: r.get(18)?,
         ticket_url: r.get(19)?,
         artist_image_url: r.get(20)?,
+        artist_thumb: r.get(21)?,
+        artist_image: r.get(22)?,
     })
 }
 

@@ -16,6 +16,59 @@ pub struct ArtistInput {
     pub image_url: String,
     #[serde(default)]
     pub genres: String,
+    /// A short plain-text biography; on an update, None keeps the stored one.
+    #[serde(default)]
+    pub bio: Option<String>,
+    /// External links, one "Label https://..." per line; on an update, None keeps the stored ones.
+    #[serde(default)]
+    pub links: Option<String>,
+}
+
+/// The longest biography, in characters.
+pub const MAX_BIO: usize = 1000;
+/// The most external links an artist may have (besides the MusicBrainz page).
+pub const MAX_LINKS: usize = 5;
+const MAX_LABEL: usize = 60;
+
+/// An external link of an artist page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub label: String,
+    pub url: String,
+}
+
+impl Link {
+    /// One line, "Label https://...": the address is the last word; without a label, its host.
+    fn parse(line: &str) -> Result<Link, DomainError> {
+        let line = line.trim();
+        let (label, address) = line.rsplit_once(char::is_whitespace).unwrap_or(("", line));
+        let url = validate::url("links", address)?.unwrap_or_default();
+        let label = validate::optional_text("links", label, MAX_LABEL)?;
+        let label = if label.is_empty() {
+            url::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_else(|| url.clone())
+        } else {
+            label
+        };
+        Ok(Link { label, url })
+    }
+}
+
+/// Checks the links field and writes it back normalised (one "Label url" per line).
+pub fn parse_links(text: &str) -> Result<String, DomainError> {
+    let links = text.lines().filter(|l| !l.trim().is_empty()).map(Link::parse).collect::<Result<Vec<_>, _>>()?;
+    if links.len() > MAX_LINKS {
+        return Err(DomainError::invalid("links", format!("at most {MAX_LINKS} links")));
+    }
+    Ok(links.iter().map(|l| format!("{} {}", l.label, l.url)).collect::<Vec<_>>().join("\n"))
+}
+
+/// An artist's links for display: MusicBrainz first when the artist has an id, then the stored ones
+/// (checked again: a line that no longer passes is left out).
+pub fn artist_links(mbid: Option<&str>, stored: &str) -> Vec<Link> {
+    let musicbrainz = mbid
+        .filter(|m| !m.is_empty() && m.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        .map(|m| Link { label: "MusicBrainz".into(), url: format!("https://musicbrainz.org/artist/{m}") });
+    musicbrainz.into_iter().chain(stored.lines().filter_map(|l| Link::parse(l).ok())).collect()
 }
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -80,6 +133,12 @@ impl ArtistInput {
             mbid: (!mbid.is_empty()).then_some(mbid),
             image_url: validate::url("image_url", &self.image_url)?,
             genres: validate::optional_text("genres", &self.genres, 300)?,
+            bio: validate::optional_text(
+                "bio",
+                &self.bio.as_deref().unwrap_or_default().replace("\r\n", "\n"),
+                MAX_BIO,
+            )?,
+            links: parse_links(self.links.as_deref().unwrap_or_default())?,
         })
     }
 }
@@ -164,7 +223,7 @@ fn unique_conflict(e: db::DbError, what: &str) -> DomainError {
     }
 }
 
-fn audit(
+pub(super) fn audit(
     c: &Connection,
     actor: Option<i64>,
     action: &str,
@@ -263,12 +322,19 @@ impl Domain {
     pub async fn update_artist(&self, actor: &CurrentUser, id: i64, input: ArtistInput) -> Result<(), DomainError> {
         actor.require(Role::Moderator)?;
         let mut a = input.validate()?;
+        let (keep_bio, keep_links) = (input.bio.is_none(), input.links.is_none());
         let (actor_id, now) = (actor.id, self.now());
         self.db
             .write(move |c| {
                 let old = db::artists::by_id(c, id)?.ok_or(DomainError::NotFound("artist"))?;
                 if a.slug.is_empty() {
                     a.slug = old.slug;
+                }
+                if keep_bio {
+                    a.bio = old.bio;
+                }
+                if keep_links {
+                    a.links = old.links;
                 }
                 db::artists::update(c, id, &a, now).map_err(|e| unique_conflict(e, "an artist"))?;
                 audit(c, Some(actor_id), "artist.update", "artist", id, json!({"name": a.name}), now)
@@ -286,6 +352,7 @@ impl Domain {
                 if !db::artists::delete(c, id)? {
                     return Err(DomainError::NotFound("artist"));
                 }
+                db::media::prune(c)?;
                 audit(c, Some(actor_id), "artist.delete", "artist", id, json!({}), now)
             })
             .await?;

@@ -10,6 +10,7 @@ pub mod events;
 pub mod insights;
 pub mod limits;
 pub mod live;
+mod media;
 mod moderation;
 mod page_reads;
 mod passwords;
@@ -29,10 +30,11 @@ mod votes;
 use std::sync::Arc;
 
 pub use account::{PasswordChanged, RESET_LINK_TTL_SECS, ResetLink};
-pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
+pub use catalog::{ArtistInput, Link, MAX_BIO, MAX_LINKS, ShowInput, SongInput, VenueInput, artist_links};
 // Imports (crate::import) compose these inside their own write transactions.
 pub(crate) use catalog::{parse_status, parse_time, tx};
 pub use error::DomainError;
+pub use media::{MAX_UPLOAD_BYTES, PICTURE_SIZE, THUMB_SIZE};
 pub use page_reads::AccountSummary;
 pub use passwords::PasswordStats;
 pub use ranking::Ranking;

@@ -90,7 +90,7 @@ pub struct PrivateNoStoreEndpoint<E> {
 
 fn per_user(req: &Request) -> bool {
     let path = req.uri().path();
-    if path.starts_with("/assets/") || path == "/favicon.ico" {
+    if path.starts_with("/assets/") || path.starts_with("/media/") || path == "/favicon.ico" {
         return false;
     }
     let private_path = ["/account", "/admin", "/reset", "/api/v1/me", "/api/v1/admin", "/api/v1/auth"]
@@ -189,15 +189,16 @@ pub struct BodyLimitEndpoint<E> {
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = Response;
     async fn call(&self, mut req: Request) -> Result<Response> {
+        let max = if is_upload(req.uri().path()) { self.max.max(UPLOAD_BODY_BYTES) } else { self.max };
         let declared = req.header("content-length").and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > self.max) {
+        if declared.is_some_and(|n| n > max) {
             return Ok(too_large());
         }
         if declared.is_none() {
             // Chunked HTTP/1.1, or HTTP/2 (which frames bodies without either header): read at most
             // `max` bytes and refuse if more arrive.
             let body = req.take_body();
-            let bytes = match body.into_bytes_limit(self.max).await {
+            let bytes = match body.into_bytes_limit(max).await {
                 Ok(b) => b,
                 Err(_) => return Ok(too_large()),
             };
@@ -205,6 +206,17 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
         }
         self.inner.call(req).await.map(IntoResponse::into_response)
     }
+}
+
+/// The body limit of a picture upload: the largest picture plus room for the form around it, so a
+/// picture a little too large reaches the page that says why (`domain::MAX_UPLOAD_BYTES`).
+const UPLOAD_BODY_BYTES: usize = crate::domain::MAX_UPLOAD_BYTES + (1 << 20);
+
+/// `/admin/artists/<id>/picture`, the one route that takes a file.
+fn is_upload(path: &str) -> bool {
+    path.strip_prefix("/admin/artists/")
+        .and_then(|rest| rest.strip_suffix("/picture"))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn too_large() -> Response {

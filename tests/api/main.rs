@@ -6,6 +6,7 @@ mod helpers;
 mod replicate_support;
 
 mod accounts;
+mod artist_media;
 mod auth;
 mod bad_input;
 mod cli;

@@ -19,7 +19,15 @@ use crate::http::state::AppState;
 pub struct CatalogApi;
 
 pub(super) fn artist_input(b: ArtistRequest) -> ArtistInput {
-    ArtistInput { name: b.name, slug: b.slug, mbid: b.mbid, image_url: b.image_url, genres: b.genres }
+    ArtistInput {
+        name: b.name,
+        slug: b.slug,
+        mbid: b.mbid,
+        image_url: b.image_url,
+        genres: b.genres,
+        bio: None,
+        links: None,
+    }
 }
 pub(super) fn venue_input(b: VenueRequest) -> VenueInput {
     VenueInput {

@@ -6,9 +6,10 @@ use poem::web::{Data, Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::view::{Meta, ShowCard, preview_image};
+use super::view::{Meta, ShowCard, preview_picture};
 use super::{Layout, render, respond};
 use crate::db::songs::Song;
+use crate::domain::{Link, artist_links};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
@@ -34,6 +35,10 @@ struct ArtistTemplate {
     name: String,
     slug: String,
     genres: Vec<String>,
+    /// The uploaded picture: a name under `/media/` (480 px square).
+    picture: Option<String>,
+    bio: String,
+    links: Vec<Link>,
     upcoming: Vec<ShowCard>,
     past: Vec<ShowCard>,
     albums: Vec<Album>,
@@ -82,16 +87,20 @@ pub async fn artist_page(
             Some(s) => format!("Next show: {}, {} · {}.", s.venue, s.city, s.when),
             None => "No upcoming shows yet.".to_owned(),
         };
+        let origin = super::public_origin(state);
         let meta = Meta {
             title: page.artist.name.clone(),
             description: format!("{next} Vote on the songs {} should play.", page.artist.name),
-            url: super::public_origin(state).map(|o| format!("{o}/artists/{}", page.artist.slug)),
-            image: preview_image(page.artist.image_url.as_deref()),
+            url: origin.map(|o| format!("{o}/artists/{}", page.artist.slug)),
+            image: preview_picture(page.artist.image.as_deref(), origin, page.artist.image_url.as_deref()),
         };
         let t = ArtistTemplate {
             layout: Layout::new(&visitor),
             meta,
             genres: page.artist.genres.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect(),
+            picture: page.artist.image.clone(),
+            bio: page.artist.bio.clone(),
+            links: artist_links(page.artist.mbid.as_deref(), &page.artist.links),
             name: page.artist.name.clone(),
             slug: page.artist.slug.clone(),
             upcoming,

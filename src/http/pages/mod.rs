@@ -17,6 +17,7 @@ mod calendar;
 mod form_errors;
 mod home;
 mod import;
+mod media;
 mod privacy;
 mod reset;
 mod search;
@@ -78,6 +79,7 @@ fn table() -> PageRoutes {
         .at("/artists/:slug", get(artist::artist_page))
         .at("/artists/:slug/follow", post(artist::follow))
         .at("/venues/:slug", get(venue::venue_page))
+        .at("/media/:file", get(media::media))
         .at("/search", get(search::search_page))
         .at("/login", get(auth_pages::login_form).post(auth_pages::login_submit))
         .at("/signup", get(auth_pages::signup_form).post(auth_pages::signup_submit))

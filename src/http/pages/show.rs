@@ -13,7 +13,7 @@ use poem::web::{Data, Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::view::{Meta, ShowCard, local_time, open_for, preview_image};
+use super::view::{Meta, ShowCard, local_time, open_for, preview_picture};
 use super::{Layout, html_bytes, is_form_error, respond};
 use crate::db::setlists::SetlistEntry;
 use crate::db::shows::Show;
@@ -132,7 +132,7 @@ fn meta(page: &ShowPage, show: &ShowCard, origin: Option<&str>) -> Meta {
         title: if show.title.is_empty() { format!("{} at {}", show.artist, show.venue) } else { show.title.clone() },
         description,
         url: origin.map(|o| format!("{o}/shows/{}", show.slug)),
-        image: preview_image(page.show.artist_image_url.as_deref()),
+        image: preview_picture(page.show.artist_image.as_deref(), origin, page.show.artist_image_url.as_deref()),
     }
 }
 

@@ -21,6 +21,8 @@ pub struct ShowCard {
     pub accuracy: Option<f64>,
     /// "2 d 4 h" while voting is open, empty once it has closed.
     pub closes_in: String,
+    /// The artist's uploaded thumbnail, a name under `/media/` (`domain::THUMB_SIZE` square).
+    pub thumb: Option<String>,
 }
 
 /// What link previews (Open Graph, Twitter cards) show of a page: `templates/meta.html`, included
@@ -32,6 +34,15 @@ pub struct Meta {
     /// the Host of a request is whatever the client sent.
     pub url: Option<String>,
     pub image: Option<String>,
+}
+
+/// The picture for link previews: the uploaded one (absolute, so only with a configured origin), else
+/// the catalog's picture address if it is usable ([`preview_image`]).
+pub fn preview_picture(uploaded: Option<&str>, origin: Option<&str>, stored: Option<&str>) -> Option<String> {
+    match (uploaded, origin) {
+        (Some(name), Some(o)) => Some(format!("{o}/media/{name}")),
+        _ => preview_image(stored),
+    }
 }
 
 /// A picture for link previews: only an absolute https URL (a relative or plain-http one would not
@@ -130,6 +141,7 @@ impl From<&Show> for ShowCard {
             status: status_label(&s.status).to_owned(),
             accuracy: s.accuracy,
             closes_in: open_for(s, chrono::Utc::now().timestamp()).map(countdown).unwrap_or_default(),
+            thumb: s.artist_thumb.clone(),
         }
     }
 }

@@ -64,6 +64,7 @@ fn artist(c: &Connection, row: &Row, actor: Option<i64>, now: i64) -> Result<Ent
         mbid: row.get("mbid").into(),
         image_url: row.get("image_url").into(),
         genres: row.get("genres").into(),
+        ..Default::default()
     }
     .validate()?;
     let existing = match &input.mbid {
@@ -89,6 +90,8 @@ fn artist(c: &Connection, row: &Row, actor: Option<i64>, now: i64) -> Result<Ent
         mbid: input.mbid.clone().or(old.mbid.clone()),
         image_url: input.image_url.clone().or(old.image_url.clone()),
         genres: if row.has("genres") { input.genres.clone() } else { old.genres.clone() },
+        bio: old.bio.clone(),
+        links: old.links.clone(),
     };
     let mut changed = Vec::new();
     for (field, differs) in [

@@ -201,6 +201,8 @@ pub(crate) fn resolve_artist(
                     mbid: Some(mbid.clone()),
                     image_url: found.image_url.clone(),
                     genres: found.genres.clone(),
+                    bio: found.bio.clone(),
+                    links: found.links.clone(),
                 };
                 db::artists::update(c, found.id, &update, now)?;
                 audit(c, actor, "artist.update", "artist", found.id, json!({"mbid": mbid, "source": "import"}), now)?;

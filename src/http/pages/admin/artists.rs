@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use poem::web::{Data, Form, Path, Query};
+use poem::web::{Data, Form, Multipart, Path, Query};
 use poem::{Response, handler};
 
 use super::forms::{ArtistForm, CsrfForm, SongForm};
@@ -78,9 +78,11 @@ struct ArtistTemplate {
     song: SongForm,
     error: Option<String>,
     notice: Option<&'static str>,
+    picture_size: u32,
+    max_upload_mib: usize,
 }
 
-/// The edit page; a refused form is either the artist's or the new song's.
+/// The edit page; a refused form is the artist's, the new song's or the picture upload's.
 async fn edit_page(
     state: &AppState,
     visitor: &Visitor,
@@ -89,11 +91,24 @@ async fn edit_page(
     artist_refused: Option<Refused<ArtistForm>>,
     song_refused: Option<Refused<SongForm>>,
 ) -> Result<Response, AppError> {
+    picture_page(state, visitor, artist_id, notice, artist_refused, song_refused, None).await
+}
+
+async fn picture_page(
+    state: &AppState,
+    visitor: &Visitor,
+    artist_id: i64,
+    notice: Option<&'static str>,
+    artist_refused: Option<Refused<ArtistForm>>,
+    song_refused: Option<Refused<SongForm>>,
+    picture_refused: Option<AppError>,
+) -> Result<Response, AppError> {
     let user = staff(visitor, Role::Moderator)?;
     let artist = state.domain.artist_by_id(artist_id).await?;
     let songs = state.domain.catalog(artist_id).await?;
     let (form, error, status) = form_state(artist_refused, ArtistForm::from_artist(&artist));
     let (song, song_error, song_status) = form_state(song_refused, SongForm::default());
+    let (picture_error, picture_status) = picture_refused.map(|e| (e.public_message(), e.status())).unzip();
     let t = ArtistTemplate {
         layout: Layout::new(visitor),
         is_admin: user.role >= Role::Admin,
@@ -101,10 +116,12 @@ async fn edit_page(
         songs,
         form,
         song,
-        error: error.or(song_error),
+        error: error.or(song_error).or(picture_error),
         notice,
+        picture_size: crate::domain::THUMB_SIZE,
+        max_upload_mib: crate::domain::MAX_UPLOAD_BYTES >> 20,
     };
-    finish(&t, status.or(song_status))
+    finish(&t, status.or(song_status).or(picture_status))
 }
 
 #[handler]
@@ -175,6 +192,77 @@ pub async fn add_song(
         }
         .map(|_| see_other(&format!("/admin/artists/{artist_id}?done=created#songs")));
         refused_or(outcome, form, |r| edit_page(state, &visitor, artist_id, None, None, Some(r))).await
+    }
+    .await;
+    respond(&mut visitor, &format!("/admin/artists/{raw}"), result)
+}
+
+/// The fields of the picture upload form (`multipart/form-data`): the form token, and the file or
+/// why it could not be read (said only after the token was checked).
+async fn read_upload(form: poem::Result<Multipart>) -> (String, Result<Vec<u8>, AppError>) {
+    let unreadable = || AppError::bad_request("image", "the upload could not be read; choose the file again");
+    let Ok(mut form) = form else {
+        return (String::new(), Err(AppError::bad_request("image", "send the picture as a file upload")));
+    };
+    let (mut csrf, mut file) = (String::new(), Ok(Vec::new()));
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => return (csrf, Err(unreadable())),
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            // The body limit for this route (`http::middleware::BodyLimit`) bounds what is read here.
+            Some("image") => file = field.bytes().await.map_err(|_| unreadable()),
+            _ => {}
+        }
+    }
+    (csrf, file)
+}
+
+/// Uploads (replaces) the artist's picture. The role is checked before the body is read.
+#[handler]
+pub async fn upload_picture(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    form: poem::Result<Multipart>,
+) -> Response {
+    let result = async {
+        let user = staff(&visitor, Role::Moderator)?;
+        let (csrf, file) = read_upload(form).await;
+        visitor.check_csrf(&csrf)?;
+        let file = file?;
+        let artist_id = id(&raw)?;
+        match state.domain.set_artist_picture(&user, artist_id, file).await {
+            Ok(()) => Ok(see_other(&format!("/admin/artists/{artist_id}?done=saved#picture"))),
+            Err(e) => {
+                let e = AppError::from(e);
+                if !crate::http::pages::is_form_error(&e) {
+                    return Err(e);
+                }
+                picture_page(state, &visitor, artist_id, None, None, None, Some(e)).await
+            }
+        }
+    }
+    .await;
+    respond(&mut visitor, &format!("/admin/artists/{raw}"), result)
+}
+
+#[handler]
+pub async fn remove_picture(
+    Data(state): Data<&Arc<AppState>>,
+    Path(raw): Path<String>,
+    mut visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = async {
+        let user = staff(&visitor, Role::Moderator)?;
+        visitor.check_csrf(&form.csrf)?;
+        let artist_id = id(&raw)?;
+        state.domain.remove_artist_picture(&user, artist_id).await?;
+        Ok(see_other(&format!("/admin/artists/{artist_id}?done=deleted#picture")))
     }
     .await;
     respond(&mut visitor, &format!("/admin/artists/{raw}"), result)

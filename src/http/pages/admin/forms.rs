@@ -30,6 +30,11 @@ pub struct ArtistForm {
     pub image_url: String,
     #[serde(default)]
     pub genres: String,
+    #[serde(default)]
+    pub bio: String,
+    /// One "Label https://..." per line.
+    #[serde(default)]
+    pub links: String,
     /// "1": create even though an artist of that name exists (the form warned).
     #[serde(default)]
     pub create_anyway: String,
@@ -44,6 +49,8 @@ impl ArtistForm {
             mbid: a.mbid.clone().unwrap_or_default(),
             image_url: a.image_url.clone().unwrap_or_default(),
             genres: a.genres.clone(),
+            bio: a.bio.clone(),
+            links: a.links.clone(),
             create_anyway: String::new(),
         }
     }
@@ -55,6 +62,8 @@ impl ArtistForm {
             mbid: self.mbid.clone(),
             image_url: self.image_url.clone(),
             genres: self.genres.clone(),
+            bio: Some(self.bio.clone()),
+            links: Some(self.links.clone()),
         }
     }
 }

@@ -30,6 +30,8 @@ pub fn add_routes(r: super::PageRoutes) -> super::PageRoutes {
         .at("/admin/artists", get(artists::list).post(artists::create))
         .at("/admin/artists/:id", get(artists::edit).post(artists::update))
         .at("/admin/artists/:id/delete", post(artists::delete))
+        .at("/admin/artists/:id/picture", post(artists::upload_picture))
+        .at("/admin/artists/:id/picture/delete", post(artists::remove_picture))
         .at("/admin/artists/:id/songs", post(artists::add_song))
         .at("/admin/songs/:id", get(artists::edit_song).post(artists::update_song))
         .at("/admin/songs/:id/delete", post(artists::delete_song))
