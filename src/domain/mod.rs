@@ -5,6 +5,7 @@ pub mod accuracy;
 mod calendar;
 mod catalog;
 pub mod demo;
+mod email;
 mod error;
 pub mod events;
 pub mod insights;
@@ -112,6 +113,11 @@ pub struct Domain {
     passwords: passwords::PasswordPool,
     /// The search index's words, for spelling suggestions.
     vocabulary: spelling::VocabularyCache,
+    /// Outgoing mail; None while `[smtp]` is not configured.
+    mailer: Option<Arc<dyn crate::mail::Mailer>>,
+    /// "Forgot password?" requests per email address (the per-client-address limit is the web
+    /// layer's, `http::rate_limit`).
+    reset_requests: limits::KeyedLimiter<String>,
 }
 
 impl Domain {
@@ -126,6 +132,8 @@ impl Domain {
         let limits = limits::AccountLimits::new(&config.settings.rate_limit);
         let rl = &config.settings.rate_limit;
         let passwords = passwords::PasswordPool::new(rl.password_workers, rl.password_wait);
+        let reset_requests = limits::KeyedLimiter::per_hour(rl.password_resets_per_hour);
+        let mailer = email::mailer(&config);
         let domain = Arc::new_cyclic(|weak| Self {
             hub: live::Hub::new(weak.clone()),
             vote_events: events::VoteEvents::default(),
@@ -138,6 +146,8 @@ impl Domain {
             limits,
             passwords,
             vocabulary: spelling::VocabularyCache::default(),
+            mailer,
+            reset_requests,
         });
         Ok(domain)
     }

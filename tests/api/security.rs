@@ -266,6 +266,8 @@ fn page_access() -> BTreeMap<(&'static str, &'static str), Access> {
         (("POST", "/account/logout-all"), SignedIn),
         (("POST", "/account/delete"), SignedIn),
         (("GET", "/account/deleted"), Public),
+        (("GET", "/forgot"), Public),
+        (("POST", "/forgot"), Public),
         (("GET", "/reset/:token"), Public),
         (("POST", "/reset/:token"), Public),
         (("GET", "/privacy"), Public),
@@ -469,10 +471,13 @@ async fn every_route_refuses_lower_roles_and_changes_nothing() {
 
 #[tokio::test]
 async fn every_page_form_refuses_a_missing_or_wrong_csrf_token_and_changes_nothing() {
-    // Many password forms from one address: the sign-in limit is not what this test is about.
-    let app =
-        spawn_app_with(&[("MYSETLIST_VOTING__ANONYMOUS", "true"), ("MYSETLIST_RATE_LIMIT__LOGINS_PER_MINUTE", "1000")])
-            .await;
+    // Many password forms from one address: the sign-in and reset limits are not what this test is about.
+    let app = spawn_app_with(&[
+        ("MYSETLIST_VOTING__ANONYMOUS", "true"),
+        ("MYSETLIST_RATE_LIMIT__LOGINS_PER_MINUTE", "1000"),
+        ("MYSETLIST_RATE_LIMIT__PASSWORD_RESETS_PER_HOUR", "1000"),
+    ])
+    .await;
     let seeded = app.seed_show(chrono::Duration::days(3), 3).await;
     let target = app.user("target@example.org", Role::User).await;
     let ids = ids(&app, &seeded, target.id);
