@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_accuracy_needs_votes", include_str!("../../migrations/0005_accuracy_needs_votes.sql")),
     ("0006_password_resets", include_str!("../../migrations/0006_password_resets.sql")),
     ("0007_calendars_and_tickets", include_str!("../../migrations/0007_calendars_and_tickets.sql")),
+    ("0008_email", include_str!("../../migrations/0008_email.sql")),
 ];
 
 /// `PRAGMA application_id` of a MySetlist database: ASCII "MySL" (set by 0004_application_id.sql).

@@ -8,6 +8,7 @@ pub mod demo;
 mod email;
 mod error;
 pub mod events;
+mod follow_emails;
 pub mod insights;
 pub mod limits;
 pub mod live;
@@ -34,6 +35,7 @@ pub use catalog::{ArtistInput, ShowInput, SongInput, VenueInput};
 // Imports (crate::import) compose these inside their own write transactions.
 pub(crate) use catalog::{parse_status, parse_time, tx};
 pub use error::DomainError;
+pub use follow_emails::{EmailPrefs, FollowEmail, VOTING_CLOSES_AHEAD_SECS};
 pub use page_reads::AccountSummary;
 pub use passwords::PasswordStats;
 pub use ranking::Ranking;

@@ -288,3 +288,121 @@ async fn an_unreachable_mail_server_changes_nothing_for_the_visitor_and_is_logge
     assert_eq!(r.status(), 200, "still serving");
     server.stop();
 }
+
+/// Sets a follow-email choice through the account page's form.
+async fn opt_in(app: &TestApp, c: &reqwest::Client, boxes: &[&str]) {
+    let (status, page) = get_html(c, &app.url("/account")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Emails about artists you follow"), "the account page offers the choices");
+    let token = form_value(&page, "csrf").unwrap();
+    let mut form = vec![("csrf", token.as_str())];
+    form.extend(boxes.iter().map(|b| (*b, "on")));
+    let r = c.post(app.url("/account/emails")).form(&form).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), location(&r)), (303, "/account?done=emails".to_owned()));
+}
+
+#[tokio::test]
+async fn follow_emails_go_once_per_kind_only_to_those_who_opted_in_and_unsubscribe_in_one_click() {
+    let smtp = SmtpServer::start();
+    let app = spawn_app_with(&env_refs(&smtp.env())).await;
+    let d = app.domain().clone();
+    // A show from before anyone followed: never announced as new.
+    let old = app.seed_show(chrono::Duration::days(3), 2).await;
+    app.db_write("UPDATE shows SET created_at = created_at - 3600 WHERE id = ?1", [old.show_id]);
+    let artist = old.artist_id;
+    let fan = app.user("fan@example.org", Role::User).await;
+    let picky = app.user("picky@example.org", Role::User).await;
+    let silent = app.user("silent@example.org", Role::User).await;
+    for u in [&fan, &picky, &silent] {
+        d.set_follow(u.id, artist, true).await.unwrap();
+    }
+    let fan_client = app.session_client(&fan).await;
+    opt_in(&app, &fan_client, &["new_show", "voting_closes", "setlist_in"]).await;
+    opt_in(&app, &app.session_client(&picky).await, &["setlist_in"]).await;
+    assert_eq!(d.email_prefs(&silent).await.unwrap(), Default::default(), "everything is off by default");
+
+    // The artist's new shows: one in three days, one tomorrow morning, one that was last night.
+    let admin =
+        mysetlist::domain::CurrentUser { id: 0, email: "s".into(), display_name: "s".into(), role: Role::Admin };
+    let show = |hours: i64| mysetlist::domain::ShowInput {
+        artist_id: artist,
+        venue_id: old.venue_id,
+        starts_at: (chrono::Utc::now() + chrono::Duration::hours(hours)).to_rfc3339(),
+        title: format!("in {hours} h"),
+        ..Default::default()
+    };
+    let later = d.create_show(&admin, show(72)).await.unwrap();
+    let tomorrow = d.create_show(&admin, show(12)).await.unwrap();
+    let last_night = d.create_show(&admin, show(-5)).await.unwrap();
+    app.db_write("INSERT INTO setlist_entries (show_id, position, title) VALUES (?1, 1, 'Song 0')", [last_night]);
+
+    // fan: new show x2, voting closes, setlist in; picky: setlist in; silent: nothing. Twice: once.
+    assert_eq!(d.send_follow_emails().await.unwrap(), 5);
+    assert_eq!(d.send_follow_emails().await.unwrap(), 0, "the second run sends nothing again");
+    let mails = smtp.wait_for(5).await;
+    assert_eq!(mails.len(), 5, "{mails:?}");
+    let to = |who: &str| mails.iter().filter(|m| m.header("to").is_some_and(|t| t.contains(who))).collect::<Vec<_>>();
+    let mut subjects: Vec<String> =
+        to("fan@").iter().map(|m| m.header("subject").unwrap().split(':').next().unwrap().to_owned()).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["New show", "New show", "The setlist is in", "Voting closes in about a day"]);
+    assert_eq!(to("picky@").len(), 1);
+    assert!(to("picky@")[0].header("subject").unwrap().starts_with("The setlist is in"));
+    assert!(to("silent@").is_empty(), "no opt-in, no email");
+    assert_eq!(app.count("SELECT count(*) FROM emails_sent", []), 5);
+    let _ = (later, tomorrow);
+
+    // Every message: RFC 8058 headers and the same link in the text.
+    for m in &mails {
+        let header = m.header("list-unsubscribe").unwrap_or_else(|| panic!("no List-Unsubscribe in {m:?}"));
+        assert!(header.starts_with(&format!("<{ORIGIN}/unsubscribe/")), "{header}");
+        assert_eq!(m.header("list-unsubscribe-post"), Some("List-Unsubscribe=One-Click"));
+        let link = m.link("/unsubscribe/").expect("the link is in the text too");
+        assert_eq!(header, format!("<{ORIGIN}{link}>"));
+    }
+
+    // One click: GET shows a button and changes nothing, POST unsubscribes from every kind.
+    let link = to("fan@")[0].link("/unsubscribe/").unwrap();
+    let anon = app.client();
+    let (status, page) = get_html(&anon, &app.url(&link)).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Unsubscribe from all"));
+    assert!(d.email_prefs(&fan).await.unwrap().new_show, "a GET (a link checker) unsubscribes nobody");
+    let r = anon.post(app.url(&link)).body("List-Unsubscribe=One-Click").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("You are unsubscribed"));
+    assert_eq!(d.email_prefs(&fan).await.unwrap(), Default::default());
+    assert_eq!(anon.get(app.url("/unsubscribe/not-a-token")).send().await.unwrap().status(), 404);
+
+    // Another new show: the unsubscribed fan gets nothing.
+    d.create_show(&admin, show(96)).await.unwrap();
+    assert_eq!(d.send_follow_emails().await.unwrap(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_server_runs_the_follow_email_job_only_when_mail_is_configured() {
+    let job = |app: &TestApp| {
+        let db = app.domain().db.clone();
+        async move {
+            let runs = db.read(mysetlist::db::jobs::all).await.unwrap();
+            runs.into_iter().find(|r| r.job == "follow_emails")
+        }
+    };
+    let smtp = SmtpServer::start();
+    let app = spawn_app_with(&env_refs(&smtp.env())).await;
+    let run = wait_for(WAIT, || job(&app)).await.expect("follow_emails ran at start");
+    assert_eq!(run.last_outcome.as_deref(), Some("ok"), "{run:?}");
+    app.stop().await;
+
+    let app = spawn_app().await;
+    wait_for(WAIT, || async {
+        let db = app.domain().db.clone();
+        let runs = db.read(mysetlist::db::jobs::all).await.unwrap();
+        runs.iter().any(|r| r.job == "retention").then_some(())
+    })
+    .await
+    .expect("the standard jobs ran");
+    assert!(job(&app).await.is_none(), "no mail, no job");
+    app.stop().await;
+}

@@ -23,6 +23,7 @@ mod search;
 mod setlist_text;
 mod show;
 mod status;
+mod unsubscribe;
 mod venue;
 mod view;
 
@@ -87,10 +88,12 @@ fn table() -> PageRoutes {
         .at("/account/password", post(account_edit::password))
         .at("/account/logout-all", post(account::logout_all))
         .at("/account/calendar", post(account::calendar_feed))
+        .at("/account/emails", post(account::save_email_prefs))
         .at("/account/delete", post(account::delete))
         .at("/account/deleted", get(account::deleted))
         .at("/reset/:token", get(reset::reset_form).post(reset::reset_submit))
         .at("/forgot", get(forgot::forgot_form).post(forgot::forgot_submit))
+        .at("/unsubscribe/:token", get(unsubscribe::unsubscribe_form).post(unsubscribe::unsubscribe))
         .at("/privacy", get(privacy::privacy_page))
         .at("/admin/import", get(import::import_page).post(import::start_import))
         .at("/admin/import/jobs/:id", get(import::job_page))
