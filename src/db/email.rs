@@ -44,6 +44,14 @@ pub fn set_prefs(conn: &Connection, user_id: i64, p: EmailPrefs, now: i64) -> Re
     Ok(())
 }
 
+/// The follow emails sent to a user (for the data export): (show, kind, when).
+pub fn sent_to(conn: &Connection, user_id: i64) -> Result<Vec<(i64, String, i64)>, DbError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT show_id, kind, sent_at FROM emails_sent WHERE user_id = ?1 ORDER BY sent_at")?;
+    let rows = stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The user an unsubscribe token (its hash) belongs to.
 pub fn user_of_unsubscribe(conn: &Connection, token_hash: &[u8]) -> Result<Option<i64>, DbError> {
     Ok(conn

@@ -351,6 +351,9 @@ async fn follow_emails_go_once_per_kind_only_to_those_who_opted_in_and_unsubscri
     assert!(to("silent@").is_empty(), "no opt-in, no email");
     assert_eq!(app.count("SELECT count(*) FROM emails_sent", []), 5);
     let _ = (later, tomorrow);
+    let export = ok_json(fan_client.get(app.url("/api/v1/me/export")).send().await.unwrap()).await;
+    assert_eq!(export["email_preferences"]["voting_closes"], true, "{export}");
+    assert_eq!(export["emails_sent"].as_array().map(Vec::len), Some(4), "{export}");
 
     // Every message: RFC 8058 headers and the same link in the text.
     for m in &mails {
@@ -404,5 +407,27 @@ async fn the_server_runs_the_follow_email_job_only_when_mail_is_configured() {
     .await
     .expect("the standard jobs ran");
     assert!(job(&app).await.is_none(), "no mail, no job");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_follow_email_the_mail_server_refuses_is_not_recorded_and_goes_next_run() {
+    let port = free_port().to_string();
+    let env = [
+        ("MYSETLIST_SMTP__HOST", "127.0.0.1"),
+        ("MYSETLIST_SMTP__PORT", port.as_str()),
+        ("MYSETLIST_SMTP__TLS", "none"),
+        ("MYSETLIST_SMTP__FROM", "noreply@mysetlist.test"),
+        ("MYSETLIST_PUBLIC_URL", ORIGIN),
+    ];
+    let app = spawn_app_with(&env).await;
+    let d = app.domain().clone();
+    let seeded = app.seed_show(chrono::Duration::hours(10), 1).await;
+    let fan = app.user("fan@example.org", Role::User).await;
+    d.set_follow(fan.id, seeded.artist_id, true).await.unwrap();
+    let prefs = mysetlist::domain::EmailPrefs { voting_closes: true, ..Default::default() };
+    d.set_email_prefs(&fan, prefs).await.unwrap();
+    assert!(d.send_follow_emails().await.is_err(), "nobody listens on {port}");
+    assert_eq!(app.count("SELECT count(*) FROM emails_sent", []), 0, "not recorded: the next run tries again");
     app.stop().await;
 }
