@@ -59,6 +59,7 @@ let
     "import.setlistfm_api_key"
     "alerts.webhook_url"
     "telemetry.sentry_dsn"
+    "smtp.password"
   ];
   # secretFiles.<section>.<key> = path  ->  { name = "<section>.<key>"; env; path; }
   secrets = lib.concatLists (

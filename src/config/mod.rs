@@ -24,6 +24,7 @@ const SECRET_KEYS: &[&str] = &[
     "import.setlistfm_api_key",
     "alerts.webhook_url",
     "telemetry.sentry_dsn",
+    "smtp.password",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,15 @@ impl Config {
     }
     pub fn replication_enabled(&self) -> bool {
         !self.settings.replication.url.is_empty()
+    }
+    /// The origin browsers use (`public_url`, else `https://<domain>`): absolute links in link
+    /// previews, calendars and emails. None on a plain local setup.
+    pub fn public_origin(&self) -> Option<&str> {
+        self.allowed_origins.first().map(String::as_str)
+    }
+    /// Outgoing mail ("Forgot password?", follow emails) is configured.
+    pub fn mail_enabled(&self) -> bool {
+        !self.settings.smtp.host.is_empty()
     }
 }
 
@@ -273,9 +283,13 @@ fn validate(settings: Settings) -> Result<Config, ConfigError> {
     if t.service_name.trim().is_empty() {
         return Err(key_error("telemetry.service_name", "must not be empty"));
     }
+    validate_smtp(&settings.smtp)?;
     tracing_subscriber::EnvFilter::try_new(&settings.log.level)
         .map_err(|e| key_error("log.level", format!("not a valid filter: {e}")))?;
     let allowed_origins = allowed_origins(&settings, https_listen)?;
+    if !settings.smtp.host.is_empty() && allowed_origins.is_empty() {
+        return Err(key_error("smtp.host", "needs public_url (or domain): the links in emails are absolute"));
+    }
     Ok(Config {
         settings,
         listen,
@@ -286,6 +300,40 @@ fn validate(settings: Settings) -> Result<Config, ConfigError> {
         metrics_listen,
         allowed_origins,
     })
+}
+
+fn validate_smtp(s: &SmtpSettings) -> Result<(), ConfigError> {
+    if s.host.is_empty() {
+        return Ok(());
+    }
+    if s.host.contains(['/', ' ', ':']) && s.host.parse::<std::net::Ipv6Addr>().is_err() {
+        return Err(key_error("smtp.host", format!("`{}` is not a host name or address", s.host)));
+    }
+    if s.port == 0 {
+        return Err(key_error("smtp.port", "must not be 0"));
+    }
+    if s.tls == SmtpTls::None && !is_loopback_host(&s.host) {
+        return Err(key_error(
+            "smtp.tls",
+            "`none` sends passwords and reset links in clear text: only allowed for a server on loopback \
+             (localhost, 127.0.0.0/8, ::1); use `starttls` or `tls`",
+        ));
+    }
+    if s.from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(key_error("smtp.from", "must be an address like `MySetlist <noreply@example.org>`"));
+    }
+    if s.password.is_empty() != s.username.is_empty() {
+        return Err(key_error("smtp.password", "username and password go together (set both or neither)"));
+    }
+    if s.notify_interval < Duration::from_secs(1) {
+        return Err(key_error("smtp.notify_interval", "must be at least 1s"));
+    }
+    Ok(())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `public_url` when set, else every domain over HTTPS (with the port when it is not 443).

@@ -33,6 +33,7 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub import: ImportSettings,
     pub telemetry: TelemetrySettings,
+    pub smtp: SmtpSettings,
 }
 
 impl Default for Settings {
@@ -59,6 +60,7 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             import: ImportSettings::default(),
             telemetry: TelemetrySettings::default(),
+            smtp: SmtpSettings::default(),
         }
     }
 }
@@ -204,6 +206,8 @@ pub struct RateLimitSettings {
     pub search_per_minute: u32,
     /// Content reports per user.
     pub reports_per_hour: u32,
+    /// "Forgot password?" requests, per email address and per client address alike.
+    pub password_resets_per_hour: u32,
     /// Password hashes and verifications running at once (each holds 19 MiB); 0: one per core.
     pub password_workers: u32,
     /// How long a password check waits for a free worker before the request gets 503.
@@ -218,6 +222,7 @@ impl Default for RateLimitSettings {
             logins_per_minute: 10,
             search_per_minute: 120,
             reports_per_hour: 20,
+            password_resets_per_hour: 5,
             password_workers: 0,
             password_wait: Duration::from_secs(2),
         }
@@ -402,6 +407,60 @@ impl std::fmt::Debug for TelemetrySettings {
             .field("trace_sample_ratio", &self.trace_sample_ratio)
             .finish()
     }
+}
+
+/// Outgoing mail: "Forgot password?" links and the follow emails. Off while `host` is empty.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Empty: no authentication.
+    pub username: String,
+    /// A secret (`password_file` / `MYSETLIST_SMTP__PASSWORD_FILE`).
+    pub password: String,
+    /// The sender, `MySetlist <noreply@example.org>` or a bare address.
+    pub from: String,
+    /// How often the follow emails (new show, voting closes, setlist in) are looked for.
+    #[serde(with = "humantime_serde")]
+    pub notify_interval: Duration,
+}
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: String::new(),
+            from: String::new(),
+            notify_interval: Duration::from_secs(10 * 60),
+        }
+    }
+}
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("from", &self.from)
+            .field("notify_interval", &self.notify_interval)
+            .finish()
+    }
+}
+
+/// How the SMTP connection is protected: STARTTLS (port 587), TLS from the first byte (465), or
+/// not at all (only to a server on loopback: validation refuses it for any other host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    Starttls,
+    Tls,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -109,3 +109,50 @@ fn allowed_origins_follow_public_url_then_domains() {
         assert!(err.to_string().contains("public_url"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn smtp_is_off_by_default_and_refuses_clear_text_beyond_loopback() {
+    assert!(!load_from(None, &[]).unwrap().mail_enabled());
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("p");
+    std::fs::write(&secret, "mail-secret\n").unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "public_url = \"https://vote.example.org\"\n[smtp]\nhost = \"smtp.example.org\"\nusername = \"app\"\npassword_file = \"{}\"\nfrom = \"MySetlist <noreply@example.org>\"\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let c = load_from(Some(&f), &[]).unwrap();
+    assert!(c.mail_enabled());
+    assert_eq!((c.settings.smtp.port, c.settings.smtp.tls), (587, SmtpTls::Starttls));
+    assert_eq!(c.settings.smtp.password, "mail-secret");
+    assert!(!format!("{c:?}").contains("mail-secret"));
+
+    let clear = |host: &str| {
+        load_from(
+            None,
+            &env(&[
+                ("MYSETLIST_SMTP__HOST", host),
+                ("MYSETLIST_SMTP__TLS", "none"),
+                ("MYSETLIST_SMTP__FROM", "noreply@example.org"),
+                ("MYSETLIST_PUBLIC_URL", "https://vote.example.org"),
+            ]),
+        )
+    };
+    for loopback in ["127.0.0.1", "localhost", "::1"] {
+        clear(loopback).unwrap_or_else(|e| panic!("{loopback}: {e}"));
+    }
+    let err = clear("smtp.example.org").unwrap_err();
+    assert!(err.to_string().contains("smtp.tls"), "{err}");
+    let err = load_from(None, &env(&[("MYSETLIST_SMTP__HOST", "smtp.example.org")])).unwrap_err();
+    assert!(err.to_string().contains("smtp.from"), "{err}");
+    let err = load_from(
+        None,
+        &env(&[("MYSETLIST_SMTP__HOST", "smtp.example.org"), ("MYSETLIST_SMTP__FROM", "noreply@example.org")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("public_url"), "{err}");
+}

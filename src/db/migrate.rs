@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0005_accuracy_needs_votes", include_str!("../../migrations/0005_accuracy_needs_votes.sql")),
     ("0006_password_resets", include_str!("../../migrations/0006_password_resets.sql")),
     ("0007_calendars_and_tickets", include_str!("../../migrations/0007_calendars_and_tickets.sql")),
+    ("0008_email", include_str!("../../migrations/0008_email.sql")),
     ("0009_artist_media", include_str!("../../migrations/0009_artist_media.sql")),
 ];
 

@@ -10,6 +10,7 @@ mod writer;
 pub mod artists;
 pub mod audit;
 pub mod calendar_feeds;
+pub mod email;
 pub mod files;
 pub mod insights;
 pub mod jobs;

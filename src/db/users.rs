@@ -102,6 +102,8 @@ pub fn erase(conn: &Connection, id: i64, now: i64) -> Result<bool, DbError> {
     conn.prepare_cached("UPDATE show_songs SET added_by = NULL WHERE added_by = ?1")?.execute([id])?;
     conn.prepare_cached("DELETE FROM password_resets WHERE user_id = ?1")?.execute([id])?;
     conn.prepare_cached("DELETE FROM calendar_feeds WHERE user_id = ?1")?.execute([id])?;
+    conn.prepare_cached("DELETE FROM email_prefs WHERE user_id = ?1")?.execute([id])?;
+    conn.prepare_cached("DELETE FROM emails_sent WHERE user_id = ?1")?.execute([id])?;
     Ok(n == 1)
 }
 

@@ -5,8 +5,10 @@ pub mod accuracy;
 mod calendar;
 mod catalog;
 pub mod demo;
+mod email;
 mod error;
 pub mod events;
+mod follow_emails;
 pub mod insights;
 pub mod limits;
 pub mod live;
@@ -34,6 +36,7 @@ pub use catalog::{ArtistInput, Link, MAX_BIO, MAX_LINKS, ShowInput, SongInput, V
 // Imports (crate::import) compose these inside their own write transactions.
 pub(crate) use catalog::{parse_status, parse_time, tx};
 pub use error::DomainError;
+pub use follow_emails::{EmailPrefs, FollowEmail, VOTING_CLOSES_AHEAD_SECS};
 pub use media::{MAX_UPLOAD_BYTES, PICTURE_SIZE, THUMB_SIZE};
 pub use page_reads::AccountSummary;
 pub use passwords::PasswordStats;
@@ -114,6 +117,11 @@ pub struct Domain {
     passwords: passwords::PasswordPool,
     /// The search index's words, for spelling suggestions.
     vocabulary: spelling::VocabularyCache,
+    /// Outgoing mail; None while `[smtp]` is not configured.
+    mailer: Option<Arc<dyn crate::mail::Mailer>>,
+    /// "Forgot password?" requests per email address (the per-client-address limit is the web
+    /// layer's, `http::rate_limit`).
+    reset_requests: limits::KeyedLimiter<String>,
 }
 
 impl Domain {
@@ -128,6 +136,8 @@ impl Domain {
         let limits = limits::AccountLimits::new(&config.settings.rate_limit);
         let rl = &config.settings.rate_limit;
         let passwords = passwords::PasswordPool::new(rl.password_workers, rl.password_wait);
+        let reset_requests = limits::KeyedLimiter::per_hour(rl.password_resets_per_hour);
+        let mailer = email::mailer(&config);
         let domain = Arc::new_cyclic(|weak| Self {
             hub: live::Hub::new(weak.clone()),
             vote_events: events::VoteEvents::default(),
@@ -140,6 +150,8 @@ impl Domain {
             limits,
             passwords,
             vocabulary: spelling::VocabularyCache::default(),
+            mailer,
+            reset_requests,
         });
         Ok(domain)
     }

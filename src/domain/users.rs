@@ -143,6 +143,8 @@ impl Domain {
                 let songs_added = db::songs::added_by_user(c, id)?;
                 let sessions = db::sessions::count_for_user(c, id)?;
                 let feed = db::calendar_feeds::created_at(c, id)?;
+                let email_prefs = db::email::prefs(c, id)?;
+                let emails_sent = db::email::sent_to(c, id)?;
                 Ok(json!({
                     "account": {"id": u.id, "email": u.email, "display_name": u.display_name, "role": u.role,
                                 "created_at": u.created_at},
@@ -152,6 +154,12 @@ impl Domain {
                     "active_sessions": sessions,
                     // The address itself is not stored (only its hash), so it cannot be exported.
                     "calendar_feed": feed.map(|t| json!({"created_at": t})),
+                    // Unsubscribe tokens are not stored (only their hashes), so they are not exported.
+                    "email_preferences": email_prefs,
+                    "emails_sent": emails_sent
+                        .iter()
+                        .map(|(show, kind, at)| json!({"show_id": show, "kind": kind, "sent_at": at}))
+                        .collect::<Vec<_>>(),
                 }))
             })
             .await

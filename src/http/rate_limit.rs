@@ -4,9 +4,10 @@
 //! HTML page for pages and forms. The per-account limits live in the domain (`domain::limits`).
 //!
 //! Every refusal counts in `mysetlist_rate_limit_rejections_total{limit}`: the per-address limits as
-//! `login`, `signup`, `votes` and `search`; a 429 from the domain behind one of those routes (the
-//! per-account sign-in limit, the per-voter vote limit and the anonymous-vote caps) as
-//! `login_account` and `votes_voter`.
+//! `login`, `signup`, `votes`, `search` and `password_reset`; a 429 from the domain behind one of
+//! those routes (the per-account sign-in limit, the per-voter vote limit and the anonymous-vote
+//! caps, the per-email-address "Forgot password?" limit) as `login_account`, `votes_voter` and
+//! `password_reset_address`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub struct RateLimits {
     signups: KeyedLimiter<IpAddr>,
     votes: KeyedLimiter<IpAddr>,
     search: KeyedLimiter<IpAddr>,
+    password_resets: KeyedLimiter<IpAddr>,
     trusted_proxies: Vec<ipnet::IpNet>,
     metrics: RateLimitMetrics,
 }
@@ -37,6 +39,7 @@ enum Limited {
     Signup,
     Votes,
     Search,
+    PasswordReset,
 }
 
 impl Limited {
@@ -46,6 +49,7 @@ impl Limited {
             Limited::Signup => "signup",
             Limited::Votes => "votes",
             Limited::Search => "search",
+            Limited::PasswordReset => "password_reset",
         }
     }
 
@@ -55,6 +59,7 @@ impl Limited {
             Limited::Votes => "votes_voter",
             Limited::Signup => "signup",
             Limited::Search => "search",
+            Limited::PasswordReset => "password_reset_address",
         }
     }
 }
@@ -67,6 +72,7 @@ impl RateLimits {
             signups: KeyedLimiter::per_hour(s.signups_per_hour),
             votes: KeyedLimiter::per_minute(s.votes_per_minute),
             search: KeyedLimiter::per_minute(s.search_per_minute),
+            password_resets: KeyedLimiter::per_hour(s.password_resets_per_hour),
             trusted_proxies: config.trusted_proxies.clone(),
             metrics,
         }
@@ -84,6 +90,7 @@ impl RateLimits {
                 | "/account/password",
             ) => Some(Limited::Login),
             (&Method::POST, "/api/v1/auth/signup" | "/signup") => Some(Limited::Signup),
+            (&Method::POST, "/forgot") => Some(Limited::PasswordReset),
             // HEAD reaches the same handler as GET (poem answers it with GET's handler, body dropped).
             (&Method::GET | &Method::HEAD, "/api/v1/search" | "/search") => Some(Limited::Search),
             (&Method::POST | &Method::PUT | &Method::DELETE, p) if p.ends_with("/vote") => Some(Limited::Votes),
@@ -97,6 +104,7 @@ impl RateLimits {
             Limited::Signup => &self.signups,
             Limited::Votes => &self.votes,
             Limited::Search => &self.search,
+            Limited::PasswordReset => &self.password_resets,
         }
     }
 }

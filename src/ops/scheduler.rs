@@ -7,6 +7,7 @@
 //! | `fetch_setlists` | 30 min                           | actual setlists of finished shows from setlist.fm (+ accuracy) |
 //! | `retention`      | 6 h                              | purge sessions, vote network hashes, old audit entries |
 //! | `backup_verify`  | `replication.verify_interval`    | the replicator's backup drill (first run 5 min after start) |
+//! | `follow_emails`  | `smtp.notify_interval` (10 min)  | opt-in emails about followed artists (only with `[smtp]`) |
 //!
 //! Trending needs no job: its score decays exponentially and is updated in O(1) in the vote
 //! transaction, and the ranking is evaluated on read (see `domain::trending`).
@@ -48,6 +49,7 @@ pub struct Intervals {
     pub fetch_setlists: Duration,
     pub retention: Duration,
     pub backup_verify: Duration,
+    pub follow_emails: Duration,
 }
 
 impl Intervals {
@@ -58,12 +60,20 @@ impl Intervals {
             fetch_setlists: Duration::from_secs(30 * 60),
             retention: Duration::from_secs(6 * 3600),
             backup_verify: config.settings.replication.verify_interval,
+            follow_emails: config.settings.smtp.notify_interval,
         }
     }
 
     /// Every job at the same interval (tests).
     pub fn all(every: Duration) -> Self {
-        Self { lock_shows: every, complete_shows: every, fetch_setlists: every, retention: every, backup_verify: every }
+        Self {
+            lock_shows: every,
+            complete_shows: every,
+            fetch_setlists: every,
+            retention: every,
+            backup_verify: every,
+            follow_emails: every,
+        }
     }
 }
 
@@ -180,6 +190,19 @@ impl Scheduler {
                 Ok(())
             }
         });
+        if domain.mail_enabled() {
+            let d = domain.clone();
+            s = s.job("follow_emails", intervals.follow_emails, move || {
+                let d = d.clone();
+                async move {
+                    let n = d.send_follow_emails().await?;
+                    if n > 0 {
+                        tracing::info!(emails = n, "sent follow emails");
+                    }
+                    Ok(())
+                }
+            });
+        }
         if let Some(verify) = backup_verify {
             // Not at start: on a first start the bucket holds no snapshot yet, and a verify that fails
             // for that reason would raise the backup alert. A restart keeps the last success (job_runs).

@@ -25,6 +25,8 @@ struct AccountTemplate {
     my_votes: Vec<ShowPicks>,
     /// When the calendar feed address was made ("6 Jun 2026"); None without one.
     calendar_since: Option<String>,
+    /// The follow-email choices; None while mail is not configured (the section is left out).
+    email_prefs: Option<crate::domain::EmailPrefs>,
     forms: AccountForms,
 }
 
@@ -65,6 +67,7 @@ impl AccountDone {
             "profile" => Some("Your profile is saved."),
             "password" => Some("Your password is changed. Every other device was signed out."),
             "reset" => Some("Your new password is set, and you are signed in."),
+            "emails" => Some("Your email choices are saved."),
             _ => None,
         }
     }
@@ -120,7 +123,9 @@ pub async fn page(
 ) -> Result<Response, AppError> {
     let user = visitor.require_user()?;
     let account = state.domain.account(user).await?;
+    let email_prefs = if state.domain.mail_enabled() { Some(state.domain.email_prefs(user).await?) } else { None };
     let t = AccountTemplate {
+        email_prefs,
         layout: Layout::new(visitor),
         member_since: date(account.created_at),
         my_votes: group_picks(&account.picks),
@@ -241,4 +246,39 @@ struct DeletedTemplate {
 pub fn deleted(mut visitor: Visitor) -> Response {
     let result = render(&DeletedTemplate { layout: Layout::new(&visitor) });
     respond(&mut visitor, "/", result)
+}
+
+#[derive(Deserialize)]
+pub struct EmailPrefsForm {
+    #[serde(default)]
+    csrf: String,
+    /// Checkboxes: present ("on") when ticked.
+    new_show: Option<String>,
+    voting_closes: Option<String>,
+    setlist_in: Option<String>,
+}
+
+/// The follow-email choices (each opt-in).
+#[handler]
+pub async fn save_email_prefs(
+    Data(state): Data<&Arc<AppState>>,
+    mut visitor: Visitor,
+    Form(form): Form<EmailPrefsForm>,
+) -> Response {
+    let result = async {
+        let user = visitor.require_user()?.clone();
+        visitor.check_csrf(&form.csrf)?;
+        if !state.domain.mail_enabled() {
+            return Err(AppError::Domain(crate::domain::DomainError::NotFound("page")));
+        }
+        let prefs = crate::domain::EmailPrefs {
+            new_show: form.new_show.is_some(),
+            voting_closes: form.voting_closes.is_some(),
+            setlist_in: form.setlist_in.is_some(),
+        };
+        state.domain.set_email_prefs(&user, prefs).await?;
+        Ok(see_other("/account?done=emails"))
+    }
+    .await;
+    respond(&mut visitor, "/account", result)
 }

@@ -32,6 +32,8 @@ struct AuthTemplate {
     display_name: String,
     next: String,
     notice: Option<&'static str>,
+    /// Show "Forgot password?" (mail is configured).
+    forgot: bool,
 }
 
 /// A refused form, told where it belongs: next to a field, or above the form.
@@ -80,11 +82,19 @@ pub struct NextQuery {
     signed_up: Option<String>,
 }
 
-fn form_page(visitor: &mut Visitor, signup: bool, refusal: Refusal, form: &AuthForm, next: String) -> Response {
-    form_page_with(visitor, signup, refusal, (form.email.clone(), form.display_name.clone()), next, None)
+fn form_page(
+    state: &AppState,
+    visitor: &mut Visitor,
+    signup: bool,
+    refusal: Refusal,
+    form: &AuthForm,
+    next: String,
+) -> Response {
+    form_page_with(state, visitor, signup, refusal, (form.email.clone(), form.display_name.clone()), next, None)
 }
 
 fn form_page_with(
+    state: &AppState,
     visitor: &mut Visitor,
     signup: bool,
     refusal: Refusal,
@@ -94,6 +104,7 @@ fn form_page_with(
 ) -> Response {
     let t = AuthTemplate {
         notice,
+        forgot: !signup && state.domain.mail_enabled(),
         layout: Layout::with_csrf(visitor),
         heading: if signup { "Create an account" } else { "Sign in" },
         action: if signup { "/signup" } else { "/login" },
@@ -113,14 +124,30 @@ fn form_page_with(
 }
 
 #[handler]
-pub fn login_form(mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
+pub fn login_form(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
     let notice = q.signed_up.is_some().then_some(crate::http::api::SIGNED_UP);
-    form_page_with(&mut visitor, false, Refusal::default(), Default::default(), safe_next(q.next.as_deref()), notice)
+    form_page_with(
+        state,
+        &mut visitor,
+        false,
+        Refusal::default(),
+        Default::default(),
+        safe_next(q.next.as_deref()),
+        notice,
+    )
 }
 
 #[handler]
-pub fn signup_form(mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
-    form_page_with(&mut visitor, true, Refusal::default(), Default::default(), safe_next(q.next.as_deref()), None)
+pub fn signup_form(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, Query(q): Query<NextQuery>) -> Response {
+    form_page_with(
+        state,
+        &mut visitor,
+        true,
+        Refusal::default(),
+        Default::default(),
+        safe_next(q.next.as_deref()),
+        None,
+    )
 }
 
 #[derive(Deserialize)]
@@ -159,7 +186,7 @@ pub async fn login_submit(
 ) -> Response {
     let next = safe_next(Some(&form.next));
     if let Err(e) = visitor.check_csrf(&form.csrf) {
-        let mut r = form_page(&mut visitor, false, Refusal::general(EXPIRED), &form, next);
+        let mut r = form_page(state, &mut visitor, false, Refusal::general(EXPIRED), &form, next);
         r.set_status(e.status());
         return r;
     }
@@ -171,7 +198,7 @@ pub async fn login_submit(
     match result {
         Ok(()) => visitor.finish(see_other(&next)),
         Err(e @ AppError::Domain(DomainError::Invalid { .. } | DomainError::Forbidden(_))) => {
-            let mut r = form_page(&mut visitor, false, Refusal::from_error(&e), &form, next);
+            let mut r = form_page(state, &mut visitor, false, Refusal::from_error(&e), &form, next);
             r.set_status(e.status());
             r
         }
@@ -187,7 +214,7 @@ pub async fn signup_submit(
 ) -> Response {
     let next = safe_next(Some(&form.next));
     if let Err(e) = visitor.check_csrf(&form.csrf) {
-        let mut r = form_page(&mut visitor, true, Refusal::general(EXPIRED), &form, next);
+        let mut r = form_page(state, &mut visitor, true, Refusal::general(EXPIRED), &form, next);
         r.set_status(e.status());
         return r;
     }
@@ -197,7 +224,7 @@ pub async fn signup_submit(
     match result {
         Ok(_) => visitor.finish(see_other(&format!("{}&signed_up=1", super::login_url(&next)))),
         Err(e @ AppError::Domain(DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
-            let mut r = form_page(&mut visitor, true, Refusal::from_error(&e), &form, next);
+            let mut r = form_page(state, &mut visitor, true, Refusal::from_error(&e), &form, next);
             r.set_status(e.status());
             r
         }

@@ -14,6 +14,7 @@ mod api_examples;
 mod artist;
 mod auth_pages;
 mod calendar;
+mod forgot;
 mod form_errors;
 mod home;
 mod import;
@@ -24,6 +25,7 @@ mod search;
 mod setlist_text;
 mod show;
 mod status;
+mod unsubscribe;
 mod venue;
 mod view;
 
@@ -89,9 +91,12 @@ fn table() -> PageRoutes {
         .at("/account/password", post(account_edit::password))
         .at("/account/logout-all", post(account::logout_all))
         .at("/account/calendar", post(account::calendar_feed))
+        .at("/account/emails", post(account::save_email_prefs))
         .at("/account/delete", post(account::delete))
         .at("/account/deleted", get(account::deleted))
         .at("/reset/:token", get(reset::reset_form).post(reset::reset_submit))
+        .at("/forgot", get(forgot::forgot_form).post(forgot::forgot_submit))
+        .at("/unsubscribe/:token", get(unsubscribe::unsubscribe_form).post(unsubscribe::unsubscribe))
         .at("/privacy", get(privacy::privacy_page))
         .at("/admin/import", get(import::import_page).post(import::start_import))
         .at("/admin/import/jobs/:id", get(import::job_page))
@@ -175,7 +180,7 @@ pub fn render_with_status<T: askama::Template>(t: &T, status: StatusCode) -> Res
 /// The configured origin (`public_url`, else `https://<domain>`) for absolute links in link previews
 /// and calendars; None on a plain local setup, where they would name whatever Host a request sent.
 pub fn public_origin(state: &super::state::AppState) -> Option<&str> {
-    state.config.allowed_origins.first().map(String::as_str)
+    state.config.public_origin()
 }
 
 /// `/login?next=<path>`: where signed-out visitors are sent.

@@ -1,5 +1,6 @@
-//! `/reset/<token>`: a one-time link an admin issued sets a new password, ends every session of the
-//! account and signs the visitor in. An unknown, used or expired link is a 404 page that says so.
+//! `/reset/<token>`: a one-time link (an admin's, or one "Forgot password?" emailed) sets a new
+//! password, ends every session of the account and signs the visitor in. An unknown, used or
+//! expired link is a 404 page that says so.
 
 use std::sync::Arc;
 
@@ -27,6 +28,9 @@ struct ResetTemplate {
 }
 
 const GONE: &str = "This reset link has expired or was already used. Ask an admin for a new one.";
+/// The same, where "Forgot password?" can send a new one.
+const GONE_WITH_MAIL: &str =
+    "This reset link has expired or was already used. Ask for a new one with \"Forgot password?\" on the sign-in page.";
 
 fn gone() -> AppError {
     AppError::Domain(DomainError::NotFound("reset link"))
@@ -39,7 +43,8 @@ async fn form(state: &AppState, visitor: &mut Visitor, token: &str, errors: Form
         (Some(_), false) => Some(poem::http::StatusCode::UNPROCESSABLE_ENTITY),
         (Some(_), true) => None,
     };
-    let t = ResetTemplate { layout: Layout::with_csrf(visitor), email, errors, gone: GONE };
+    let gone = if state.domain.mail_enabled() { GONE_WITH_MAIL } else { GONE };
+    let t = ResetTemplate { layout: Layout::with_csrf(visitor), email, errors, gone };
     match status {
         Some(s) => render_with_status(&t, s),
         None => render(&t),
