@@ -187,6 +187,12 @@ pub struct FailoverStatus {
     pub served_txid: u64,
     /// Follower: time since it last knew its copy was the bucket's newest (None on the leader).
     pub lag: Option<Duration>,
+    /// The latest moment this node would accept writes until, as it set it itself (wall clock; the
+    /// lease's renewal moves it on, stepping down brings it to the moment it stopped). None before
+    /// it ever led. Comparable with another node's `leading_since` on the same machine.
+    pub write_deadline: Option<SystemTime>,
+    /// When this node last began accepting writes (leading after boot, a takeover), wall clock.
+    pub leading_since: Option<SystemTime>,
 }
 
 /// State shared by the controller task, the write guard, the durability gate and readiness.
@@ -231,6 +237,8 @@ impl Shared {
                 last_error: None,
                 served_txid: 0,
                 lag: None,
+                write_deadline: None,
+                leading_since: None,
             }),
             on_change: RwLock::new(None),
         }
@@ -241,7 +249,21 @@ impl Shared {
     }
 
     pub(crate) fn accept_until(&self, at: Option<Instant>) {
+        let was_accepting = self.accepting();
         self.accepting_until.store(at.map_or(0, |a| self.nanos(a)), Ordering::SeqCst);
+        // The same deadlines on the wall clock, for the status: what tests and operators compare.
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut s = self.status.lock();
+        match at {
+            Some(at) => {
+                s.write_deadline = Some(wall + at.saturating_duration_since(now));
+                if !was_accepting && at > now {
+                    s.leading_since = Some(wall);
+                }
+            }
+            // Refusing from now on: the deadline is now, unless it had passed already.
+            None => s.write_deadline = s.write_deadline.map(|d| d.min(wall)),
+        }
     }
 
     pub(crate) fn valid_until(&self, at: Option<Instant>) {

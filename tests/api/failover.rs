@@ -471,20 +471,25 @@ async fn a_primary_cut_off_from_s3_fences_itself_and_the_standby_takes_over() {
     assert!(followed.is_some());
 
     cable.cut();
-    let cut_at = Instant::now();
+    let cut_at = std::time::SystemTime::now();
     // The old primary refuses writes once its lease can no longer be valid...
-    let fenced = wait_for(TTL + Duration::from_secs(2), || async {
+    wait_for(TTL + Duration::from_secs(5), || async {
         let r = put_vote(&fan, &p.app.base, seeded.show_id, seeded.song_ids[3]).await.ok()?;
-        (r.status() == 503).then_some(cut_at.elapsed())
+        (r.status() == 503).then_some(())
     })
     .await
     .expect("the cut-off primary kept accepting writes");
-    assert!(fenced <= TTL, "refused writes {fenced:?} after the cut, within the TTL");
-    // ... strictly before the standby may take over.
-    let took_over = wait_for(TTL * 4, || async { (readyz(&s.app.base).await == 200).then_some(cut_at.elapsed()) })
+    // ... strictly before the standby may take over. Judged on the deadlines the nodes report (one
+    // machine, one wall clock), not on when a polling client happened to notice: on a loaded
+    // 2-core machine the client's view lags by seconds.
+    wait_for(TTL * 4, || async { (readyz(&s.app.base).await == 200).then_some(()) })
         .await
         .expect("the standby never took over");
-    assert!(took_over >= TTL && took_over > fenced, "fenced at {fenced:?}, took over at {took_over:?}");
+    let deadline = p.failover.status().write_deadline.expect("the primary set a write deadline");
+    let since = s.failover.status().leading_since.expect("the new leader says since when it leads");
+    assert!(deadline < since, "the old primary accepted writes until {deadline:?}, the new leader from {since:?}");
+    let fenced_after = deadline.duration_since(cut_at).unwrap_or_default();
+    assert!(fenced_after <= TTL, "the old primary's deadline fell {fenced_after:?} after the cut, within the TTL");
     assert_eq!(put_vote(&fan, &s.app.base, seeded.show_id, seeded.song_ids[1]).await.unwrap().status(), 200);
 
     // Reconnected, the old primary sees the lease taken: it keeps refusing writes and follows.
