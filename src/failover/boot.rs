@@ -198,7 +198,7 @@ async fn restore_to_follow(cfg: &FailoverConfig) -> Result<u64, ReplicateError> 
         std::fs::create_dir_all(dir).map_err(|e| ReplicateError::io(format!("create {}", dir.display()), e))?;
     }
     // Check there is something to follow before touching the local file.
-    let files = replicate::s3::Store::new(&cfg.replication)?.list_all().await?;
+    let files = replicate::bucket::Store::new(&cfg.replication)?.list_all().await?;
     replicate::plan::calc_restore_plan(&files, RestoreTarget::Latest)?;
     if db.exists() {
         let aside = diverged_path(db);

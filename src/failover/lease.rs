@@ -18,14 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::path::Path;
-use object_store::{
-    BackoffConfig, ClientOptions, GetOptions, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig, UpdateVersion,
-};
 use serde::{Deserialize, Serialize};
 
 use crate::replicate::ReplicatorOptions;
+use crate::replicate::storage::{self, ObjectClient, PutCondition, PutOutcome, StorageError, Tuning};
 
 /// Pause between taking the lease and reading it back (see [`LeaseStore::acquire`]).
 const ACQUIRE_SETTLE: Duration = Duration::from_millis(100);
@@ -105,12 +101,12 @@ pub enum LeaseError {
     Config(String),
 }
 
-/// Reads and conditionally writes the lease object. Its own S3 client, with timeouts far below
-/// the TTL: a renewal that hangs must fail while the holder can still act on the failure.
+/// Reads and conditionally writes the lease object. Its client is tuned with timeouts far below
+/// the TTL (and every operation is bounded here too): a renewal that hangs must fail while the
+/// holder can still act on the failure.
 #[derive(Clone)]
 pub struct LeaseStore {
-    s3: Arc<AmazonS3>,
-    path: Path,
+    client: Arc<dyn ObjectClient>,
     key: String,
     op_timeout: Duration,
 }
@@ -130,38 +126,12 @@ impl LeaseStore {
     /// The lease of the bucket and prefix in `opts` (endpoint, region and credentials as for
     /// replication).
     pub fn new(opts: &ReplicatorOptions, ttl: Duration) -> Result<LeaseStore, LeaseError> {
-        let (bucket, prefix) = opts.bucket_and_prefix().map_err(|e| LeaseError::Config(e.to_string()))?;
+        let (_, prefix) = opts.bucket_and_prefix().map_err(|e| LeaseError::Config(e.to_string()))?;
         let op_timeout = op_timeout(ttl);
-        let mut b = AmazonS3Builder::from_env()
-            .with_bucket_name(&bucket)
-            .with_region(&opts.region)
-            .with_virtual_hosted_style_request(!opts.force_path_style)
-            .with_retry(RetryConfig {
-                backoff: BackoffConfig {
-                    init_backoff: Duration::from_millis(50),
-                    max_backoff: Duration::from_millis(500),
-                    base: 2.0,
-                },
-                max_retries: 2,
-                retry_timeout: op_timeout,
-            });
-        let mut client =
-            ClientOptions::new().with_timeout(op_timeout).with_connect_timeout(op_timeout.min(Duration::from_secs(2)));
-        if let Some(endpoint) = opts.endpoint.as_deref().filter(|e| !e.is_empty()) {
-            b = b.with_endpoint(endpoint);
-            if endpoint.starts_with("http://") {
-                client = client.with_allow_http(true);
-            }
-        }
-        if let (Some(id), Some(secret)) = (&opts.access_key_id, &opts.secret_access_key) {
-            b = b.with_access_key_id(id).with_secret_access_key(secret);
-        }
-        let s3 = b
-            .with_client_options(client)
-            .build()
-            .map_err(|e| LeaseError::Config(format!("S3 client for {}: {e}", opts.url)))?;
+        let client =
+            storage::connect(opts, Tuning::Lease { op_timeout }).map_err(|e| LeaseError::Config(e.to_string()))?;
         let key = if prefix.is_empty() { LEASE_NAME.to_string() } else { format!("{prefix}/{LEASE_NAME}") };
-        Ok(LeaseStore { s3: Arc::new(s3), path: Path::from(key.as_str()), key, op_timeout })
+        Ok(LeaseStore { client, key, op_timeout })
     }
 
     /// The object key, e.g. `db/lease.json`.
@@ -176,8 +146,8 @@ impl LeaseStore {
     async fn bounded<T>(
         &self,
         op: &'static str,
-        fut: impl std::future::Future<Output = Result<T, object_store::Error>>,
-    ) -> Result<Result<T, object_store::Error>, LeaseError> {
+        fut: impl std::future::Future<Output = Result<T, StorageError>>,
+    ) -> Result<Result<T, StorageError>, LeaseError> {
         tokio::time::timeout(self.op_timeout, fut)
             .await
             .map_err(|_| self.unreachable(op, format!("no answer within {:?}", self.op_timeout)))
@@ -185,15 +155,13 @@ impl LeaseStore {
 
     /// The current lease, or None when there is none.
     pub async fn read(&self) -> Result<Option<Observed>, LeaseError> {
-        let got = self.bounded("GET", self.s3.get_opts(&self.path, GetOptions::default())).await?;
-        let got = match got {
+        let got = match self.bounded("GET", self.client.get(&self.key)).await? {
             Ok(g) => g,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(StorageError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(self.unreachable("GET", e)),
         };
-        let etag = got.meta.e_tag.clone();
-        let body = self.bounded("GET", got.bytes()).await?.map_err(|e| self.unreachable("GET", e))?;
-        let lease: Lease = serde_json::from_slice(&body)
+        let etag = got.etag;
+        let lease: Lease = serde_json::from_slice(&got.bytes)
             .map_err(|e| LeaseError::Corrupt { key: self.key.clone(), reason: e.to_string() })?;
         let etag = etag.ok_or_else(|| LeaseError::Corrupt {
             key: self.key.clone(),
@@ -204,12 +172,12 @@ impl LeaseStore {
 
     /// Creates the lease if there is none (`If-None-Match: *`).
     pub async fn create(&self, lease: &Lease) -> Result<Written, LeaseError> {
-        self.put(PutMode::Create, lease).await
+        self.put(PutCondition::Create, lease).await
     }
 
     /// Replaces the version `etag` (`If-Match`).
     pub async fn replace(&self, etag: &str, lease: &Lease) -> Result<Written, LeaseError> {
-        self.put(PutMode::Update(UpdateVersion { e_tag: Some(etag.to_string()), version: None }), lease).await
+        self.put(PutCondition::IfMatch(etag.to_string()), lease).await
     }
 
     /// Takes the lease: `create` when `etag` is None, else `replace`, then reads it back after a
@@ -231,22 +199,16 @@ impl LeaseStore {
         Ok(written)
     }
 
-    async fn put(&self, mode: PutMode, lease: &Lease) -> Result<Written, LeaseError> {
+    async fn put(&self, condition: PutCondition, lease: &Lease) -> Result<Written, LeaseError> {
         let body = Bytes::from(serde_json::to_vec_pretty(lease).expect("a lease serialises"));
-        let opts = PutOptions { mode, ..PutOptions::default() };
-        let put = self.s3.put_opts(&self.path, PutPayload::from(body), opts);
-        match self.bounded("conditional PUT", put).await? {
-            Ok(r) => match r.e_tag {
-                Some(etag) => Ok(Written::Stored(etag)),
-                // Without an ETag in the answer, read the version back; it must be ours.
-                None => match self.read().await? {
-                    Some(o) if o.lease == *lease => Ok(Written::Stored(o.etag)),
-                    _ => Ok(Written::Conflict),
-                },
+        match self.bounded("conditional PUT", self.client.put(&self.key, body, condition, &[])).await? {
+            Ok(PutOutcome::Stored { etag: Some(etag) }) => Ok(Written::Stored(etag)),
+            // Without an ETag in the answer, read the version back; it must be ours.
+            Ok(PutOutcome::Stored { etag: None }) => match self.read().await? {
+                Some(o) if o.lease == *lease => Ok(Written::Stored(o.etag)),
+                _ => Ok(Written::Conflict),
             },
-            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
-                Ok(Written::Conflict)
-            }
+            Ok(PutOutcome::PreconditionFailed) => Ok(Written::Conflict),
             Err(e) => Err(self.unreachable("conditional PUT", e)),
         }
     }

@@ -35,8 +35,8 @@ use rusqlite::{Connection, OpenFlags, params};
 use serde::{Deserialize, Serialize};
 
 use crate::replicate::ReplicateError;
+use crate::replicate::bucket::FileInfo;
 use crate::replicate::ltx::{self, Decoder, Header};
-use crate::replicate::s3::FileInfo;
 
 /// WAL size (frames) past which the applier checkpoints after an apply.
 const CHECKPOINT_FRAMES: i64 = 1000;

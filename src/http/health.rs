@@ -18,26 +18,34 @@ pub fn livez() -> Response {
 
 #[handler]
 pub async fn readyz(Data(state): Data<&Arc<AppState>>) -> Response {
-    let mut failures: Vec<String> = Vec::new();
-    let checks: Vec<_> = state.readiness.read().clone();
-    for (name, check) in checks {
-        if let Err(reason) = check() {
-            failures.push(format!("{name}: {reason}"));
-        }
-    }
+    let mut failures = failed_checks(state);
     // The write probe goes last: a node that already failed (e.g. a standby) need not queue a write.
     if failures.is_empty() {
-        match tokio::time::timeout(std::time::Duration::from_secs(2), state.domain.check_writable()).await {
-            Err(_) => failures.push("database: write probe timed out".into()),
+        let probe = match tokio::time::timeout(std::time::Duration::from_secs(2), state.domain.check_writable()).await {
+            Err(_) => Some("database: write probe timed out".to_string()),
             Ok(Err(crate::domain::DomainError::Internal(cause))) => {
                 tracing::warn!(error = %cause, "readiness: database not writable");
-                failures.push("database: not writable (details in the log)".into());
+                Some("database: not writable (details in the log)".into())
             }
-            Ok(Err(other)) => failures.push(format!("database: {other}")),
-            Ok(Ok(())) => {}
+            Ok(Err(other)) => Some(format!("database: {other}")),
+            Ok(Ok(())) => None,
+        };
+        if let Some(probe) = probe {
+            // A check may have turned false while the probe waited (a lease that lapsed refuses the
+            // probe): its reason names the cause, the probe's only the symptom.
+            failures = failed_checks(state);
+            if failures.is_empty() {
+                failures.push(probe);
+            }
         }
     }
     let status = if failures.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({ "ready": failures.is_empty(), "failures": failures });
     (status, poem::web::Json(body)).into_response()
+}
+
+/// The registered checks that fail now, as "name: reason".
+fn failed_checks(state: &AppState) -> Vec<String> {
+    let checks: Vec<_> = state.readiness.read().clone();
+    checks.into_iter().filter_map(|(name, check)| check().err().map(|reason| format!("{name}: {reason}"))).collect()
 }

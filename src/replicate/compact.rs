@@ -20,11 +20,11 @@ use bytes::Bytes;
 use chrono::Utc;
 use tokio::sync::watch;
 
+use super::bucket::{FileInfo, SNAPSHOT_LEVEL, Store};
 use super::error::ReplicateError;
 use super::ltx::{self, Encoder, HEADER_FLAG_NO_CHECKSUM, Header};
 use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan};
-use super::s3::{FileInfo, SNAPSHOT_LEVEL, Store};
 use super::shipper::prev_boundary;
 use super::status::Shared;
 

@@ -14,7 +14,7 @@ pub enum ReplicateError {
         op: &'static str,
         key: String,
         #[source]
-        source: object_store::Error,
+        source: super::storage::StorageError,
     },
 
     #[error("backup object {key} is corrupt: {reason}")]

@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::bucket::{SNAPSHOT_LEVEL, Store};
 use super::error::ReplicateError;
 use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan};
-use super::s3::{SNAPSHOT_LEVEL, Store};
 use super::v3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

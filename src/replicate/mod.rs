@@ -54,6 +54,7 @@
 //! [`ReplicatorHandle::shutdown`] before the Tokio runtime ends.
 
 pub mod apply;
+pub mod bucket;
 pub mod compact;
 mod db_file;
 pub mod error;
@@ -63,10 +64,10 @@ pub mod lz4;
 pub mod options;
 pub mod plan;
 pub mod restore;
-pub mod s3;
 mod shipper;
 pub mod snapshot;
 pub mod status;
+pub mod storage;
 pub mod v3;
 pub mod verify;
 pub mod wal;
@@ -145,7 +146,7 @@ impl Replicator {
         opts.validate()?;
         let rt = tokio::runtime::Handle::try_current()
             .map_err(|_| ReplicateError::Config("Replicator::start must be called inside a Tokio runtime".into()))?;
-        let store = s3::Store::new(&opts)?;
+        let store = bucket::Store::new(&opts)?;
         let shared = Arc::new(Shared::new());
         let mut shipper =
             Shipper::open(opts.clone(), store.clone(), rt.clone(), db_path, commits.clone(), Arc::clone(&shared))?;

@@ -44,6 +44,9 @@ pub struct ReplicatorOptions {
     pub l0_retention: Duration,
     /// The shipper checkpoints once the WAL holds this many frames (Litestream: 1000).
     pub checkpoint_frames: u64,
+    /// The bucket client to use instead of S3 at `url` (the failover simulation's in-memory
+    /// bucket); `None` in production.
+    pub client: Option<std::sync::Arc<dyn super::storage::ObjectClient>>,
 }
 
 impl ReplicatorOptions {
@@ -63,6 +66,7 @@ impl ReplicatorOptions {
             compaction_intervals: vec![Duration::from_secs(30), Duration::from_secs(300), Duration::from_secs(3600)],
             l0_retention: Duration::from_secs(300),
             checkpoint_frames: 1000,
+            client: None,
         }
     }
 

@@ -14,8 +14,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::bucket::{FileInfo, SNAPSHOT_LEVEL};
 use super::error::ReplicateError;
-use super::s3::{FileInfo, SNAPSHOT_LEVEL};
 
 /// What to restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,7 +77,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// Computes the files to apply, in order. `files` holds every LTX file of every level (each
-/// level sorted by TXID range, as [`super::s3::Store::list_level`] returns them).
+/// level sorted by TXID range, as [`super::bucket::Store::list_level`] returns them).
 pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Vec<FileInfo>, ReplicateError> {
     let level = |l: u32| -> Vec<FileInfo> {
         let mut v: Vec<FileInfo> = files.iter().filter(|f| f.level == l).cloned().collect();

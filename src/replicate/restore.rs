@@ -16,11 +16,11 @@ use futures_util::StreamExt;
 use rusqlite::{Connection, OpenFlags};
 
 use super::apply::PageWriter;
+use super::bucket::{FileInfo, Store};
 use super::error::ReplicateError;
 use super::ltx::{self, HEADER_SIZE};
 use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan};
-use super::s3::{FileInfo, Store};
 use super::v3;
 
 /// Progress of a restore, for progress bars.

@@ -36,10 +36,10 @@ use rusqlite::{Connection, OpenFlags, config::DbConfig};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::bucket::{CreateOutcome, SNAPSHOT_LEVEL, Store};
 use super::error::ReplicateError;
 use super::ltx::{HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, Header};
 use super::options::{AckMode, ReplicatorOptions};
-use super::s3::{CreateOutcome, SNAPSHOT_LEVEL, Store};
 use super::snapshot::{build_full, build_incremental};
 use super::status::Shared;
 use super::wal::{self, WAL_HEADER_SIZE, WalHeader, WalPos};

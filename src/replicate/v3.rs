@@ -17,13 +17,13 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
+use super::bucket::{FileInfo, SNAPSHOT_LEVEL, Store};
 use super::error::ReplicateError;
 use super::lz4;
 use super::plan::RestoreTarget;
 use super::restore::{
     RestoreProgress, RestoreReport, RestoreSource, install, integrity_check, remove_db_files, temp_path, with_suffix,
 };
-use super::s3::{FileInfo, SNAPSHOT_LEVEL, Store};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct V3Snapshot {

@@ -16,12 +16,12 @@ use crc::{CRC_64_GO_ISO, Crc};
 use rusqlite::{Connection, OpenFlags};
 
 use super::apply::PageWriter;
+use super::bucket::Store;
 use super::error::ReplicateError;
 use super::ltx;
 use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan};
 use super::restore::{integrity_check, restore_ltx};
-use super::s3::Store;
 use super::snapshot::read_db_page;
 
 static CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_GO_ISO);
@@ -209,7 +209,7 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
             .list_all()
             .await?
             .into_iter()
-            .filter(|f| f.max_txid > txid && f.level < super::s3::SNAPSHOT_LEVEL)
+            .filter(|f| f.max_txid > txid && f.level < super::bucket::SNAPSHOT_LEVEL)
             .collect();
         if newer.is_empty() {
             continue;

@@ -250,7 +250,7 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
         }));
     }
 
-    let store = replicate::s3::Store::new(&opts).unwrap();
+    let store = replicate::bucket::Store::new(&opts).unwrap();
     let mut next_id = 1i64;
     for round in 0..40 {
         // One commit: money moves (sum kept), events grow, meta counts them.

@@ -19,7 +19,8 @@ use super::standby::{Applier, Sidecar, follow_plan};
 use super::{Boot, Booted, FailoverConfig, NodeRole, Shared};
 use crate::config;
 use crate::db::{self, ConnectionOptions, Database};
-use crate::replicate::s3::{FileInfo, Store};
+use crate::replicate::bucket::{FileInfo, Store};
+use crate::replicate::storage::StorageError;
 use crate::replicate::{self, ReplicateError, Replicator, RestoreTarget};
 
 /// A follower looks for new LTX files this often.
@@ -85,7 +86,7 @@ fn record_error(shared: &Shared, what: &str, e: &impl std::fmt::Display) {
 }
 
 fn is_not_found(e: &ReplicateError) -> bool {
-    matches!(e, ReplicateError::S3 { source: object_store::Error::NotFound { .. }, .. })
+    matches!(e, ReplicateError::S3 { source: StorageError::NotFound(_), .. })
 }
 
 impl Node {

@@ -1,18 +1,7 @@
-//! Object store access for the replica bucket, in Litestream's key layout:
+//! The replica bucket in Litestream's key layout, over any [`ObjectClient`]:
 //! `<prefix>/<level:04x>/<min:016x>-<max:016x>.ltx`, each object carrying the metadata
-//! `x-amz-meta-litestream-timestamp` (the LTX header timestamp, RFC 3339).
-//!
-//! Client choice: `object_store` 0.12 (the `aws` feature) rather than `rust-s3`. It does
-//! everything replication needs: path-style requests against a custom endpoint
-//! (`with_virtual_hosted_style_request(false)` + `with_endpoint`), multipart uploads
-//! (`put_multipart_opts` / `WriteMultipart`), retries with exponential backoff on 5xx,
-//! throttling and connection errors (`RetryConfig`), ranged GETs, and conditional PUTs
-//! (`PutMode::Create` sends `If-None-Match: *`, `PutMode::Update` sends `If-Match`, a 412
-//! comes back as `AlreadyExists` / `Precondition`). It is maintained by the Apache Arrow
-//! project, uses reqwest with rustls (no OpenSSL, good for the static binary) and was already
-//! a dependency. One limit: a create-only *multipart* upload is not exposed, so create-only
-//! L0 files are single PUTs (S3 accepts up to 5 GiB in one PUT); large snapshots and
-//! compactions, which may overwrite, use multipart.
+//! `x-amz-meta-litestream-timestamp` (the LTX header timestamp, RFC 3339). Retries of reads
+//! live here, so they are the same against every client.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -20,24 +9,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use futures_util::TryStreamExt;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
-use object_store::path::Path;
-use object_store::{
-    Attribute, AttributeValue, Attributes, BackoffConfig, ClientOptions, ObjectStore, PutMode, PutMultipartOptions,
-    PutOptions, PutPayload, RetryConfig, WriteMultipart,
-};
 
 use super::error::ReplicateError;
 use super::ltx;
 use super::options::ReplicatorOptions;
+use super::storage::{self, ObjectClient, PutCondition, PutOutcome, StorageError, Tuning};
 
 /// Highest level; Litestream keeps snapshots at level 9.
 pub const SNAPSHOT_LEVEL: u32 = 9;
 const TIMESTAMP_METADATA: &str = "litestream-timestamp";
-/// Objects at least this large are uploaded in parts.
-const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
-const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Downloads are split into ranged GETs of this size, each retried on its own.
 const RANGE_SIZE: u64 = 8 * 1024 * 1024;
 const GET_ATTEMPTS: u32 = 4;
@@ -64,7 +44,7 @@ pub enum CreateOutcome {
 /// The replica bucket and key prefix.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<AmazonS3>,
+    inner: Arc<dyn ObjectClient>,
     prefix: String,
     /// `s3://bucket/prefix` for messages.
     display: String,
@@ -76,7 +56,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn s3_err(op: &'static str, key: &str) -> impl FnOnce(object_store::Error) -> ReplicateError {
+fn s3_err(op: &'static str, key: &str) -> impl FnOnce(StorageError) -> ReplicateError {
     let key = key.to_string();
     move |source| ReplicateError::S3 { op, key, source }
 }
@@ -88,35 +68,8 @@ pub fn format_timestamp(ms: i64) -> String {
 impl Store {
     pub fn new(opts: &ReplicatorOptions) -> Result<Store, ReplicateError> {
         let (bucket, prefix) = opts.bucket_and_prefix()?;
-        let mut b = AmazonS3Builder::from_env()
-            .with_bucket_name(&bucket)
-            .with_region(&opts.region)
-            .with_virtual_hosted_style_request(!opts.force_path_style)
-            .with_retry(RetryConfig {
-                backoff: BackoffConfig {
-                    init_backoff: Duration::from_millis(100),
-                    max_backoff: Duration::from_secs(2),
-                    base: 2.0,
-                },
-                max_retries: 3,
-                retry_timeout: Duration::from_secs(20),
-            });
-        let mut client =
-            ClientOptions::new().with_timeout(Duration::from_secs(60)).with_connect_timeout(Duration::from_secs(5));
-        if let Some(endpoint) = opts.endpoint.as_deref().filter(|e| !e.is_empty()) {
-            b = b.with_endpoint(endpoint);
-            if endpoint.starts_with("http://") {
-                client = client.with_allow_http(true);
-            }
-        }
-        if let (Some(id), Some(secret)) = (&opts.access_key_id, &opts.secret_access_key) {
-            b = b.with_access_key_id(id).with_secret_access_key(secret);
-        }
-        let inner = b
-            .with_client_options(client)
-            .build()
-            .map_err(|e| ReplicateError::Config(format!("S3 client for {}: {e}", opts.url)))?;
-        Ok(Store { inner: Arc::new(inner), display: format!("s3://{bucket}/{prefix}"), prefix })
+        let inner = storage::connect(opts, Tuning::Bulk)?;
+        Ok(Store { inner, display: format!("s3://{bucket}/{prefix}"), prefix })
     }
 
     pub fn url(&self) -> &str {
@@ -135,12 +88,11 @@ impl Store {
     /// LTX files of one level, sorted by TXID range; other objects are ignored.
     pub async fn list_level(&self, level: u32) -> Result<Vec<FileInfo>, ReplicateError> {
         let dir = self.key(&format!("{level:04x}"));
-        let metas: Vec<_> =
-            self.inner.list(Some(&Path::from(dir.as_str()))).try_collect().await.map_err(s3_err("list", &dir))?;
+        let metas = self.inner.list(&dir).await.map_err(s3_err("list", &dir))?;
         let mut out: Vec<FileInfo> = metas
             .into_iter()
             .filter_map(|m| {
-                let key = m.location.to_string();
+                let key = m.key;
                 let name = key.strip_prefix(&dir)?.strip_prefix('/')?;
                 let (min_txid, max_txid) = ltx::parse_file_name(name)?;
                 Some(FileInfo { level, min_txid, max_txid, size: m.size, created_at: m.last_modified, key })
@@ -160,59 +112,38 @@ impl Store {
         Ok(levels.into_iter().flatten().collect())
     }
 
-    fn put_options(mode: PutMode, timestamp_ms: i64) -> PutOptions {
-        let mut attributes = Attributes::new();
-        attributes.insert(
-            Attribute::Metadata(TIMESTAMP_METADATA.into()),
-            AttributeValue::from(format_timestamp(timestamp_ms)),
-        );
-        PutOptions { mode, attributes, ..PutOptions::default() }
+    fn metadata(timestamp_ms: i64) -> [(&'static str, String); 1] {
+        [(TIMESTAMP_METADATA, format_timestamp(timestamp_ms))]
     }
 
     /// Uploads an L0 file only if its key does not exist yet (`If-None-Match: *`), so that a
     /// deposed primary can never overwrite the history written by its successor.
     pub async fn put_create(&self, key: &str, data: Bytes, timestamp_ms: i64) -> Result<CreateOutcome, ReplicateError> {
-        let opts = Self::put_options(PutMode::Create, timestamp_ms);
-        match self.inner.put_opts(&Path::from(key), PutPayload::from(data), opts).await {
-            Ok(_) => Ok(CreateOutcome::Created),
-            Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
-                Ok(CreateOutcome::AlreadyExists)
-            }
-            Err(e) => Err(s3_err("create-only PUT", key)(e)),
+        let metadata = Self::metadata(timestamp_ms);
+        match self
+            .inner
+            .put(key, data, PutCondition::Create, &metadata)
+            .await
+            .map_err(s3_err("create-only PUT", key))?
+        {
+            PutOutcome::Stored { .. } => Ok(CreateOutcome::Created),
+            PutOutcome::PreconditionFailed => Ok(CreateOutcome::AlreadyExists),
         }
     }
 
-    /// Uploads (or replaces) a snapshot or compaction, in parts when it is large.
+    /// Uploads (or replaces) a snapshot or compaction (in parts when it is large, on S3).
     pub async fn put(&self, key: &str, data: Bytes, timestamp_ms: i64) -> Result<(), ReplicateError> {
-        let path = Path::from(key);
-        if data.len() < MULTIPART_THRESHOLD {
-            let opts = Self::put_options(PutMode::Overwrite, timestamp_ms);
-            self.inner.put_opts(&path, PutPayload::from(data), opts).await.map_err(s3_err("PUT", key))?;
-            return Ok(());
-        }
-        let opts = PutMultipartOptions {
-            attributes: Self::put_options(PutMode::Overwrite, timestamp_ms).attributes,
-            ..PutMultipartOptions::default()
-        };
-        let upload = self.inner.put_multipart_opts(&path, opts).await.map_err(s3_err("multipart start", key))?;
-        let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut rest = data;
-        while !rest.is_empty() {
-            w.wait_for_capacity(4).await.map_err(s3_err("multipart part", key))?;
-            let chunk = rest.split_to(rest.len().min(PART_SIZE));
-            w.put(chunk);
-        }
-        w.finish().await.map_err(s3_err("multipart complete", key))?;
+        let metadata = Self::metadata(timestamp_ms);
+        self.inner.put(key, data, PutCondition::Overwrite, &metadata).await.map_err(s3_err("PUT", key))?;
         Ok(())
     }
 
     /// One ranged GET, retried with backoff on anything but "not found".
     pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, ReplicateError> {
-        let path = Path::from(key);
         let mut delay = Duration::from_millis(200);
         let mut attempt = 1;
         loop {
-            match self.inner.get_range(&path, range.clone()).await {
+            match self.inner.get_range(key, range.clone()).await {
                 Ok(b) if b.len() as u64 == range.end - range.start => return Ok(b),
                 Ok(b) => {
                     return Err(ReplicateError::corrupt(
@@ -220,7 +151,7 @@ impl Store {
                         format!("ranged GET {range:?} returned {} bytes (object shorter than listed?)", b.len()),
                     ));
                 }
-                Err(e @ object_store::Error::NotFound { .. }) => {
+                Err(e @ StorageError::NotFound(_)) => {
                     return Err(s3_err("GET", key)(e));
                 }
                 Err(e) if attempt >= GET_ATTEMPTS => return Err(s3_err("GET", key)(e)),
@@ -266,17 +197,12 @@ impl Store {
 
     /// One whole-object GET, retried like [`Store::get_range`].
     async fn get_whole(&self, key: &str) -> Result<Bytes, ReplicateError> {
-        let path = Path::from(key);
         let mut delay = Duration::from_millis(200);
         let mut attempt = 1;
         loop {
-            let r = match self.inner.get(&path).await {
-                Ok(r) => r.bytes().await,
-                Err(e) => Err(e),
-            };
-            match r {
-                Ok(b) => return Ok(b),
-                Err(e @ object_store::Error::NotFound { .. }) => return Err(s3_err("GET", key)(e)),
+            match self.inner.get(key).await {
+                Ok(o) => return Ok(o.bytes),
+                Err(e @ StorageError::NotFound(_)) => return Err(s3_err("GET", key)(e)),
                 Err(e) if attempt >= GET_ATTEMPTS => return Err(s3_err("GET", key)(e)),
                 Err(e) => {
                     tracing::warn!(key, attempt, error = %e, "GET failed, retrying");
@@ -290,17 +216,13 @@ impl Store {
 
     /// Downloads an object whose size is not known (v0.3 files).
     pub async fn get(&self, key: &str) -> Result<Bytes, ReplicateError> {
-        let r = self.inner.get(&Path::from(key)).await.map_err(s3_err("GET", key))?;
-        r.bytes().await.map_err(s3_err("GET", key))
+        Ok(self.inner.get(key).await.map_err(s3_err("GET", key))?.bytes)
     }
 
     /// Deletes objects one by one; objects already gone are fine.
     pub async fn delete(&self, keys: &[String]) -> Result<(), ReplicateError> {
         for key in keys {
-            match self.inner.delete(&Path::from(key.as_str())).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(s3_err("DELETE", key)(e)),
-            }
+            self.inner.delete(key).await.map_err(s3_err("DELETE", key))?;
         }
         Ok(())
     }
@@ -308,8 +230,7 @@ impl Store {
     /// All objects below `sub` (recursive), as (key, size, last modified).
     pub async fn list_objects(&self, sub: &str) -> Result<Vec<(String, u64, DateTime<Utc>)>, ReplicateError> {
         let dir = self.key(sub);
-        let metas: Vec<_> =
-            self.inner.list(Some(&Path::from(dir.as_str()))).try_collect().await.map_err(s3_err("list", &dir))?;
-        Ok(metas.into_iter().map(|m| (m.location.to_string(), m.size, m.last_modified)).collect())
+        let metas = self.inner.list(&dir).await.map_err(s3_err("list", &dir))?;
+        Ok(metas.into_iter().map(|m| (m.key, m.size, m.last_modified)).collect())
     }
 }
