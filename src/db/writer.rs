@@ -81,9 +81,15 @@ pub fn spawn(conn: Connection) -> Result<WriterHandle, DbError> {
     let (commits_tx, commits) = watch::channel(0u64);
     let counters = Arc::new(Counters::default());
     let thread_counters = counters.clone();
+    // Inside the runtime's context (where there is one), so that the write guard's deadline checks
+    // read the runtime's clock: the failover simulation pauses and advances it.
+    let runtime = tokio::runtime::Handle::try_current().ok();
     std::thread::Builder::new()
         .name("db-writer".into())
-        .spawn(move || run(conn, rx, commits_tx, thread_counters))
+        .spawn(move || {
+            let _context = runtime.as_ref().map(|r| r.enter());
+            run(conn, rx, commits_tx, thread_counters)
+        })
         .map_err(|e| DbError::Open { path: "db-writer thread".into(), message: e.to_string() })?;
     Ok(WriterHandle { tx, commits, counters })
 }

@@ -69,7 +69,11 @@ pub mod standby;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+// tokio's clock, not std's: the same in production, and the failover simulation runs the
+// protocol on tokio's paused clock (the database writer thread reads it too).
+use tokio::time::Instant;
 
 use anyhow::Context;
 use parking_lot::{Mutex, RwLock};
@@ -421,6 +425,21 @@ impl Failover {
             }
             Ok(())
         })
+    }
+
+    /// Stops the node as a crash would: no final upload, no release of the lease (others wait
+    /// for it to expire), the local WAL left as it is. For the failover simulation, which runs
+    /// several nodes in one process and must "kill" one without ending the process.
+    pub async fn crash(&self, db: &Database) {
+        if let Some(task) = self.task.lock().take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.shared.accept_until(None);
+        if let Some(r) = self.shared.replicator.write().take() {
+            r.abandon();
+        }
+        db.close().await;
     }
 
     /// Stops the node. A leader stops accepting writes, ships everything committed, releases

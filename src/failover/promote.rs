@@ -6,7 +6,9 @@
 //! TXID; this node's running server catches up to it and takes over. The command then waits
 //! until the lease names this node.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::FailoverConfig;
 use super::lease::{Lease, LeaseStore, Written};

@@ -230,7 +230,9 @@ pub(crate) async fn restore_ltx(
     // each is held in memory until applied.
     let largest = plan.iter().map(|f| f.size).max().unwrap_or(0);
     let parallel = if largest <= 64 * 1024 * 1024 { 8 } else { 2 };
-    let mut downloads = futures_util::stream::iter(plan)
+    // Owned `FileInfo`s: a closure over borrowed ones makes the future's `Send` unprovable
+    // (rustc's higher-ranked closure lifetimes), and callers spawn restores as tasks.
+    let mut downloads = futures_util::stream::iter(plan.iter().cloned())
         .map(|f| async move { store.get_all(&f.key, f.size, |_| {}).await.map(|b| (f, b)) })
         .buffered(parallel);
     let mut last = None;

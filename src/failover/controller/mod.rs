@@ -2,7 +2,9 @@
 //! every S3 operation bounded, every step short, so a stop request is served within a step.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use parking_lot::Mutex;
 use tokio::sync::watch;

@@ -1,0 +1,112 @@
+//! The invariants, checked after every step and at the end of a run.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use mysetlist::replicate::storage::MemoryClient;
+use mysetlist::replicate::{self, AckMode, RestoreTarget};
+use tokio::time::Instant;
+
+use super::cluster::{self, LEASE_TTL, Node, SYNC_INTERVAL};
+use super::workload::{Acked, highest};
+
+/// A node cut off or killed while shipping may lose, with `ack = "local"`, what it acknowledged
+/// this long before the fault (the sync interval, plus uploads the faulty bucket failed).
+pub const LOCAL_LOSS_WINDOW: Duration = Duration::from_secs(5);
+
+pub struct Checker {
+    ack: AckMode,
+    /// Per node incarnation: the acknowledged `n` its readers saw; they may never see less.
+    floor: HashMap<(String, u32), i64>,
+}
+
+impl Checker {
+    pub fn new(ack: AckMode) -> Checker {
+        Checker { ack, floor: HashMap::new() }
+    }
+
+    /// Never two nodes accepting writes at one instant of the simulated clock; and (with
+    /// `ack = "replicated"`) no node's readers going back past an acknowledged write they saw.
+    pub async fn step(&mut self, nodes: &[Node], highest_acked: i64) -> Result<(), String> {
+        let accepting: Vec<&str> = nodes.iter().filter(|n| n.accepting()).map(|n| n.id.as_str()).collect();
+        if accepting.len() > 1 {
+            return Err(format!("two nodes accept writes at once: {accepting:?}"));
+        }
+        if self.ack != AckMode::Replicated {
+            return Ok(());
+        }
+        for node in nodes {
+            let Some(live) = node.live() else { continue };
+            let seen = highest(&live.db).await;
+            if seen < 0 {
+                continue; // the read itself failed (database closing): nothing was served
+            }
+            let floor = self.floor.entry((node.id.clone(), node.incarnation)).or_insert(0);
+            if seen < *floor {
+                return Err(format!(
+                    "{} (start {}) went back in time: its readers saw write {floor}, now {seen}",
+                    node.id, node.incarnation
+                ));
+            }
+            *floor = (*floor).max(seen.min(highest_acked));
+        }
+        Ok(())
+    }
+}
+
+/// A node fault the loss bound of `ack = "local"` refers to.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub node: String,
+    pub at: Instant,
+}
+
+/// Restores the bucket (no faults) and compares it with what was acknowledged: the writes form
+/// a prefix `1..=k`, and every acknowledged write is in it (`replicated`), or missing only if it
+/// was acknowledged by a node shortly before that node failed (`local`).
+pub async fn restored_matches_acknowledged(
+    bucket: &MemoryClient,
+    dir: &Path,
+    ack: AckMode,
+    acked: &[Acked],
+    faults: &[Fault],
+) -> Result<String, String> {
+    let opts = cluster::options(bucket.node("restorer"), ack);
+    let out = dir.join("restored.db");
+    let report = replicate::restore(&opts, &out, RestoreTarget::Latest, true, |_| {})
+        .await
+        .map_err(|e| format!("the bucket does not restore: {e}"))?;
+    let conn = rusqlite::Connection::open(&out).map_err(|e| e.to_string())?;
+    let restored: BTreeSet<i64> = match conn.prepare("SELECT n FROM sim_writes ORDER BY n") {
+        Ok(mut s) => s.query_map([], |r| r.get(0)).map_err(|e| e.to_string())?.collect::<Result<_, _>>().map_err(|e| e.to_string())?,
+        Err(_) => BTreeSet::new(),
+    };
+    if let Some(gap) = (1..=restored.len() as i64).find(|n| !restored.contains(n)) {
+        return Err(format!("the restored writes are not a prefix: {gap} is missing, {} present", restored.len()));
+    }
+    let lost: Vec<&Acked> = acked.iter().filter(|a| !restored.contains(&a.n)).collect();
+    match ack {
+        AckMode::Replicated if !lost.is_empty() => {
+            return Err(format!("acknowledged writes lost with ack = \"replicated\": {lost:?}"));
+        }
+        AckMode::Local => {
+            for w in &lost {
+                let excused = faults.iter().any(|f| {
+                    f.node == w.node && w.at + LOCAL_LOSS_WINDOW + SYNC_INTERVAL >= f.at && w.at <= f.at + LEASE_TTL
+                });
+                if !excused {
+                    return Err(format!("write {} (acknowledged by {}) lost with no fault of that node near it", w.n, w.node));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(format!(
+        "{} acknowledged, {} restored at TXID {:?}, {} lost",
+        acked.len(),
+        restored.len(),
+        report.txid,
+        lost.len()
+    ))
+}
