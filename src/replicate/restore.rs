@@ -242,7 +242,7 @@ pub(crate) async fn restore_ltx(
             (writer, h)
         })
         .await
-        .map_err(|e| ReplicateError::Plan(format!("restore worker failed: {e}")))?;
+        .map_err(|e| ReplicateError::worker("restore", e))?;
         writer = w;
         let h = h?;
         if h.min_txid != info.min_txid || h.max_txid != info.max_txid {
@@ -257,8 +257,6 @@ pub(crate) async fn restore_ltx(
         last = Some(h);
     }
     let last = last.ok_or_else(|| ReplicateError::NoBackup("empty restore plan".into()))?;
-    tokio::task::spawn_blocking(move || writer.finish())
-        .await
-        .map_err(|e| ReplicateError::Plan(format!("restore worker failed: {e}")))??;
+    tokio::task::spawn_blocking(move || writer.finish()).await.map_err(|e| ReplicateError::worker("restore", e))??;
     Ok((last, state.bytes_done))
 }

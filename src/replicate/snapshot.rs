@@ -32,7 +32,7 @@ pub fn read_db_page(db: &File, pgno: u32, buf: &mut [u8]) -> io::Result<()> {
 }
 
 fn encode_err(e: ltx::LtxError) -> ReplicateError {
-    ReplicateError::Plan(format!("building an LTX file failed: {e}"))
+    ReplicateError::encode("an LTX file", e)
 }
 
 /// The database as of a shipped position: each page read from its WAL frame when listed in

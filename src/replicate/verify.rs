@@ -188,9 +188,9 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
         let live = live_db.to_path_buf();
         let (lps, lpages, lsum) = tokio::task::spawn_blocking(move || live_digest(&live))
             .await
-            .map_err(|e| ReplicateError::Plan(format!("verify worker failed: {e}")))??;
+            .map_err(|e| ReplicateError::worker("verify", e))??;
         if lps != page_size {
-            return Err(ReplicateError::Plan(format!("live page size {lps} differs from the backup's {page_size}")));
+            return Err(ReplicateError::PageSizeMismatch { live: lps, backup: page_size });
         }
         if lsum == rsum && lpages == rpages {
             tracing::info!(txid = format!("{txid:016x}"), pages = rpages, "backup verified against the live database");

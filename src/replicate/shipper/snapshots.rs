@@ -45,7 +45,7 @@ impl Shipper {
     pub(super) fn shipped_digest(&mut self) -> Result<ShippedDigest, ReplicateError> {
         let pos = self.pos.ok_or_else(|| ReplicateError::NoBackup("nothing shipped yet from this database".into()))?;
         let Some(state) = self.shipped_state(&pos)? else {
-            return Err(ReplicateError::Plan("the WAL changed generation; try again after the next sync".into()));
+            return Err(ReplicateError::WalGenerationChanged);
         };
         let source = self.page_source(&state);
         let digest = crate::replicate::verify::digest(pos.commit, self.page_size, |pgno, buf| source.read(pgno, buf))

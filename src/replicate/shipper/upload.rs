@@ -189,7 +189,7 @@ impl Shipper {
         let outcome = self
             .rt
             .block_on(async { tokio::time::timeout(timeout, put).await })
-            .map_err(|_| ReplicateError::Plan(format!("upload of {key} timed out after {timeout:?}")))??;
+            .map_err(|_| ReplicateError::UploadTimeout { key: key.clone(), waited: timeout })??;
         if outcome == CreateOutcome::Created {
             return Ok(Landed::Ours);
         }
