@@ -67,7 +67,7 @@ pub(crate) fn merge(
         last = Some(h);
     }
     let (Some(first), Some(last)) = (first, last) else {
-        return Err(ReplicateError::Plan("nothing to compact".into()));
+        return Err(ReplicateError::NothingToCompact);
     };
     let header = Header {
         flags: HEADER_FLAG_NO_CHECKSUM,
@@ -78,13 +78,12 @@ pub(crate) fn merge(
         timestamp_ms: last.timestamp_ms,
         ..Header::default()
     };
-    let mut enc =
-        Encoder::new(header, encoding).map_err(|e| ReplicateError::Plan(format!("compaction header: {e}")))?;
+    let mut enc = Encoder::new(header, encoding).map_err(|e| ReplicateError::encode("the compaction header", e))?;
     for (pgno, page) in pages.range(..=header.commit) {
         enc.encode_page(*pgno, page)
-            .map_err(|e| ReplicateError::Plan(format!("compaction of {}: {e}", inputs[0].0.key)))?;
+            .map_err(|e| ReplicateError::encode(format!("the compaction of {}", inputs[0].0.key), e))?;
     }
-    let bytes = enc.finish().map_err(|e| ReplicateError::Plan(format!("compaction: {e}")))?;
+    let bytes = enc.finish().map_err(|e| ReplicateError::encode("the compaction", e))?;
     Ok((header, bytes))
 }
 
@@ -114,7 +113,7 @@ pub(crate) async fn compact_level(
     }
     let (header, bytes) = tokio::task::spawn_blocking(move || merge(&loaded, encoding))
         .await
-        .map_err(|e| ReplicateError::Plan(format!("compaction worker failed: {e}")))??;
+        .map_err(|e| ReplicateError::worker("compaction", e))??;
     let key = store.ltx_key(dst, header.min_txid, header.max_txid);
     let size = bytes.len() as u64;
     store.put(&key, Bytes::from(bytes), header.timestamp_ms).await?;

@@ -244,7 +244,7 @@ pub(crate) async fn restore_ltx(
             (writer, h)
         })
         .await
-        .map_err(|e| ReplicateError::Plan(format!("restore worker failed: {e}")))?;
+        .map_err(|e| ReplicateError::worker("restore", e))?;
         writer = w;
         let h = h?;
         if h.min_txid != info.min_txid || h.max_txid != info.max_txid {
@@ -259,8 +259,6 @@ pub(crate) async fn restore_ltx(
         last = Some(h);
     }
     let last = last.ok_or_else(|| ReplicateError::NoBackup("empty restore plan".into()))?;
-    tokio::task::spawn_blocking(move || writer.finish())
-        .await
-        .map_err(|e| ReplicateError::Plan(format!("restore worker failed: {e}")))??;
+    tokio::task::spawn_blocking(move || writer.finish()).await.map_err(|e| ReplicateError::worker("restore", e))??;
     Ok((last, state.bytes_done))
 }

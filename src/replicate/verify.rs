@@ -22,7 +22,7 @@ use super::ltx;
 use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan};
 use super::restore::{integrity_check, restore_ltx};
-use super::snapshot::read_db_page;
+use super::snapshot::PageSource;
 
 static CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_GO_ISO);
 
@@ -120,7 +120,8 @@ fn file_digest(path: &Path, page_size: u32) -> Result<(u32, u64), ReplicateError
     let f = File::open(path).map_err(|e| ReplicateError::io(format!("open {}", path.display()), e))?;
     let len = f.metadata().map_err(|e| ReplicateError::io(format!("stat {}", path.display()), e))?.len();
     let pages = (len / u64::from(page_size)) as u32;
-    let d = digest(pages, page_size, |p, b| read_db_page(&f, p, b))
+    let source = PageSource::file_only(&f);
+    let d = digest(pages, page_size, |p, b| source.read(p, b))
         .map_err(|e| ReplicateError::io(format!("read {}", path.display()), e))?;
     Ok((pages, d))
 }
@@ -187,9 +188,9 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
         let live = live_db.to_path_buf();
         let (lps, lpages, lsum) = tokio::task::spawn_blocking(move || live_digest(&live))
             .await
-            .map_err(|e| ReplicateError::Plan(format!("verify worker failed: {e}")))??;
+            .map_err(|e| ReplicateError::worker("verify", e))??;
         if lps != page_size {
-            return Err(ReplicateError::Plan(format!("live page size {lps} differs from the backup's {page_size}")));
+            return Err(ReplicateError::PageSizeMismatch { live: lps, backup: page_size });
         }
         if lsum == rsum && lpages == rpages {
             tracing::info!(txid = format!("{txid:016x}"), pages = rpages, "backup verified against the live database");

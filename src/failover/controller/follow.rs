@@ -28,7 +28,7 @@ impl Node {
             Ok(a) => a,
             Err(e) => {
                 self.record_error("following the bucket", &e);
-                if matches!(e, ReplicateError::Plan(_)) { None } else { applied }
+                if e.needs_resync() { None } else { applied }
             }
         };
         self.state = State::Following { applied };

@@ -1,0 +1,216 @@
+//! Shipping new WAL frames as L0 files: building, uploading create-only, fencing.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::cursor::NO_WAL;
+use super::{Shipper, SyncOutcome, now_ms};
+use crate::replicate::bucket::CreateOutcome;
+use crate::replicate::error::ReplicateError;
+use crate::replicate::ltx::{HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, Header};
+use crate::replicate::snapshot::{build_full, build_incremental};
+use crate::replicate::wal::{self, WAL_HEADER_SIZE, WalHeader, WalPos};
+
+/// One sync's context: the commit sequence it publishes once shipped, when it started, and
+/// how long one upload may take.
+#[derive(Clone, Copy)]
+struct SyncContext {
+    seq: u64,
+    started: Instant,
+    upload_timeout: Duration,
+}
+
+/// What a sync does with the WAL it found.
+enum Step {
+    /// Nothing new can be read now; `publish` when that proves everything is shipped.
+    Nothing {
+        publish: bool,
+    },
+    Full,
+    Incremental {
+        from: WalPos,
+        new_generation: bool,
+    },
+}
+
+impl Shipper {
+    /// Ships every commit made so far, each upload bounded by `upload_timeout`.
+    pub(super) fn sync(&mut self, upload_timeout: Duration) -> Result<SyncOutcome, ReplicateError> {
+        let started = Instant::now();
+        // The sequence is read before the WAL, so everything it counts is in what we read.
+        let seq = *self.commits.borrow_and_update();
+        self.end_read();
+        self.begin_read()?;
+        let wal_file = self.open_wal()?;
+        let hdr = match &wal_file {
+            Some(f) => self.wal_header(f)?,
+            None => None,
+        };
+        let wal_len = wal_file.as_ref().and_then(|f| f.metadata().ok()).map_or(0, |m| m.len());
+        let step = match (&self.pos, hdr) {
+            (None, _) => Step::Full,
+            (Some(p), Some(h)) if p.wal.same_generation(&h) => Step::Incremental { from: p.wal, new_generation: false },
+            (Some(_), Some(h)) if self.restart_expected => Step::Incremental { from: h.start(), new_generation: true },
+            // Fully checkpointed and no WAL content since: the database file is the shipped state.
+            (Some(_), None) if self.restart_expected => Step::Nothing { publish: wal_len == 0 },
+            // A header being rewritten right now: look again next time.
+            (Some(_), None) if wal_len > 0 => Step::Nothing { publish: false },
+            (Some(_), _) => {
+                tracing::warn!("the WAL was reset outside the replicator; shipping a full snapshot");
+                Step::Full
+            }
+        };
+        let cx = SyncContext { seq, started, upload_timeout };
+        match step {
+            Step::Nothing { publish } => {
+                if publish {
+                    self.shared.publish(seq, started);
+                }
+                Ok(SyncOutcome::CaughtUp)
+            }
+            Step::Full => self.ship_full(cx, wal_file.as_ref(), hdr),
+            Step::Incremental { from, new_generation } => {
+                let (Some(f), Some(h)) = (wal_file.as_ref(), hdr) else { unreachable!("incremental steps have a WAL") };
+                self.ship_incremental(cx, f, &h, from, new_generation)
+            }
+        }
+    }
+
+    fn l0_header(&self, txid: u64, commit: u32) -> Header {
+        Header {
+            flags: HEADER_FLAG_NO_CHECKSUM,
+            page_size: self.page_size,
+            commit,
+            min_txid: txid,
+            max_txid: txid,
+            timestamp_ms: now_ms(),
+            node_id: self.node_id,
+            ..Header::default()
+        }
+    }
+
+    fn ship_incremental(
+        &mut self,
+        cx: SyncContext,
+        file: &File,
+        h: &WalHeader,
+        from: WalPos,
+        new_generation: bool,
+    ) -> Result<SyncOutcome, ReplicateError> {
+        let scan = wal::scan(file, h, from, None).map_err(|e| ReplicateError::io("read the WAL", e))?;
+        let Some(commit) = scan.commit else {
+            self.shared.publish(cx.seq, cx.started);
+            return Ok(SyncOutcome::CaughtUp);
+        };
+        let prev_commit = self.pos.map_or(0, |p| p.commit);
+        let txid = self.txid + 1;
+        let mut header = self.l0_header(txid, commit);
+        header.wal_offset = from.offset as i64;
+        header.wal_size = (scan.end.offset - from.offset) as i64;
+        header.wal_salt1 = h.salt1;
+        header.wal_salt2 = h.salt2;
+        let bytes = build_incremental(header, self.opts.page_encoding, &self.db_file, file, &scan.pages, prev_commit)?;
+        let size = bytes.len();
+        match self.upload_l0(&header, bytes, cx.upload_timeout)? {
+            Landed::Ours => {
+                self.advance(txid, scan.end, commit, scan.pages, new_generation);
+                self.shared.publish(cx.seq, cx.started);
+                tracing::debug!(txid = format!("{txid:016x}"), size, frames = scan.frames, "shipped L0");
+                Ok(SyncOutcome::CaughtUp)
+            }
+            Landed::Earlier(theirs) => {
+                // Our earlier attempt of this TXID was stored: adopt its range, ship the rest next.
+                let end = (theirs.wal_offset + theirs.wal_size) as u64;
+                let part = wal::scan(file, h, from, Some(end)).map_err(|e| ReplicateError::io("read the WAL", e))?;
+                if part.end.offset != end {
+                    return Err(ReplicateError::Fenced { key: self.store.ltx_key(0, txid, txid) });
+                }
+                self.advance(txid, part.end, theirs.commit, part.pages, new_generation);
+                Ok(SyncOutcome::ShipAgain)
+            }
+        }
+    }
+
+    fn ship_full(
+        &mut self,
+        cx: SyncContext,
+        file: Option<&File>,
+        hdr: Option<WalHeader>,
+    ) -> Result<SyncOutcome, ReplicateError> {
+        let (pages, end, wal_commit) = match (file, hdr) {
+            (Some(f), Some(h)) => {
+                let s = wal::scan(f, &h, h.start(), None).map_err(|e| ReplicateError::io("read the WAL", e))?;
+                (s.pages, s.end, s.commit)
+            }
+            _ => (BTreeMap::new(), NO_WAL, None),
+        };
+        let db_len = self.db_file.metadata().map_err(|e| ReplicateError::io("stat the database", e))?.len();
+        let commit = wal_commit.unwrap_or((db_len / u64::from(self.page_size)) as u32);
+        if commit == 0 {
+            self.shared.publish(cx.seq, cx.started);
+            return Ok(SyncOutcome::CaughtUp);
+        }
+        let txid = self.txid + 1;
+        let mut header = self.l0_header(txid, commit);
+        if let Some(h) = hdr {
+            header.wal_offset = WAL_HEADER_SIZE as i64;
+            header.wal_size = (end.offset - WAL_HEADER_SIZE) as i64;
+            header.wal_salt1 = h.salt1;
+            header.wal_salt2 = h.salt2;
+        }
+        let bytes = build_full(header, self.opts.page_encoding, &self.db_file, file, &pages)?;
+        let size = bytes.len();
+        match self.upload_l0(&header, bytes, cx.upload_timeout)? {
+            Landed::Ours => {}
+            Landed::Earlier(theirs) if theirs.wal_size == header.wal_size => {}
+            // An earlier, smaller attempt landed: ship everything again as the next TXID.
+            Landed::Earlier(_) => {
+                self.txid = txid;
+                return Ok(SyncOutcome::ShipAgain);
+            }
+        }
+        self.advance(txid, end, commit, pages, true);
+        self.restart_expected = hdr.is_none();
+        self.shared.publish(cx.seq, cx.started);
+        tracing::info!(txid = format!("{txid:016x}"), pages = commit, size, "shipped full snapshot as L0");
+        Ok(SyncOutcome::CaughtUp)
+    }
+
+    /// Uploads an L0 file create-only and tells whose it is if the key already exists.
+    fn upload_l0(&self, header: &Header, bytes: Vec<u8>, timeout: Duration) -> Result<Landed, ReplicateError> {
+        if self.shared.is_abandoned() {
+            return Err(ReplicateError::Stopped);
+        }
+        let key = self.store.ltx_key(0, header.min_txid, header.max_txid);
+        let put = self.store.put_create(&key, Bytes::from(bytes), header.timestamp_ms);
+        let outcome = self
+            .rt
+            .block_on(async { tokio::time::timeout(timeout, put).await })
+            .map_err(|_| ReplicateError::UploadTimeout { key: key.clone(), waited: timeout })??;
+        if outcome == CreateOutcome::Created {
+            return Ok(Landed::Ours);
+        }
+        let b = self.rt.block_on(self.store.get_range(&key, 0..HEADER_SIZE as u64))?;
+        let theirs = Header::parse(&b).map_err(|e| ReplicateError::corrupt(&key, e))?;
+        let ours = theirs.node_id == self.node_id
+            && theirs.wal_offset == header.wal_offset
+            && (theirs.wal_salt1, theirs.wal_salt2) == (header.wal_salt1, header.wal_salt2)
+            && theirs.wal_size <= header.wal_size;
+        if ours {
+            tracing::info!(key, "an earlier upload of this TXID had landed; continuing after it");
+            Ok(Landed::Earlier(theirs))
+        } else {
+            Err(ReplicateError::Fenced { key })
+        }
+    }
+}
+
+enum Landed {
+    /// Our upload created the object.
+    Ours,
+    /// The key already held an earlier attempt of ours, with this header.
+    Earlier(Header),
+}
