@@ -431,7 +431,8 @@ impl Failover {
     /// for it to expire), the local WAL left as it is. For the failover simulation, which runs
     /// several nodes in one process and must "kill" one without ending the process.
     pub async fn crash(&self, db: &Database) {
-        if let Some(task) = self.task.lock().take() {
+        let task = self.task.lock().take();
+        if let Some(task) = task {
             task.abort();
             let _ = task.await;
         }

@@ -155,9 +155,13 @@ impl Replicator {
         }
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (exited_tx, exited_rx) = oneshot::channel();
+        let shipper_rt = rt.clone();
         std::thread::Builder::new()
             .name("replicate-shipper".into())
             .spawn(move || {
+                // In the runtime's context: the shipper's deadlines read the runtime's clock
+                // (tokio's, which the failover simulation pauses and advances).
+                let _context = shipper_rt.enter();
                 shipper.run(cmd_rx);
                 let _ = exited_tx.send(());
             })

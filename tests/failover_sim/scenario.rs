@@ -77,7 +77,7 @@ impl Run {
     /// One node event drawn from the seed.
     async fn strike(&mut self, rng: &mut StdRng) {
         let leader = self.leader();
-        let follower = (0..self.nodes.len()).filter(|i| Some(*i) != leader && self.nodes[*i].live().is_some()).next();
+        let follower = (0..self.nodes.len()).find(|i| Some(*i) != leader && self.nodes[*i].live().is_some());
         let secs = |rng: &mut StdRng, a: u64, b: u64| Duration::from_millis(rng.random_range(a * 1000..=b * 1000));
         let now = Instant::now();
         match (rng.random_range(0..5), leader, follower) {
@@ -122,7 +122,7 @@ impl Run {
 /// Runs seed `seed`; `Ok(summary)` or `Err(the invariant broken, with the events before it)`.
 pub async fn run(seed: u64) -> Result<String, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let ack = if seed % 3 == 0 { AckMode::Local } else { AckMode::Replicated };
+    let ack = if seed.is_multiple_of(3) { AckMode::Local } else { AckMode::Replicated };
     let plan = FaultPlan::drawn_from(seed);
     let bucket = MemoryClient::new(plan.clone());
     let nodes = ["a", "b", "c"]

@@ -63,12 +63,13 @@ impl Workload {
         let task = tokio::spawn(async move {
             let mut n = 1;
             while !*stopped.borrow() {
-                let target = reachable
-                    .lock()
-                    .iter()
-                    .find_map(|(id, l)| l.as_ref().filter(|l| l.failover.accepting_writes()).map(|l| (id.clone(), l.db.clone())));
+                let target = reachable.lock().iter().find_map(|(id, l)| {
+                    l.as_ref().filter(|l| l.failover.accepting_writes()).map(|l| (id.clone(), l.db.clone()))
+                });
                 let acknowledged = match &target {
-                    Some((id, db)) => matches!(tokio::time::timeout(ATTEMPT_TIMEOUT, write(db, n, id)).await, Ok(Ok(()))),
+                    Some((id, db)) => {
+                        matches!(tokio::time::timeout(ATTEMPT_TIMEOUT, write(db, n, id)).await, Ok(Ok(())))
+                    }
                     None => false,
                 };
                 if acknowledged {

@@ -1,6 +1,8 @@
 //! Checkpoints: only shipped frames are copied; the last ones under a brief write lock.
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
+
+use tokio::time::Instant;
 
 use super::cursor::NO_WAL;
 use super::{LOCKED_UPLOAD_TIMEOUT, Shipper, SyncOutcome, UPLOAD_TIMEOUT};

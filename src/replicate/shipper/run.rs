@@ -1,6 +1,8 @@
 //! The shipper's command loop: wakes, runs a round, backs off on errors, makes the final sync.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -49,7 +51,7 @@ impl Shipper {
                     r = commits.changed(), if wake_on_commit => {
                         if r.is_ok() { Wake::Commit } else { Wake::CommitsClosed }
                     }
-                    _ = tokio::time::sleep_until(next_sync.into()) => Wake::Tick,
+                    _ = tokio::time::sleep_until(next_sync) => Wake::Tick,
                 }
             });
             match wake {

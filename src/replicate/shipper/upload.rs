@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 
@@ -67,7 +69,7 @@ impl Shipper {
         match step {
             Step::Nothing { publish } => {
                 if publish {
-                    self.shared.publish(seq, started);
+                    self.shared.publish(seq, started.into_std());
                 }
                 Ok(SyncOutcome::CaughtUp)
             }
@@ -102,7 +104,7 @@ impl Shipper {
     ) -> Result<SyncOutcome, ReplicateError> {
         let scan = wal::scan(file, h, from, None).map_err(|e| ReplicateError::io("read the WAL", e))?;
         let Some(commit) = scan.commit else {
-            self.shared.publish(cx.seq, cx.started);
+            self.shared.publish(cx.seq, cx.started.into_std());
             return Ok(SyncOutcome::CaughtUp);
         };
         let prev_commit = self.pos.map_or(0, |p| p.commit);
@@ -117,7 +119,7 @@ impl Shipper {
         match self.upload_l0(&header, bytes, cx.upload_timeout)? {
             Landed::Ours => {
                 self.advance(txid, scan.end, commit, scan.pages, new_generation);
-                self.shared.publish(cx.seq, cx.started);
+                self.shared.publish(cx.seq, cx.started.into_std());
                 tracing::debug!(txid = format!("{txid:016x}"), size, frames = scan.frames, "shipped L0");
                 Ok(SyncOutcome::CaughtUp)
             }
@@ -150,7 +152,13 @@ impl Shipper {
         let db_len = self.db_file.metadata().map_err(|e| ReplicateError::io("stat the database", e))?.len();
         let commit = wal_commit.unwrap_or((db_len / u64::from(self.page_size)) as u32);
         if commit == 0 {
-            self.shared.publish(cx.seq, cx.started);
+            tracing::debug!(
+                wal = file.is_some(),
+                header = hdr.is_some(),
+                db_len,
+                "nothing to ship yet: the database is empty"
+            );
+            self.shared.publish(cx.seq, cx.started.into_std());
             return Ok(SyncOutcome::CaughtUp);
         }
         let txid = self.txid + 1;
@@ -174,7 +182,7 @@ impl Shipper {
         }
         self.advance(txid, end, commit, pages, true);
         self.restart_expected = hdr.is_none();
-        self.shared.publish(cx.seq, cx.started);
+        self.shared.publish(cx.seq, cx.started.into_std());
         tracing::info!(txid = format!("{txid:016x}"), pages = commit, size, "shipped full snapshot as L0");
         Ok(SyncOutcome::CaughtUp)
     }
