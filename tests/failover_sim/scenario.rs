@@ -20,6 +20,8 @@ const STEP: Duration = Duration::from_millis(50);
 const FAULTY_PHASE: Duration = Duration::from_secs(30);
 const CALM_PHASE_LIMIT: Duration = Duration::from_secs(60);
 const RESTART_AFTER_FAILED_START: Duration = Duration::from_secs(1);
+/// How long the final leader may take to ship its last commits on a calm bucket.
+const SHIP_LIMIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 enum Later {
@@ -195,10 +197,13 @@ async fn drive(run: &mut Run, seed: u64, ack: AckMode, dir: &std::path::Path) ->
         tokio::time::sleep(STEP).await;
     }
     let acked = workload.stop().await;
-    // Let the leader ship what it committed before the bucket is read.
-    if let Some(leader) = run.leader().and_then(|i| run.nodes[i].live().cloned()) {
-        let _ = leader.db.flush().await;
+    // Wait (bounded) until the leader shipped everything it committed before the bucket is read;
+    // what it could not ship in time shows up as a loss below.
+    if let Some(leader) = run.leader().and_then(|i| run.nodes[i].live().cloned())
+        && let (Ok(seq), Some(shipper)) = (leader.db.flush().await, leader.failover.replicator())
+        && let Err(e) = shipper.wait_durable(seq, SHIP_LIMIT).await
+    {
+        run.note(format!("the leader did not ship its last commits: {e}"));
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
     checks::restored_matches_acknowledged(&run.bucket, dir, ack, &acked, &run.faults).await
 }
