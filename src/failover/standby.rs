@@ -93,12 +93,24 @@ impl Applier {
         Ok(Applier { conn, path: path.to_path_buf(), page_size })
     }
 
-    /// Applies one verified LTX file (`data`, the object at `key`) in one transaction. A
-    /// snapshot (TXID 1) must hold every page; it replaces the whole database.
-    pub fn apply(&mut self, key: &str, data: &[u8]) -> Result<Applied, ReplicateError> {
+    /// Applies one verified LTX file (`data`, the object at `key`) in one transaction on top of
+    /// a copy that holds TXID `after`. A snapshot (TXID 1) must hold every page; it replaces the
+    /// whole database.
+    ///
+    /// The file must continue the copy: start at or before `after + 1` and end after `after`.
+    /// Page images are absolute, so a file the copy already holds would put older images of its
+    /// pages back under the readers (a state that never existed), and a file past a gap would
+    /// skip changes; both are refused as a history that does not continue (a re-sync).
+    pub fn apply(&mut self, key: &str, data: &[u8], after: u64) -> Result<Applied, ReplicateError> {
         let corrupt = |e: ltx::LtxError| ReplicateError::corrupt(key, e);
         let mut dec = Decoder::new(data).map_err(corrupt)?;
         let h = *dec.header();
+        if h.max_txid <= after || h.min_txid > after + 1 {
+            return Err(ReplicateError::Plan(format!(
+                "{key} holds TXIDs {:016x}-{:016x}, which do not continue a copy at {after:016x}",
+                h.min_txid, h.max_txid
+            )));
+        }
         if h.page_size != self.page_size {
             return Err(ReplicateError::Plan(format!(
                 "{key} has {}-byte pages but {} uses {}-byte pages; restore the standby afresh",

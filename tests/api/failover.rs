@@ -281,7 +281,8 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
             let key = store.ltx_key(0, applied + 1, applied + 1);
             let Ok(data) = store.get(&key).await else { break };
             let a = applier.clone();
-            let done = tokio::task::spawn_blocking(move || a.lock().apply(&key, &data)).await.unwrap().unwrap();
+            let after = applied;
+            let done = tokio::task::spawn_blocking(move || a.lock().apply(&key, &data, after)).await.unwrap().unwrap();
             applied = done.header.max_txid;
         }
     }

@@ -9,7 +9,7 @@ use mysetlist::replicate::{self, AckMode, RestoreTarget};
 use tokio::time::Instant;
 
 use super::cluster::{self, LEASE_TTL, Node, SYNC_INTERVAL};
-use super::workload::{Acked, highest};
+use super::workload::{Acked, highest_acknowledged};
 
 /// A node cut off or killed while shipping may lose, with `ack = "local"`, what it acknowledged
 /// this long before the fault (the sync interval, plus uploads the faulty bucket failed).
@@ -28,7 +28,7 @@ impl Checker {
 
     /// Never two nodes accepting writes at one instant of the simulated clock; and (with
     /// `ack = "replicated"`) no node's readers going back past an acknowledged write they saw.
-    pub async fn step(&mut self, nodes: &[Node], highest_acked: i64) -> Result<(), String> {
+    pub async fn step(&mut self, nodes: &[Node], acked: &[Acked]) -> Result<(), String> {
         let accepting: Vec<&str> = nodes.iter().filter(|n| n.accepting()).map(|n| n.id.as_str()).collect();
         if accepting.len() > 1 {
             return Err(format!("two nodes accept writes at once: {accepting:?}"));
@@ -38,18 +38,18 @@ impl Checker {
         }
         for node in nodes {
             let Some(live) = node.live() else { continue };
-            let seen = highest(&live.db).await;
+            let seen = highest_acknowledged(&live.db, acked).await;
             if seen < 0 {
                 continue; // the read itself failed (database closing): nothing was served
             }
             let floor = self.floor.entry((node.id.clone(), node.incarnation)).or_insert(0);
             if seen < *floor {
                 return Err(format!(
-                    "{} (start {}) went back in time: its readers saw write {floor}, now {seen}",
+                    "{} (start {}) went back in time: its readers saw acknowledged write {floor}, now {seen}",
                     node.id, node.incarnation
                 ));
             }
-            *floor = (*floor).max(seen.min(highest_acked));
+            *floor = (*floor).max(seen);
         }
         Ok(())
     }

@@ -169,7 +169,7 @@ async fn drive(run: &mut Run, seed: u64, ack: AckMode, dir: &std::path::Path) ->
             run.strike(&mut rng).await;
             next_event = Instant::now() + Duration::from_millis(rng.random_range(1500..4000));
         }
-        checker.step(&run.nodes, acked_max(&workload)).await?;
+        checker.step(&run.nodes, &workload.acked()).await?;
         tokio::time::sleep(STEP).await;
     }
 
@@ -187,7 +187,7 @@ async fn drive(run: &mut Run, seed: u64, ack: AckMode, dir: &std::path::Path) ->
     let before = acked_max(&workload);
     loop {
         run.tend().await;
-        checker.step(&run.nodes, acked_max(&workload)).await?;
+        checker.step(&run.nodes, &workload.acked()).await?;
         if acked_max(&workload) > before + 3 && calm_since.elapsed() > Duration::from_secs(2) {
             break;
         }

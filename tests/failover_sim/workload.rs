@@ -41,18 +41,29 @@ pub async fn write(db: &Database, n: i64, node: &str) -> Result<(), DbError> {
     .await
 }
 
-/// The highest `n` this node's readers see (0 before the first write reached it).
-pub async fn highest(db: &Database) -> i64 {
-    db.read(|c| {
-        let exists: bool =
-            c.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'sim_writes'", [], |r| r.get(0))?;
-        if !exists {
-            return Ok::<i64, DbError>(0);
-        }
-        Ok(c.query_row("SELECT coalesce(max(n), 0) FROM sim_writes", [], |r| r.get(0))?)
-    })
-    .await
-    .unwrap_or(-1)
+/// The highest acknowledged write this node's readers see: the highest `n` whose row was written
+/// by the node that acknowledged `n` (`acked[n - 1]`). A row with the same `n` from a node that
+/// committed it but never acknowledged it (a leader that lost the lease before shipping it; the
+/// client then retried `n` elsewhere) is not the acknowledged write, and may rightly vanish when
+/// that node re-syncs. 0 before any, -1 when the read itself failed (database closing).
+pub async fn highest_acknowledged(db: &Database, acked: &[Acked]) -> i64 {
+    let top = db
+        .read(|c| {
+            let exists: bool =
+                c.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'sim_writes'", [], |r| r.get(0))?;
+            if !exists {
+                return Ok::<Vec<(i64, String)>, DbError>(Vec::new());
+            }
+            // Unacknowledged rows sit only on top (the client sends one write at a time).
+            let mut st = c.prepare("SELECT n, node FROM sim_writes ORDER BY n DESC LIMIT 50")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await;
+    let Ok(top) = top else { return -1 };
+    top.iter()
+        .find(|(n, node)| usize::try_from(*n - 1).ok().and_then(|i| acked.get(i)).is_some_and(|a| a.node == *node))
+        .map_or(0, |(n, _)| *n)
 }
 
 impl Workload {

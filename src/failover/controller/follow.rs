@@ -24,14 +24,18 @@ impl Node {
             None => self.resync().await,
             Some(a) => self.catch_up(a, false).await.map(Some),
         };
-        let applied = match result {
-            Ok(a) => a,
+        match result {
+            Ok(a) => self.state = State::Following { applied: a },
             Err(e) => {
                 self.record_error("following the bucket", &e);
-                if e.needs_resync() { None } else { applied }
+                // Otherwise keep the progress `apply_one` recorded before the error: resuming
+                // from the TXID this tick started at would apply files the copy already holds,
+                // putting their older page images back under the readers.
+                if e.needs_resync() {
+                    self.state = State::Following { applied: None };
+                }
             }
-        };
-        self.state = State::Following { applied };
+        }
         if Instant::now() >= self.next_lease_read {
             self.watch_lease().await;
             // A hand-over to this node is under way (`mysetlist promote`): writes stop on the leader
@@ -52,18 +56,24 @@ impl Node {
     pub(super) async fn apply_files(&mut self, files: &[FileInfo], mut applied: u64) -> Result<u64, ReplicateError> {
         for f in files {
             let data = self.ltx.get_all(&f.key, f.size, |_| {}).await?;
-            applied = self.apply_one(&f.key, data).await?;
+            applied = self.apply_one(&f.key, data, applied).await?;
         }
         Ok(applied)
     }
 
-    pub(super) async fn apply_one(&mut self, key: &str, data: Vec<u8>) -> Result<u64, ReplicateError> {
+    /// Applies one downloaded file on top of the copy (which holds TXID `after`) and records the
+    /// progress at once, in the state too: an error later in the same tick must not send the
+    /// next tick back to files already applied.
+    pub(super) async fn apply_one(&mut self, key: &str, data: Vec<u8>, after: u64) -> Result<u64, ReplicateError> {
         let applier = self.applier()?;
         let key_owned = key.to_string();
-        let done = tokio::task::spawn_blocking(move || applier.lock().apply(&key_owned, &data))
+        let done = tokio::task::spawn_blocking(move || applier.lock().apply(&key_owned, &data, after))
             .await
-            .map_err(|e| ReplicateError::Plan(format!("the apply worker failed: {e}")))??;
+            .map_err(|e| ReplicateError::worker("apply", e))??;
         let txid = done.header.max_txid;
+        if let State::Following { applied } = &mut self.state {
+            *applied = Some(txid);
+        }
         Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, txid)?;
         self.shared.saw(txid);
         {
@@ -153,7 +163,7 @@ impl Node {
             let key = self.ltx.ltx_key(0, applied + 1, applied + 1);
             match self.ltx.get(&key).await {
                 Ok(data) => {
-                    applied = self.apply_one(&key, data.to_vec()).await?;
+                    applied = self.apply_one(&key, data.to_vec(), applied).await?;
                     fetched += 1;
                 }
                 Err(e) if is_not_found(&e) => break,

@@ -31,8 +31,8 @@ impl Node {
         let applied = match self.catch_up(applied, true).await {
             Ok(a) => a,
             Err(e) => {
-                // Still the holder: the next tick retries the takeover from here.
-                self.state = State::Following { applied: Some(applied) };
+                // Still the holder: the next tick retries the takeover from where `apply_one`
+                // recorded the copy to be.
                 self.record_error("catching up after taking the lease", &e);
                 return;
             }
