@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="${1:-1..1001}"
-MYSETLIST_SIM_SEEDS="$seeds" cargo test --test failover_sim -- --ignored --nocapture 2>&1 \
+MYSETLIST_SIM_SEEDS="$seeds" cargo test --test failover_sim -- --nocapture 2>&1 \
   | grep -E '^seed [0-9]+: |replay:|^test result' || true

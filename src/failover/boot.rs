@@ -139,8 +139,8 @@ pub async fn boot(cfg: &FailoverConfig) -> anyhow::Result<Booted> {
     }
 }
 
-/// Watches the lease for half a TTL (longer than the holder's renewal interval): true if its
-/// version changed, i.e. a live process holds it.
+/// Watches the lease for half a TTL (longer than the holder's renewal interval): true if a new
+/// version still names this node, i.e. a live process renews it under this node's id.
 async fn lease_is_being_renewed(lease: &LeaseStore, seen: &Observed, cfg: &FailoverConfig) -> bool {
     let until = Instant::now() + seen.lease.ttl().max(cfg.lease_ttl) / 2;
     tracing::info!("the lease names this node; checking that no running process still renews it");
@@ -148,8 +148,11 @@ async fn lease_is_being_renewed(lease: &LeaseStore, seen: &Observed, cfg: &Failo
         tokio::time::sleep(cfg.lease_poll()).await;
         match lease.read().await {
             Ok(Some(now)) if now.etag == seen.etag => {}
-            Ok(Some(_)) => return true,
-            Ok(None) => return false,
+            // Renewed under this node's id: a live process holds it.
+            Ok(Some(now)) if now.lease.holder == cfg.node_id && !now.lease.released => return true,
+            // Taken over by another node (it saw the lease expire) or released: nobody renews
+            // it under this id; the boot reads the lease again and follows the new holder.
+            Ok(Some(_)) | Ok(None) => return false,
             Err(e) => tracing::warn!(error = %e, "reading the lease failed; retrying"),
         }
     }

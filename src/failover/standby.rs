@@ -484,6 +484,51 @@ mod tests {
         assert_eq!(count(&writer), 100);
     }
 
+    /// An LTX file (no checksums) holding every page of `db` as TXIDs `min..=max`.
+    fn ltx_of(db: &Path, min: u64, max: u64) -> Vec<u8> {
+        let c = Connection::open(db).unwrap();
+        let page_size: u32 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        let mut st = c.prepare("SELECT pgno, data FROM sqlite_dbpage ORDER BY pgno").unwrap();
+        let pages: Vec<(u32, Vec<u8>)> =
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+        let header = Header {
+            flags: ltx::HEADER_FLAG_NO_CHECKSUM,
+            page_size,
+            commit: pages.len() as u32,
+            min_txid: min,
+            max_txid: max,
+            timestamp_ms: 1_795_727_139_541,
+            ..Header::default()
+        };
+        let mut enc = ltx::Encoder::new(header, ltx::PageEncoding::Frame).unwrap();
+        for (pgno, data) in &pages {
+            enc.encode_page(*pgno, data).unwrap();
+        }
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn a_file_that_does_not_continue_the_copy_is_refused_and_nothing_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (live, older) = (dir.path().join("live.db"), dir.path().join("older.db"));
+        let reader = database(&live, 300, "new");
+        drop(database(&older, 20, "old"));
+        let mut applier = Applier::open(&live).unwrap();
+        // TXIDs 1-3 again on a copy at 5: older page images under the readers. Refused.
+        let stale = ltx_of(&older, 1, 3);
+        let err = applier.apply("db/0009/stale.ltx", &stale, 5).unwrap_err();
+        assert!(err.needs_resync() && err.to_string().contains("do not continue"), "{err}");
+        // TXIDs 8-9 on a copy at 5: 6 and 7 would be skipped. Refused.
+        let gap = ltx_of(&older, 8, 9);
+        let err = applier.apply("db/0001/gap.ltx", &gap, 5).unwrap_err();
+        assert!(err.to_string().contains("0000000000000008"), "{err}");
+        assert_eq!(count(&reader), 300, "the copy is unchanged");
+        // The snapshot continues a copy at 0 (the first apply): it replaces everything.
+        let applied = applier.apply("db/0009/snapshot.ltx", &stale, 0).unwrap();
+        assert_eq!(applied.header.max_txid, 3);
+        assert_eq!(count(&reader), 20);
+    }
+
     #[test]
     fn sidecar_is_tied_to_the_bucket_and_the_database() {
         let dir = tempfile::tempdir().unwrap();

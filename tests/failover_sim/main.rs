@@ -7,7 +7,7 @@
 //! with the command that replays it:
 //!
 //! ```text
-//! MYSETLIST_SIM_SEED=1234 cargo test --test failover_sim -- --ignored --nocapture
+//! MYSETLIST_SIM_SEED=1234 cargo test --test failover_sim -- --nocapture
 //! ```
 //!
 //! `MYSETLIST_SIM_SEEDS=1000..5000` runs a range (what `scripts/soak-failover-sim.sh` does);
@@ -56,11 +56,7 @@ async fn tick() {
     }
 }
 
-// Ignored until the defects it found are fixed (README, "The failover simulation"): most seeds
-// in 1..25 show a node's reads going back past an acknowledged write. Run it with
-// `scripts/soak-failover-sim.sh` or `cargo test --test failover_sim -- --ignored`.
 #[test]
-#[ignore = "finds open defects: reads going back in time (issue 18's closing note lists the seeds)"]
 fn the_failover_protocol_keeps_its_invariants_under_seeded_faults() {
     // MYSETLIST_SIM_LOG=info (or any filter) prints the nodes' logs, for replaying a seed.
     if let Ok(filter) = std::env::var("MYSETLIST_SIM_LOG") {
@@ -81,7 +77,7 @@ fn the_failover_protocol_keeps_its_invariants_under_seeded_faults() {
             Ok(summary) => eprintln!("seed {seed}: ok — {summary}"),
             Err(violation) => {
                 eprintln!(
-                    "seed {seed}: FAILED — {violation}\n  replay: MYSETLIST_SIM_SEED={seed} cargo test --test failover_sim -- --ignored --nocapture"
+                    "seed {seed}: FAILED — {violation}\n  replay: MYSETLIST_SIM_SEED={seed} cargo test --test failover_sim -- --nocapture"
                 );
                 failures.push(seed);
             }
@@ -89,6 +85,6 @@ fn the_failover_protocol_keeps_its_invariants_under_seeded_faults() {
     }
     assert!(
         failures.is_empty(),
-        "invariants broken for seeds {failures:?}; replay one with MYSETLIST_SIM_SEED=<seed> cargo test --test failover_sim -- --ignored --nocapture"
+        "invariants broken for seeds {failures:?}; replay one with MYSETLIST_SIM_SEED=<seed> cargo test --test failover_sim -- --nocapture"
     );
 }

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
 
-use super::checks::{self, Checker, Fault};
+use super::checks::{self, Checker};
 use super::cluster::{Node, NodeState};
 use super::workload::{Reachable, Workload};
 
@@ -34,7 +34,6 @@ struct Run {
     bucket: MemoryClient,
     reachable: Reachable,
     later: Vec<(Instant, Later)>,
-    faults: Vec<Fault>,
     events: Vec<String>,
     started: Instant,
 }
@@ -86,7 +85,6 @@ impl Run {
             (0, Some(i), _) => {
                 let down = secs(rng, 1, 6);
                 self.note(format!("crash leader {} for {down:?}", self.nodes[i].id));
-                self.faults.push(Fault { node: self.nodes[i].id.clone(), at: now });
                 self.nodes[i].crash().await;
                 self.later.push((now + down, Later::Start(i)));
             }
@@ -99,7 +97,6 @@ impl Run {
             (2, Some(i), _) => {
                 let cut = secs(rng, 1, 8);
                 self.note(format!("cut leader {} off the bucket for {cut:?}", self.nodes[i].id));
-                self.faults.push(Fault { node: self.nodes[i].id.clone(), at: now });
                 self.bucket.partition(&self.nodes[i].id, true);
                 self.later.push((now + cut, Later::Heal(i)));
             }
@@ -112,7 +109,6 @@ impl Run {
             (4, _, Some(i)) => {
                 let down = secs(rng, 1, 4);
                 self.note(format!("crash follower {} for {down:?}", self.nodes[i].id));
-                self.faults.push(Fault { node: self.nodes[i].id.clone(), at: now });
                 self.nodes[i].crash().await;
                 self.later.push((now + down, Later::Start(i)));
             }
@@ -140,7 +136,6 @@ pub async fn run(seed: u64) -> Result<String, String> {
         bucket: bucket.clone(),
         reachable: Arc::new(Mutex::new(Vec::new())),
         later: Vec::new(),
-        faults: Vec::new(),
         events: Vec::new(),
         started: Instant::now(),
     };
@@ -205,5 +200,5 @@ async fn drive(run: &mut Run, seed: u64, ack: AckMode, dir: &std::path::Path) ->
     {
         run.note(format!("the leader did not ship its last commits: {e}"));
     }
-    checks::restored_matches_acknowledged(&run.bucket, dir, ack, &acked, &run.faults).await
+    checks::restored_matches_acknowledged(&run.bucket, dir, ack, &acked, run.started).await
 }

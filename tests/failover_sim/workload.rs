@@ -16,6 +16,8 @@ use super::cluster::Live;
 pub struct Acked {
     pub n: i64,
     pub node: String,
+    /// The lease term the node led in when it acknowledged `n`.
+    pub term: u64,
     pub at: Instant,
 }
 
@@ -75,17 +77,17 @@ impl Workload {
             let mut n = 1;
             while !*stopped.borrow() {
                 let target = reachable.lock().iter().find_map(|(id, l)| {
-                    l.as_ref().filter(|l| l.failover.accepting_writes()).map(|l| (id.clone(), l.db.clone()))
+                    l.as_ref().filter(|l| l.failover.accepting_writes()).map(|l| (id.clone(), l.clone()))
                 });
                 let acknowledged = match &target {
-                    Some((id, db)) => {
-                        matches!(tokio::time::timeout(ATTEMPT_TIMEOUT, write(db, n, id)).await, Ok(Ok(())))
+                    Some((id, l)) => {
+                        matches!(tokio::time::timeout(ATTEMPT_TIMEOUT, write(&l.db, n, id)).await, Ok(Ok(())))
                     }
                     None => false,
                 };
-                if acknowledged {
-                    let node = target.map(|t| t.0).unwrap_or_default();
-                    log.lock().push(Acked { n, node, at: Instant::now() });
+                if let (true, Some((node, l))) = (acknowledged, target) {
+                    let term = l.failover.status().term;
+                    log.lock().push(Acked { n, node, term, at: Instant::now() });
                     n += 1;
                 } else {
                     tokio::select! {

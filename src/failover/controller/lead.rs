@@ -144,6 +144,24 @@ impl Node {
                 }
                 self.last_lease = Some(o);
             }
+            Ok(Some(o))
+                if o.lease.holder == held.holder
+                    && o.lease.instance == held.instance
+                    && o.lease.term == held.term
+                    && !o.lease.released =>
+            {
+                // Only this process writes its instance and term: an earlier renewal of ours
+                // landed although its answer was lost. Renew on that version at once; the
+                // deadline stays where the last confirmed renewal put it (when the lost one
+                // landed is unknown). Stepping down here would end a healthy leadership.
+                tracing::info!("an earlier renewal landed although its answer was lost; renewing on it");
+                if let Some(l) = self.leading() {
+                    l.lease = o.lease.clone();
+                    l.etag = o.etag.clone();
+                    l.next_renew = Instant::now();
+                }
+                self.last_lease = Some(o);
+            }
             Ok(o) => {
                 let holder = o.as_ref().map_or("nobody (deleted)".to_string(), |o| o.lease.holder.clone());
                 self.last_lease = o;
