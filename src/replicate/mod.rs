@@ -64,6 +64,7 @@ pub mod lz4;
 pub mod options;
 pub mod plan;
 pub mod restore;
+pub mod restored;
 mod shipper;
 pub mod snapshot;
 pub mod status;

@@ -21,7 +21,7 @@ use super::bucket::{FileInfo, SNAPSHOT_LEVEL, Store};
 use super::error::ReplicateError;
 use super::lz4;
 use super::plan::RestoreTarget;
-use super::restore::{
+use super::restored::{
     RestoreProgress, RestoreReport, RestoreSource, install, integrity_check, remove_db_files, temp_path, with_suffix,
 };
 

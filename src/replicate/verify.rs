@@ -21,7 +21,8 @@ use super::error::ReplicateError;
 use super::ltx;
 use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan};
-use super::restore::{integrity_check, restore_ltx};
+use super::restore::restore_ltx;
+use super::restored::integrity_check;
 use super::snapshot::PageSource;
 
 static CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_GO_ISO);

@@ -110,9 +110,9 @@ impl Node {
             return Ok(None);
         }
         let beside = with_suffix(&self.cfg.db_path, ".resync");
-        replicate::restore::remove_db_files(&beside);
+        replicate::restored::remove_db_files(&beside);
         let rebuilt = self.rebuild_and_swap(&beside).await;
-        replicate::restore::remove_db_files(&beside);
+        replicate::restored::remove_db_files(&beside);
         let (txid, pages) = rebuilt?;
         Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, txid)?;
         self.shared.saw(txid);
