@@ -94,10 +94,11 @@ pub async fn restored_matches_acknowledged(
         // What a leader acknowledged but had not shipped when it stopped leading (killed, cut
         // off, or its lease lost on a failing bucket) may be lost: Litestream's bound, which is
         // `sync_interval` only while the bucket takes uploads. Shipping is in commit order, so
-        // within one leadership (node and term) the lost writes are its last ones, and the
+        // within one leadership (one node, one period of accepting writes) the lost writes are its last ones, and the
         // leader at the end (which had time to ship) loses nothing.
         AckMode::Local => {
-            let stints = acked.chunk_by(|a, b| a.node == b.node && a.term == b.term).collect::<Vec<_>>();
+            let stints =
+                acked.chunk_by(|a, b| a.node == b.node && a.leading_since == b.leading_since).collect::<Vec<_>>();
             for (i, stint) in stints.iter().enumerate() {
                 let kept = |a: &Acked| restored.contains(&a.n);
                 let last = i + 1 == stints.len();
@@ -106,11 +107,10 @@ pub async fn restored_matches_acknowledged(
                 let since = |at: Instant| at.saturating_duration_since(started).as_secs_f64();
                 if let Some((lost_one, kept_later)) = hole {
                     return Err(format!(
-                        "write {} (acknowledged by {} in term {} at {:.2}s) lost, but the later write {} of \
-                         the same leadership is in the bucket: shipping skipped a commit",
+                        "write {} (acknowledged by {} at {:.2}s) lost, but the later write {} of the same \
+                         leadership is in the bucket: shipping skipped a commit",
                         lost_one.n,
                         lost_one.node,
-                        lost_one.term,
                         since(lost_one.at),
                         kept_later.n
                     ));

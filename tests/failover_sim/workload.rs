@@ -16,8 +16,9 @@ use super::cluster::Live;
 pub struct Acked {
     pub n: i64,
     pub node: String,
-    /// The lease term the node led in when it acknowledged `n`.
-    pub term: u64,
+    /// Since when the node accepted writes when it acknowledged `n` (wall clock, set as it starts
+    /// accepting): one value per leadership, the same through the commits it acknowledged.
+    pub leading_since: Option<std::time::SystemTime>,
     pub at: Instant,
 }
 
@@ -86,8 +87,8 @@ impl Workload {
                     None => false,
                 };
                 if let (true, Some((node, l))) = (acknowledged, target) {
-                    let term = l.failover.status().term;
-                    log.lock().push(Acked { n, node, term, at: Instant::now() });
+                    let leading_since = l.failover.status().leading_since;
+                    log.lock().push(Acked { n, node, leading_since, at: Instant::now() });
                     n += 1;
                 } else {
                     tokio::select! {
