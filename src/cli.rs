@@ -320,7 +320,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// pages would be applied over the change and corrupt it.
 fn ensure_not_a_standby_copy(c: &Config) -> anyhow::Result<()> {
     if c.replication_enabled()
-        && let Some(txid) = crate::failover::standby::Sidecar::read(&c.database_path(), &c.settings.replication.url)
+        && let Some(txid) = crate::replicate::follow::Sidecar::read(&c.database_path(), &c.settings.replication.url)
     {
         anyhow::bail!(
             "{} is a standby's copy of {} (at TXID {txid:016x}): run this on the node that leads",

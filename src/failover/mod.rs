@@ -16,7 +16,7 @@
 //!   writes: nobody can take over before the deadline, so stopping earlier would only cost
 //!   availability.
 //! * **Follower** (standby): applies each new LTX file within a tick (250 ms) through
-//!   SQLite's `sqlite_dbpage` ([`standby`] explains why that is safe under readers), serves
+//!   SQLite's `sqlite_dbpage` ([`crate::replicate::follow`] explains why that is safe under readers), serves
 //!   every read from its copy, and answers writes with 503 + `Retry-After` +
 //!   `x-mysetlist-role: standby`. It takes over when the lease version stayed unchanged for its
 //!   TTL (leader dead or cut off), was released (clean shutdown, `mysetlist promote`), or is
@@ -38,7 +38,7 @@
 //!   them while they waited for S3).
 //! * **Re-sync** (a node already serving whose copy cannot simply continue: a healed leader, a
 //!   follower that found a gap): the newest state is rebuilt beside the live file
-//!   (`<db>.resync`) and swapped in with one transaction ([`standby::Applier::replace_with`]),
+//!   (`<db>.resync`) and swapped in with one transaction ([`crate::replicate::follow::Follower::resync`]),
 //!   and only once it is at least as new as every TXID this node's readers may have seen (the
 //!   served watermark, `Shared::saw`). Until then the node keeps serving its current copy, so
 //!   a reader never sees the node's state go back in time.
@@ -50,7 +50,7 @@
 //!   standby takes over at once instead of after the TTL.
 //!
 //! A node's local database is known to equal the bucket at TXID `n` only while the sidecar
-//! `<db>-standby.json` says so ([`standby::Sidecar`]); a node that must follow without one
+//! `<db>-standby.json` says so ([`crate::replicate::follow::Sidecar`]); a node that must follow without one
 //! restores the newest state first (setting the old file aside as `<db>.diverged`).
 //!
 //! ## Status and metrics
@@ -64,7 +64,6 @@ mod boot;
 pub mod controller;
 pub mod lease;
 pub mod promote;
-pub mod standby;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -82,9 +81,9 @@ use tokio::sync::watch;
 
 use crate::config::{self, Config};
 use crate::db::{Database, DbError, DurabilityGate, WriteGuard};
+use crate::replicate::follow::Sidecar;
 use crate::replicate::{self, ReplicateError, ReplicatorHandle, ReplicatorOptions, RestoreTarget};
 use lease::{Lease, LeaseStore, Observed, Written};
-use standby::Sidecar;
 
 pub use boot::{Boot, Booted, boot, diverged_path};
 

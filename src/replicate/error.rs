@@ -83,6 +83,10 @@ pub enum ReplicateError {
 
     #[error("the replicator is not running")]
     Stopped,
+
+    /// Readers or another connection kept SQLite busy past a bounded wait; retry later.
+    #[error("the database stayed busy: {0}")]
+    Busy(String),
 }
 
 impl ReplicateError {
@@ -129,6 +133,7 @@ mod tests {
             ReplicateError::encode("an LTX file", "bad page"),
             ReplicateError::PageSizeMismatch { live: 4096, backup: 1024 },
             ReplicateError::Stopped,
+            ReplicateError::Busy("could not empty the WAL".into()),
         ];
         for e in others {
             assert!(!e.needs_resync(), "{e}");

@@ -58,6 +58,7 @@ pub mod bucket;
 pub mod compact;
 mod db_file;
 pub mod error;
+pub mod follow;
 pub mod listing;
 pub mod ltx;
 pub mod lz4;

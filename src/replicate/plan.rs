@@ -11,6 +11,8 @@
 //!
 //! The shipper's retention uses the same function to prove that a deletion keeps the newest
 //! state restorable.
+//!
+//! [`follow_plan`] is the follower's variant: from a copy at some TXID, not from a snapshot.
 
 use chrono::{DateTime, Utc};
 
@@ -152,6 +154,41 @@ pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Ve
     Ok(plan)
 }
 
+/// The files that carry a copy at TXID `applied` to the newest TXID: the next L0 file while
+/// there is one (small), else the file reaching furthest (an L1+ compaction or an L9 snapshot,
+/// both of which hold every page changed in their range, so applying one on top of an older
+/// state within that range is exact). Fails when the bucket has newer files that no chain from
+/// `applied` reaches (a gap): the copy must then start over from a snapshot.
+pub fn follow_plan(files: &[FileInfo], applied: u64) -> Result<Vec<FileInfo>, ReplicateError> {
+    let mut plan: Vec<FileInfo> = Vec::new();
+    let mut cur = applied;
+    loop {
+        if let Some(next) = files.iter().find(|f| f.level == 0 && f.min_txid == cur + 1) {
+            cur = next.max_txid;
+            plan.push(next.clone());
+            continue;
+        }
+        let best = files
+            .iter()
+            .filter(|f| f.min_txid <= cur + 1 && f.max_txid > cur)
+            .max_by_key(|f| (f.max_txid, f.min_txid, std::cmp::Reverse(f.level)));
+        match best {
+            Some(f) => {
+                cur = f.max_txid;
+                plan.push(f.clone());
+            }
+            None => break,
+        }
+    }
+    if let Some(beyond) = files.iter().filter(|f| f.min_txid > cur + 1).min_by_key(|f| f.min_txid) {
+        return Err(ReplicateError::Plan(format!(
+            "the bucket continues at TXID {:016x} ({}) but the local copy ends at {cur:016x}",
+            beyond.min_txid, beyond.key
+        )));
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +249,42 @@ mod tests {
         assert!(matches!(calc_restore_plan(&[], RestoreTarget::Latest), Err(ReplicateError::NoBackup(_))));
         let files = vec![f(0, 4, 4, 1), f(0, 5, 5, 2)];
         assert!(calc_restore_plan(&files, RestoreTarget::Latest).is_err());
+    }
+
+    // ---- follow_plan
+
+    fn lf(level: u32, min: u64, max: u64) -> FileInfo {
+        FileInfo {
+            level,
+            min_txid: min,
+            max_txid: max,
+            size: 100,
+            created_at: Utc::now(),
+            key: format!("db/{level:04x}/{}", crate::replicate::ltx::file_name(min, max)),
+        }
+    }
+
+    #[test]
+    fn follows_l0_files_one_by_one() {
+        let files = vec![lf(9, 1, 3), lf(1, 1, 3), lf(0, 1, 1), lf(0, 2, 2), lf(0, 3, 3), lf(0, 4, 4), lf(0, 5, 5)];
+        assert_eq!(ranges(&follow_plan(&files, 3).unwrap()), vec![(0, 4, 4), (0, 5, 5)]);
+        assert!(follow_plan(&files, 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn uses_a_compaction_when_the_l0_files_are_gone() {
+        // L0 1..6 were compacted into L1 1-6 and deleted; the copy is at 2.
+        let files = vec![lf(9, 1, 1), lf(1, 1, 6), lf(0, 7, 7)];
+        assert_eq!(ranges(&follow_plan(&files, 2).unwrap()), vec![(1, 1, 6), (0, 7, 7)]);
+        // Only a newer snapshot reaches: it replaces everything, which is exact too.
+        let files = vec![lf(9, 1, 9), lf(0, 10, 10)];
+        assert_eq!(ranges(&follow_plan(&files, 4).unwrap()), vec![(9, 1, 9), (0, 10, 10)]);
+    }
+
+    #[test]
+    fn a_gap_means_start_over() {
+        let files = vec![lf(0, 1, 1), lf(0, 2, 2), lf(0, 5, 5)];
+        let err = follow_plan(&files, 2).unwrap_err();
+        assert!(err.to_string().contains("0000000000000005"), "{err}");
     }
 }

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mysetlist::failover::lease::{Lease, LeaseStore, Written};
-use mysetlist::failover::standby::{Applier, Sidecar};
 use mysetlist::failover::{self, Failover, FailoverConfig};
+use mysetlist::replicate::follow::{Applier, Sidecar};
 use mysetlist::replicate::{self, AckMode, Replicator, RestoreTarget};
 use mysetlist::startup::Application;
 use parking_lot::Mutex;

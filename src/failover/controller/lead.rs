@@ -238,10 +238,11 @@ impl Node {
                 self.shared.valid_until(None);
                 if let Err(e) = Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, txid) {
                     self.record_error("writing the standby sidecar", &e);
-                    self.state = State::Following { applied: None };
+                    self.follower.reset(None);
                 } else {
-                    self.state = State::Following { applied: Some(txid) };
+                    self.follower.reset(Some(txid));
                 }
+                self.state = State::Following;
                 self.seen = None;
                 self.next_lease_read = Instant::now();
             }

@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use parking_lot::Mutex;
 use tokio::sync::watch;
 
 mod follow;
@@ -15,31 +14,24 @@ mod takeover;
 
 use takeover::migrate;
 
-use super::boot::with_suffix;
 use super::lease::{Lease, LeaseStore, Observed, Written};
-use super::standby::{Applier, Sidecar, follow_plan};
 use super::{Boot, Booted, FailoverConfig, NodeRole, Shared};
 use crate::config;
 use crate::db::{self, ConnectionOptions, Database};
-use crate::replicate::bucket::{FileInfo, Store};
-use crate::replicate::storage::StorageError;
-use crate::replicate::{self, ReplicateError, Replicator, RestoreTarget};
+use crate::replicate::follow::{Follower, Progress, Sidecar};
+use crate::replicate::{ReplicateError, Replicator};
 
 /// A follower looks for new LTX files this often.
 const FOLLOW_TICK: Duration = Duration::from_millis(250);
 /// How often a follower reads the lease while a hand-over to it is pending.
 const HANDOVER_POLL: Duration = Duration::from_millis(100);
-/// ... and lists the whole bucket every this many ticks (compactions, gaps), or sooner when the
-/// lease says the leader is ahead.
-const FULL_LIST_EVERY: u32 = 20;
-/// Upper bound on L0 files fetched one by one in a tick before listing instead.
-const FAST_PATH_FILES: usize = 32;
 /// Time a leader's stop or hand-over may spend waiting for its last commits to reach S3.
 const FLUSH_BUDGET: Duration = Duration::from_secs(15);
 
 enum State {
     Leader(Box<Leading>),
-    Following { applied: Option<u64> },
+    /// The copy follows the bucket ([`Node::follower`] knows how far, or that it must re-sync).
+    Following,
     Detached,
 }
 
@@ -61,14 +53,12 @@ pub struct Node {
     shared: Arc<Shared>,
     db: Database,
     lease: LeaseStore,
-    ltx: Store,
-    applier: Option<Arc<Mutex<Applier>>>,
+    follower: Follower,
     state: State,
     /// The lease version a follower watches, and when it first saw it.
     seen: Option<(String, Instant)>,
     last_lease: Option<Observed>,
     next_lease_read: Instant,
-    ticks: u32,
 }
 
 /// An error message cut to a length that fits a status line.
@@ -87,34 +77,33 @@ fn record_error(shared: &Shared, what: &str, e: &impl std::fmt::Display) {
     s.last_error = Some(format!("{what}: {}", short(e)));
 }
 
-fn is_not_found(e: &ReplicateError) -> bool {
-    matches!(e, ReplicateError::S3 { source: StorageError::NotFound(_), .. })
-}
-
 impl Node {
     pub(crate) fn new(cfg: FailoverConfig, booted: Booted, db: Database, shared: Arc<Shared>) -> anyhow::Result<Node> {
-        let ltx = Store::new(&cfg.replication)?;
         let Booted { boot, instance, lease } = booted;
+        let applied = match &boot {
+            Boot::Follower { applied } => Some(*applied),
+            _ => None,
+        };
+        let follower =
+            Follower::new(cfg.replication.clone(), &cfg.db_path, applied, follow::progress_hook(shared.clone()))?;
         let mut node = Node {
             cfg,
             instance,
             shared,
             db,
             lease,
-            ltx,
-            applier: None,
+            follower,
             state: State::Detached,
             seen: None,
             last_lease: None,
             next_lease_read: Instant::now(),
-            ticks: 0,
         };
         match boot {
             Boot::Leader { observed, valid_until } => {
                 node.last_lease = Some(observed.clone());
                 node.lead_with(observed, valid_until, false)?;
             }
-            Boot::Follower { applied } => node.state = State::Following { applied: Some(applied) },
+            Boot::Follower { .. } => node.state = State::Following,
             Boot::Detached => node.state = State::Detached,
         }
         node.publish();
@@ -128,7 +117,7 @@ impl Node {
             }
             let wait = match self.state {
                 State::Leader(_) => self.lead().await,
-                State::Following { .. } => self.follow().await,
+                State::Following => self.follow().await,
                 State::Detached => self.detached().await,
             };
             self.publish();
@@ -163,11 +152,12 @@ impl Node {
                 }
                 s.lease_remaining_seconds = Some(l.valid_until.saturating_duration_since(Instant::now()).as_secs_f64());
             }
-            State::Following { applied } => {
+            State::Following => {
                 s.role = NodeRole::Standby;
+                let applied = self.follower.applied();
                 s.state = if applied.is_some() { "following" } else { "re-syncing" };
                 if let Some(a) = applied {
-                    s.txid = *a;
+                    s.txid = a;
                 }
                 s.lease_remaining_seconds = None;
             }
@@ -206,7 +196,8 @@ impl Node {
                 leader = observed.as_ref().map(|o| o.lease.holder.clone()),
                 "another node leads: re-syncing this copy from the bucket"
             );
-            self.state = State::Following { applied: None };
+            self.follower.reset(None);
+            self.state = State::Following;
             return Duration::ZERO;
         }
         match self.acquire(observed.as_ref(), observed.as_ref().map_or(0, |o| o.lease.txid)).await {

@@ -6,15 +6,16 @@ use super::*;
 impl Node {
     /// Catch up, take the lease, catch up again, and lead with the TXID sequence continued.
     pub(super) async fn take_over(&mut self, observed: Option<Observed>, why: &str) {
-        let State::Following { applied: Some(applied) } = self.state else { return };
-        let applied = match self.catch_up(applied, true).await {
+        if self.follower.applied().is_none() {
+            return; // a copy being re-synced cannot lead
+        }
+        let applied = match self.catch_up(true).await {
             Ok(a) => a,
             Err(e) => {
                 self.record_error("catching up before taking over", &e);
                 return;
             }
         };
-        self.state = State::Following { applied: Some(applied) };
         if let Some(o) = &observed
             && applied < o.lease.txid
         {
@@ -28,37 +29,24 @@ impl Node {
         tracing::info!(reason = why, txid = format!("{applied:016x}"), "taking over the lease");
         let Some((mut held, valid_until)) = self.acquire(observed.as_ref(), applied).await else { return };
         // An upload the old leader sent before its deadline may have landed since.
-        let applied = match self.catch_up(applied, true).await {
-            Ok(a) => a,
+        if let Err(e) = self.catch_up(true).await {
+            // Still the holder: the next tick retries the takeover from where the copy is.
+            self.record_error("catching up after taking the lease", &e);
+            return;
+        }
+        // From here on the local database stops being a copy of the bucket.
+        let applied = match self.follower.stop_following(Duration::from_secs(3)).await {
+            Ok(txid) => txid,
             Err(e) => {
-                // Still the holder: the next tick retries the takeover from where `apply_one`
-                // recorded the copy to be.
-                self.record_error("catching up after taking the lease", &e);
+                self.record_error("emptying the WAL before leading", &e);
                 return;
             }
         };
-        self.state = State::Following { applied: Some(applied) };
         held.lease.txid = applied;
-        // From here on the local database stops being a copy of the bucket.
-        if let Err(e) = Sidecar::remove(&self.cfg.db_path) {
-            self.record_error("removing the standby sidecar", &e);
-            return;
-        }
-        let emptied = match self.applier() {
-            Ok(a) => tokio::task::spawn_blocking(move || a.lock().checkpoint_truncate(Duration::from_secs(3)))
-                .await
-                .map_err(|e| ReplicateError::Plan(e.to_string()))
-                .and_then(|r| r),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = emptied {
-            self.record_error("emptying the WAL before leading", &e);
-            let _ = Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, applied);
-            return;
-        }
         if let Err(e) = self.lead_with(held, valid_until, true) {
             self.record_error("starting replication after taking the lease", &e);
-            self.state = State::Following { applied: None };
+            self.follower.reset(None);
+            self.state = State::Following;
             return;
         }
         if let Err(e) = barrier(&self.cfg, applied).await {
@@ -104,7 +92,7 @@ impl Node {
         if let Some(r) = self.shared.replicator.write().take() {
             r.abandon();
         }
-        self.applier = None;
+        self.follower.close();
         db.close().await;
     }
 }

@@ -1,8 +1,5 @@
-//! Following the bucket: which LTX files continue the local copy ([`follow_plan`]), applying one
-//! to the live database while readers use it ([`Applier`]), and remembering how far the copy
-//! got ([`Sidecar`]).
+//! Applying one LTX file to the live database while readers use it.
 //!
-//! ## Applying under readers
 //! The standby keeps its database in WAL mode, like the primary, and writes each LTX file's
 //! pages through SQLite itself: `INSERT INTO sqlite_dbpage(pgno, data)` for every page, then
 //! `INSERT INTO sqlite_dbpage(pgno, data) VALUES (commit + 1, NULL)` when the database shrank,
@@ -32,10 +29,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
-use serde::{Deserialize, Serialize};
 
 use crate::replicate::ReplicateError;
-use crate::replicate::bucket::FileInfo;
 use crate::replicate::ltx::{self, Decoder, Header};
 
 /// WAL size (frames) past which the applier checkpoints after an apply.
@@ -260,7 +255,7 @@ impl Applier {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 Ok(busy) => {
-                    return Err(ReplicateError::Plan(format!(
+                    return Err(ReplicateError::Busy(format!(
                         "could not empty the WAL within {within:?} (readers busy: {busy:?})"
                     )));
                 }
@@ -275,99 +270,6 @@ impl Applier {
             .query_row("PRAGMA page_count", [], |r| r.get(0))
             .map_err(|e| ReplicateError::Sqlite { context: "read page_count".into(), source: e })
     }
-}
-
-/// The files that carry a copy at TXID `applied` to the newest TXID: the next L0 file while
-/// there is one (small), else the file reaching furthest (an L1+ compaction or an L9 snapshot,
-/// both of which hold every page changed in their range, so applying one on top of an older
-/// state within that range is exact). Fails when the bucket has newer files that no chain from
-/// `applied` reaches (a gap): the copy must then start over from a snapshot.
-pub fn follow_plan(files: &[FileInfo], applied: u64) -> Result<Vec<FileInfo>, ReplicateError> {
-    let mut plan: Vec<FileInfo> = Vec::new();
-    let mut cur = applied;
-    loop {
-        if let Some(next) = files.iter().find(|f| f.level == 0 && f.min_txid == cur + 1) {
-            cur = next.max_txid;
-            plan.push(next.clone());
-            continue;
-        }
-        let best = files
-            .iter()
-            .filter(|f| f.min_txid <= cur + 1 && f.max_txid > cur)
-            .max_by_key(|f| (f.max_txid, f.min_txid, std::cmp::Reverse(f.level)));
-        match best {
-            Some(f) => {
-                cur = f.max_txid;
-                plan.push(f.clone());
-            }
-            None => break,
-        }
-    }
-    if let Some(beyond) = files.iter().filter(|f| f.min_txid > cur + 1).min_by_key(|f| f.min_txid) {
-        return Err(ReplicateError::Plan(format!(
-            "the bucket continues at TXID {:016x} ({}) but the local copy ends at {cur:016x}",
-            beyond.min_txid, beyond.key
-        )));
-    }
-    Ok(plan)
-}
-
-/// `<db>-standby.json`: the TXID the local database holds *exactly* (no local writes on top),
-/// and the bucket it came from. It exists only while that is true: a node deletes it before its
-/// first write as the leader, and writes it after each apply (after the commit is on disk) and
-/// after a clean hand-over. A node without it must restore before it can follow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sidecar {
-    pub txid: u64,
-    pub url: String,
-}
-
-pub fn sidecar_path(db: &Path) -> PathBuf {
-    let mut s = db.as_os_str().to_owned();
-    s.push("-standby.json");
-    PathBuf::from(s)
-}
-
-impl Sidecar {
-    /// The TXID of a valid sidecar for `url`, if there is one.
-    pub fn read(db: &Path, url: &str) -> Option<u64> {
-        let bytes = std::fs::read(sidecar_path(db)).ok()?;
-        let s: Sidecar = serde_json::from_slice(&bytes).ok()?;
-        (s.url == url && db.exists()).then_some(s.txid)
-    }
-
-    /// Writes it durably: temp file, fsync, rename, fsync of the directory.
-    pub fn write(db: &Path, url: &str, txid: u64) -> Result<(), ReplicateError> {
-        use std::io::Write;
-        let path = sidecar_path(db);
-        let tmp = path.with_extension("json.tmp");
-        let body = serde_json::to_vec(&Sidecar { txid, url: url.to_string() }).expect("serialises");
-        let io = |what: &str| {
-            let what = format!("{what} {}", path.display());
-            move |e| ReplicateError::io(what, e)
-        };
-        let mut f = std::fs::File::create(&tmp).map_err(io("create"))?;
-        f.write_all(&body).and_then(|()| f.sync_all()).map_err(io("write"))?;
-        std::fs::rename(&tmp, &path).map_err(io("rename into"))?;
-        sync_dir(&path).map_err(io("fsync the directory of"))
-    }
-
-    /// Deletes it durably (before the node's first write as leader).
-    pub fn remove(db: &Path) -> Result<(), ReplicateError> {
-        let path = sidecar_path(db);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {
-                sync_dir(&path).map_err(|e| ReplicateError::io(format!("fsync the directory of {}", path.display()), e))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ReplicateError::io(format!("delete {}", path.display()), e)),
-        }
-    }
-}
-
-fn sync_dir(path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Cuts the database back to `pages` pages when it is longer. Must be the last write of its
@@ -385,46 +287,6 @@ fn truncate_to(conn: &Connection, pages: u32, key: &str) -> Result<(), Replicate
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-
-    fn f(level: u32, min: u64, max: u64) -> FileInfo {
-        FileInfo {
-            level,
-            min_txid: min,
-            max_txid: max,
-            size: 100,
-            created_at: Utc::now(),
-            key: format!("db/{level:04x}/{}", ltx::file_name(min, max)),
-        }
-    }
-
-    fn ranges(plan: &[FileInfo]) -> Vec<(u32, u64, u64)> {
-        plan.iter().map(|f| (f.level, f.min_txid, f.max_txid)).collect()
-    }
-
-    #[test]
-    fn follows_l0_files_one_by_one() {
-        let files = vec![f(9, 1, 3), f(1, 1, 3), f(0, 1, 1), f(0, 2, 2), f(0, 3, 3), f(0, 4, 4), f(0, 5, 5)];
-        assert_eq!(ranges(&follow_plan(&files, 3).unwrap()), vec![(0, 4, 4), (0, 5, 5)]);
-        assert!(follow_plan(&files, 5).unwrap().is_empty());
-    }
-
-    #[test]
-    fn uses_a_compaction_when_the_l0_files_are_gone() {
-        // L0 1..6 were compacted into L1 1-6 and deleted; the copy is at 2.
-        let files = vec![f(9, 1, 1), f(1, 1, 6), f(0, 7, 7)];
-        assert_eq!(ranges(&follow_plan(&files, 2).unwrap()), vec![(1, 1, 6), (0, 7, 7)]);
-        // Only a newer snapshot reaches: it replaces everything, which is exact too.
-        let files = vec![f(9, 1, 9), f(0, 10, 10)];
-        assert_eq!(ranges(&follow_plan(&files, 4).unwrap()), vec![(9, 1, 9), (0, 10, 10)]);
-    }
-
-    #[test]
-    fn a_gap_means_start_over() {
-        let files = vec![f(0, 1, 1), f(0, 2, 2), f(0, 5, 5)];
-        let err = follow_plan(&files, 2).unwrap_err();
-        assert!(err.to_string().contains("0000000000000005"), "{err}");
-    }
 
     /// A WAL database holding `rows` rows of `filler` (several pages each hundred rows).
     fn database(path: &Path, rows: i64, filler: &str) -> Connection {
@@ -527,19 +389,5 @@ mod tests {
         let applied = applier.apply("db/0009/snapshot.ltx", &stale, 0).unwrap();
         assert_eq!(applied.header.max_txid, 3);
         assert_eq!(count(&reader), 20);
-    }
-
-    #[test]
-    fn sidecar_is_tied_to_the_bucket_and_the_database() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("m.db");
-        Sidecar::write(&db, "s3://b/p", 7).unwrap();
-        assert_eq!(Sidecar::read(&db, "s3://b/p"), None, "no database: nothing to follow from");
-        std::fs::write(&db, b"").unwrap();
-        assert_eq!(Sidecar::read(&db, "s3://b/p"), Some(7));
-        assert_eq!(Sidecar::read(&db, "s3://b/other"), None);
-        Sidecar::remove(&db).unwrap();
-        assert_eq!(Sidecar::read(&db, "s3://b/p"), None);
-        Sidecar::remove(&db).unwrap();
     }
 }

@@ -1,0 +1,84 @@
+//! `<db>-standby.json`: how far the local copy got, and from which bucket.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::replicate::ReplicateError;
+
+/// `<db>-standby.json`: the TXID the local database holds *exactly* (no local writes on top),
+/// and the bucket it came from. It exists only while that is true: a node deletes it before its
+/// first write as the leader, and writes it after each apply (after the commit is on disk) and
+/// after a clean hand-over. A node without it must restore before it can follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub txid: u64,
+    pub url: String,
+}
+
+pub fn sidecar_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push("-standby.json");
+    PathBuf::from(s)
+}
+
+impl Sidecar {
+    /// The TXID of a valid sidecar for `url`, if there is one.
+    pub fn read(db: &Path, url: &str) -> Option<u64> {
+        let bytes = std::fs::read(sidecar_path(db)).ok()?;
+        let s: Sidecar = serde_json::from_slice(&bytes).ok()?;
+        (s.url == url && db.exists()).then_some(s.txid)
+    }
+
+    /// Writes it durably: temp file, fsync, rename, fsync of the directory.
+    pub fn write(db: &Path, url: &str, txid: u64) -> Result<(), ReplicateError> {
+        use std::io::Write;
+        let path = sidecar_path(db);
+        let tmp = path.with_extension("json.tmp");
+        let body = serde_json::to_vec(&Sidecar { txid, url: url.to_string() }).expect("serialises");
+        let io = |what: &str| {
+            let what = format!("{what} {}", path.display());
+            move |e| ReplicateError::io(what, e)
+        };
+        let mut f = std::fs::File::create(&tmp).map_err(io("create"))?;
+        f.write_all(&body).and_then(|()| f.sync_all()).map_err(io("write"))?;
+        std::fs::rename(&tmp, &path).map_err(io("rename into"))?;
+        sync_dir(&path).map_err(io("fsync the directory of"))
+    }
+
+    /// Deletes it durably (before the node's first write as leader).
+    pub fn remove(db: &Path) -> Result<(), ReplicateError> {
+        let path = sidecar_path(db);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                sync_dir(&path).map_err(|e| ReplicateError::io(format!("fsync the directory of {}", path.display()), e))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ReplicateError::io(format!("delete {}", path.display()), e)),
+        }
+    }
+}
+
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sidecar_is_tied_to_the_bucket_and_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        Sidecar::write(&db, "s3://b/p", 7).unwrap();
+        assert_eq!(Sidecar::read(&db, "s3://b/p"), None, "no database: nothing to follow from");
+        std::fs::write(&db, b"").unwrap();
+        assert_eq!(Sidecar::read(&db, "s3://b/p"), Some(7));
+        assert_eq!(Sidecar::read(&db, "s3://b/other"), None);
+        Sidecar::remove(&db).unwrap();
+        assert_eq!(Sidecar::read(&db, "s3://b/p"), None);
+        Sidecar::remove(&db).unwrap();
+    }
+}
