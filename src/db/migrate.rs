@@ -56,28 +56,52 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
 fn migrate_to(conn: &mut Connection, migrations: &[(&str, &str)]) -> Result<(), DbError> {
     check_application_id(conn)?;
     let err = |name: &str, e: rusqlite::Error| DbError::Migration { name: name.into(), message: e.to_string() };
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    )
-    .map_err(|e| err("schema_migrations", e))?;
-    let applied = applied_migrations(conn)?;
-    if let Some(unknown) = applied.iter().find(|a| !MIGRATIONS.iter().any(|(n, _)| n == *a)) {
-        return Err(DbError::Migration {
-            name: unknown.clone(),
-            message: "the database was migrated by a newer version of mysetlist; refusing to start".into(),
-        });
-    }
+    let applied = recorded_migrations(conn, "refusing to start")?;
     for (name, sql) in migrations {
         if applied.iter().any(|a| a == name) {
             continue;
         }
         let tx = conn.transaction().map_err(|e| err(name, e))?;
-        tx.execute_batch(sql).map_err(|e| err(name, e))?;
-        tx.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?1, ?2)", params![name, super::now()])
-            .map_err(|e| err(name, e))?;
+        apply_one(&tx, name, sql)?;
         tx.commit().map_err(|e| err(name, e))?;
-        tracing::info!(migration = name, "applied migration");
     }
+    Ok(())
+}
+
+/// Applies the pending migrations inside the caller's transaction (all of them commit or none
+/// does): a new leader's barrier commit, which runs in the writer's group commit.
+pub fn migrate_within(conn: &Connection) -> Result<(), DbError> {
+    check_application_id(conn)?;
+    let applied = recorded_migrations(conn, "refusing to lead")?;
+    for (name, sql) in MIGRATIONS.iter().filter(|(n, _)| !applied.iter().any(|a| a == n)) {
+        apply_one(conn, name, sql)?;
+    }
+    Ok(())
+}
+
+/// The migrations recorded in the database (the record table created if missing); refuses a
+/// database migrated by a newer binary.
+fn recorded_migrations(conn: &Connection, refusal: &str) -> Result<Vec<String>, DbError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(|e| DbError::Migration { name: "schema_migrations".into(), message: e.to_string() })?;
+    let applied = applied_migrations(conn)?;
+    if let Some(unknown) = applied.iter().find(|a| !MIGRATIONS.iter().any(|(n, _)| n == *a)) {
+        return Err(DbError::Migration {
+            name: unknown.clone(),
+            message: format!("the database was migrated by a newer version of mysetlist; {refusal}"),
+        });
+    }
+    Ok(applied)
+}
+
+fn apply_one(conn: &Connection, name: &str, sql: &str) -> Result<(), DbError> {
+    let err = |e: rusqlite::Error| DbError::Migration { name: name.into(), message: e.to_string() };
+    conn.execute_batch(sql).map_err(err)?;
+    conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?1, ?2)", params![name, super::now()])
+        .map_err(err)?;
+    tracing::info!(migration = name, "applied migration");
     Ok(())
 }
 
@@ -93,6 +117,23 @@ mod tests {
 
     fn application_id(c: &Connection) -> i32 {
         c.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn migrating_within_a_transaction_commits_or_rolls_back_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Connection::open(dir.path().join("m.db")).unwrap();
+        migrate_to(&mut c, &MIGRATIONS[..3]).unwrap();
+        let tx = c.transaction().unwrap();
+        migrate_within(&tx).unwrap();
+        assert_eq!(applied_migrations(&tx).unwrap().len(), MIGRATIONS.len());
+        drop(tx); // rolled back: the barrier commit failed
+        assert_eq!(applied_migrations(&c).unwrap().len(), 3, "nothing of a failed barrier stays");
+        let tx = c.transaction().unwrap();
+        migrate_within(&tx).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(applied_migrations(&c).unwrap().len(), MIGRATIONS.len());
+        assert_eq!(application_id(&c), APPLICATION_ID);
     }
 
     #[test]

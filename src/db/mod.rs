@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use connection::{ConnectionOptions, open_connection};
-pub use migrate::{MIGRATIONS, applied_migrations, migrate};
+pub use migrate::{MIGRATIONS, applied_migrations, migrate, migrate_within};
 pub use readers::count_statements;
 pub use rusqlite::{Connection, OptionalExtension, Row, params};
 pub use writer::{COMMIT_BUCKETS, WriterStats};
@@ -252,6 +252,21 @@ impl Database {
             gate.wait(seq).await.map_err(E::from)?;
         }
         Ok(value)
+    }
+
+    /// Commits `f` through the writer although the write guard refuses writes, and without
+    /// waiting for the durability gate; returns the commit sequence. Only for a new leader's
+    /// barrier commit (migrations and a record of the takeover), written before the node
+    /// accepts any other write: the guard keeps refusing everyone else until the leader has
+    /// seen that commit stored (see `failover`). Going through the writer keeps the commit in
+    /// the commit sequence the shipper follows, like every other write.
+    pub async fn write_unguarded<T, E, F>(&self, f: F) -> Result<(T, u64), E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.inner.writer.submit(f).await
     }
 
     /// Waits until every write submitted before this call has committed or failed, and returns

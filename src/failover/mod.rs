@@ -25,7 +25,8 @@
 //!   seen; a loser of the race keeps following), catch up again (an upload the old leader sent
 //!   before its deadline may land late), empty the WAL into the database file, start the
 //!   shipper continuing the TXID sequence ([`crate::replicate::Replicator::start_continuing`]),
-//!   and write one *barrier* commit (migrations + a `failover.leader` setting). Writes are
+//!   and write one *barrier* commit (migrations + a `failover.leader` setting, through the
+//!   database's writer past the write guard: [`crate::db::Database::write_unguarded`]). Writes are
 //!   accepted once the barrier's TXID is stored: that claims the next TXID, so a stale upload
 //!   of the old leader can no longer land (it fails its create-only PUT and fences it), and
 //!   should the old leader's upload have won the race, the barrier is fenced instead and the

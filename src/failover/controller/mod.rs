@@ -17,7 +17,7 @@ use takeover::migrate;
 use super::lease::{Lease, LeaseStore, Observed, Written};
 use super::{Boot, Booted, FailoverConfig, NodeRole, Shared};
 use crate::config;
-use crate::db::{self, ConnectionOptions, Database};
+use crate::db::{self, Database};
 use crate::replicate::follow::{Follower, Progress, Sidecar};
 use crate::replicate::{ReplicateError, Replicator};
 
@@ -202,7 +202,7 @@ impl Node {
         }
         match self.acquire(observed.as_ref(), observed.as_ref().map_or(0, |o| o.lease.txid)).await {
             Some((o, valid_until)) => {
-                if let Err(e) = migrate(&self.cfg).await {
+                if let Err(e) = migrate(&self.db).await {
                     self.record_error("migrating the database", &e);
                 }
                 match self.lead_with(o, valid_until, false) {

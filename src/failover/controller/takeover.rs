@@ -49,14 +49,11 @@ impl Node {
             self.state = State::Following;
             return;
         }
-        if let Err(e) = barrier(&self.cfg, applied).await {
+        if let Err(e) = barrier(&self.db, &self.cfg.node_id, applied).await {
             self.record_error("writing the barrier commit", &e);
             self.step_down("the barrier commit failed");
             return;
         }
-        // The barrier was written beside the writer thread; an empty commit through it wakes a
-        // shipper that ships on commit (ack = "replicated") instead of at its next tick.
-        let _ = self.db.flush().await;
         self.shared.status.lock().takeovers += 1;
     }
 
@@ -97,36 +94,27 @@ impl Node {
     }
 }
 
-/// Brings the schema up to this binary's migrations (a follower never migrates).
-pub(super) async fn migrate(cfg: &FailoverConfig) -> Result<(), db::DbError> {
-    let (path, opts) = (cfg.db_path.clone(), connection_options(cfg));
-    tokio::task::spawn_blocking(move || {
-        let mut conn = db::open_connection(&path, &opts, false)?;
-        db::migrate(&mut conn)
-    })
-    .await
-    .map_err(|e| db::DbError::Commit(format!("migration worker failed: {e}")))?
+/// Brings the schema up to this binary's migrations (a follower never migrates), through the
+/// writer although the node does not accept writes yet (a reclaimed lease: the node accepts
+/// writes only after this).
+pub(super) async fn migrate(db: &Database) -> Result<(), db::DbError> {
+    db.write_unguarded(db::migrate_within).await.map(|((), _)| ())
 }
 
-fn connection_options(cfg: &FailoverConfig) -> ConnectionOptions {
-    ConnectionOptions { synchronous: cfg.synchronous, busy_timeout: cfg.busy_timeout, external_checkpoints: true }
-}
-
-/// The first commit of a new leader: pending migrations and a record of the takeover. Its L0
-/// file claims TXID `after + 1` (see the module docs of [`super`]).
-async fn barrier(cfg: &FailoverConfig, after: u64) -> Result<(), db::DbError> {
-    let (path, opts) = (cfg.db_path.clone(), connection_options(cfg));
+/// The first commit of a new leader: pending migrations and a record of the takeover, in one
+/// commit through the writer (past the write guard, which refuses every other write until this
+/// commit is stored). Its L0 file claims TXID `after + 1` (see the module docs of [`super`]).
+async fn barrier(db: &Database, node_id: &str, after: u64) -> Result<(), db::DbError> {
     let record = serde_json::json!({
-        "node": cfg.node_id,
+        "node": node_id,
         "after_txid": format!("{after:016x}"),
         "at": chrono::Utc::now().to_rfc3339(),
     })
     .to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = db::open_connection(&path, &opts, false)?;
-        db::migrate(&mut conn)?;
-        db::kv::set_setting(&conn, "failover.leader", record.as_bytes())
+    db.write_unguarded(move |conn| {
+        db::migrate_within(conn)?;
+        db::kv::set_setting(conn, "failover.leader", record.as_bytes())
     })
     .await
-    .map_err(|e| db::DbError::Commit(format!("barrier worker failed: {e}")))?
+    .map(|((), _)| ())
 }
