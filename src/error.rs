@@ -118,8 +118,8 @@ impl AppError {
         if let Some(secs) = self.retry_after() {
             resp.headers_mut().insert("retry-after", HeaderValue::from(secs));
         }
-        if let AppError::Domain(DomainError::Unavailable { role: Some(role), .. }) = self {
-            resp.headers_mut().insert("x-mysetlist-role", HeaderValue::from_static(role));
+        if let AppError::Domain(DomainError::Unavailable { refusal: Some(refusal), .. }) = self {
+            resp.headers_mut().insert("x-mysetlist-role", HeaderValue::from_static(refusal.role()));
         }
         resp
     }

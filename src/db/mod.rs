@@ -59,8 +59,8 @@ pub enum DbError {
     WriterGone,
     #[error("writes are not durable yet: {0}")]
     NotDurable(String),
-    #[error("this node does not accept writes ({0})")]
-    ReadOnly(&'static str),
+    #[error("{0}")]
+    ReadOnly(WriteRefusal),
     /// The disk refused the write (full, read-only, I/O error); nothing of the group was stored.
     #[error("the disk refused the write: {0}")]
     Storage(String),
@@ -102,8 +102,27 @@ pub trait DurabilityGate: Send + Sync + 'static {
 
 /// Whether this node may write right now (standby and fenced nodes refuse).
 pub trait WriteGuard: Send + Sync + 'static {
-    /// `Err(reason)` when writes must be refused.
-    fn check(&self) -> Result<(), &'static str>;
+    /// `Err(why)` when writes must be refused.
+    fn check(&self) -> Result<(), WriteRefusal>;
+}
+
+/// Why a node refuses a write without trying it; clients are told (`x-mysetlist-role`) so that
+/// they send it to the leader instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WriteRefusal {
+    /// Another node leads, or none does yet: this one follows, re-syncs, hands over, takes over
+    /// or stepped down.
+    #[error("this node is a standby and does not accept writes")]
+    NotLeader,
+}
+
+impl WriteRefusal {
+    /// The role a refusing node names in `x-mysetlist-role`.
+    pub fn role(self) -> &'static str {
+        match self {
+            WriteRefusal::NotLeader => "standby",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

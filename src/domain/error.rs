@@ -1,6 +1,6 @@
 //! The one error type of the domain layer.
 
-use crate::db::DbError;
+use crate::db::{DbError, WriteRefusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -19,7 +19,7 @@ pub enum DomainError {
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     #[error("temporarily unavailable: {reason}")]
-    Unavailable { reason: String, retry_after_secs: u64, role: Option<&'static str> },
+    Unavailable { reason: String, retry_after_secs: u64, refusal: Option<WriteRefusal> },
     /// The disk refuses writes (full, read-only, failing): nothing was stored, try again later.
     #[error("the server cannot store changes right now; please try again shortly")]
     Storage { retry_after_secs: u64 },
@@ -36,14 +36,14 @@ impl DomainError {
 impl From<DbError> for DomainError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::NotDurable(reason) => {
-                DomainError::Unavailable { reason: format!("replication: {reason}"), retry_after_secs: 5, role: None }
-            }
-            DbError::ReadOnly(role) => DomainError::Unavailable {
-                reason: format!("this node is a {role} and does not accept writes"),
+            DbError::NotDurable(reason) => DomainError::Unavailable {
+                reason: format!("replication: {reason}"),
                 retry_after_secs: 5,
-                role: Some(role),
+                refusal: None,
             },
+            DbError::ReadOnly(refusal) => {
+                DomainError::Unavailable { reason: refusal.to_string(), retry_after_secs: 5, refusal: Some(refusal) }
+            }
             e if e.is_storage_failure() => DomainError::Storage { retry_after_secs: 30 },
             other => DomainError::Internal(other.into()),
         }

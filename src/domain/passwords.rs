@@ -102,7 +102,7 @@ impl PasswordPool {
             return Err(DomainError::Unavailable {
                 reason: "too many password checks at once".into(),
                 retry_after_secs: 1,
-                role: None,
+                refusal: None,
             });
         };
         let stats = self.stats.clone();

@@ -2,6 +2,7 @@
 //! or restore the bucket's newest state and follow (see the module docs of [`super`]).
 
 use super::*;
+use crate::replicate::restored::with_suffix;
 
 /// How a node starts: decided by [`boot`] before the database opens.
 #[derive(Debug)]
@@ -39,7 +40,7 @@ const BOOT_PATIENCE: Duration = Duration::from_secs(180);
 /// Decides how this node starts, before anything opens the database: take (or reclaim) the
 /// lease and lead, or restore the bucket's newest state and follow. Waits (bounded) for a
 /// reachable bucket, and for a first backup when there is nothing to follow yet.
-pub async fn boot(cfg: &FailoverConfig) -> anyhow::Result<Booted> {
+pub async fn boot(cfg: &FailoverConfig) -> Result<Booted, FailoverError> {
     let lease = LeaseStore::new(&cfg.replication, cfg.lease_ttl)?;
     let instance = hex::encode(rand::random::<[u8; 8]>());
     let url = cfg.replication.url.clone();
@@ -52,9 +53,7 @@ pub async fn boot(cfg: &FailoverConfig) -> anyhow::Result<Booted> {
     let mut last_log = Instant::now();
     loop {
         if started.elapsed() > BOOT_PATIENCE {
-            anyhow::bail!(
-                "gave up after {BOOT_PATIENCE:?}: the bucket {url} is unreachable or holds no backup to follow"
-            );
+            return Err(FailoverError::BucketUnavailable { url, waited: BOOT_PATIENCE });
         }
         let observed = match lease.read().await {
             Ok(o) => o,
@@ -81,10 +80,7 @@ pub async fn boot(cfg: &FailoverConfig) -> anyhow::Result<Booted> {
         {
             // Most likely the lease is this node's previous process, which died; but someone
             // renews it, so another running node was given this node id.
-            anyhow::bail!(
-                "another running node renews the lease under failover.node_id = {:?}; give every node its own node_id",
-                cfg.node_id
-            );
+            return Err(FailoverError::NodeIdInUse { node_id: cfg.node_id.clone() });
         }
         let may_create = observed.is_none() && cfg.role == config::Role::Primary;
         if ours || may_create {
@@ -132,9 +128,7 @@ pub async fn boot(cfg: &FailoverConfig) -> anyhow::Result<Booted> {
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(e) => {
-                return Err(anyhow::Error::new(e).context("cannot restore the bucket's newest state to follow it"));
-            }
+            Err(e) => return Err(FailoverError::RestoreToFollow(e)),
         }
     }
 }
@@ -160,12 +154,12 @@ async fn lease_is_being_renewed(lease: &LeaseStore, seen: &Observed, cfg: &Failo
 }
 
 /// `restore_if_missing` for a node about to lead.
-async fn restore_if_missing(cfg: &FailoverConfig) -> anyhow::Result<()> {
+async fn restore_if_missing(cfg: &FailoverConfig) -> Result<(), FailoverError> {
     if !cfg.restore_if_missing || cfg.db_path.exists() {
         return Ok(());
     }
     if let Some(dir) = cfg.db_path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| FailoverError::DataDir { path: dir.to_path_buf(), source })?;
     }
     tracing::info!(url = cfg.replication.url, "no local database: restoring from the bucket");
     match replicate::restore(&cfg.replication, &cfg.db_path, RestoreTarget::Latest, false, |_| {}).await {
@@ -177,20 +171,13 @@ async fn restore_if_missing(cfg: &FailoverConfig) -> anyhow::Result<()> {
             tracing::info!("the bucket holds no backup yet: starting with an empty database");
             Ok(())
         }
-        Err(e) => Err(anyhow::Error::new(e).context("restore_if_missing: cannot restore the database")),
+        Err(e) => Err(FailoverError::RestoreIfMissing(e)),
     }
 }
 
 /// `<db>.diverged`: where a database that cannot be followed from is kept for inspection.
 pub fn diverged_path(db: &Path) -> PathBuf {
     with_suffix(db, ".diverged")
-}
-
-/// `p` with `suffix` appended to its file name (`db` + `-wal`, `db` + `.resync`).
-pub(super) fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
-    let mut s = p.as_os_str().to_owned();
-    s.push(suffix);
-    PathBuf::from(s)
 }
 
 /// Restores the bucket's newest state over the local database (set aside first) and records it

@@ -63,6 +63,7 @@
 
 mod boot;
 pub mod controller;
+mod error;
 pub mod lease;
 pub mod promote;
 
@@ -75,21 +76,18 @@ use std::time::{Duration, SystemTime};
 // protocol on tokio's paused clock (the database writer thread reads it too).
 use tokio::time::Instant;
 
-use anyhow::Context;
 use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{self, Config};
-use crate::db::{Database, DbError, DurabilityGate, WriteGuard};
+use crate::db::{Database, DbError, DurabilityGate, WriteGuard, WriteRefusal};
 use crate::replicate::follow::Sidecar;
 use crate::replicate::{self, ReplicateError, ReplicatorHandle, ReplicatorOptions, RestoreTarget};
 use lease::{Lease, LeaseStore, Observed, Written};
 
 pub use boot::{Boot, Booted, boot, diverged_path};
-
-/// What the node tells writers it refuses (`x-mysetlist-role`).
-pub const REFUSING_ROLE: &str = "standby";
+pub use error::FailoverError;
 
 /// Settings of the failover machinery, from `role`, `[failover]` and `[replication]`.
 #[derive(Debug, Clone)]
@@ -320,8 +318,8 @@ impl Shared {
 }
 
 impl WriteGuard for Shared {
-    fn check(&self) -> Result<(), &'static str> {
-        if self.accepting() { Ok(()) } else { Err(REFUSING_ROLE) }
+    fn check(&self) -> Result<(), WriteRefusal> {
+        if self.accepting() { Ok(()) } else { Err(WriteRefusal::NotLeader) }
     }
 }
 
@@ -335,12 +333,16 @@ impl DurabilityGate for LeaderAck {
     fn wait(&self, seq: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbError>> + Send + '_>> {
         Box::pin(async move {
             let Some(handle) = self.shared.replicator() else {
-                return Err(DbError::ReadOnly(REFUSING_ROLE));
+                return Err(DbError::ReadOnly(WriteRefusal::NotLeader));
             };
             // A node that stopped leading meanwhile refuses like any non-leader (503 + role), so a
             // client retries on the leader instead of here.
             let refused = |why: String| {
-                if self.shared.accepting() { DbError::NotDurable(why) } else { DbError::ReadOnly(REFUSING_ROLE) }
+                if self.shared.accepting() {
+                    DbError::NotDurable(why)
+                } else {
+                    DbError::ReadOnly(WriteRefusal::NotLeader)
+                }
             };
             handle.wait_durable(seq, self.timeout).await.map_err(|e| {
                 tracing::warn!(error = %e, "write committed locally but not acknowledged: not yet in S3");
@@ -364,7 +366,7 @@ pub struct Failover {
 impl Failover {
     /// Installs the write guard (and, with `ack = "replicated"`, the durability gate) on `db`,
     /// starts replication when this node leads, and runs the controller task.
-    pub fn start(cfg: FailoverConfig, booted: Booted, db: Database) -> anyhow::Result<Arc<Failover>> {
+    pub fn start(cfg: FailoverConfig, booted: Booted, db: Database) -> Result<Arc<Failover>, FailoverError> {
         let shared = Arc::new(Shared::new(&cfg.node_id));
         db.set_write_guard(Some(shared.clone() as Arc<dyn WriteGuard>));
         if let Some(timeout) = cfg.replicated_ack_timeout {
@@ -411,7 +413,9 @@ impl Failover {
                 let lag = s.lag.map(|l| format!(", lag {} ms", l.as_millis())).unwrap_or_default();
                 return Err(format!(
                     "{} ({}): not accepting writes; leader {leader}, TXID {:016x}{lag}",
-                    REFUSING_ROLE, s.state, s.txid
+                    WriteRefusal::NotLeader.role(),
+                    s.state,
+                    s.txid
                 ));
             }
             if let Some(r) = me.replicator() {

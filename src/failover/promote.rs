@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::FailoverConfig;
 use super::lease::{Lease, LeaseStore, Written};
+use super::{FailoverConfig, FailoverError};
 
 /// How a promotion ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,26 +23,23 @@ pub enum Promoted {
 }
 
 /// Asks the leader to hand over to this node and waits (up to `timeout`) until it has.
-pub async fn promote(cfg: &FailoverConfig, timeout: Duration) -> anyhow::Result<Promoted> {
+pub async fn promote(cfg: &FailoverConfig, timeout: Duration) -> Result<Promoted, FailoverError> {
     let store = LeaseStore::new(&cfg.replication, cfg.lease_ttl)?;
     let node = cfg.node_id.as_str();
     let deadline = Instant::now() + timeout;
     let mut from: Option<String> = None;
     let mut asked = false;
     loop {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "{node} did not take the lease over within {timeout:?}. Is `mysetlist serve` running on this node \
-             with this configuration (same replication.url and failover.node_id = {node:?})? The leader \
-             ({}) keeps leading if it could not ship its last commits.",
-            from.as_deref().unwrap_or("unknown")
-        );
+        if Instant::now() >= deadline {
+            return Err(FailoverError::PromoteTimedOut {
+                node: node.to_string(),
+                waited: timeout,
+                leader: from.unwrap_or_else(|| "unknown".into()),
+            });
+        }
         let current = match store.read().await {
             Ok(Some(o)) => o,
-            Ok(None) => anyhow::bail!(
-                "{} does not exist: no node leads this bucket yet (start a node with role = \"primary\")",
-                store.key()
-            ),
+            Ok(None) => return Err(FailoverError::NoLease { key: store.key().to_string() }),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the lease failed; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;

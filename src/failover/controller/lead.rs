@@ -11,7 +11,7 @@ impl Node {
         observed: Observed,
         valid_until: Instant,
         continuing: bool,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), ReplicateError> {
         let txid = observed.lease.txid;
         let handle = if continuing {
             match Replicator::start_continuing(self.cfg.replication.clone(), &self.cfg.db_path, self.db.commits(), txid)
@@ -257,8 +257,8 @@ impl Node {
     }
 
     /// Writes the released lease (`If-Match` on the version held).
-    pub(super) async fn release(&mut self, txid: u64, to: Option<String>) -> Result<(), String> {
-        let State::Leader(l) = &mut self.state else { return Err("not leading".into()) };
+    pub(super) async fn release(&mut self, txid: u64, to: Option<String>) -> Result<(), FailoverError> {
+        let State::Leader(l) = &mut self.state else { return Err(FailoverError::NotLeading) };
         let released =
             Lease { seq: l.lease.seq + 1, txid, released: true, handover_to: to, ..l.lease.clone() }.stamped();
         match self.lease.replace(&l.etag, &released).await {
@@ -266,8 +266,8 @@ impl Node {
                 self.last_lease = Some(Observed { lease: released, etag });
                 Ok(())
             }
-            Ok(Written::Conflict) => Err("the lease changed (taken over?)".into()),
-            Err(e) => Err(e.to_string()),
+            Ok(Written::Conflict) => Err(FailoverError::LeaseChanged),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -15,7 +15,7 @@ mod takeover;
 use takeover::migrate;
 
 use super::lease::{Lease, LeaseStore, Observed, Written};
-use super::{Boot, Booted, FailoverConfig, NodeRole, Shared};
+use super::{Boot, Booted, FailoverConfig, FailoverError, NodeRole, Shared};
 use crate::config;
 use crate::db::{self, Database};
 use crate::replicate::follow::{Follower, Progress, Sidecar};
@@ -78,7 +78,12 @@ fn record_error(shared: &Shared, what: &str, e: &impl std::fmt::Display) {
 }
 
 impl Node {
-    pub(crate) fn new(cfg: FailoverConfig, booted: Booted, db: Database, shared: Arc<Shared>) -> anyhow::Result<Node> {
+    pub(crate) fn new(
+        cfg: FailoverConfig,
+        booted: Booted,
+        db: Database,
+        shared: Arc<Shared>,
+    ) -> Result<Node, FailoverError> {
         let Booted { boot, instance, lease } = booted;
         let applied = match &boot {
             Boot::Follower { applied } => Some(*applied),
