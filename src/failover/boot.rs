@@ -2,6 +2,7 @@
 //! or restore the bucket's newest state and follow (see the module docs of [`super`]).
 
 use super::*;
+use crate::replicate::follow;
 use crate::replicate::restored::with_suffix;
 
 /// How a node starts: decided by [`boot`] before the database opens.
@@ -188,8 +189,7 @@ async fn restore_to_follow(cfg: &FailoverConfig) -> Result<u64, ReplicateError> 
         std::fs::create_dir_all(dir).map_err(|e| ReplicateError::io(format!("create {}", dir.display()), e))?;
     }
     // Check there is something to follow before touching the local file.
-    let files = replicate::bucket::Store::new(&cfg.replication)?.list_all().await?;
-    replicate::plan::calc_restore_plan(&files, RestoreTarget::Latest)?;
+    follow::newest_restorable(&cfg.replication).await?;
     if db.exists() {
         let aside = diverged_path(db);
         tracing::warn!(
@@ -206,15 +206,7 @@ async fn restore_to_follow(cfg: &FailoverConfig) -> Result<u64, ReplicateError> 
         }
         let _ = std::fs::remove_file(with_suffix(db, "-shm"));
     }
-    let report = replicate::restore(&cfg.replication, db, RestoreTarget::Latest, true, |_| {}).await?;
-    let txid = report.txid.ok_or_else(|| {
-        ReplicateError::Plan("the bucket holds only the Litestream v0.3 layout, which a standby cannot follow".into())
-    })?;
-    Sidecar::write(db, &cfg.replication.url, txid)?;
-    tracing::info!(
-        txid = format!("{txid:016x}"),
-        pages = report.pages,
-        "restored the bucket's newest state to follow it"
-    );
+    let (txid, pages) = follow::restore_copy(&cfg.replication, db).await?;
+    tracing::info!(txid = format!("{txid:016x}"), pages, "restored the bucket's newest state to follow it");
     Ok(txid)
 }

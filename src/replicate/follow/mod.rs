@@ -44,6 +44,27 @@ const FAST_PATH_FILES: usize = 32;
 /// newer file is known.
 const FULL_LIST_EVERY: u32 = 20;
 
+/// The newest TXID a restore of the bucket reaches now (NoBackup when there is none): whether
+/// there is anything to follow, checked before a node touches its local file.
+pub async fn newest_restorable(opts: &ReplicatorOptions) -> Result<u64, ReplicateError> {
+    let files = Store::new(opts)?.list_all().await?;
+    let plan = calc_restore_plan(&files, RestoreTarget::Latest)?;
+    Ok(plan.last().map_or(0, |f| f.max_txid))
+}
+
+/// Restores the bucket's newest state over `db` as a copy to follow (LTX layout only) and records
+/// it in the sidecar. Returns the TXID and the pages restored.
+pub async fn restore_copy(opts: &ReplicatorOptions, db: &Path) -> Result<(u64, u32), ReplicateError> {
+    let report = super::restore(opts, db, RestoreTarget::Latest, true, |_| {}).await?;
+    let txid = report.txid.ok_or_else(only_v3)?;
+    Sidecar::write(db, &opts.url, txid)?;
+    Ok((txid, report.pages))
+}
+
+fn only_v3() -> ReplicateError {
+    ReplicateError::Config("the bucket holds only the Litestream v0.3 layout, which a standby cannot follow".into())
+}
+
 /// What the follower did, for the caller's status and caches (called on the follower's task,
 /// after the change is committed and the sidecar written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,11 +244,7 @@ impl Follower {
         })
         .await
         .map_err(|e| ReplicateError::worker("rebuild", e))??;
-        let txid = report.txid.ok_or_else(|| {
-            ReplicateError::Plan(
-                "the bucket holds only the Litestream v0.3 layout, which a standby cannot follow".into(),
-            )
-        })?;
+        let txid = report.txid.ok_or_else(only_v3)?;
         if txid < at_least {
             return Err(ReplicateError::Plan(format!(
                 "the rebuilt copy ends at TXID {txid:016x}, older than {at_least:016x} already served"
