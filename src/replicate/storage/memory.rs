@@ -34,8 +34,11 @@ pub struct FaultPlan {
     pub timeout: Duration,
     /// A write or delete happens, but its answer is lost (the caller sees an error).
     pub lost_answer_rate: f64,
-    /// Conditional puts check, wait up to `max_latency`, then write (not atomic).
-    pub non_atomic_conditions: bool,
+    /// `If-Match` puts check, wait up to `max_latency`, then write (not atomic), as some
+    /// S3-compatible test servers do; the lease reads its writes back for them. Create-only
+    /// puts stay atomic: the shipper's fencing (one writer per TXID) needs them to be, as AWS
+    /// S3, MinIO and R2 make them.
+    pub non_atomic_if_match: bool,
 }
 
 impl FaultPlan {
@@ -48,7 +51,7 @@ impl FaultPlan {
             timeout_rate: 0.0,
             timeout: Duration::from_secs(1),
             lost_answer_rate: 0.0,
-            non_atomic_conditions: false,
+            non_atomic_if_match: false,
         }
     }
 
@@ -63,7 +66,7 @@ impl FaultPlan {
             timeout_rate: r.random_range(0.0..0.05),
             timeout: Duration::from_millis(r.random_range(500..=3_000)),
             lost_answer_rate: r.random_range(0.0..0.10),
-            non_atomic_conditions: r.random_bool(0.5),
+            non_atomic_if_match: r.random_bool(0.5),
         }
     }
 }
@@ -247,8 +250,8 @@ impl ObjectClient for MemoryClient {
         _metadata: &[(&'static str, String)],
     ) -> Result<PutOutcome, StorageError> {
         let lose_answer = self.enter("PUT", key, true).await?;
-        let non_atomic = self.bucket.lock().plan.non_atomic_conditions;
-        if non_atomic && condition != PutCondition::Overwrite {
+        let non_atomic = self.bucket.lock().plan.non_atomic_if_match;
+        if non_atomic && matches!(condition, PutCondition::IfMatch(_)) {
             // Check, let others run, then write: two racing conditional puts may both "succeed".
             if !self.bucket.lock().holds(key, &condition) {
                 return Ok(PutOutcome::PreconditionFailed);
