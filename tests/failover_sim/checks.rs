@@ -58,6 +58,7 @@ pub async fn restored_matches_acknowledged(
     dir: &Path,
     ack: AckMode,
     acked: &[Acked],
+    last_leadership_shipped: bool,
     started: Instant,
 ) -> Result<String, String> {
     let opts = cluster::options(bucket.node("restorer"), ack);
@@ -94,14 +95,14 @@ pub async fn restored_matches_acknowledged(
         // What a leader acknowledged but had not shipped when it stopped leading (killed, cut
         // off, or its lease lost on a failing bucket) may be lost: Litestream's bound, which is
         // `sync_interval` only while the bucket takes uploads. Shipping is in commit order, so
-        // within one leadership (one node, one period of accepting writes) the lost writes are its last ones, and the
-        // leader at the end (which had time to ship) loses nothing.
+        // within one leadership (one node, one period of accepting writes) the lost writes are its
+        // last ones, and the leader at the end, once it says everything is shipped, loses nothing.
         AckMode::Local => {
             let stints =
                 acked.chunk_by(|a, b| a.node == b.node && a.leading_since == b.leading_since).collect::<Vec<_>>();
             for (i, stint) in stints.iter().enumerate() {
                 let kept = |a: &Acked| restored.contains(&a.n);
-                let last = i + 1 == stints.len();
+                let last = i + 1 == stints.len() && last_leadership_shipped;
                 let first_lost = stint.iter().position(|a| !kept(a));
                 let hole = first_lost.and_then(|f| stint[f..].iter().find(|a| kept(a)).map(|k| (&stint[f], k)));
                 let since = |at: Instant| at.saturating_duration_since(started).as_secs_f64();
@@ -117,7 +118,7 @@ pub async fn restored_matches_acknowledged(
                 }
                 if let (true, Some(f)) = (last, first_lost) {
                     return Err(format!(
-                        "the last leader {} lost write {} (acknowledged at {:.2}s) although it had time to ship it",
+                        "the last leader {} lost write {} (acknowledged at {:.2}s) although it said it shipped it",
                         stint[f].node,
                         stint[f].n,
                         since(stint[f].at)
