@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::txid::Txid;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicateError {
     #[error("invalid replication setting: {0}")]
@@ -78,8 +80,8 @@ pub enum ReplicateError {
     #[error("integrity check of {path} failed: {result}")]
     IntegrityCheck { path: PathBuf, result: String },
 
-    #[error("backup verification failed at TXID {txid:016x}: {detail}")]
-    VerifyMismatch { txid: u64, detail: String },
+    #[error("backup verification failed at TXID {txid}: {detail}")]
+    VerifyMismatch { txid: Txid, detail: String },
 
     #[error("the replicator is not running")]
     Stopped,

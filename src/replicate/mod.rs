@@ -70,6 +70,7 @@ mod shipper;
 pub mod snapshot;
 pub mod status;
 pub mod storage;
+mod txid;
 pub mod v3;
 pub mod verify;
 pub mod wal;
@@ -86,6 +87,7 @@ pub use options::{AckMode, PageEncoding, ReplicatorOptions};
 pub use plan::RestoreTarget;
 pub use restore::{RestoreProgress, RestoreReport, RestoreSource, restore};
 pub use status::ReplicationStatus;
+pub use txid::Txid;
 pub use verify::{VerifyReport, verify};
 
 pub use shipper::ContinueFrom;
@@ -116,7 +118,7 @@ impl Replicator {
         opts: ReplicatorOptions,
         db_path: &Path,
         commits: watch::Receiver<u64>,
-        txid: u64,
+        txid: Txid,
     ) -> Result<ReplicatorHandle, ReplicateError> {
         let wal = {
             let mut s = db_path.as_os_str().to_owned();

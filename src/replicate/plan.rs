@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::bucket::{FileInfo, SNAPSHOT_LEVEL};
 use super::error::ReplicateError;
+use super::txid::Txid;
 
 /// What to restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -131,8 +132,10 @@ pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Ve
                 && f.min_txid > current + 1
             {
                 return Err(ReplicateError::Plan(format!(
-                    "non-contiguous LTX files: have TXIDs up to {current:016x} but {} starts at {:016x}",
-                    f.key, f.min_txid
+                    "non-contiguous LTX files: have TXIDs up to {} but {} starts at {}",
+                    Txid(current),
+                    f.key,
+                    Txid(f.min_txid)
                 )));
             }
         }
@@ -140,7 +143,7 @@ pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Ve
     if plan.is_empty() {
         return Err(ReplicateError::NoBackup(match target {
             RestoreTarget::Latest => "the bucket holds no LTX files starting at TXID 1".into(),
-            RestoreTarget::Txid(t) => format!("no files reach TXID {t:016x}"),
+            RestoreTarget::Txid(t) => format!("no files reach TXID {}", Txid(t)),
             RestoreTarget::Timestamp(ts) => format!("nothing was written before {ts}"),
         }));
     }
@@ -148,7 +151,9 @@ pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Ve
         && current < t
     {
         return Err(ReplicateError::NoBackup(format!(
-            "TXID {t:016x} is not available (the backup reaches {current:016x})"
+            "TXID {} is not available (the backup reaches {})",
+            Txid(t),
+            Txid(current)
         )));
     }
     Ok(plan)
@@ -182,8 +187,10 @@ pub fn follow_plan(files: &[FileInfo], applied: u64) -> Result<Vec<FileInfo>, Re
     }
     if let Some(beyond) = files.iter().filter(|f| f.min_txid > cur + 1).min_by_key(|f| f.min_txid) {
         return Err(ReplicateError::Plan(format!(
-            "the bucket continues at TXID {:016x} ({}) but the local copy ends at {cur:016x}",
-            beyond.min_txid, beyond.key
+            "the bucket continues at TXID {} ({}) but the local copy ends at {}",
+            Txid(beyond.min_txid),
+            beyond.key,
+            Txid(cur)
         )));
     }
     Ok(plan)

@@ -6,11 +6,13 @@ use std::time::{Instant, SystemTime};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use super::Txid;
+
 /// A point-in-time view of replication, for metrics and readiness.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicationStatus {
     /// Highest Litestream TXID this node stored in S3 (0 before the first upload).
-    pub txid: u64,
+    pub txid: Txid,
     /// Highest commit sequence known durable in S3.
     pub shipped_seq: u64,
     /// Latest commit sequence the writer published.
@@ -25,7 +27,7 @@ pub struct ReplicationStatus {
     /// The most recent failure; cleared by the next successful upload.
     pub last_error: Option<String>,
     pub last_snapshot_at: Option<SystemTime>,
-    pub last_snapshot_txid: u64,
+    pub last_snapshot_txid: Txid,
     pub last_compaction_at: Option<SystemTime>,
     pub last_checkpoint_at: Option<SystemTime>,
     /// Frames in the current WAL generation that are already in S3.
@@ -39,7 +41,7 @@ pub struct ReplicationStatus {
 /// Mutable part, behind a mutex.
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub txid: u64,
+    pub txid: Txid,
     pub shipped_seq: u64,
     pub last_upload_at: Option<SystemTime>,
     /// LTX files stored since start.
@@ -49,7 +51,7 @@ pub(crate) struct Inner {
     pub upload_errors: u64,
     pub last_error: Option<String>,
     pub last_snapshot_at: Option<SystemTime>,
-    pub last_snapshot_txid: u64,
+    pub last_snapshot_txid: Txid,
     pub last_compaction_at: Option<SystemTime>,
     pub last_checkpoint_at: Option<SystemTime>,
     pub wal_frames: u64,
@@ -70,7 +72,7 @@ impl Shared {
     pub fn new() -> Shared {
         Shared {
             inner: Mutex::new(Inner {
-                txid: 0,
+                txid: Txid::ZERO,
                 shipped_seq: 0,
                 last_upload_at: None,
                 uploads: 0,
@@ -78,7 +80,7 @@ impl Shared {
                 upload_errors: 0,
                 last_error: None,
                 last_snapshot_at: None,
-                last_snapshot_txid: 0,
+                last_snapshot_txid: Txid::ZERO,
                 last_compaction_at: None,
                 last_checkpoint_at: None,
                 wal_frames: 0,

@@ -52,6 +52,7 @@ use super::bucket::Store;
 use super::error::ReplicateError;
 use super::options::ReplicatorOptions;
 use super::status::Shared;
+use super::txid::Txid;
 use super::wal;
 use cursor::Position;
 
@@ -83,7 +84,7 @@ pub(crate) struct ShippedDigest {
 /// database file alone (an empty WAL) holds exactly that state, `commit` pages long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContinueFrom {
-    pub txid: u64,
+    pub txid: Txid,
     pub commit: u32,
 }
 

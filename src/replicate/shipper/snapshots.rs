@@ -12,6 +12,7 @@ use crate::replicate::bucket::SNAPSHOT_LEVEL;
 use crate::replicate::error::ReplicateError;
 use crate::replicate::ltx::{HEADER_FLAG_NO_CHECKSUM, Header};
 use crate::replicate::snapshot::{PageSource, build_full_from};
+use crate::replicate::txid::Txid;
 
 /// Where the pages of the shipped state are read from (see [`Shipper::shipped_state`]).
 enum ShippedState {
@@ -65,8 +66,8 @@ impl Shipper {
                     self.last_snapshot = Some((Utc::now(), txid));
                     let mut s = self.shared.inner.lock();
                     s.last_snapshot_at = Some(SystemTime::now());
-                    s.last_snapshot_txid = txid;
-                    tracing::info!(txid = format!("{txid:016x}"), "snapshot stored");
+                    s.last_snapshot_txid = Txid(txid);
+                    tracing::info!(txid = %Txid(txid), "snapshot stored");
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "snapshot upload failed; retrying next sync");

@@ -14,6 +14,7 @@ use crate::replicate::bucket::CreateOutcome;
 use crate::replicate::error::ReplicateError;
 use crate::replicate::ltx::{HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, Header};
 use crate::replicate::snapshot::{build_full, build_incremental};
+use crate::replicate::txid::Txid;
 use crate::replicate::wal::{self, WAL_HEADER_SIZE, WalHeader, WalPos};
 
 /// One sync's context: the commit sequence it publishes once shipped, when it started, and
@@ -120,7 +121,7 @@ impl Shipper {
             Landed::Ours => {
                 self.advance(txid, scan.end, commit, scan.pages, new_generation);
                 self.shared.publish(cx.seq, cx.started.into_std());
-                tracing::debug!(txid = format!("{txid:016x}"), size, frames = scan.frames, "shipped L0");
+                tracing::debug!(txid = %Txid(txid), size, frames = scan.frames, "shipped L0");
                 Ok(SyncOutcome::CaughtUp)
             }
             Landed::Earlier(theirs) => {
@@ -183,7 +184,7 @@ impl Shipper {
         self.advance(txid, end, commit, pages, true);
         self.restart_expected = hdr.is_none();
         self.shared.publish(cx.seq, cx.started.into_std());
-        tracing::info!(txid = format!("{txid:016x}"), pages = commit, size, "shipped full snapshot as L0");
+        tracing::info!(txid = %Txid(txid), pages = commit, size, "shipped full snapshot as L0");
         Ok(SyncOutcome::CaughtUp)
     }
 
