@@ -81,7 +81,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{self, Config};
-use crate::db::{Database, DbError, DurabilityGate, WriteGuard, WriteRefusal};
+use crate::db::{CommitSeq, Database, DbError, DurabilityGate, WriteGuard, WriteRefusal};
 use crate::replicate::follow::Sidecar;
 use crate::replicate::{self, ReplicateError, ReplicatorHandle, ReplicatorOptions, RestoreTarget, Txid};
 use lease::{Lease, LeaseStore, Observed, Written};
@@ -330,7 +330,10 @@ struct LeaderAck {
 }
 
 impl DurabilityGate for LeaderAck {
-    fn wait(&self, seq: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbError>> + Send + '_>> {
+    fn wait(
+        &self,
+        seq: CommitSeq,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbError>> + Send + '_>> {
         Box::pin(async move {
             let Some(handle) = self.shared.replicator() else {
                 return Err(DbError::ReadOnly(WriteRefusal::NotLeader));

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::txid::Txid;
+use crate::db::CommitSeq;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicateError {
@@ -36,8 +37,8 @@ pub enum ReplicateError {
         source: rusqlite::Error,
     },
 
-    #[error("commit {seq} not stored in S3 after {waited:?} (replication is behind or S3 is unreachable)")]
-    Timeout { seq: u64, waited: Duration },
+    #[error("commit {} not stored in S3 after {waited:?} (replication is behind or S3 is unreachable)", .seq.get())]
+    Timeout { seq: CommitSeq, waited: Duration },
 
     #[error("another writer owns the backup: {key} already exists with different content; this node stopped shipping")]
     Fenced { key: String },

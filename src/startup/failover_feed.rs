@@ -79,7 +79,7 @@ fn report(f: &Failover, metrics: &Metrics, seen: &mut Seen) {
     metrics.replication.set_lag(Duration::from_secs_f64(rs.lag_seconds.max(0.0)));
     metrics.replication.set_shipping(
         rs.txid.get(),
-        rs.commit_seq.saturating_sub(rs.shipped_seq),
+        rs.commit_seq.get().saturating_sub(rs.shipped_seq.get()),
         rs.last_snapshot_at.map(unix_seconds),
     );
     if rs.uploads < seen.uploads || rs.upload_errors < seen.upload_errors {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use mysetlist::db::CommitSeq;
 use mysetlist::failover::lease::{Lease, LeaseStore, Written};
 use mysetlist::failover::{self, Failover, FailoverConfig};
 use mysetlist::replicate::follow::{Applier, Sidecar};
@@ -197,13 +198,13 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
          INSERT INTO accounts SELECT i, 100 FROM n;",
     )
     .unwrap();
-    let (tx, commits) = tokio::sync::watch::channel(0u64);
+    let (tx, commits) = tokio::sync::watch::channel(CommitSeq::default());
     let mut opts = s3.options(&bucket, "db");
     opts.sync_interval = Duration::from_millis(50);
     opts.ack = AckMode::Replicated;
     opts.checkpoint_frames = 200;
     let handle = Replicator::start(opts.clone(), &primary, commits).unwrap();
-    let mut seq = 1;
+    let mut seq = CommitSeq(1);
     tx.send_replace(seq);
     handle.wait_durable(seq, Duration::from_secs(30)).await.unwrap();
 
@@ -273,7 +274,7 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
         if round % 10 == 9 {
             w.execute_batch("VACUUM").unwrap(); // rewrites and shrinks the file: pages beyond commit go
         }
-        seq += 1;
+        seq = seq.next();
         tx.send_replace(seq);
         handle.wait_durable(seq, Duration::from_secs(30)).await.unwrap();
         // Follow like the standby does: the next L0 files by name.

@@ -54,6 +54,7 @@ use super::options::ReplicatorOptions;
 use super::status::Shared;
 use super::txid::Txid;
 use super::wal;
+use crate::db::CommitSeq;
 use cursor::Position;
 
 /// Upper bound for one upload; the next sync retries.
@@ -121,7 +122,7 @@ pub(crate) struct Shipper {
     restart_expected: bool,
     last_snapshot: Option<(DateTime<Utc>, u64)>,
     snapshot_upload: Option<(u64, tokio::task::JoinHandle<Result<(), ReplicateError>>)>,
-    commits: watch::Receiver<u64>,
+    commits: watch::Receiver<CommitSeq>,
     shared: Arc<Shared>,
     fenced: bool,
     /// After an incomplete checkpoint, wait for the WAL to reach this many frames.
@@ -168,7 +169,7 @@ impl Shipper {
         store: Store,
         rt: Handle,
         db_path: &Path,
-        commits: watch::Receiver<u64>,
+        commits: watch::Receiver<CommitSeq>,
         shared: Arc<Shared>,
     ) -> Result<Shipper, ReplicateError> {
         let reader = open_conn(db_path, "replication reader")?;

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::cursor::NO_WAL;
 use super::{Shipper, SyncOutcome, now_ms};
+use crate::db::CommitSeq;
 use crate::replicate::bucket::CreateOutcome;
 use crate::replicate::error::ReplicateError;
 use crate::replicate::ltx::{HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, Header};
@@ -21,7 +22,7 @@ use crate::replicate::wal::{self, WAL_HEADER_SIZE, WalHeader, WalPos};
 /// how long one upload may take.
 #[derive(Clone, Copy)]
 struct SyncContext {
-    seq: u64,
+    seq: CommitSeq,
     started: Instant,
     upload_timeout: Duration,
 }
