@@ -204,10 +204,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("nothing to restore from: pass --from s3://BUCKET/PREFIX or set replication.url");
             }
             let target = match (txid, timestamp) {
-                (Some(t), _) => crate::replicate::RestoreTarget::Txid(
+                (Some(t), _) => crate::replicate::RestoreTarget::Txid(crate::replicate::Txid(
                     u64::from_str_radix(t.trim_start_matches("0x"), 16)
                         .map_err(|_| anyhow::anyhow!("--txid {t:?} is not a hexadecimal TXID"))?,
-                ),
+                )),
                 (None, Some(ts)) => crate::replicate::RestoreTarget::Timestamp(
                     chrono::DateTime::parse_from_rfc3339(ts)
                         .map_err(|_| anyhow::anyhow!("--timestamp {ts:?} is not an RFC 3339 time"))?

@@ -83,7 +83,7 @@ async fn restores_a_bucket_written_by_litestream_0_5_17() {
 
     // A restore to an earlier TXID gives an earlier, still valid, state.
     let early = dir.path().join("early.db");
-    let r = replicate::restore(&s3.options(&bucket, "app.db"), &early, RestoreTarget::Txid(2), false, |_| {})
+    let r = replicate::restore(&s3.options(&bucket, "app.db"), &early, RestoreTarget::Txid(Txid(2)), false, |_| {})
         .await
         .unwrap();
     assert_eq!(r.txid, Some(Txid(2)));

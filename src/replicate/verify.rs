@@ -53,7 +53,7 @@ pub(crate) async fn verify_against(
         .map_err(|e| ReplicateError::io(format!("create {}", scratch.0.display()), e))?;
     let restored = scratch.0.join("restored.db");
     let files = store.list_all().await?;
-    let plan = calc_restore_plan(&files, RestoreTarget::Txid(txid))?;
+    let plan = calc_restore_plan(&files, RestoreTarget::Txid(Txid(txid)))?;
     let (header, _) = restore_ltx(&store, &plan, &restored, &mut |_| {}).await?;
     let restore_duration = started.elapsed();
     integrity_check(&restored)?;
