@@ -41,7 +41,7 @@ pub enum LiveComparison {
 /// and compares it with the digest the shipper computed for that TXID.
 pub(crate) async fn verify_against(
     opts: &ReplicatorOptions,
-    txid: u64,
+    txid: Txid,
     page_size: u32,
     pages: u32,
     live_digest: u64,
@@ -53,14 +53,14 @@ pub(crate) async fn verify_against(
         .map_err(|e| ReplicateError::io(format!("create {}", scratch.0.display()), e))?;
     let restored = scratch.0.join("restored.db");
     let files = store.list_all().await?;
-    let plan = calc_restore_plan(&files, RestoreTarget::Txid(Txid(txid)))?;
+    let plan = calc_restore_plan(&files, RestoreTarget::Txid(txid))?;
     let (header, _) = restore_ltx(&store, &plan, &restored, &mut |_| {}).await?;
     let restore_duration = started.elapsed();
     integrity_check(&restored)?;
     let (rpages, rsum) = file_digest(&restored, header.page_size)?;
-    if header.max_txid != txid || header.page_size != page_size || rpages != pages || rsum != live_digest {
+    if Txid(header.max_txid) != txid || header.page_size != page_size || rpages != pages || rsum != live_digest {
         return Err(ReplicateError::VerifyMismatch {
-            txid: Txid(txid),
+            txid,
             detail: format!(
                 "restored {rpages} pages of {} bytes with digest {rsum:016x}; the live database \
                  at that TXID has {pages} pages of {page_size} bytes with digest {live_digest:016x}",
@@ -69,7 +69,7 @@ pub(crate) async fn verify_against(
         });
     }
     tracing::info!(
-        txid = %Txid(txid),
+        txid = %txid,
         pages,
         "backup verified: identical to the live database at this TXID"
     );
@@ -196,7 +196,15 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
         }
         if lsum == rsum && lpages == rpages {
             tracing::info!(txid = %Txid(txid), pages = rpages, "backup verified against the live database");
-            return Ok(report(txid, page_size, rpages, rsum, LiveComparison::Identical, restore_duration, started));
+            return Ok(report(
+                Txid(txid),
+                page_size,
+                rpages,
+                rsum,
+                LiveComparison::Identical,
+                restore_duration,
+                started,
+            ));
         }
         if Instant::now() >= deadline {
             tracing::warn!(
@@ -204,7 +212,7 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
                 "backup restores cleanly but the live database kept moving ahead during the drill"
             );
             let live = LiveComparison::LiveAhead { live_pages: lpages, restored_pages: rpages };
-            return Ok(report(txid, page_size, rpages, rsum, live, restore_duration, started));
+            return Ok(report(Txid(txid), page_size, rpages, rsum, live, restore_duration, started));
         }
         tokio::time::sleep(poll).await;
         // Catch up with what was shipped meanwhile.
@@ -243,7 +251,7 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
 }
 
 fn report(
-    txid: u64,
+    txid: Txid,
     page_size: u32,
     pages: u32,
     checksum: u64,
@@ -251,5 +259,5 @@ fn report(
     restore_duration: Duration,
     started: Instant,
 ) -> VerifyReport {
-    VerifyReport { txid: Txid(txid), page_size, pages, checksum, live, restore_duration, duration: started.elapsed() }
+    VerifyReport { txid, page_size, pages, checksum, live, restore_duration, duration: started.elapsed() }
 }

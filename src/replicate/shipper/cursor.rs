@@ -62,8 +62,8 @@ impl Shipper {
             .iter()
             .filter(|f| f.level == SNAPSHOT_LEVEL)
             .max_by_key(|f| f.max_txid)
-            .map(|f| (f.created_at, f.max_txid));
-        self.txid = max;
+            .map(|f| (f.created_at, Txid(f.max_txid)));
+        self.txid = Txid(max);
         self.pos = None;
         if let Some(l0) = files.iter().find(|f| f.level == 0 && f.max_txid == max && max > 0) {
             let b = self.rt.block_on(self.store.get_range(&l0.key, 0..HEADER_SIZE as u64))?;
@@ -75,7 +75,7 @@ impl Shipper {
             s.txid = Txid(max);
             if let Some((at, txid)) = self.last_snapshot {
                 s.last_snapshot_at = Some(at.into());
-                s.last_snapshot_txid = Txid(txid);
+                s.last_snapshot_txid = txid;
             }
         }
         if let Some(from) = self.continue_from.take() {
@@ -179,7 +179,7 @@ impl Shipper {
 
     pub(super) fn advance(
         &mut self,
-        txid: u64,
+        txid: Txid,
         end: WalPos,
         commit: u32,
         pages: BTreeMap<u32, u64>,
@@ -196,7 +196,7 @@ impl Shipper {
         self.restart_expected = false;
         let frames = (end.offset - WAL_HEADER_SIZE) / self.frame_size();
         let mut s = self.shared.inner.lock();
-        s.txid = Txid(txid);
+        s.txid = txid;
         s.last_upload_at = Some(SystemTime::now());
         s.uploads += 1;
         s.last_error = None;

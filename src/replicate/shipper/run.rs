@@ -12,7 +12,6 @@ use super::{
 };
 use crate::replicate::error::ReplicateError;
 use crate::replicate::options::AckMode;
-use crate::replicate::txid::Txid;
 
 /// Which kind of round `cycle` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +99,7 @@ impl Shipper {
         self.final_sync();
         self.end_read();
         self.shared.inner.lock().running = false;
-        tracing::info!(txid = %Txid(self.txid), "replication stopped");
+        tracing::info!(txid = %self.txid, "replication stopped");
         if let Some(tx) = done {
             let _ = tx.send(());
         }
