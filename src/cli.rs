@@ -204,10 +204,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("nothing to restore from: pass --from s3://BUCKET/PREFIX or set replication.url");
             }
             let target = match (txid, timestamp) {
-                (Some(t), _) => crate::replicate::RestoreTarget::Txid(
+                (Some(t), _) => crate::replicate::RestoreTarget::Txid(crate::replicate::Txid(
                     u64::from_str_radix(t.trim_start_matches("0x"), 16)
                         .map_err(|_| anyhow::anyhow!("--txid {t:?} is not a hexadecimal TXID"))?,
-                ),
+                )),
                 (None, Some(ts)) => crate::replicate::RestoreTarget::Timestamp(
                     chrono::DateTime::parse_from_rfc3339(ts)
                         .map_err(|_| anyhow::anyhow!("--timestamp {ts:?} is not an RFC 3339 time"))?
@@ -236,7 +236,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.display(),
                 report.pages,
                 report.page_size,
-                report.txid.map(|t| format!(", TXID {t:016x}")).unwrap_or_default(),
+                report.txid.map(|t| format!(", TXID {t}")).unwrap_or_default(),
                 report.duration
             );
             Ok(ExitCode::SUCCESS)
@@ -254,7 +254,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 BackupCommand::Verify => {
                     let r = crate::replicate::verify(&opts, &c.database_path()).await?;
-                    println!("backup verified: TXID {:016x}, {} pages, checksum {:016x}", r.txid, r.pages, r.checksum);
+                    println!("backup verified: TXID {}, {} pages, checksum {:016x}", r.txid, r.pages, r.checksum);
                     println!("{:#?}", r.live);
                 }
             }
@@ -273,7 +273,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("{} already leads (term {term}); nothing to do", fcfg.node_id);
                 }
                 crate::failover::promote::Promoted::TookOver { from, term, txid } => {
-                    println!("{} now leads (term {term}, taken over from {from} at TXID {txid:016x})", fcfg.node_id);
+                    println!("{} now leads (term {term}, taken over from {from} at TXID {txid})", fcfg.node_id);
                 }
             }
             // The lease is ours; writes are accepted once the takeover's first commit is stored.
@@ -323,7 +323,7 @@ fn ensure_not_a_standby_copy(c: &Config) -> anyhow::Result<()> {
         && let Some(txid) = crate::replicate::follow::Sidecar::read(&c.database_path(), &c.settings.replication.url)
     {
         anyhow::bail!(
-            "{} is a standby's copy of {} (at TXID {txid:016x}): run this on the node that leads",
+            "{} is a standby's copy of {} (at TXID {txid}): run this on the node that leads",
             c.database_path().display(),
             c.settings.replication.url
         );

@@ -48,7 +48,7 @@ async fn retention_deletes_old_files_but_never_what_the_newest_restore_needs() {
 
     // The newest L0 file stays (the shipper resumes from it) and the newest state restores.
     let l0 = ltx_ranges(&s3, &bucket, "app.db", 0);
-    assert_eq!(l0.last().unwrap().1, st.txid, "newest L0 kept");
+    assert_eq!(l0.last().unwrap().1, st.txid.get(), "newest L0 kept");
     let out = dir.path().join("restored.db");
     replicate::restore(&opts, &out, RestoreTarget::Latest, false, |_| {}).await.unwrap();
     assert_same_rows(&out, &db);
@@ -57,7 +57,7 @@ async fn retention_deletes_old_files_but_never_what_the_newest_restore_needs() {
     assert!(ok, "{text}");
     assert_same_rows(&theirs, &db);
     let listing = replicate::list(&opts).await.unwrap();
-    assert_eq!(listing.restorable_txid, Ok(st.txid));
+    assert_eq!(listing.restorable_txid, Ok(st.txid.get()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,10 +183,10 @@ async fn exact_verify_matches_under_writes_and_catches_a_divergent_backup() {
     for _ in 0..3 {
         // Let a few more TXIDs ship (with checkpoints in between) before each drill.
         let before = handle.status().txid;
-        assert!(wait_until(Duration::from_secs(20), || handle.status().txid >= before + 3));
+        assert!(wait_until(Duration::from_secs(20), || handle.status().txid.get() >= before.get() + 3));
         let report = handle.verify(&opts).await.unwrap();
         assert_eq!(report.live, replicate::verify::LiveComparison::Identical);
-        assert!(report.txid >= before + 3 && report.pages > 0, "{report:?}");
+        assert!(report.txid.get() >= before.get() + 3 && report.pages > 0, "{report:?}");
     }
     assert!(handle.status().last_checkpoint_at.is_some());
     stop.store(true, Ordering::Relaxed);

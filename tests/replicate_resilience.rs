@@ -163,7 +163,7 @@ fn child_replicator_process() {
         loop {
             let seq = app.commit(15);
             handle.wait_durable(seq, DURABLE).await.unwrap();
-            println!("durable {seq}");
+            println!("durable {}", seq.get());
         }
     });
 }

@@ -7,7 +7,7 @@ mod replicate_support;
 use std::path::Path;
 use std::time::Duration;
 
-use mysetlist::replicate::{self, ReplicateError, RestoreSource, RestoreTarget};
+use mysetlist::replicate::{self, ReplicateError, RestoreSource, RestoreTarget, Txid};
 use replicate_support::*;
 
 fn ltx_keys(s3: &S3Server, bucket: &str, prefix: &str, level: &str) -> Vec<String> {
@@ -83,10 +83,10 @@ async fn restores_a_bucket_written_by_litestream_0_5_17() {
 
     // A restore to an earlier TXID gives an earlier, still valid, state.
     let early = dir.path().join("early.db");
-    let r = replicate::restore(&s3.options(&bucket, "app.db"), &early, RestoreTarget::Txid(2), false, |_| {})
+    let r = replicate::restore(&s3.options(&bucket, "app.db"), &early, RestoreTarget::Txid(Txid(2)), false, |_| {})
         .await
         .unwrap();
-    assert_eq!(r.txid, Some(2));
+    assert_eq!(r.txid, Some(Txid(2)));
     assert!(integrity_ok(&early));
     assert!(rows(&early).len() < rows(&db).len());
 
@@ -99,8 +99,8 @@ async fn restores_a_bucket_written_by_litestream_0_5_17() {
     // Listing shows the snapshot and the TXID range.
     let listing = replicate::list(&s3.options(&bucket, "app.db")).await.unwrap();
     assert!(!listing.snapshots.is_empty());
-    assert_eq!(listing.restorable_txid, Ok(report.txid.unwrap()));
-    assert_eq!(listing.max_txid, report.txid);
+    assert_eq!(listing.restorable_txid, Ok(report.txid.unwrap().get()));
+    assert_eq!(listing.max_txid, report.txid.map(Txid::get));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

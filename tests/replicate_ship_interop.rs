@@ -31,14 +31,14 @@ async fn ship_workload(s3: &S3Server, bucket: &str, prefix: &str, encoding: Page
         if round == 14 {
             // VACUUM rewrites and shrinks the file: later files have a smaller commit.
             app.conn.execute_batch("VACUUM").unwrap();
-            app.seq += 1;
+            app.seq = app.seq.next();
             app.tx.send_replace(app.seq);
             handle.wait_durable(app.seq, DURABLE).await.unwrap();
         }
         if round % 5 == 4 {
             // Deleting makes pages free and the database may shrink on later writes.
             app.conn.execute("DELETE FROM votes WHERE id % 3 = ?1", [round % 3]).unwrap();
-            app.seq += 1;
+            app.seq = app.seq.next();
             app.tx.send_replace(app.seq);
             handle.wait_durable(app.seq, DURABLE).await.unwrap();
         }

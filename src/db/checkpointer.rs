@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::connection::WAL_SIZE_LIMIT;
-use super::{ConnectionOptions, DbError, open_connection};
+use super::{CommitSeq, ConnectionOptions, DbError, open_connection};
 
 /// How often at most a checkpoint runs while writes keep coming. The WAL grows by at most what is
 /// written in this time (plus what a long reader pins) before its pages are copied back.
@@ -45,7 +45,7 @@ pub fn start(
     runtime: &tokio::runtime::Handle,
     path: &Path,
     opts: &ConnectionOptions,
-    mut commits: watch::Receiver<u64>,
+    mut commits: watch::Receiver<CommitSeq>,
 ) -> Result<(), DbError> {
     let conn = Arc::new(Mutex::new(open_connection(path, opts, false)?));
     let (db, wal) = (path.to_path_buf(), super::files::wal_path(path));

@@ -2,6 +2,7 @@
 //! and plain functions per entity (one file each) that take a `&Connection`.
 
 mod checkpointer;
+mod commit_seq;
 mod connection;
 mod migrate;
 mod readers;
@@ -37,6 +38,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use commit_seq::CommitSeq;
 pub use connection::{ConnectionOptions, open_connection};
 pub use migrate::{MIGRATIONS, applied_migrations, migrate, migrate_within};
 pub use readers::count_statements;
@@ -97,7 +99,7 @@ impl DbError {
 /// Something that must hold before a committed write is acknowledged (`ack = "replicated"`):
 /// resolves once every commit up to `commit_seq` is durable elsewhere.
 pub trait DurabilityGate: Send + Sync + 'static {
-    fn wait(&self, commit_seq: u64) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>>;
+    fn wait(&self, commit_seq: CommitSeq) -> Pin<Box<dyn Future<Output = Result<(), DbError>> + Send + '_>>;
 }
 
 /// Whether this node may write right now (standby and fenced nodes refuse).
@@ -279,7 +281,7 @@ impl Database {
     /// accepts any other write: the guard keeps refusing everyone else until the leader has
     /// seen that commit stored (see `failover`). Going through the writer keeps the commit in
     /// the commit sequence the shipper follows, like every other write.
-    pub async fn write_unguarded<T, E, F>(&self, f: F) -> Result<(T, u64), E>
+    pub async fn write_unguarded<T, E, F>(&self, f: F) -> Result<(T, CommitSeq), E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -290,7 +292,7 @@ impl Database {
 
     /// Waits until every write submitted before this call has committed or failed, and returns
     /// the commit sequence that covers them (a hand-over then waits for it to be in S3).
-    pub async fn flush(&self) -> Result<u64, DbError> {
+    pub async fn flush(&self) -> Result<CommitSeq, DbError> {
         let ((), seq) = self.inner.writer.submit(|_| Ok::<(), DbError>(())).await?;
         Ok(seq)
     }
@@ -306,7 +308,7 @@ impl Database {
     }
 
     /// Commit sequence numbers: bumped after every committed group (the replication shipper wakes on it).
-    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<CommitSeq> {
         self.inner.writer.commits()
     }
 

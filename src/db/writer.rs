@@ -9,14 +9,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::DbError;
+use super::{CommitSeq, DbError};
 
 /// Upper bound on writes per transaction: keeps the latency of the first write in a group bounded.
 const MAX_BATCH: usize = 1024;
 /// Bound on queued writes: beyond it callers wait (back-pressure instead of unbounded memory).
 const QUEUE_CAPACITY: usize = 8192;
 
-type Completion = Box<dyn FnOnce(Result<u64, DbError>) + Send>;
+type Completion = Box<dyn FnOnce(Result<CommitSeq, DbError>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 enum Message {
@@ -72,13 +72,13 @@ fn unix_ms() -> u64 {
 
 pub struct WriterHandle {
     tx: mpsc::Sender<Message>,
-    commits: watch::Receiver<u64>,
+    commits: watch::Receiver<CommitSeq>,
     counters: Arc<Counters>,
 }
 
 pub fn spawn(conn: Connection) -> Result<WriterHandle, DbError> {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-    let (commits_tx, commits) = watch::channel(0u64);
+    let (commits_tx, commits) = watch::channel(CommitSeq::default());
     let counters = Arc::new(Counters::default());
     let thread_counters = counters.clone();
     // Inside the runtime's context (where there is one), so that the write guard's deadline checks
@@ -95,13 +95,13 @@ pub fn spawn(conn: Connection) -> Result<WriterHandle, DbError> {
 }
 
 impl WriterHandle {
-    pub async fn submit<T, E, F>(&self, f: F) -> Result<(T, u64), E>
+    pub async fn submit<T, E, F>(&self, f: F) -> Result<(T, CommitSeq), E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel::<Result<(T, u64), E>>();
+        let (reply, answer) = oneshot::channel::<Result<(T, CommitSeq), E>>();
         let job: Job = Box::new(move |conn| run_in_savepoint(conn, f, reply));
         self.tx.send(Message::Job(job)).await.map_err(|_| E::from(DbError::WriterGone))?;
         answer.await.map_err(|_| {
@@ -113,7 +113,7 @@ impl WriterHandle {
         })?
     }
 
-    pub fn commits(&self) -> watch::Receiver<u64> {
+    pub fn commits(&self) -> watch::Receiver<CommitSeq> {
         self.commits.clone()
     }
 
@@ -148,7 +148,7 @@ fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 }
 
 /// Runs one write in its own savepoint so its failure (or panic) rolls back only its own changes.
-fn run_in_savepoint<T, E, F>(conn: &Connection, f: F, reply: oneshot::Sender<Result<(T, u64), E>>) -> Completion
+fn run_in_savepoint<T, E, F>(conn: &Connection, f: F, reply: oneshot::Sender<Result<(T, CommitSeq), E>>) -> Completion
 where
     F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
@@ -166,7 +166,7 @@ where
                 let _ = reply.send(Err(E::from(DbError::from(e))));
                 return Box::new(|_| {});
             }
-            Box::new(move |commit: Result<u64, DbError>| {
+            Box::new(move |commit: Result<CommitSeq, DbError>| {
                 let _ = reply.send(commit.map(|seq| (value, seq)).map_err(E::from));
             })
         }
@@ -184,8 +184,8 @@ where
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender<u64>, counters: Arc<Counters>) {
-    let mut seq: u64 = 0;
+fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender<CommitSeq>, counters: Arc<Counters>) {
+    let mut seq = CommitSeq::default();
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
         let Some(first) = rx.blocking_recv() else { break };
@@ -214,7 +214,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
                 if counters.storage_failing.swap(false, Ordering::Relaxed) {
                     tracing::warn!("the disk accepts writes again");
                 }
-                seq += 1;
+                seq = seq.next();
                 commits.send_replace(seq);
                 let elapsed = started.elapsed();
                 counters.commits.fetch_add(1, Ordering::Relaxed);
@@ -251,7 +251,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
     rx.close();
     while let Ok(Message::Job(j)) = rx.try_recv() {
         if let Ok(completions) = commit_batch(&conn, vec![j]) {
-            seq += 1;
+            seq = seq.next();
             commits.send_replace(seq);
             for c in completions {
                 c(Ok(seq));

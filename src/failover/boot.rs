@@ -11,7 +11,7 @@ pub enum Boot {
     /// This node holds the lease (created or reclaimed); its local database is authoritative.
     Leader { observed: Observed, valid_until: Instant },
     /// The local database is the bucket at this TXID (restored or from the sidecar).
-    Follower { applied: u64 },
+    Follower { applied: Txid },
     /// The lease could not be read; serve the local copy read-only until it can.
     Detached,
 }
@@ -46,7 +46,7 @@ pub async fn boot(cfg: &FailoverConfig) -> Result<Booted, FailoverError> {
     let instance = hex::encode(rand::random::<[u8; 8]>());
     let url = cfg.replication.url.clone();
     if let Some(txid) = Sidecar::read(&cfg.db_path, &url) {
-        tracing::info!(txid = format!("{txid:016x}"), "the local database is a standby copy; following from it");
+        tracing::info!(txid = %txid, "the local database is a standby copy; following from it");
         return Ok(Booted { boot: Boot::Follower { applied: txid }, instance, lease });
     }
     let started = Instant::now();
@@ -92,7 +92,7 @@ pub async fn boot(cfg: &FailoverConfig) -> Result<Booted, FailoverError> {
                 term: observed.as_ref().map_or(1, |o| o.lease.term + 1),
                 seq: 0,
                 ttl_ms: cfg.lease_ttl.as_millis() as u64,
-                txid: observed.as_ref().map_or(0, |o| o.lease.txid),
+                txid: observed.as_ref().map_or(Txid::ZERO, |o| o.lease.txid),
                 released: false,
                 handover_to: None,
                 written_at: String::new(),
@@ -183,7 +183,7 @@ pub fn diverged_path(db: &Path) -> PathBuf {
 
 /// Restores the bucket's newest state over the local database (set aside first) and records it
 /// in the sidecar. Returns the TXID.
-async fn restore_to_follow(cfg: &FailoverConfig) -> Result<u64, ReplicateError> {
+async fn restore_to_follow(cfg: &FailoverConfig) -> Result<Txid, ReplicateError> {
     let db = &cfg.db_path;
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| ReplicateError::io(format!("create {}", dir.display()), e))?;
@@ -207,6 +207,6 @@ async fn restore_to_follow(cfg: &FailoverConfig) -> Result<u64, ReplicateError> 
         let _ = std::fs::remove_file(with_suffix(db, "-shm"));
     }
     let (txid, pages) = follow::restore_copy(&cfg.replication, db).await?;
-    tracing::info!(txid = format!("{txid:016x}"), pages, "restored the bucket's newest state to follow it");
+    tracing::info!(txid = %txid, pages, "restored the bucket's newest state to follow it");
     Ok(txid)
 }

@@ -20,8 +20,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::replicate::ReplicatorOptions;
 use crate::replicate::storage::{self, ObjectClient, PutCondition, PutOutcome, StorageError, Tuning};
+use crate::replicate::{ReplicatorOptions, Txid};
 
 /// Pause between taking the lease and reading it back (see [`LeaseStore::acquire`]).
 const ACQUIRE_SETTLE: Duration = Duration::from_millis(100);
@@ -45,7 +45,7 @@ pub struct Lease {
     pub ttl_ms: u64,
     /// The newest TXID the holder knew to be in the bucket when it wrote the lease (a release
     /// carries the final one: the successor catches up to at least this TXID).
-    pub txid: u64,
+    pub txid: Txid,
     /// The holder gave the lease up (clean shutdown or planned handover): no need to wait.
     #[serde(default)]
     pub released: bool,
@@ -226,7 +226,7 @@ mod tests {
             term: 3,
             seq: 9,
             ttl_ms: 10_000,
-            txid: 42,
+            txid: Txid(42),
             released: false,
             handover_to: Some("b".into()),
             written_at: String::new(),
@@ -238,6 +238,15 @@ mod tests {
             serde_json::from_str(r#"{"holder":"a","instance":"i","term":1,"seq":0,"ttl_ms":5000,"txid":7}"#).unwrap();
         assert!(!minimal.released && minimal.handover_to.is_none());
         assert_eq!(minimal.ttl(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn lease_json_keeps_the_txid_a_plain_number() {
+        // A lease written before TXIDs had a type of their own: other nodes (old and new) read it.
+        let old = r#"{"holder":"a","instance":"i","term":2,"seq":5,"ttl_ms":5000,"txid":1234,"released":true,"handover_to":null,"written_at":"2026-01-01T00:00:00Z"}"#;
+        let lease: Lease = serde_json::from_str(old).unwrap();
+        assert_eq!(lease.txid, Txid(1234));
+        assert_eq!(serde_json::to_string(&lease).unwrap(), old);
     }
 
     #[test]

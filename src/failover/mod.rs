@@ -81,9 +81,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{self, Config};
-use crate::db::{Database, DbError, DurabilityGate, WriteGuard, WriteRefusal};
+use crate::db::{CommitSeq, Database, DbError, DurabilityGate, WriteGuard, WriteRefusal};
 use crate::replicate::follow::Sidecar;
-use crate::replicate::{self, ReplicateError, ReplicatorHandle, ReplicatorOptions, RestoreTarget};
+use crate::replicate::{self, ReplicateError, ReplicatorHandle, ReplicatorOptions, RestoreTarget, Txid};
 use lease::{Lease, LeaseStore, Observed, Written};
 
 pub use boot::{Boot, Booted, boot, diverged_path};
@@ -174,7 +174,7 @@ pub struct FailoverStatus {
     pub leader: Option<String>,
     pub term: u64,
     /// Leader: the newest TXID it stored. Standby: the TXID its copy holds.
-    pub txid: u64,
+    pub txid: Txid,
     /// Leader: seconds its lease stays valid without another renewal.
     pub lease_remaining_seconds: Option<f64>,
     pub last_apply_at: Option<SystemTime>,
@@ -186,7 +186,7 @@ pub struct FailoverStatus {
     pub last_error: Option<String>,
     /// The newest TXID this node's readers may have seen. It never decreases: a re-sync swaps
     /// its rebuilt copy in only once that copy reaches it.
-    pub served_txid: u64,
+    pub served_txid: Txid,
     /// Follower: time since it last knew its copy was the bucket's newest (None on the leader).
     pub lag: Option<Duration>,
     /// The latest moment this node would accept writes until, as it set it itself (wall clock; the
@@ -229,7 +229,7 @@ impl Shared {
                 accepting_writes: false,
                 leader: None,
                 term: 0,
-                txid: 0,
+                txid: Txid::ZERO,
                 lease_remaining_seconds: None,
                 last_apply_at: None,
                 applied_files: 0,
@@ -237,7 +237,7 @@ impl Shared {
                 step_downs: 0,
                 errors: 0,
                 last_error: None,
-                served_txid: 0,
+                served_txid: Txid::ZERO,
                 lag: None,
                 write_deadline: None,
                 leading_since: None,
@@ -286,12 +286,12 @@ impl Shared {
     }
 
     /// Readers may now see the state at `txid` (or newer): raises the served watermark.
-    pub(crate) fn saw(&self, txid: u64) {
-        self.served_txid.fetch_max(txid, Ordering::SeqCst);
+    pub(crate) fn saw(&self, txid: Txid) {
+        self.served_txid.fetch_max(txid.get(), Ordering::SeqCst);
     }
 
-    pub(crate) fn served(&self) -> u64 {
-        self.served_txid.load(Ordering::SeqCst)
+    pub(crate) fn served(&self) -> Txid {
+        Txid(self.served_txid.load(Ordering::SeqCst))
     }
 
     /// A follower found nothing newer in the bucket than its copy.
@@ -330,7 +330,10 @@ struct LeaderAck {
 }
 
 impl DurabilityGate for LeaderAck {
-    fn wait(&self, seq: u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbError>> + Send + '_>> {
+    fn wait(
+        &self,
+        seq: CommitSeq,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbError>> + Send + '_>> {
         Box::pin(async move {
             let Some(handle) = self.shared.replicator() else {
                 return Err(DbError::ReadOnly(WriteRefusal::NotLeader));
@@ -412,7 +415,7 @@ impl Failover {
                 let leader = s.leader.as_deref().unwrap_or("nobody yet");
                 let lag = s.lag.map(|l| format!(", lag {} ms", l.as_millis())).unwrap_or_default();
                 return Err(format!(
-                    "{} ({}): not accepting writes; leader {leader}, TXID {:016x}{lag}",
+                    "{} ({}): not accepting writes; leader {leader}, TXID {}{lag}",
                     WriteRefusal::NotLeader.role(),
                     s.state,
                     s.txid

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::lease::{Lease, LeaseStore, Written};
 use super::{FailoverConfig, FailoverError};
+use crate::replicate::Txid;
 
 /// How a promotion ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub enum Promoted {
     /// This node already held the lease.
     AlreadyLeader { term: u64 },
     /// The lease moved to this node.
-    TookOver { from: String, term: u64, txid: u64 },
+    TookOver { from: String, term: u64, txid: Txid },
 }
 
 /// Asks the leader to hand over to this node and waits (up to `timeout`) until it has.

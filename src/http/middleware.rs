@@ -417,10 +417,7 @@ impl<E: Endpoint> Endpoint for FollowerFreshnessEndpoint<E> {
         let source = self.state.freshness.read().clone();
         let Some(f) = source.and_then(|s| s()) else { return Ok(resp) };
         let h = resp.headers_mut();
-        h.insert(
-            "x-mysetlist-txid",
-            HeaderValue::from_str(&format!("{:016x}", f.txid)).expect("hex is a header value"),
-        );
+        h.insert("x-mysetlist-txid", HeaderValue::from_str(&f.txid.to_string()).expect("hex is a header value"));
         h.insert("x-mysetlist-lag-ms", HeaderValue::from(f.lag.as_millis().min(u64::MAX as u128) as u64));
         let html = resp.content_type().is_some_and(|c| c.starts_with("text/html"));
         if !(f.stale && html) {

@@ -42,7 +42,7 @@ pub struct AppState {
 /// `x-mysetlist-lag-ms`, and its pages say results may be behind when `stale`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Freshness {
-    pub txid: u64,
+    pub txid: crate::replicate::Txid,
     pub lag: std::time::Duration,
     pub stale: bool,
 }

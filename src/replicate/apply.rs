@@ -11,6 +11,7 @@ use std::os::unix::fs::FileExt;
 
 use super::error::ReplicateError;
 use super::ltx::{self, Decoder, Header};
+use super::txid::Txid;
 
 /// A database file being rebuilt from LTX files.
 pub struct PageWriter {
@@ -54,14 +55,16 @@ impl PageWriter {
         let h = *dec.header();
         if self.txid == 0 && !h.is_snapshot() {
             return Err(ReplicateError::Plan(format!(
-                "{key} starts at TXID {:016x}; a restore must start with a snapshot (TXID 1)",
-                h.min_txid
+                "{key} starts at TXID {}; a restore must start with a snapshot (TXID 1)",
+                Txid(h.min_txid)
             )));
         }
         if self.txid != 0 && (h.min_txid > self.txid + 1 || h.max_txid <= self.txid) {
             return Err(ReplicateError::Plan(format!(
-                "{key} covers TXIDs {:016x}-{:016x}, which does not continue TXID {:016x}",
-                h.min_txid, h.max_txid, self.txid
+                "{key} covers TXIDs {}-{}, which does not continue TXID {}",
+                Txid(h.min_txid),
+                Txid(h.max_txid),
+                Txid(self.txid)
             )));
         }
         if self.page_size != 0 && h.page_size != self.page_size {

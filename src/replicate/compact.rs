@@ -27,6 +27,7 @@ use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan};
 use super::shipper::prev_boundary;
 use super::status::Shared;
+use super::txid::Txid;
 
 /// Litestream checks L0 retention every 15s and snapshot retention on the snapshot
 /// schedule; short retentions (tests, small setups) are checked proportionally more often.
@@ -58,8 +59,11 @@ pub(crate) fn merge(
             }
             if h.min_txid > prev.max_txid + 1 || h.max_txid <= prev.max_txid {
                 return Err(ReplicateError::Plan(format!(
-                    "non-contiguous compaction input {}: {:016x}-{:016x} after {:016x}",
-                    info.key, h.min_txid, h.max_txid, prev.max_txid
+                    "non-contiguous compaction input {}: {}-{} after {}",
+                    info.key,
+                    Txid(h.min_txid),
+                    Txid(h.max_txid),
+                    Txid(prev.max_txid)
                 )));
             }
         }
@@ -119,8 +123,8 @@ pub(crate) async fn compact_level(
     store.put(&key, Bytes::from(bytes), header.timestamp_ms).await?;
     tracing::info!(
         level = dst,
-        min = format!("{:016x}", header.min_txid),
-        max = format!("{:016x}", header.max_txid),
+        min = %Txid(header.min_txid),
+        max = %Txid(header.max_txid),
         size,
         "compaction complete"
     );
@@ -151,7 +155,7 @@ async fn delete_safely(
         tracing::error!(
             why,
             files = doomed.len(),
-            newest = format!("{newest:016x}"),
+            newest = %Txid(newest),
             result = ?reach,
             "retention skipped: deleting would break the newest restore"
         );

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::txid::Txid;
+use crate::db::CommitSeq;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicateError {
     #[error("invalid replication setting: {0}")]
@@ -34,8 +37,8 @@ pub enum ReplicateError {
         source: rusqlite::Error,
     },
 
-    #[error("commit {seq} not stored in S3 after {waited:?} (replication is behind or S3 is unreachable)")]
-    Timeout { seq: u64, waited: Duration },
+    #[error("commit {} not stored in S3 after {waited:?} (replication is behind or S3 is unreachable)", .seq.get())]
+    Timeout { seq: CommitSeq, waited: Duration },
 
     #[error("another writer owns the backup: {key} already exists with different content; this node stopped shipping")]
     Fenced { key: String },
@@ -78,8 +81,8 @@ pub enum ReplicateError {
     #[error("integrity check of {path} failed: {result}")]
     IntegrityCheck { path: PathBuf, result: String },
 
-    #[error("backup verification failed at TXID {txid:016x}: {detail}")]
-    VerifyMismatch { txid: u64, detail: String },
+    #[error("backup verification failed at TXID {txid}: {detail}")]
+    VerifyMismatch { txid: Txid, detail: String },
 
     #[error("the replicator is not running")]
     Stopped,

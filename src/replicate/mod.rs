@@ -7,18 +7,17 @@
 //! `v3` (old layout).
 //!
 //! ## Contract with the app
-//! The app's single writer connection runs with `PRAGMA journal_mode=WAL;
-//! wal_autocheckpoint=0` and, after each committed group, bumps a `tokio::sync::watch`
-//! sequence (monotonically increasing). The replicator opens its own connections to the
-//! database, owns every checkpoint, and holds a read transaction so that no checkpoint
-//! passes unshipped frames. Recommended: also set `SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE` on the
-//! app's connections, so that a clean restart resumes from the WAL instead of uploading a
-//! full snapshot; and stop the writer before calling [`ReplicatorHandle::shutdown`], so the
-//! final sync ships the last commits. Call [`Replicator::start`] inside a multi-threaded
-//! Tokio runtime.
+//! The app's single writer connection runs with `PRAGMA journal_mode=WAL; wal_autocheckpoint=0`
+//! and, after each committed group, bumps a `tokio::sync::watch` of [`crate::db::CommitSeq`]
+//! (monotonically increasing). The replicator opens its own connections to the database, owns
+//! every checkpoint, and holds a read transaction so that no checkpoint passes unshipped
+//! frames. Recommended: also set `SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE` on the app's connections,
+//! so that a clean restart resumes from the WAL instead of uploading a full snapshot; and stop
+//! the writer before calling [`ReplicatorHandle::shutdown`], so the final sync ships the last
+//! commits. Call [`Replicator::start`] inside a multi-threaded Tokio runtime.
 //!
 //! ```ignore
-//! let (tx, rx) = tokio::sync::watch::channel(0u64);        // the writer bumps tx after commits
+//! let (tx, rx) = watch::channel(CommitSeq::default());     // the writer bumps tx after commits
 //! let handle = Replicator::start(opts.clone(), &db_path, rx)?;
 //! handle.wait_durable(seq, Duration::from_secs(5)).await?; // ack = "replicated": 503 on Timeout
 //! let st = handle.status();                                // metrics / readyz
@@ -70,6 +69,7 @@ mod shipper;
 pub mod snapshot;
 pub mod status;
 pub mod storage;
+mod txid;
 pub mod v3;
 pub mod verify;
 pub mod wal;
@@ -80,12 +80,15 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::db::CommitSeq;
+
 pub use error::ReplicateError;
 pub use listing::{BackupListing, LevelSummary, SnapshotInfo, list};
 pub use options::{AckMode, PageEncoding, ReplicatorOptions};
 pub use plan::RestoreTarget;
 pub use restore::{RestoreProgress, RestoreReport, RestoreSource, restore};
 pub use status::ReplicationStatus;
+pub use txid::Txid;
 pub use verify::{VerifyReport, verify};
 
 pub use shipper::ContinueFrom;
@@ -102,7 +105,7 @@ impl Replicator {
     pub fn start(
         opts: ReplicatorOptions,
         db_path: &Path,
-        commits: watch::Receiver<u64>,
+        commits: watch::Receiver<CommitSeq>,
     ) -> Result<ReplicatorHandle, ReplicateError> {
         Self::start_with(opts, db_path, commits, None)
     }
@@ -115,8 +118,8 @@ impl Replicator {
     pub fn start_continuing(
         opts: ReplicatorOptions,
         db_path: &Path,
-        commits: watch::Receiver<u64>,
-        txid: u64,
+        commits: watch::Receiver<CommitSeq>,
+        txid: Txid,
     ) -> Result<ReplicatorHandle, ReplicateError> {
         let wal = {
             let mut s = db_path.as_os_str().to_owned();
@@ -142,7 +145,7 @@ impl Replicator {
     fn start_with(
         opts: ReplicatorOptions,
         db_path: &Path,
-        commits: watch::Receiver<u64>,
+        commits: watch::Receiver<CommitSeq>,
         continue_from: Option<ContinueFrom>,
     ) -> Result<ReplicatorHandle, ReplicateError> {
         opts.validate()?;
@@ -185,7 +188,7 @@ impl Replicator {
 /// background); prefer [`ReplicatorHandle::shutdown`].
 pub struct ReplicatorHandle {
     shared: Arc<Shared>,
-    commits: watch::Receiver<u64>,
+    commits: watch::Receiver<CommitSeq>,
     cmd: mpsc::UnboundedSender<Command>,
     exited: Option<oneshot::Receiver<()>>,
     stop_compactor: watch::Sender<bool>,
@@ -194,13 +197,13 @@ pub struct ReplicatorHandle {
 
 impl ReplicatorHandle {
     /// The highest commit sequence known to be durable in S3.
-    pub fn shipped(&self) -> watch::Receiver<u64> {
+    pub fn shipped(&self) -> watch::Receiver<CommitSeq> {
         self.shared.shipped.subscribe()
     }
 
     /// Waits until commit `seq` is stored in S3, or fails with [`ReplicateError::Timeout`]
     /// ([`ReplicateError::Fenced`] if another writer took over the bucket).
-    pub async fn wait_durable(&self, seq: u64, timeout: Duration) -> Result<(), ReplicateError> {
+    pub async fn wait_durable(&self, seq: CommitSeq, timeout: Duration) -> Result<(), ReplicateError> {
         let fenced = || ReplicateError::Fenced { key: "(see the replication log)".into() };
         let mut shipped = self.shared.shipped.subscribe();
         let mut fenced_rx = self.shared.fenced.subscribe();

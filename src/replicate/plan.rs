@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::bucket::{FileInfo, SNAPSHOT_LEVEL};
 use super::error::ReplicateError;
+use super::txid::Txid;
 
 /// What to restore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,7 +27,7 @@ pub enum RestoreTarget {
     #[default]
     Latest,
     /// The state right after this (Litestream) TXID.
-    Txid(u64),
+    Txid(Txid),
     /// The newest state written strictly before this time.
     Timestamp(DateTime<Utc>),
 }
@@ -53,7 +54,7 @@ fn better(curr: &FileInfo, next: &FileInfo) -> bool {
 fn eligible(f: &FileInfo, target: RestoreTarget) -> bool {
     match target {
         RestoreTarget::Latest => true,
-        RestoreTarget::Txid(t) => f.max_txid <= t,
+        RestoreTarget::Txid(t) => f.max_txid <= t.get(),
         RestoreTarget::Timestamp(ts) => f.created_at < ts,
     }
 }
@@ -92,7 +93,7 @@ pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Ve
     }
     let mut current = plan.last().map_or(0, |f| f.max_txid);
     if let RestoreTarget::Txid(t) = target
-        && current >= t
+        && current >= t.get()
     {
         return Ok(plan);
     }
@@ -119,7 +120,7 @@ pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Ve
         current = cand.max_txid;
         plan.push(cand.clone());
         if let RestoreTarget::Txid(t) = target
-            && current >= t
+            && current >= t.get()
         {
             break;
         }
@@ -131,8 +132,10 @@ pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Ve
                 && f.min_txid > current + 1
             {
                 return Err(ReplicateError::Plan(format!(
-                    "non-contiguous LTX files: have TXIDs up to {current:016x} but {} starts at {:016x}",
-                    f.key, f.min_txid
+                    "non-contiguous LTX files: have TXIDs up to {} but {} starts at {}",
+                    Txid(current),
+                    f.key,
+                    Txid(f.min_txid)
                 )));
             }
         }
@@ -140,15 +143,16 @@ pub fn calc_restore_plan(files: &[FileInfo], target: RestoreTarget) -> Result<Ve
     if plan.is_empty() {
         return Err(ReplicateError::NoBackup(match target {
             RestoreTarget::Latest => "the bucket holds no LTX files starting at TXID 1".into(),
-            RestoreTarget::Txid(t) => format!("no files reach TXID {t:016x}"),
+            RestoreTarget::Txid(t) => format!("no files reach TXID {t}"),
             RestoreTarget::Timestamp(ts) => format!("nothing was written before {ts}"),
         }));
     }
     if let RestoreTarget::Txid(t) = target
-        && current < t
+        && current < t.get()
     {
         return Err(ReplicateError::NoBackup(format!(
-            "TXID {t:016x} is not available (the backup reaches {current:016x})"
+            "TXID {t} is not available (the backup reaches {})",
+            Txid(current)
         )));
     }
     Ok(plan)
@@ -182,8 +186,10 @@ pub fn follow_plan(files: &[FileInfo], applied: u64) -> Result<Vec<FileInfo>, Re
     }
     if let Some(beyond) = files.iter().filter(|f| f.min_txid > cur + 1).min_by_key(|f| f.min_txid) {
         return Err(ReplicateError::Plan(format!(
-            "the bucket continues at TXID {:016x} ({}) but the local copy ends at {cur:016x}",
-            beyond.min_txid, beyond.key
+            "the bucket continues at TXID {} ({}) but the local copy ends at {}",
+            Txid(beyond.min_txid),
+            beyond.key,
+            Txid(cur)
         )));
     }
     Ok(plan)
@@ -224,18 +230,18 @@ mod tests {
         let err = calc_restore_plan(&files, RestoreTarget::Latest).unwrap_err();
         assert!(err.to_string().contains("non-contiguous"), "{err}");
         // A restore to TXID 1 does not need the later files.
-        let plan = calc_restore_plan(&files, RestoreTarget::Txid(1)).unwrap();
+        let plan = calc_restore_plan(&files, RestoreTarget::Txid(Txid(1))).unwrap();
         assert_eq!(ranges(&plan), vec![(0, 1, 1)]);
-        assert!(calc_restore_plan(&files, RestoreTarget::Txid(3)).is_err());
+        assert!(calc_restore_plan(&files, RestoreTarget::Txid(Txid(3))).is_err());
     }
 
     #[test]
     fn txid_and_timestamp_targets() {
         let mut files = vec![f(9, 1, 4, 40), f(1, 1, 4, 40), f(1, 5, 8, 80)];
         files.extend((1..=10).map(|t| f(0, t, t, t as i64 * 10)));
-        let plan = calc_restore_plan(&files, RestoreTarget::Txid(6)).unwrap();
+        let plan = calc_restore_plan(&files, RestoreTarget::Txid(Txid(6))).unwrap();
         assert_eq!(ranges(&plan), vec![(9, 1, 4), (0, 5, 5), (0, 6, 6)]);
-        let plan = calc_restore_plan(&files, RestoreTarget::Txid(9)).unwrap();
+        let plan = calc_restore_plan(&files, RestoreTarget::Txid(Txid(9))).unwrap();
         assert_eq!(ranges(&plan), vec![(9, 1, 4), (1, 5, 8), (0, 9, 9)]);
         let ts = Utc.timestamp_opt(1_700_000_000 + 65, 0).unwrap();
         let plan = calc_restore_plan(&files, RestoreTarget::Timestamp(ts)).unwrap();

@@ -21,6 +21,7 @@ use super::ltx::{self, HEADER_SIZE};
 use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan};
 use super::restored::{install, integrity_check, remove_db_files, temp_path};
+use super::txid::Txid;
 use super::v3;
 
 pub use super::restored::{RestoreProgress, RestoreReport, RestoreSource};
@@ -78,7 +79,7 @@ pub async fn restore(
     tracing::info!(
         url = store.url(),
         files = plan.len(),
-        txid = format!("{:016x}", plan.last().map_or(0, |f| f.max_txid)),
+        txid = %Txid(plan.last().map_or(0, |f| f.max_txid)),
         "restore plan"
     );
     let tmp = temp_path(out);
@@ -103,12 +104,12 @@ pub async fn restore(
     }
     tracing::info!(
         path = %out.display(),
-        txid = format!("{:016x}", header.max_txid),
+        txid = %Txid(header.max_txid),
         pages = header.commit,
         "restore complete"
     );
     Ok(RestoreReport {
-        txid: Some(header.max_txid),
+        txid: Some(Txid(header.max_txid)),
         timestamp: Utc.timestamp_millis_opt(header.timestamp_ms).single(),
         page_size: header.page_size,
         pages: header.commit,
@@ -169,7 +170,7 @@ pub(crate) async fn restore_ltx(
         if h.min_txid != info.min_txid || h.max_txid != info.max_txid {
             return Err(ReplicateError::corrupt(
                 &info.key,
-                format!("header says TXIDs {:016x}-{:016x}, the name says otherwise", h.min_txid, h.max_txid),
+                format!("header says TXIDs {}-{}, the name says otherwise", Txid(h.min_txid), Txid(h.max_txid)),
             ));
         }
         state.files_done += 1;

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::ReplicateError;
+use super::txid::Txid;
 
 /// Progress of a restore, for progress bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,7 +34,7 @@ pub enum RestoreSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreReport {
     /// The TXID restored (LTX layout only).
-    pub txid: Option<u64>,
+    pub txid: Option<Txid>,
     /// Header timestamp of the newest file applied (LTX layout only).
     pub timestamp: Option<DateTime<Utc>>,
     pub page_size: u32,

@@ -6,15 +6,18 @@ use std::time::{Instant, SystemTime};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+use super::Txid;
+use crate::db::CommitSeq;
+
 /// A point-in-time view of replication, for metrics and readiness.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicationStatus {
     /// Highest Litestream TXID this node stored in S3 (0 before the first upload).
-    pub txid: u64,
+    pub txid: Txid,
     /// Highest commit sequence known durable in S3.
-    pub shipped_seq: u64,
+    pub shipped_seq: CommitSeq,
     /// Latest commit sequence the writer published.
-    pub commit_seq: u64,
+    pub commit_seq: CommitSeq,
     pub last_upload_at: Option<SystemTime>,
     /// LTX files stored since start.
     pub uploads: u64,
@@ -25,7 +28,7 @@ pub struct ReplicationStatus {
     /// The most recent failure; cleared by the next successful upload.
     pub last_error: Option<String>,
     pub last_snapshot_at: Option<SystemTime>,
-    pub last_snapshot_txid: u64,
+    pub last_snapshot_txid: Txid,
     pub last_compaction_at: Option<SystemTime>,
     pub last_checkpoint_at: Option<SystemTime>,
     /// Frames in the current WAL generation that are already in S3.
@@ -39,8 +42,8 @@ pub struct ReplicationStatus {
 /// Mutable part, behind a mutex.
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub txid: u64,
-    pub shipped_seq: u64,
+    pub txid: Txid,
+    pub shipped_seq: CommitSeq,
     pub last_upload_at: Option<SystemTime>,
     /// LTX files stored since start.
     pub uploads: u64,
@@ -49,7 +52,7 @@ pub(crate) struct Inner {
     pub upload_errors: u64,
     pub last_error: Option<String>,
     pub last_snapshot_at: Option<SystemTime>,
-    pub last_snapshot_txid: u64,
+    pub last_snapshot_txid: Txid,
     pub last_compaction_at: Option<SystemTime>,
     pub last_checkpoint_at: Option<SystemTime>,
     pub wal_frames: u64,
@@ -59,7 +62,7 @@ pub(crate) struct Inner {
 
 pub(crate) struct Shared {
     pub inner: Mutex<Inner>,
-    pub shipped: watch::Sender<u64>,
+    pub shipped: watch::Sender<CommitSeq>,
     /// Flips to true when another writer fenced this node, waking every waiter.
     pub fenced: watch::Sender<bool>,
     /// Set by [`super::ReplicatorHandle::abandon`]: upload nothing more, not even a final sync.
@@ -70,29 +73,29 @@ impl Shared {
     pub fn new() -> Shared {
         Shared {
             inner: Mutex::new(Inner {
-                txid: 0,
-                shipped_seq: 0,
+                txid: Txid::ZERO,
+                shipped_seq: CommitSeq::default(),
                 last_upload_at: None,
                 uploads: 0,
                 caught_up_at: Instant::now(),
                 upload_errors: 0,
                 last_error: None,
                 last_snapshot_at: None,
-                last_snapshot_txid: 0,
+                last_snapshot_txid: Txid::ZERO,
                 last_compaction_at: None,
                 last_checkpoint_at: None,
                 wal_frames: 0,
                 fenced: false,
                 running: true,
             }),
-            shipped: watch::Sender::new(0),
+            shipped: watch::Sender::new(CommitSeq::default()),
             fenced: watch::Sender::new(false),
             abandoned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// Records that every commit up to `seq`, as of the sync that started at `started`, is in S3.
-    pub fn publish(&self, seq: u64, started: Instant) {
+    pub fn publish(&self, seq: CommitSeq, started: Instant) {
         {
             let mut i = self.inner.lock();
             if seq >= i.shipped_seq {
@@ -125,7 +128,7 @@ impl Shared {
         i.last_error = Some(e.to_string());
     }
 
-    pub fn snapshot(&self, commit_seq: u64) -> ReplicationStatus {
+    pub fn snapshot(&self, commit_seq: CommitSeq) -> ReplicationStatus {
         let i = self.inner.lock();
         let lag = if commit_seq > i.shipped_seq { i.caught_up_at.elapsed().as_secs_f64() } else { 0.0 };
         ReplicationStatus {

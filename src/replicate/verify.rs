@@ -24,6 +24,7 @@ use super::plan::{RestoreTarget, calc_restore_plan};
 use super::restore::restore_ltx;
 use super::restored::integrity_check;
 use super::snapshot::PageSource;
+use super::txid::Txid;
 
 static CRC64: Crc<u64> = Crc::<u64>::new(&CRC_64_GO_ISO);
 
@@ -40,7 +41,7 @@ pub enum LiveComparison {
 /// and compares it with the digest the shipper computed for that TXID.
 pub(crate) async fn verify_against(
     opts: &ReplicatorOptions,
-    txid: u64,
+    txid: Txid,
     page_size: u32,
     pages: u32,
     live_digest: u64,
@@ -57,7 +58,7 @@ pub(crate) async fn verify_against(
     let restore_duration = started.elapsed();
     integrity_check(&restored)?;
     let (rpages, rsum) = file_digest(&restored, header.page_size)?;
-    if header.max_txid != txid || header.page_size != page_size || rpages != pages || rsum != live_digest {
+    if Txid(header.max_txid) != txid || header.page_size != page_size || rpages != pages || rsum != live_digest {
         return Err(ReplicateError::VerifyMismatch {
             txid,
             detail: format!(
@@ -68,7 +69,7 @@ pub(crate) async fn verify_against(
         });
     }
     tracing::info!(
-        txid = format!("{txid:016x}"),
+        txid = %txid,
         pages,
         "backup verified: identical to the live database at this TXID"
     );
@@ -78,7 +79,7 @@ pub(crate) async fn verify_against(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
     /// TXID of the verified state.
-    pub txid: u64,
+    pub txid: Txid,
     pub page_size: u32,
     pub pages: u32,
     /// CRC-64 over the restored pages (comparable between drills at the same TXID).
@@ -194,16 +195,24 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
             return Err(ReplicateError::PageSizeMismatch { live: lps, backup: page_size });
         }
         if lsum == rsum && lpages == rpages {
-            tracing::info!(txid = format!("{txid:016x}"), pages = rpages, "backup verified against the live database");
-            return Ok(report(txid, page_size, rpages, rsum, LiveComparison::Identical, restore_duration, started));
+            tracing::info!(txid = %Txid(txid), pages = rpages, "backup verified against the live database");
+            return Ok(report(
+                Txid(txid),
+                page_size,
+                rpages,
+                rsum,
+                LiveComparison::Identical,
+                restore_duration,
+                started,
+            ));
         }
         if Instant::now() >= deadline {
             tracing::warn!(
-                txid = format!("{txid:016x}"),
+                txid = %Txid(txid),
                 "backup restores cleanly but the live database kept moving ahead during the drill"
             );
             let live = LiveComparison::LiveAhead { live_pages: lpages, restored_pages: rpages };
-            return Ok(report(txid, page_size, rpages, rsum, live, restore_duration, started));
+            return Ok(report(Txid(txid), page_size, rpages, rsum, live, restore_duration, started));
         }
         tokio::time::sleep(poll).await;
         // Catch up with what was shipped meanwhile.
@@ -242,7 +251,7 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
 }
 
 fn report(
-    txid: u64,
+    txid: Txid,
     page_size: u32,
     pages: u32,
     checksum: u64,

@@ -61,7 +61,7 @@ fn report(f: &Failover, metrics: &Metrics, seen: &mut Seen) {
     let leader = s.role == NodeRole::Leader && s.accepting_writes;
     metrics.failover.set_leader(leader);
     metrics.failover.set_role(if leader { "primary" } else { "standby" });
-    metrics.failover.set_txid(s.txid);
+    metrics.failover.set_txid(s.txid.get());
     metrics.failover.set_lag(s.lag.unwrap_or_default());
     for _ in seen.failover_errors..s.errors {
         metrics.failover.lease_error();
@@ -78,8 +78,8 @@ fn report(f: &Failover, metrics: &Metrics, seen: &mut Seen) {
     let rs = r.status();
     metrics.replication.set_lag(Duration::from_secs_f64(rs.lag_seconds.max(0.0)));
     metrics.replication.set_shipping(
-        rs.txid,
-        rs.commit_seq.saturating_sub(rs.shipped_seq),
+        rs.txid.get(),
+        rs.commit_seq.get().saturating_sub(rs.shipped_seq.get()),
         rs.last_snapshot_at.map(unix_seconds),
     );
     if rs.uploads < seen.uploads || rs.upload_errors < seen.upload_errors {

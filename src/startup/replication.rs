@@ -61,7 +61,7 @@ pub fn verify_job(
             match result {
                 Ok(report) => {
                     metrics.verify_succeeded(now);
-                    tracing::info!(txid = report.txid, pages = report.pages, "backup verified");
+                    tracing::info!(txid = %report.txid, pages = report.pages, "backup verified");
                     Ok(())
                 }
                 Err(e) => {

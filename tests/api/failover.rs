@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use mysetlist::db::CommitSeq;
 use mysetlist::failover::lease::{Lease, LeaseStore, Written};
 use mysetlist::failover::{self, Failover, FailoverConfig};
 use mysetlist::replicate::follow::{Applier, Sidecar};
-use mysetlist::replicate::{self, AckMode, Replicator, RestoreTarget};
+use mysetlist::replicate::{self, AckMode, Replicator, RestoreTarget, Txid};
 use mysetlist::startup::Application;
 use parking_lot::Mutex;
 use rusqlite::Connection;
@@ -157,7 +158,7 @@ async fn s3s_fs_enforces_the_lease_conditional_writes() {
         term: 1,
         seq: 0,
         ttl_ms: 2000,
-        txid: 0,
+        txid: Txid(0),
         released: false,
         handover_to: None,
         written_at: String::new(),
@@ -197,13 +198,13 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
          INSERT INTO accounts SELECT i, 100 FROM n;",
     )
     .unwrap();
-    let (tx, commits) = tokio::sync::watch::channel(0u64);
+    let (tx, commits) = tokio::sync::watch::channel(CommitSeq::default());
     let mut opts = s3.options(&bucket, "db");
     opts.sync_interval = Duration::from_millis(50);
     opts.ack = AckMode::Replicated;
     opts.checkpoint_frames = 200;
     let handle = Replicator::start(opts.clone(), &primary, commits).unwrap();
-    let mut seq = 1;
+    let mut seq = CommitSeq(1);
     tx.send_replace(seq);
     handle.wait_durable(seq, Duration::from_secs(30)).await.unwrap();
 
@@ -273,17 +274,17 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
         if round % 10 == 9 {
             w.execute_batch("VACUUM").unwrap(); // rewrites and shrinks the file: pages beyond commit go
         }
-        seq += 1;
+        seq = seq.next();
         tx.send_replace(seq);
         handle.wait_durable(seq, Duration::from_secs(30)).await.unwrap();
         // Follow like the standby does: the next L0 files by name.
         loop {
-            let key = store.ltx_key(0, applied + 1, applied + 1);
+            let key = store.ltx_key(0, applied.next().get(), applied.next().get());
             let Ok(data) = store.get(&key).await else { break };
             let a = applier.clone();
-            let after = applied;
+            let after = applied.get();
             let done = tokio::task::spawn_blocking(move || a.lock().apply(&key, &data, after)).await.unwrap().unwrap();
-            applied = done.header.max_txid;
+            applied = Txid(done.header.max_txid);
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -294,7 +295,7 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
     let violations = violations.lock().clone();
     assert!(violations.is_empty(), "readers saw partial applies: {:?}", &violations[..violations.len().min(5)]);
     assert!(reads.load(Ordering::Relaxed) > 200, "readers ran concurrently with the applies");
-    assert!(applied > 40, "every commit was applied one LTX file at a time (TXID {applied})");
+    assert!(applied > Txid(40), "every commit was applied one LTX file at a time (TXID {applied})");
     // The copy equals the primary, page for page where it matters: same rows, integrity ok.
     let dump = |p: &std::path::Path| -> (i64, i64, Vec<(i64, i64)>) {
         let c = Connection::open(p).unwrap();
@@ -384,7 +385,7 @@ async fn standby_follows_serves_reads_refuses_writes_and_only_the_leader_is_read
     assert!(!text.contains("mysetlist_replication_commits_behind "), "{text}");
     let st = s.failover.status();
     assert_eq!((st.role, st.leader.as_deref()), (failover::NodeRole::Standby, Some("p")));
-    assert!(st.txid >= 2 && st.applied_files >= 1, "{st:?}");
+    assert!(st.txid >= Txid(2) && st.applied_files >= 1, "{st:?}");
     assert!(Sidecar::read(&s.db(), &format!("s3://{bucket}/db")).is_some());
     // Commands that write the database directly refuse a standby's copy.
     let out = Command::new(env!("CARGO_BIN_EXE_mysetlist"))

@@ -128,10 +128,10 @@ pub async fn restored_matches_acknowledged(
         }
     }
     Ok(format!(
-        "{} acknowledged, {} restored at TXID {:?}, {} lost",
+        "{} acknowledged, {} restored at TXID {}, {} lost",
         acked.len(),
         restored.len(),
-        report.txid,
+        report.txid.map_or_else(|| "none (v0.3 layout)".to_string(), |t| t.to_string()),
         lost.len()
     ))
 }

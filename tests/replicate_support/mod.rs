@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use mysetlist::db::CommitSeq;
 use mysetlist::replicate::ReplicatorOptions;
 use rusqlite::Connection;
 
@@ -251,8 +252,8 @@ pub fn integrity_ok(path: &Path) -> bool {
 /// The app's side of the contract: one writer connection and a commit sequence.
 pub struct App {
     pub conn: Connection,
-    pub tx: tokio::sync::watch::Sender<u64>,
-    pub seq: u64,
+    pub tx: tokio::sync::watch::Sender<CommitSeq>,
+    pub seq: CommitSeq,
     next_id: i64,
 }
 
@@ -260,21 +261,21 @@ impl App {
     pub fn open(path: &Path) -> App {
         let conn = open_writer(path);
         let next_id: i64 = conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM votes", [], |r| r.get(0)).unwrap();
-        let (tx, _) = tokio::sync::watch::channel(0);
-        App { conn, tx, seq: 0, next_id }
+        let (tx, _) = tokio::sync::watch::channel(CommitSeq::default());
+        App { conn, tx, seq: CommitSeq::default(), next_id }
     }
 
-    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<CommitSeq> {
         self.tx.subscribe()
     }
 
     /// Commits `n` new rows (plus an update, so old pages change too) and publishes the
     /// new commit sequence. Returns it.
-    pub fn commit(&mut self, n: i64) -> u64 {
+    pub fn commit(&mut self, n: i64) -> CommitSeq {
         write_rows(&self.conn, self.next_id, n);
         self.conn.execute("UPDATE votes SET song = song || '+' WHERE id % 7 = ?1", [self.next_id % 7]).unwrap();
         self.next_id += n;
-        self.seq += 1;
+        self.seq = self.seq.next();
         self.tx.send_replace(self.seq);
         self.seq
     }
@@ -282,10 +283,10 @@ impl App {
 
 impl App {
     /// Commits `n` new rows only (cheap, for benchmarks) and publishes the sequence.
-    pub fn insert(&mut self, n: i64) -> u64 {
+    pub fn insert(&mut self, n: i64) -> CommitSeq {
         write_rows(&self.conn, self.next_id, n);
         self.next_id += n;
-        self.seq += 1;
+        self.seq = self.seq.next();
         self.tx.send_replace(self.seq);
         self.seq
     }

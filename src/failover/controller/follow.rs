@@ -35,7 +35,7 @@ impl Node {
 
     /// Applies what the bucket has beyond the copy (see [`Follower::catch_up`]); the TXID the
     /// lease names tells whether the leader is ahead. Returns the TXID the copy holds.
-    pub(super) async fn catch_up(&mut self, full: bool) -> Result<u64, ReplicateError> {
+    pub(super) async fn catch_up(&mut self, full: bool) -> Result<Txid, ReplicateError> {
         let leader_txid = self.last_lease.as_ref().map(|o| o.lease.txid);
         let caught = self.follower.catch_up(full, leader_txid).await?;
         if caught.current {

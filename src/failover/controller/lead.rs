@@ -27,7 +27,7 @@ impl Node {
         };
         *self.shared.replicator.write() = Some(Arc::new(handle));
         self.shared.valid_until(Some(valid_until));
-        let barrier = continuing.then_some(txid + 1);
+        let barrier = continuing.then_some(txid.next());
         if barrier.is_none() {
             self.shared.accept_until(Some(valid_until));
         }
@@ -79,7 +79,7 @@ impl Node {
             }
             tracing::info!(
                 term,
-                txid = format!("{:016x}", repl.txid),
+                txid = %repl.txid,
                 "took over: the barrier commit is stored; accepting writes"
             );
         }
@@ -191,7 +191,7 @@ impl Node {
 
     /// Flushes every committed write to S3 and returns the TXID that holds them all, with
     /// writes refused from now on. None if S3 did not take them within the budget.
-    pub(super) async fn flush_to_s3(&self, until: Instant) -> Option<u64> {
+    pub(super) async fn flush_to_s3(&self, until: Instant) -> Option<Txid> {
         self.shared.accept_until(None);
         let seq = match self.db.flush().await {
             Ok(seq) => seq,
@@ -233,7 +233,7 @@ impl Node {
         };
         match self.release(txid, to.clone()).await {
             Ok(()) => {
-                tracing::info!(to, txid = format!("{txid:016x}"), "handed over: released the lease; following");
+                tracing::info!(to, txid = %txid, "handed over: released the lease; following");
                 self.abandon_replicator();
                 self.shared.valid_until(None);
                 if let Err(e) = Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, txid) {
@@ -257,7 +257,7 @@ impl Node {
     }
 
     /// Writes the released lease (`If-Match` on the version held).
-    pub(super) async fn release(&mut self, txid: u64, to: Option<String>) -> Result<(), FailoverError> {
+    pub(super) async fn release(&mut self, txid: Txid, to: Option<String>) -> Result<(), FailoverError> {
         let State::Leader(l) = &mut self.state else { return Err(FailoverError::NotLeading) };
         let released =
             Lease { seq: l.lease.seq + 1, txid, released: true, handover_to: to, ..l.lease.clone() }.stamped();
@@ -277,7 +277,7 @@ impl Node {
     pub(super) fn note_served_by_leader(&self) {
         if let Some(r) = self.shared.replicator() {
             let r = r.status();
-            self.shared.saw(r.txid + u64::from(r.commit_seq > r.shipped_seq));
+            self.shared.saw(if r.commit_seq > r.shipped_seq { r.txid.next() } else { r.txid });
         }
     }
 

@@ -19,7 +19,7 @@ use super::{Boot, Booted, FailoverConfig, FailoverError, NodeRole, Shared};
 use crate::config;
 use crate::db::{self, Database};
 use crate::replicate::follow::{Follower, Progress, Sidecar};
-use crate::replicate::{ReplicateError, Replicator};
+use crate::replicate::{ReplicateError, Replicator, Txid};
 
 /// A follower looks for new LTX files this often.
 const FOLLOW_TICK: Duration = Duration::from_millis(250);
@@ -42,7 +42,7 @@ struct Leading {
     valid_until: Instant,
     next_renew: Instant,
     /// Accept writes once the shipper stored this TXID (the barrier of a takeover).
-    barrier: Option<u64>,
+    barrier: Option<Txid>,
     /// `mysetlist promote` asked to hand over to this node (None = to anyone, on shutdown).
     handover: Option<Option<String>>,
 }
@@ -153,7 +153,7 @@ impl Node {
                 if let Some(r) = self.shared.replicator() {
                     let r = r.status();
                     s.txid = r.txid;
-                    self.shared.saw(r.txid + u64::from(r.commit_seq > r.shipped_seq));
+                    self.shared.saw(if r.commit_seq > r.shipped_seq { r.txid.next() } else { r.txid });
                 }
                 s.lease_remaining_seconds = Some(l.valid_until.saturating_duration_since(Instant::now()).as_secs_f64());
             }
@@ -205,7 +205,7 @@ impl Node {
             self.state = State::Following;
             return Duration::ZERO;
         }
-        match self.acquire(observed.as_ref(), observed.as_ref().map_or(0, |o| o.lease.txid)).await {
+        match self.acquire(observed.as_ref(), observed.as_ref().map_or(Txid::ZERO, |o| o.lease.txid)).await {
             Some((o, valid_until)) => {
                 if let Err(e) = migrate(&self.db).await {
                     self.record_error("migrating the database", &e);
@@ -222,7 +222,7 @@ impl Node {
 
     /// Writes a lease naming this node (replacing `observed`, or creating it). Returns the new
     /// version and the validity deadline, or None if another node got there first.
-    async fn acquire(&mut self, observed: Option<&Observed>, txid: u64) -> Option<(Observed, Instant)> {
+    async fn acquire(&mut self, observed: Option<&Observed>, txid: Txid) -> Option<(Observed, Instant)> {
         let fresh = Lease {
             holder: self.cfg.node_id.clone(),
             instance: self.instance.clone(),

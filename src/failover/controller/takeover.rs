@@ -20,13 +20,13 @@ impl Node {
             && applied < o.lease.txid
         {
             tracing::warn!(
-                applied = format!("{applied:016x}"),
-                lease = format!("{:016x}", o.lease.txid),
+                applied = %applied,
+                lease = %o.lease.txid,
                 "the lease names a newer TXID than the bucket shows; waiting"
             );
             return;
         }
-        tracing::info!(reason = why, txid = format!("{applied:016x}"), "taking over the lease");
+        tracing::info!(reason = why, txid = %applied, "taking over the lease");
         let Some((mut held, valid_until)) = self.acquire(observed.as_ref(), applied).await else { return };
         // An upload the old leader sent before its deadline may have landed since.
         if let Err(e) = self.catch_up(true).await {
@@ -68,7 +68,7 @@ impl Node {
                     Ok(()) => {
                         self.abandon_replicator();
                         match Sidecar::write(&self.cfg.db_path, &self.cfg.replication.url, txid) {
-                            Ok(()) => tracing::info!(txid = format!("{txid:016x}"), "released the lease"),
+                            Ok(()) => tracing::info!(txid = %txid, "released the lease"),
                             Err(e) => self.record_error("writing the standby sidecar", &e),
                         }
                     }
@@ -104,10 +104,10 @@ pub(super) async fn migrate(db: &Database) -> Result<(), db::DbError> {
 /// The first commit of a new leader: pending migrations and a record of the takeover, in one
 /// commit through the writer (past the write guard, which refuses every other write until this
 /// commit is stored). Its L0 file claims TXID `after + 1` (see the module docs of [`super`]).
-async fn barrier(db: &Database, node_id: &str, after: u64) -> Result<(), db::DbError> {
+async fn barrier(db: &Database, node_id: &str, after: Txid) -> Result<(), db::DbError> {
     let record = serde_json::json!({
         "node": node_id,
-        "after_txid": format!("{after:016x}"),
+        "after_txid": after.to_string(),
         "at": chrono::Utc::now().to_rfc3339(),
     })
     .to_string();

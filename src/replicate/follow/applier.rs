@@ -30,8 +30,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use crate::replicate::ReplicateError;
 use crate::replicate::ltx::{self, Decoder, Header};
+use crate::replicate::{ReplicateError, Txid};
 
 /// WAL size (frames) past which the applier checkpoints after an apply.
 const CHECKPOINT_FRAMES: i64 = 1000;
@@ -102,8 +102,10 @@ impl Applier {
         let h = *dec.header();
         if h.max_txid <= after || h.min_txid > after + 1 {
             return Err(ReplicateError::Plan(format!(
-                "{key} holds TXIDs {:016x}-{:016x}, which do not continue a copy at {after:016x}",
-                h.min_txid, h.max_txid
+                "{key} holds TXIDs {}-{}, which do not continue a copy at {}",
+                Txid(h.min_txid),
+                Txid(h.max_txid),
+                Txid(after)
             )));
         }
         if h.page_size != self.page_size {

@@ -37,6 +37,7 @@ use super::options::ReplicatorOptions;
 use super::plan::{RestoreTarget, calc_restore_plan, follow_plan};
 use super::restored::{remove_db_files, with_suffix};
 use super::storage::StorageError;
+use super::txid::Txid;
 
 /// Upper bound on L0 files fetched one by one (by name) in a catch-up before listing instead.
 const FAST_PATH_FILES: usize = 32;
@@ -46,15 +47,15 @@ const FULL_LIST_EVERY: u32 = 20;
 
 /// The newest TXID a restore of the bucket reaches now (NoBackup when there is none): whether
 /// there is anything to follow, checked before a node touches its local file.
-pub async fn newest_restorable(opts: &ReplicatorOptions) -> Result<u64, ReplicateError> {
+pub async fn newest_restorable(opts: &ReplicatorOptions) -> Result<Txid, ReplicateError> {
     let files = Store::new(opts)?.list_all().await?;
     let plan = calc_restore_plan(&files, RestoreTarget::Latest)?;
-    Ok(plan.last().map_or(0, |f| f.max_txid))
+    Ok(Txid(plan.last().map_or(0, |f| f.max_txid)))
 }
 
 /// Restores the bucket's newest state over `db` as a copy to follow (LTX layout only) and records
 /// it in the sidecar. Returns the TXID and the pages restored.
-pub async fn restore_copy(opts: &ReplicatorOptions, db: &Path) -> Result<(u64, u32), ReplicateError> {
+pub async fn restore_copy(opts: &ReplicatorOptions, db: &Path) -> Result<(Txid, u32), ReplicateError> {
     let report = super::restore(opts, db, RestoreTarget::Latest, true, |_| {}).await?;
     let txid = report.txid.ok_or_else(only_v3)?;
     Sidecar::write(db, &opts.url, txid)?;
@@ -70,16 +71,16 @@ fn only_v3() -> ReplicateError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
     /// One file applied; the copy now holds `txid`.
-    Applied { txid: u64, pages: u32 },
+    Applied { txid: Txid, pages: u32 },
     /// The copy was rebuilt and swapped in whole at `txid`.
-    Resynced { txid: u64, pages: u32 },
+    Resynced { txid: Txid, pages: u32 },
 }
 
 /// The result of a catch-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaughtUp {
     /// The TXID the copy holds now.
-    pub txid: u64,
+    pub txid: Txid,
     /// Nothing newer was found by name and nothing newer is known: the copy is current.
     pub current: bool,
 }
@@ -91,7 +92,7 @@ pub struct Follower {
     store: Store,
     applier: Option<Arc<Mutex<Applier>>>,
     /// The TXID the copy holds; None: it must be re-synced before it can follow.
-    applied: Option<u64>,
+    applied: Option<Txid>,
     calls: u32,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
 }
@@ -102,7 +103,7 @@ impl Follower {
     pub fn new(
         opts: ReplicatorOptions,
         db_path: &Path,
-        applied: Option<u64>,
+        applied: Option<Txid>,
         on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
     ) -> Result<Follower, ReplicateError> {
         let store = Store::new(&opts)?;
@@ -110,13 +111,13 @@ impl Follower {
     }
 
     /// The TXID the copy holds, if it can follow from there.
-    pub fn applied(&self) -> Option<u64> {
+    pub fn applied(&self) -> Option<Txid> {
         self.applied
     }
 
     /// From now on the copy holds exactly `txid` of the bucket (a leader that handed over after
     /// shipping everything), or must be re-synced (None: it holds commits the bucket lacks).
-    pub fn reset(&mut self, applied: Option<u64>) {
+    pub fn reset(&mut self, applied: Option<Txid>) {
         self.applied = applied;
     }
 
@@ -138,7 +139,7 @@ impl Follower {
     /// and a full listing now and then, when `full` (before a takeover), or when `newer_than`
     /// (the TXID the leader says it stored) is ahead of the copy. A history that does not
     /// continue from the copy sets it to re-sync (and is returned as the error).
-    pub async fn catch_up(&mut self, full: bool, leader_txid: Option<u64>) -> Result<CaughtUp, ReplicateError> {
+    pub async fn catch_up(&mut self, full: bool, leader_txid: Option<Txid>) -> Result<CaughtUp, ReplicateError> {
         let Some(start) = self.applied else {
             return Err(ReplicateError::Plan("the copy must be re-synced before it can follow".into()));
         };
@@ -154,13 +155,13 @@ impl Follower {
 
     async fn catch_up_from(
         &mut self,
-        mut applied: u64,
+        mut applied: Txid,
         full: bool,
-        leader_txid: Option<u64>,
+        leader_txid: Option<Txid>,
     ) -> Result<CaughtUp, ReplicateError> {
         let mut fetched = 0;
         while !full && fetched < FAST_PATH_FILES {
-            let key = self.store.ltx_key(0, applied + 1, applied + 1);
+            let key = self.store.ltx_key(0, applied.next().get(), applied.next().get());
             match self.store.get(&key).await {
                 Ok(data) => {
                     applied = self.apply_one(&key, data.to_vec()).await?;
@@ -176,7 +177,7 @@ impl Follower {
             || (fetched == 0 && (leader_ahead || self.calls.is_multiple_of(FULL_LIST_EVERY)))
         {
             let files = self.store.list_all().await?;
-            for f in follow_plan(&files, applied)? {
+            for f in follow_plan(&files, applied.get())? {
                 applied = self.download_and_apply(&f).await?;
             }
         }
@@ -184,39 +185,39 @@ impl Follower {
         Ok(CaughtUp { txid: applied, current })
     }
 
-    async fn download_and_apply(&mut self, f: &FileInfo) -> Result<u64, ReplicateError> {
+    async fn download_and_apply(&mut self, f: &FileInfo) -> Result<Txid, ReplicateError> {
         let data = self.store.get_all(&f.key, f.size, |_| {}).await?;
         self.apply_one(&f.key, data).await
     }
 
     /// Applies one file on top of the copy and records the progress at once (module docs).
-    async fn apply_one(&mut self, key: &str, data: Vec<u8>) -> Result<u64, ReplicateError> {
-        let after = self.applied.unwrap_or(0);
+    async fn apply_one(&mut self, key: &str, data: Vec<u8>) -> Result<Txid, ReplicateError> {
+        let after = self.applied.unwrap_or_default();
         let applier = self.applier()?;
         let key_owned = key.to_string();
-        let done = tokio::task::spawn_blocking(move || applier.lock().apply(&key_owned, &data, after))
+        let done = tokio::task::spawn_blocking(move || applier.lock().apply(&key_owned, &data, after.get()))
             .await
             .map_err(|e| ReplicateError::worker("apply", e))??;
-        let txid = done.header.max_txid;
+        let txid = Txid(done.header.max_txid);
         self.applied = Some(txid);
         Sidecar::write(&self.db_path, &self.opts.url, txid)?;
         (self.on_progress)(Progress::Applied { txid, pages: done.pages });
-        tracing::debug!(key, pages = done.pages, txid = format!("{txid:016x}"), "applied");
+        tracing::debug!(key, pages = done.pages, txid = %txid, "applied");
         Ok(txid)
     }
 
     /// Rebuilds the copy from the bucket's newest state and swaps it in whole, once that state
     /// is at least `at_least` (what this node's readers may have seen). Ok(None): not yet (the
     /// bucket is older; a new leader has not written its barrier); the copy keeps serving.
-    pub async fn resync(&mut self, at_least: u64) -> Result<Option<u64>, ReplicateError> {
+    pub async fn resync(&mut self, at_least: Txid) -> Result<Option<Txid>, ReplicateError> {
         let files = self.store.list_all().await?;
         let plan = calc_restore_plan(&files, RestoreTarget::Latest)?;
-        let newest = plan.last().map_or(0, |f| f.max_txid);
+        let newest = Txid(plan.last().map_or(0, |f| f.max_txid));
         if newest < at_least {
             if self.calls.is_multiple_of(FULL_LIST_EVERY) {
                 tracing::info!(
-                    bucket = format!("{newest:016x}"),
-                    served = format!("{at_least:016x}"),
+                    bucket = %newest,
+                    served = %at_least,
                     "re-sync waits: the bucket is older than what this node has served"
                 );
             }
@@ -231,11 +232,11 @@ impl Follower {
         self.applied = Some(txid);
         Sidecar::write(&self.db_path, &self.opts.url, txid)?;
         (self.on_progress)(Progress::Resynced { txid, pages });
-        tracing::info!(txid = format!("{txid:016x}"), pages, "re-synced from the bucket (swapped in whole); following");
+        tracing::info!(txid = %txid, pages, "re-synced from the bucket (swapped in whole); following");
         Ok(Some(txid))
     }
 
-    async fn rebuild_and_swap(&mut self, beside: &Path, at_least: u64) -> Result<(u64, u32), ReplicateError> {
+    async fn rebuild_and_swap(&mut self, beside: &Path, at_least: Txid) -> Result<(Txid, u32), ReplicateError> {
         // On a blocking thread of its own (like the verify job): the restore's download stream
         // is not provably `Send` for the caller's spawned task.
         let (opts, out, runtime) = (self.opts.clone(), beside.to_path_buf(), tokio::runtime::Handle::current());
@@ -247,7 +248,7 @@ impl Follower {
         let txid = report.txid.ok_or_else(only_v3)?;
         if txid < at_least {
             return Err(ReplicateError::Plan(format!(
-                "the rebuilt copy ends at TXID {txid:016x}, older than {at_least:016x} already served"
+                "the rebuilt copy ends at TXID {txid}, older than {at_least} already served"
             )));
         }
         let applier = self.applier()?;
@@ -262,7 +263,7 @@ impl Follower {
     /// empties the WAL into the database file (waiting at most `within` for readers), so a
     /// shipper can continue the TXID sequence from the file alone. Returns the TXID the copy
     /// holds. On failure the sidecar is written back and the copy goes on following.
-    pub async fn stop_following(&mut self, within: Duration) -> Result<u64, ReplicateError> {
+    pub async fn stop_following(&mut self, within: Duration) -> Result<Txid, ReplicateError> {
         let Some(txid) = self.applied else {
             return Err(ReplicateError::Plan("the copy must be re-synced before it can lead".into()));
         };

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::replicate::ReplicateError;
+use crate::replicate::{ReplicateError, Txid};
 
 /// `<db>-standby.json`: the TXID the local database holds *exactly* (no local writes on top),
 /// and the bucket it came from. It exists only while that is true: a node deletes it before its
@@ -12,7 +12,7 @@ use crate::replicate::ReplicateError;
 /// after a clean hand-over. A node without it must restore before it can follow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sidecar {
-    pub txid: u64,
+    pub txid: Txid,
     pub url: String,
 }
 
@@ -24,14 +24,14 @@ pub fn sidecar_path(db: &Path) -> PathBuf {
 
 impl Sidecar {
     /// The TXID of a valid sidecar for `url`, if there is one.
-    pub fn read(db: &Path, url: &str) -> Option<u64> {
+    pub fn read(db: &Path, url: &str) -> Option<Txid> {
         let bytes = std::fs::read(sidecar_path(db)).ok()?;
         let s: Sidecar = serde_json::from_slice(&bytes).ok()?;
         (s.url == url && db.exists()).then_some(s.txid)
     }
 
     /// Writes it durably: temp file, fsync, rename, fsync of the directory.
-    pub fn write(db: &Path, url: &str, txid: u64) -> Result<(), ReplicateError> {
+    pub fn write(db: &Path, url: &str, txid: Txid) -> Result<(), ReplicateError> {
         use std::io::Write;
         let path = sidecar_path(db);
         let tmp = path.with_extension("json.tmp");
@@ -72,10 +72,12 @@ mod tests {
     fn sidecar_is_tied_to_the_bucket_and_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("m.db");
-        Sidecar::write(&db, "s3://b/p", 7).unwrap();
+        Sidecar::write(&db, "s3://b/p", Txid(7)).unwrap();
+        // The TXID stays a plain number on disk, as sidecars written by older versions have it.
+        assert_eq!(std::fs::read_to_string(sidecar_path(&db)).unwrap(), r#"{"txid":7,"url":"s3://b/p"}"#);
         assert_eq!(Sidecar::read(&db, "s3://b/p"), None, "no database: nothing to follow from");
         std::fs::write(&db, b"").unwrap();
-        assert_eq!(Sidecar::read(&db, "s3://b/p"), Some(7));
+        assert_eq!(Sidecar::read(&db, "s3://b/p"), Some(Txid(7)));
         assert_eq!(Sidecar::read(&db, "s3://b/other"), None);
         Sidecar::remove(&db).unwrap();
         assert_eq!(Sidecar::read(&db, "s3://b/p"), None);

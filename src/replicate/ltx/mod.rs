@@ -23,6 +23,7 @@
 use crc::{CRC_64_GO_ISO, Crc, Digest};
 
 use super::lz4;
+use super::txid::Txid;
 
 pub const MAGIC: &[u8; 4] = b"LTX1";
 pub const HEADER_SIZE: usize = 100;
@@ -250,7 +251,7 @@ pub use encode::Encoder;
 
 /// `%016x-%016x.ltx`, the file name Litestream uses for a TXID range.
 pub fn file_name(min_txid: u64, max_txid: u64) -> String {
-    format!("{min_txid:016x}-{max_txid:016x}.ltx")
+    format!("{}-{}.ltx", Txid(min_txid), Txid(max_txid))
 }
 
 /// Parses `^([0-9a-f]{16})-([0-9a-f]{16})\.ltx$`; other names are not LTX files.

@@ -8,6 +8,7 @@ use super::Shipper;
 use crate::replicate::bucket::SNAPSHOT_LEVEL;
 use crate::replicate::error::ReplicateError;
 use crate::replicate::ltx::{HEADER_SIZE, Header};
+use crate::replicate::txid::Txid;
 use crate::replicate::wal::{self, WAL_HEADER_SIZE, WalHeader, WalPos};
 
 /// The shipped position: just after the last shipped commit frame, and the database size then.
@@ -61,8 +62,8 @@ impl Shipper {
             .iter()
             .filter(|f| f.level == SNAPSHOT_LEVEL)
             .max_by_key(|f| f.max_txid)
-            .map(|f| (f.created_at, f.max_txid));
-        self.txid = max;
+            .map(|f| (f.created_at, Txid(f.max_txid)));
+        self.txid = Txid(max);
         self.pos = None;
         if let Some(l0) = files.iter().find(|f| f.level == 0 && f.max_txid == max && max > 0) {
             let b = self.rt.block_on(self.store.get_range(&l0.key, 0..HEADER_SIZE as u64))?;
@@ -71,25 +72,25 @@ impl Shipper {
         }
         {
             let mut s = self.shared.inner.lock();
-            s.txid = max;
+            s.txid = Txid(max);
             if let Some((at, txid)) = self.last_snapshot {
                 s.last_snapshot_at = Some(at.into());
                 s.last_snapshot_txid = txid;
             }
         }
         if let Some(from) = self.continue_from.take() {
-            if from.txid == max && max > 0 {
+            if from.txid == Txid(max) && max > 0 {
                 // The database file is the shipped state; every WAL frame that appears is new.
                 self.pos = Some(Position { wal: NO_WAL, commit: from.commit });
                 self.gen_pages.clear();
                 self.restart_expected = true;
-                tracing::info!(txid = format!("{max:016x}"), "continuing the bucket's TXID sequence after promotion");
+                tracing::info!(txid = %Txid(max), "continuing the bucket's TXID sequence after promotion");
                 self.initialized = true;
                 return Ok(());
             }
             tracing::warn!(
-                expected = format!("{:016x}", from.txid),
-                bucket = format!("{max:016x}"),
+                expected = %from.txid,
+                bucket = %Txid(max),
                 "the bucket moved on since the promotion; shipping a full snapshot as the next TXID"
             );
             self.pos = None;
@@ -97,12 +98,12 @@ impl Shipper {
         match (&self.pos, max) {
             (_, 0) => tracing::info!(url = self.store.url(), "empty bucket; shipping a full snapshot as TXID 1"),
             (Some(p), _) => tracing::info!(
-                txid = format!("{max:016x}"),
+                txid = %Txid(max),
                 wal_offset = p.wal.offset,
                 "resuming replication from the local WAL"
             ),
             (None, _) => tracing::info!(
-                txid = format!("{max:016x}"),
+                txid = %Txid(max),
                 "local WAL does not continue the bucket's history; shipping a full snapshot as the next TXID"
             ),
         }
@@ -178,7 +179,7 @@ impl Shipper {
 
     pub(super) fn advance(
         &mut self,
-        txid: u64,
+        txid: Txid,
         end: WalPos,
         commit: u32,
         pages: BTreeMap<u32, u64>,

@@ -52,7 +52,9 @@ use super::bucket::Store;
 use super::error::ReplicateError;
 use super::options::ReplicatorOptions;
 use super::status::Shared;
+use super::txid::Txid;
 use super::wal;
+use crate::db::CommitSeq;
 use cursor::Position;
 
 /// Upper bound for one upload; the next sync retries.
@@ -73,7 +75,7 @@ pub(crate) enum Command {
 /// The state a TXID stands for, as a page digest (see `verify::digest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ShippedDigest {
-    pub txid: u64,
+    pub txid: Txid,
     pub page_size: u32,
     pub pages: u32,
     pub digest: u64,
@@ -83,7 +85,7 @@ pub(crate) struct ShippedDigest {
 /// database file alone (an empty WAL) holds exactly that state, `commit` pages long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContinueFrom {
-    pub txid: u64,
+    pub txid: Txid,
     pub commit: u32,
 }
 
@@ -112,15 +114,15 @@ pub(crate) struct Shipper {
     node_id: u64,
     page_size: u32,
     initialized: bool,
-    txid: u64,
+    txid: Txid,
     pos: Option<Position>,
     /// Latest shipped frame of each page in the current WAL generation.
     gen_pages: BTreeMap<u32, u64>,
     /// Everything shipped was checkpointed: a WAL restart is expected and harmless.
     restart_expected: bool,
-    last_snapshot: Option<(DateTime<Utc>, u64)>,
-    snapshot_upload: Option<(u64, tokio::task::JoinHandle<Result<(), ReplicateError>>)>,
-    commits: watch::Receiver<u64>,
+    last_snapshot: Option<(DateTime<Utc>, Txid)>,
+    snapshot_upload: Option<(Txid, tokio::task::JoinHandle<Result<(), ReplicateError>>)>,
+    commits: watch::Receiver<CommitSeq>,
     shared: Arc<Shared>,
     fenced: bool,
     /// After an incomplete checkpoint, wait for the WAL to reach this many frames.
@@ -167,7 +169,7 @@ impl Shipper {
         store: Store,
         rt: Handle,
         db_path: &Path,
-        commits: watch::Receiver<u64>,
+        commits: watch::Receiver<CommitSeq>,
         shared: Arc<Shared>,
     ) -> Result<Shipper, ReplicateError> {
         let reader = open_conn(db_path, "replication reader")?;
@@ -209,7 +211,7 @@ impl Shipper {
             node_id: rand::random::<u64>() | 1,
             page_size,
             initialized: false,
-            txid: 0,
+            txid: Txid::ZERO,
             pos: None,
             gen_pages: BTreeMap::new(),
             restart_expected: false,

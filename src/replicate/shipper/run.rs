@@ -99,7 +99,7 @@ impl Shipper {
         self.final_sync();
         self.end_read();
         self.shared.inner.lock().running = false;
-        tracing::info!(txid = format!("{:016x}", self.txid), "replication stopped");
+        tracing::info!(txid = %self.txid, "replication stopped");
         if let Some(tx) = done {
             let _ = tx.send(());
         }

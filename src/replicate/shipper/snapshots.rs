@@ -12,6 +12,7 @@ use crate::replicate::bucket::SNAPSHOT_LEVEL;
 use crate::replicate::error::ReplicateError;
 use crate::replicate::ltx::{HEADER_FLAG_NO_CHECKSUM, Header};
 use crate::replicate::snapshot::{PageSource, build_full_from};
+use crate::replicate::txid::Txid;
 
 /// Where the pages of the shipped state are read from (see [`Shipper::shipped_state`]).
 enum ShippedState {
@@ -66,7 +67,7 @@ impl Shipper {
                     let mut s = self.shared.inner.lock();
                     s.last_snapshot_at = Some(SystemTime::now());
                     s.last_snapshot_txid = txid;
-                    tracing::info!(txid = format!("{txid:016x}"), "snapshot stored");
+                    tracing::info!(txid = %txid, "snapshot stored");
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "snapshot upload failed; retrying next sync");
@@ -80,7 +81,7 @@ impl Shipper {
             None => true,
             Some((at, txid)) => txid < self.txid && at <= prev_boundary(Utc::now(), self.opts.snapshot_interval),
         };
-        if !due || self.txid == 0 {
+        if !due || self.txid == Txid::ZERO {
             return;
         }
         // After a full checkpoint the database file alone holds the shipped state (and the
@@ -98,7 +99,7 @@ impl Shipper {
             page_size: self.page_size,
             commit: pos.commit,
             min_txid: 1,
-            max_txid: self.txid,
+            max_txid: self.txid.get(),
             timestamp_ms: now_ms(),
             ..Header::default()
         };
@@ -111,7 +112,7 @@ impl Shipper {
             }
         };
         let store = self.store.clone();
-        let key = store.ltx_key(SNAPSHOT_LEVEL, 1, self.txid);
+        let key = store.ltx_key(SNAPSHOT_LEVEL, 1, self.txid.get());
         tracing::info!(key, size = bytes.len(), "uploading snapshot");
         let ts = header.timestamp_ms;
         let task = self.rt.spawn(async move { store.put(&key, Bytes::from(bytes), ts).await });

@@ -10,17 +10,19 @@ use bytes::Bytes;
 
 use super::cursor::NO_WAL;
 use super::{Shipper, SyncOutcome, now_ms};
+use crate::db::CommitSeq;
 use crate::replicate::bucket::CreateOutcome;
 use crate::replicate::error::ReplicateError;
 use crate::replicate::ltx::{HEADER_FLAG_NO_CHECKSUM, HEADER_SIZE, Header};
 use crate::replicate::snapshot::{build_full, build_incremental};
+use crate::replicate::txid::Txid;
 use crate::replicate::wal::{self, WAL_HEADER_SIZE, WalHeader, WalPos};
 
 /// One sync's context: the commit sequence it publishes once shipped, when it started, and
 /// how long one upload may take.
 #[derive(Clone, Copy)]
 struct SyncContext {
-    seq: u64,
+    seq: CommitSeq,
     started: Instant,
     upload_timeout: Duration,
 }
@@ -81,13 +83,13 @@ impl Shipper {
         }
     }
 
-    fn l0_header(&self, txid: u64, commit: u32) -> Header {
+    fn l0_header(&self, txid: Txid, commit: u32) -> Header {
         Header {
             flags: HEADER_FLAG_NO_CHECKSUM,
             page_size: self.page_size,
             commit,
-            min_txid: txid,
-            max_txid: txid,
+            min_txid: txid.get(),
+            max_txid: txid.get(),
             timestamp_ms: now_ms(),
             node_id: self.node_id,
             ..Header::default()
@@ -108,7 +110,7 @@ impl Shipper {
             return Ok(SyncOutcome::CaughtUp);
         };
         let prev_commit = self.pos.map_or(0, |p| p.commit);
-        let txid = self.txid + 1;
+        let txid = self.txid.next();
         let mut header = self.l0_header(txid, commit);
         header.wal_offset = from.offset as i64;
         header.wal_size = (scan.end.offset - from.offset) as i64;
@@ -120,7 +122,7 @@ impl Shipper {
             Landed::Ours => {
                 self.advance(txid, scan.end, commit, scan.pages, new_generation);
                 self.shared.publish(cx.seq, cx.started.into_std());
-                tracing::debug!(txid = format!("{txid:016x}"), size, frames = scan.frames, "shipped L0");
+                tracing::debug!(txid = %txid, size, frames = scan.frames, "shipped L0");
                 Ok(SyncOutcome::CaughtUp)
             }
             Landed::Earlier(theirs) => {
@@ -128,7 +130,7 @@ impl Shipper {
                 let end = (theirs.wal_offset + theirs.wal_size) as u64;
                 let part = wal::scan(file, h, from, Some(end)).map_err(|e| ReplicateError::io("read the WAL", e))?;
                 if part.end.offset != end {
-                    return Err(ReplicateError::Fenced { key: self.store.ltx_key(0, txid, txid) });
+                    return Err(ReplicateError::Fenced { key: self.store.ltx_key(0, txid.get(), txid.get()) });
                 }
                 self.advance(txid, part.end, theirs.commit, part.pages, new_generation);
                 Ok(SyncOutcome::ShipAgain)
@@ -161,7 +163,7 @@ impl Shipper {
             self.shared.publish(cx.seq, cx.started.into_std());
             return Ok(SyncOutcome::CaughtUp);
         }
-        let txid = self.txid + 1;
+        let txid = self.txid.next();
         let mut header = self.l0_header(txid, commit);
         if let Some(h) = hdr {
             header.wal_offset = WAL_HEADER_SIZE as i64;
@@ -183,7 +185,7 @@ impl Shipper {
         self.advance(txid, end, commit, pages, true);
         self.restart_expected = hdr.is_none();
         self.shared.publish(cx.seq, cx.started.into_std());
-        tracing::info!(txid = format!("{txid:016x}"), pages = commit, size, "shipped full snapshot as L0");
+        tracing::info!(txid = %txid, pages = commit, size, "shipped full snapshot as L0");
         Ok(SyncOutcome::CaughtUp)
     }
 
