@@ -109,7 +109,7 @@ impl Applier {
             )));
         }
         if h.page_size != self.page_size {
-            return Err(ReplicateError::Plan(format!(
+            return Err(ReplicateError::Config(format!(
                 "{key} has {}-byte pages but {} uses {}-byte pages; restore the standby afresh",
                 h.page_size,
                 self.path.display(),
@@ -163,7 +163,7 @@ impl Applier {
         let page_size: u32 =
             src.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(sqlite("read the copy's page_size"))?;
         if page_size != self.page_size {
-            return Err(ReplicateError::Plan(format!(
+            return Err(ReplicateError::Config(format!(
                 "the rebuilt copy has {page_size}-byte pages but {} uses {}-byte pages; restore the standby afresh",
                 self.path.display(),
                 self.page_size
@@ -345,6 +345,7 @@ mod tests {
         drop(other);
         let err = Applier::open(&live).unwrap().replace_with(&copy).unwrap_err();
         assert!(err.to_string().contains("8192-byte pages"), "{err}");
+        assert!(!err.needs_resync(), "a re-sync rebuilds the same page size: restoring afresh is the cure");
         assert_eq!(count(&writer), 100);
     }
 
