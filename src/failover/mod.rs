@@ -364,6 +364,7 @@ pub struct Failover {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<controller::Node>>>,
+    follower_halt: crate::replicate::follow::Halt,
 }
 
 impl Failover {
@@ -376,9 +377,10 @@ impl Failover {
             db.set_durability_gate(Some(Arc::new(LeaderAck { shared: shared.clone(), timeout })));
         }
         let node = controller::Node::new(cfg, booted, db, shared.clone())?;
+        let follower_halt = node.follower_halt();
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(node.run(stop_rx));
-        Ok(Arc::new(Failover { shared, stop, task: Mutex::new(Some(task)) }))
+        Ok(Arc::new(Failover { shared, stop, task: Mutex::new(Some(task)), follower_halt }))
     }
 
     pub fn status(&self) -> FailoverStatus {
@@ -443,6 +445,10 @@ impl Failover {
             task.abort();
             let _ = task.await;
         }
+        // The aborted task's apply may still run on a blocking thread: a killed process's could
+        // not, and it must not land after this node restarts.
+        let halt = self.follower_halt.clone();
+        let _ = tokio::task::spawn_blocking(move || halt.halt()).await;
         self.shared.accept_until(None);
         if let Some(r) = self.shared.replicator.write().take() {
             r.abandon();

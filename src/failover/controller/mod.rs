@@ -115,6 +115,13 @@ impl Node {
         Ok(node)
     }
 
+    /// Stops the follower's database work from outside this node's task ([`Failover::crash`]).
+    ///
+    /// [`Failover::crash`]: super::Failover::crash
+    pub(crate) fn follower_halt(&self) -> crate::replicate::follow::Halt {
+        self.follower.halt_handle()
+    }
+
     pub(crate) async fn run(mut self, mut stop: watch::Receiver<bool>) -> Node {
         loop {
             if *stop.borrow() {

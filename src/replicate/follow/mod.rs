@@ -20,6 +20,7 @@
 //! module knows nothing of leases.
 
 pub mod applier;
+mod halt;
 pub mod sidecar;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 pub use applier::{Applied, Applier};
+pub use halt::Halt;
 pub use sidecar::Sidecar;
 
 use super::bucket::{FileInfo, Store};
@@ -95,6 +97,7 @@ pub struct Follower {
     applied: Option<Txid>,
     calls: u32,
     on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    halt: Halt,
 }
 
 impl Follower {
@@ -107,7 +110,21 @@ impl Follower {
         on_progress: Arc<dyn Fn(Progress) + Send + Sync>,
     ) -> Result<Follower, ReplicateError> {
         let store = Store::new(&opts)?;
-        Ok(Follower { opts, db_path: db_path.to_path_buf(), store, applier: None, applied, calls: 0, on_progress })
+        Ok(Follower {
+            opts,
+            db_path: db_path.to_path_buf(),
+            store,
+            applier: None,
+            applied,
+            calls: 0,
+            on_progress,
+            halt: Halt::default(),
+        })
+    }
+
+    /// Stops this follower's database work from outside its task (see [`Halt`]).
+    pub fn halt_handle(&self) -> Halt {
+        self.halt.clone()
     }
 
     /// The TXID the copy holds, if it can follow from there.
@@ -195,9 +212,11 @@ impl Follower {
         let after = self.applied.unwrap_or_default();
         let applier = self.applier()?;
         let key_owned = key.to_string();
-        let done = tokio::task::spawn_blocking(move || applier.lock().apply(&key_owned, &data, after.get()))
-            .await
-            .map_err(|e| ReplicateError::worker("apply", e))??;
+        let halt = self.halt.clone();
+        let done =
+            tokio::task::spawn_blocking(move || halt.run(|| applier.lock().apply(&key_owned, &data, after.get())))
+                .await
+                .map_err(|e| ReplicateError::worker("apply", e))??;
         let txid = Txid(done.header.max_txid);
         self.applied = Some(txid);
         Sidecar::write(&self.db_path, &self.opts.url, txid)?;
@@ -253,7 +272,8 @@ impl Follower {
         }
         let applier = self.applier()?;
         let source = beside.to_path_buf();
-        let pages = tokio::task::spawn_blocking(move || applier.lock().replace_with(&source))
+        let halt = self.halt.clone();
+        let pages = tokio::task::spawn_blocking(move || halt.run(|| applier.lock().replace_with(&source)))
             .await
             .map_err(|e| ReplicateError::worker("swap", e))??;
         Ok((txid, pages))
@@ -269,7 +289,8 @@ impl Follower {
         };
         Sidecar::remove(&self.db_path)?;
         let applier = self.applier()?;
-        let emptied = tokio::task::spawn_blocking(move || applier.lock().checkpoint_truncate(within))
+        let halt = self.halt.clone();
+        let emptied = tokio::task::spawn_blocking(move || halt.run(|| applier.lock().checkpoint_truncate(within)))
             .await
             .map_err(|e| ReplicateError::worker("checkpoint", e))
             .and_then(|r| r);
