@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod failover;
+pub mod health;
 pub mod http;
 pub mod import;
 pub mod mail;

@@ -43,7 +43,7 @@ pub use passwords::PasswordStats;
 pub use ranking::Ranking;
 pub use search::SearchResults;
 pub use sessions::{NewSession, Session};
-pub use setlists::ActualEntryInput;
+pub use setlists::{ActualEntryInput, SHOW_OVER_AFTER};
 pub(crate) use setlists::{resolve_entries, store_actual};
 pub use shows_read::{ArtistPage, ForYou, HomePage, ShowPage, VenuePage};
 pub use users::SignUp;

@@ -2,6 +2,10 @@
 
 use serde_json::json;
 
+/// A show counts as over this long after its start (seconds): the housekeeping job completes it
+/// then, and the setlist import looks for its setlist from then on.
+pub const SHOW_OVER_AFTER: i64 = 4 * 3600;
+
 use super::{CurrentUser, Domain, DomainError, Role, accuracy, validate};
 use crate::db::{self, Connection};
 

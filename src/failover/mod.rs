@@ -408,7 +408,7 @@ impl Failover {
 
     /// `/readyz`: ready only on the node that accepts writes (and, there, while replication is
     /// healthy).
-    pub fn readiness(self: &Arc<Self>) -> crate::http::ReadinessCheck {
+    pub fn readiness(self: &Arc<Self>) -> crate::health::ReadinessCheck {
         let me = Arc::downgrade(self);
         Arc::new(move || {
             let Some(me) = me.upgrade() else { return Err("failover stopped".into()) };

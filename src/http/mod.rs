@@ -22,7 +22,7 @@ use poem::{Endpoint, EndpointExt, Route, get};
 pub use auth::{Visitor, session_cookie_name};
 pub use metrics::metrics_app;
 pub use pages::paths as page_paths;
-pub use state::{AppState, Freshness, FreshnessSource, ReadinessCheck};
+pub use state::{AppState, Freshness, FreshnessSource};
 
 /// Entry points for the cargo-fuzz targets in fuzz/ (not used by the server): the request parsers
 /// as a request would reach them.

@@ -7,12 +7,9 @@ use bytes::Bytes;
 use crate::config::Config;
 use crate::db::shows::Show;
 use crate::domain::Domain;
+use crate::health::ReadinessCheck;
 use crate::import::Importer;
 use crate::observability::Observability;
-
-/// A readiness condition contributed by another subsystem (TLS, replication, role): `Err(reason)`
-/// makes /readyz answer 503 with the reason.
-pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 pub struct AppState {
     pub domain: Arc<Domain>,

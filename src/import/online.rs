@@ -21,7 +21,7 @@ use super::setlistfm::model::Setlist;
 use super::setlistfm::{SetlistFmClient, apply_all};
 use super::{ImportError, Progress, Report};
 use crate::db;
-use crate::domain::{ArtistInput, Domain, DomainError, SongInput, tx};
+use crate::domain::{ArtistInput, Domain, DomainError, SHOW_OVER_AFTER, SongInput, tx};
 
 /// How much of an artist one import fetches (MusicBrainz at 1 request/s, setlist.fm at 2/s).
 #[derive(Debug, Clone)]
@@ -38,8 +38,6 @@ impl Default for ArtistImportLimits {
     }
 }
 
-/// A show counts as over this long after its start.
-pub const SHOW_OVER_AFTER: i64 = 4 * 3600;
 /// Finished shows are looked up for this long.
 pub const LOOKUP_WINDOW: i64 = 14 * 86_400;
 /// A show whose setlist was not online yet is looked up again after this long.

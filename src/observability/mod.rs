@@ -31,7 +31,7 @@
 //!   fixed limit name) per refused request; `http::rate_limit` reports the per-address limits and
 //!   the 429s the domain answers behind them (see there for the names). Vote refusals are also in
 //!   `mysetlist_votes_rejected_total{reason="rate_limited"}`.
-//! - Readiness: not here; register a check with `AppState::add_readiness_check` (http/state.rs).
+//! - Readiness: not here; register a `health::ReadinessCheck` with `AppState::add_readiness_check`.
 //!
 //! # Metric names
 //!

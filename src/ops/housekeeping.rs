@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use crate::db;
-use crate::domain::{Domain, DomainError};
-use crate::import::online::SHOW_OVER_AFTER;
+use crate::domain::{Domain, DomainError, SHOW_OVER_AFTER};
 
 /// upcoming -> locked once a show has started. Voting is already refused at write time (the vote
 /// transaction compares the clock with `starts_at`); this makes the status, and the pages, say so.

@@ -77,7 +77,7 @@ pub async fn start(c: &Config, db: &Database, cluster: Option<Cluster>) -> anyho
 }
 
 /// Not ready until a certificate is being served.
-pub fn readiness(certs: &CertManagerHandle) -> crate::http::ReadinessCheck {
+pub fn readiness(certs: &CertManagerHandle) -> crate::health::ReadinessCheck {
     let certs = certs.clone();
     Arc::new(move || {
         let s = certs.status();
