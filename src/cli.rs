@@ -7,9 +7,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::{self, Config};
-use crate::db::Database;
+use crate::db::{Database, DbOptions};
 use crate::domain::{Domain, Role};
-use crate::startup::{Application, db_options};
+use crate::startup::Application;
 
 #[derive(Parser, Debug)]
 #[command(name = "mysetlist", version, about = "Fans vote on the setlist of upcoming shows")]
@@ -150,7 +150,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::telemetry::init(c.settings.log.format, &c.settings.log.level);
             ensure_not_a_standby_copy(&c)?;
             ensure_no_server(&c.database_path(), "the server applies migrations itself when it starts")?;
-            let db = Database::open(&db_options(&c))?;
+            let db = Database::open(&DbOptions::from_config(&c))?;
             db.close().await;
             println!("database {} is up to date", c.database_path().display());
             Ok(ExitCode::SUCCESS)
@@ -291,7 +291,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read the password file {}", password_file.display()))?;
             let password = password.trim_end_matches(['\n', '\r']);
             let role = Role::parse(role).expect("clap restricts the values");
-            let db = Database::open_for_command(&db_options(&c))?;
+            let db = Database::open_for_command(&DbOptions::from_config(&c))?;
             let domain = Domain::new(db.clone(), std::sync::Arc::new(c)).await?;
             let id = domain.sign_up(email, password, display_name, role).await?;
             domain

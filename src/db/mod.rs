@@ -138,6 +138,18 @@ pub struct DbOptions {
 }
 
 impl DbOptions {
+    /// The options `[database]` and `[replication]` ask for (with replication on, the shipper
+    /// checkpoints).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        DbOptions {
+            path: config.database_path(),
+            readers: config.settings.database.readers,
+            synchronous: config.settings.database.synchronous,
+            busy_timeout: config.settings.database.busy_timeout,
+            external_checkpoints: config.replication_enabled(),
+        }
+    }
+
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),

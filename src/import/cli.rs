@@ -15,9 +15,8 @@ use super::catalog::{self, Format};
 use super::importer::record_in_audit_log;
 use super::{Progress, Report, setlistfm};
 use crate::config::Config;
-use crate::db::Database;
+use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
-use crate::startup::db_options;
 
 /// Exit status when the import ran but skipped items.
 pub const EXIT_SKIPPED: u8 = 3;
@@ -71,7 +70,7 @@ impl Progress for Bar {
 }
 
 async fn open(config: Config) -> anyhow::Result<(Database, Arc<Domain>)> {
-    let db = Database::open_for_command(&db_options(&config))
+    let db = Database::open_for_command(&DbOptions::from_config(&config))
         .with_context(|| format!("cannot open the database at {}", config.database_path().display()))?;
     let domain = Domain::new(db.clone(), Arc::new(config)).await?;
     Ok((db, domain))

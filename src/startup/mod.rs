@@ -58,16 +58,6 @@ const INTEGRITY_CHECK_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// How long in-flight requests may take to finish after a stop signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 
-pub fn db_options(config: &Config) -> DbOptions {
-    DbOptions {
-        path: config.database_path(),
-        readers: config.settings.database.readers,
-        synchronous: config.settings.database.synchronous,
-        busy_timeout: config.settings.database.busy_timeout,
-        external_checkpoints: config.replication_enabled(),
-    }
-}
-
 impl Application {
     pub async fn build(config: Config, demo: bool) -> anyhow::Result<Self> {
         let config = Arc::new(config);
@@ -81,9 +71,9 @@ impl Application {
             // start timeout: keep asking systemd for more time until boot returns.
             let booted = extending_start_timeout(failover::boot(&fcfg)).await.context("cannot start failover")?;
             let db = if booted.is_leader() {
-                Database::open(&db_options(&config))
+                Database::open(&DbOptions::from_config(&config))
             } else {
-                Database::open_follower(&db_options(&config))
+                Database::open_follower(&DbOptions::from_config(&config))
             }
             .with_context(open_err)?;
             tracing::info!(
@@ -96,7 +86,7 @@ impl Application {
             let f = Failover::start(fcfg, booted, db.clone()).context("cannot start failover")?;
             (db, Some(f))
         } else {
-            (Database::open(&db_options(&config)).with_context(open_err)?, None)
+            (Database::open(&DbOptions::from_config(&config)).with_context(open_err)?, None)
         };
         let domain = Domain::new(db.clone(), config.clone()).await.context("cannot initialise the application")?;
         // Bumped after every apply on a follower: the certificate manager reloads the stored one.

@@ -321,7 +321,7 @@ async fn cli_import_commands_exit_3_on_skipped_items_and_name_bad_files() {
 
     // What the commands wrote is in the database the config names.
     let c = mysetlist::config::load(Some(&config)).unwrap();
-    let db = mysetlist::db::Database::open(&mysetlist::startup::db_options(&c)).unwrap();
+    let db = mysetlist::db::Database::open(&mysetlist::db::DbOptions::from_config(&c)).unwrap();
     let shows: i64 =
         db.read(|c| c.query_row("SELECT count(*) FROM shows", [], |r| r.get(0)).map_err(DbError::from)).await.unwrap();
     assert_eq!(shows, 3 + 1 + 2);
