@@ -250,7 +250,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             match cmd {
                 BackupCommand::List => {
                     let l = crate::replicate::list(&opts).await?;
-                    println!("{l:#?}");
+                    print!("{l}");
                 }
                 BackupCommand::Verify => {
                     let r = crate::replicate::verify(&opts, &c.database_path()).await?;

@@ -48,7 +48,9 @@ pkgs.testers.runNixOSTest {
             assert int(api(server, base, "votes", show, song)) == before[song] + 1
 
     with subtest("backup list and verify"):
-        print(server.succeed("mysetlist-manage backup list"))
+        listing = server.succeed("mysetlist-manage backup list")
+        print(listing)
+        assert "A restore reaches TXID " in listing, listing
         server.succeed("mysetlist-manage backup verify")
 
     with subtest("a wiped state directory is restored from the bucket at start"):

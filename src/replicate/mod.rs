@@ -59,6 +59,7 @@ mod db_file;
 pub mod error;
 pub mod follow;
 pub mod listing;
+mod listing_table;
 pub mod ltx;
 pub mod lz4;
 pub mod options;

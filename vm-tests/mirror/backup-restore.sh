@@ -54,6 +54,8 @@ for song in "${songs[@]}"; do client server "$base" vote "$cookies" "$show" "$so
 log "3 votes acknowledged (ack = replicated)"
 
 cli backup list >"$RUN_DIR/backup-list.txt" || fail "backup list failed"
+grep -q '^A restore reaches TXID [0-9a-f]\{16\}$' "$RUN_DIR/backup-list.txt" \
+  || fail "backup list does not say which TXID a restore reaches"
 cli backup verify || fail "backup verify failed"
 log "backup list and verify"
 
