@@ -182,8 +182,8 @@ in
     badDataDir = report [
       module
       base
-      # A system directory (/tmp, which the unit's PrivateTmp hides): the module must refuse it.
-      { services.mysetlist.settings.data_dir = "/tmp/mysetlist"; }
+      # A system directory (configuration, not state): the module must refuse it.
+      { services.mysetlist.settings.data_dir = "/etc/mysetlist"; }
     ];
     relativeDataDir = report [
       module
