@@ -81,7 +81,10 @@ pub fn integrity_check(path: &Path) -> Result<(), ReplicateError> {
     }
 }
 
-fn fsync_dir(dir: &Path) -> Result<(), ReplicateError> {
+/// Makes a rename or deletion of `path` durable: fsyncs the directory that holds it (the working
+/// directory for a bare file name, whose parent is the empty path).
+pub(crate) fn fsync_parent(path: &Path) -> Result<(), ReplicateError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| ReplicateError::io(format!("fsync directory {}", dir.display()), e))
@@ -93,5 +96,19 @@ pub(crate) fn install(tmp: &Path, out: &Path) -> Result<(), ReplicateError> {
     let _ = std::fs::remove_file(with_suffix(out, "-shm"));
     std::fs::rename(tmp, out)
         .map_err(|e| ReplicateError::io(format!("rename {} to {}", tmp.display(), out.display()), e))?;
-    fsync_dir(out.parent().unwrap_or(Path::new(".")))
+    fsync_parent(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_file_name_is_made_durable_in_the_working_directory() {
+        // `mysetlist restore -o out.db`: the parent of a bare name is the empty path, which
+        // cannot be opened; the directory to fsync is the working directory.
+        fsync_parent(Path::new("out.db")).expect("fsyncs the working directory");
+        let dir = tempfile::tempdir().unwrap();
+        fsync_parent(&dir.path().join("x.db")).expect("fsyncs the named directory");
+    }
 }

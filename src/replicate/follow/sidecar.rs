@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::replicate::restored::fsync_parent;
 use crate::replicate::{ReplicateError, Txid};
 
 /// `<db>-standby.json`: the TXID the local database holds *exactly* (no local writes on top),
@@ -43,25 +44,18 @@ impl Sidecar {
         let mut f = std::fs::File::create(&tmp).map_err(io("create"))?;
         f.write_all(&body).and_then(|()| f.sync_all()).map_err(io("write"))?;
         std::fs::rename(&tmp, &path).map_err(io("rename into"))?;
-        sync_dir(&path).map_err(io("fsync the directory of"))
+        fsync_parent(&path)
     }
 
     /// Deletes it durably (before the node's first write as leader).
     pub fn remove(db: &Path) -> Result<(), ReplicateError> {
         let path = sidecar_path(db);
         match std::fs::remove_file(&path) {
-            Ok(()) => {
-                sync_dir(&path).map_err(|e| ReplicateError::io(format!("fsync the directory of {}", path.display()), e))
-            }
+            Ok(()) => fsync_parent(&path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(ReplicateError::io(format!("delete {}", path.display()), e)),
         }
     }
-}
-
-fn sync_dir(path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
