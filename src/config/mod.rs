@@ -17,7 +17,7 @@ const NON_SETTING_ENV: &[&str] = &["CONFIG", "LOG", "BIN"];
 const NON_SETTING_ENV_PREFIX: &str = "TEST_";
 
 /// Keys (dotted paths) that hold secrets: they may be given as `<key>_file` and are never printed.
-const SECRET_KEYS: &[&str] = &[
+pub const SECRET_KEYS: &[&str] = &[
     "replication.access_key_id",
     "replication.secret_access_key",
     "metrics.token",

@@ -15,6 +15,17 @@ impl Domain {
         display_name: &str,
         role: Role,
     ) -> Result<i64, DomainError> {
+        self.create_user(email, password, display_name, role, false).await
+    }
+
+    async fn create_user(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        role: Role,
+        audited: bool,
+    ) -> Result<i64, DomainError> {
         let email = validate::email(email)?;
         let display_name = if display_name.trim().is_empty() {
             email.split('@').next().unwrap_or("fan").to_owned()
@@ -25,13 +36,40 @@ impl Domain {
         let hash = self.passwords.hash(password.to_owned()).await?;
         let now = self.now();
         self.db
-            .write(move |c| match db::users::insert(c, &email, &display_name, &hash, role.as_str(), now) {
-                Err(e) if e.is_unique_violation() => {
-                    Err(DomainError::Conflict("an account with this email already exists".into()))
+            .write(move |c| {
+                let id = match db::users::insert(c, &email, &display_name, &hash, role.as_str(), now) {
+                    Err(e) if e.is_unique_violation() => {
+                        return Err(DomainError::Conflict("an account with this email already exists".into()));
+                    }
+                    other => other?,
+                };
+                if audited {
+                    // In the same transaction: an account the operator created is never unrecorded.
+                    db::audit::append(
+                        c,
+                        None,
+                        "user.create_cli",
+                        "user",
+                        &id.to_string(),
+                        &json!({"role": role}),
+                        now,
+                    )?;
                 }
-                other => other.map_err(DomainError::from),
+                Ok(id)
             })
             .await
+    }
+
+    /// An account the operator creates on the server's console (`mysetlist admin create-user`),
+    /// with any role; recorded in the audit log with no acting user.
+    pub async fn create_user_by_operator(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+        role: Role,
+    ) -> Result<i64, DomainError> {
+        self.create_user(email, password, display_name, role, true).await
     }
 
     /// Sign-up from the web: creates a `user` account. An address that already has an account is not

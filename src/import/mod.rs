@@ -9,7 +9,7 @@
 
 mod batch;
 pub mod catalog;
-pub mod cli;
+
 mod error;
 pub mod http_client;
 mod importer;
@@ -22,6 +22,6 @@ pub mod setlistfm;
 mod timezones;
 
 pub use error::ImportError;
-pub use importer::Importer;
+pub use importer::{Importer, record_in_audit_log};
 pub use progress::{Progress, Silent};
 pub use report::{Entry, Kind, Outcome, Report, SummaryRow};

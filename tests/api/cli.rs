@@ -141,6 +141,10 @@ fn check_config_names_a_bad_key() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains("s3cret-token-value"));
+    // Settings print as the keys an operator writes, not as Rust's debug output.
+    assert!(text(&out.stdout).contains("metrics.token = <redacted>\n"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains(&format!("data_dir = \"{data}\"\n")), "{}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains("Settings {"), "{}", text(&out.stdout));
 }
 
 #[test]

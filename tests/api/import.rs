@@ -310,7 +310,7 @@ async fn cli_import_commands_exit_3_on_skipped_items_and_name_bad_files() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("mysetlist.toml");
     std::fs::write(&config, format!("data_dir = \"{}\"\n", dir.path().join("data").display())).unwrap();
-    let skipped = std::process::ExitCode::from(mysetlist::import::cli::EXIT_SKIPPED);
+    let skipped = std::process::ExitCode::from(mysetlist::cli::import::EXIT_SKIPPED);
 
     let page = fixture("setlistfm/search_page.json");
     assert_eq!(cli(&config, &["import", "setlistfm", "--file", page.to_str().unwrap()]).await, skipped);
@@ -338,9 +338,9 @@ async fn cli_import_commands_exit_3_on_skipped_items_and_name_bad_files() {
     let wrong = dir.path().join("catalog.txt");
     std::fs::write(&wrong, "x").unwrap();
     assert_eq!(cli(&config, &["import", "catalog", "--file", wrong.to_str().unwrap()]).await, ExitCode::FAILURE);
-    let err = mysetlist::import::cli::catalog_file(c.clone(), &wrong).await.unwrap_err();
+    let err = mysetlist::cli::import::catalog_file(c.clone(), &wrong).await.unwrap_err();
     assert!(err.to_string().contains(".csv or .json"), "{err}");
-    let err = mysetlist::import::cli::setlistfm_file(c, std::path::Path::new("/nonexistent/x.json")).await.unwrap_err();
+    let err = mysetlist::cli::import::setlistfm_file(c, std::path::Path::new("/nonexistent/x.json")).await.unwrap_err();
     assert!(err.to_string().contains("cannot read /nonexistent/x.json"), "{err}");
 }
 

@@ -11,12 +11,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::catalog::{self, Format};
-use super::importer::record_in_audit_log;
-use super::{Progress, Report, setlistfm};
 use crate::config::Config;
 use crate::db::{Database, DbOptions};
 use crate::domain::Domain;
+use crate::import::catalog::{self, Format};
+use crate::import::{Progress, Report, record_in_audit_log, setlistfm};
 
 /// Exit status when the import ran but skipped items.
 pub const EXIT_SKIPPED: u8 = 3;
