@@ -57,7 +57,7 @@ jq -e '.proxy.firewall == [9464]' "$work/scenarios.json" >/dev/null && ok "a: op
 jq -e '.plain.manageScript | contains("--same-dir")' "$work/scenarios.json" >/dev/null && ok "a: mysetlist-manage runs in the caller's directory" || bad "a: mysetlist-manage ignores the caller's directory"
 # The module's secret keys are the ones the config loader reads from files.
 mod_keys=$(grep -oE '^    "[a-z_]+\.[a-z_]+"$' nixos/module.nix | tr -d ' "' | sort)
-src_keys=$(sed -n '/^const SECRET_KEYS/,/^];/p' src/config/mod.rs | grep -oE '"[a-z_.]+"' | tr -d '"' | sort)
+src_keys=$(sed -n '/^\(pub \)\?const SECRET_KEYS/,/^];/p' src/config/mod.rs | grep -oE '"[a-z_.]+"' | tr -d '"' | sort)
 [[ -n $src_keys && $mod_keys == "$src_keys" ]] && ok "a: module's secretKeys == src/config SECRET_KEYS" || bad "a: module secretKeys differ from SECRET_KEYS"
 
 # ---- b: VM test nodes
