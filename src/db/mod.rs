@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod setlist_fetches;
 pub mod setlists;
 pub mod show_lifecycle;
+mod show_status;
 pub mod shows;
 pub mod song_stats;
 pub mod songs;

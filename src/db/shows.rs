@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::DbError;
+pub use super::show_status::ShowStatus;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Show {
@@ -10,7 +11,7 @@ pub struct Show {
     pub slug: String,
     pub title: String,
     pub starts_at: i64,
-    pub status: String,
+    pub status: ShowStatus,
     pub artist_id: i64,
     pub artist_name: String,
     pub artist_slug: String,
@@ -41,7 +42,7 @@ pub struct NewShow {
     pub slug: String,
     pub title: String,
     pub starts_at: i64,
-    pub status: String,
+    pub status: ShowStatus,
     pub setlistfm_id: Option<String>,
     pub setlistfm_url: Option<String>,
     pub ticket_url: Option<String>,
@@ -120,7 +121,7 @@ pub fn delete(conn: &Connection, id: i64) -> Result<bool, DbError> {
     Ok(conn.prepare_cached("DELETE FROM shows WHERE id = ?1")?.execute([id])? == 1)
 }
 
-pub fn set_status(conn: &Connection, id: i64, status: &str, now: i64) -> Result<(), DbError> {
+pub fn set_status(conn: &Connection, id: i64, status: ShowStatus, now: i64) -> Result<(), DbError> {
     conn.prepare_cached("UPDATE shows SET status = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(params![id, status, now])?;
     Ok(())
@@ -151,7 +152,7 @@ pub fn set_trend(conn: &Connection, id: i64, score: f64, at: i64, vote_delta: i6
 /// What a vote needs to know about its show: one row of one table (no joins, no names).
 #[derive(Debug, Clone)]
 pub struct VotingState {
-    pub status: String,
+    pub status: ShowStatus,
     pub starts_at: i64,
     pub trend_score: f64,
     pub trend_at: i64,

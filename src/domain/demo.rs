@@ -162,7 +162,7 @@ fn load(c: &Connection, now: i64) -> Result<bool, DomainError> {
                 artist_id,
                 venue_id,
                 starts_at: base + offset_days * day,
-                status: "upcoming".into(),
+                status: db::shows::ShowStatus::Upcoming,
                 ..Default::default()
             };
             let show_id = tx::create_show(c, show, None, now)?;
@@ -176,7 +176,7 @@ fn load(c: &Connection, now: i64) -> Result<bool, DomainError> {
             artist_id,
             venue_id,
             starts_at: base - (10 + ai as i64) * day,
-            status: "upcoming".into(),
+            status: db::shows::ShowStatus::Upcoming,
             ..Default::default()
         };
         let show_id = tx::create_show(c, past, None, now - 30 * day)?;

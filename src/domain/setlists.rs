@@ -98,8 +98,8 @@ pub(crate) fn store_actual(
     let performed: Vec<Option<i64>> = entries.iter().filter(|e| !e.is_tape).map(|e| e.song_id).collect();
     let acc = accuracy::accuracy(&ranking, &performed);
     db::shows::set_accuracy(c, show_id, acc)?;
-    if show.starts_at <= now && show.status != "cancelled" {
-        db::shows::set_status(c, show_id, "completed", now)?;
+    if show.starts_at <= now && show.status != db::shows::ShowStatus::Cancelled {
+        db::shows::set_status(c, show_id, db::shows::ShowStatus::Completed, now)?;
     }
     Ok(acc)
 }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::{CurrentUser, Domain, DomainError, trending, validate};
 use crate::db;
+use crate::db::shows::ShowStatus;
 
 /// Who votes.
 #[derive(Debug, Clone)]
@@ -37,12 +38,17 @@ pub struct VoteOutcome {
 /// Most songs a show's prediction list can hold.
 pub const MAX_SONGS_PER_SHOW: i64 = 200;
 
-pub(super) fn voting_open(show: &db::shows::Show, now: i64) -> bool {
-    voting_open_at(&show.status, show.starts_at, now)
+impl ShowStatus {
+    /// The one rule for whether fans may vote on a show: it is upcoming and has not started.
+    /// (The lock job turns started shows `locked` within a minute; until it runs, the start time
+    /// alone closes voting.)
+    pub fn voting_open(self, starts_at: i64, now: i64) -> bool {
+        self == ShowStatus::Upcoming && now < starts_at
+    }
 }
 
-fn voting_open_at(status: &str, starts_at: i64, now: i64) -> bool {
-    status == "upcoming" && now < starts_at
+pub(super) fn voting_open(show: &db::shows::Show, now: i64) -> bool {
+    show.status.voting_open(show.starts_at, now)
 }
 
 impl Domain {
@@ -90,7 +96,7 @@ impl Domain {
                 // "Performance"); the show row without its artist and venue.
                 let now = db::now();
                 let show = db::shows::voting_state(c, show_id)?.ok_or(DomainError::NotFound("show"))?;
-                if !voting_open_at(&show.status, show.starts_at, now) {
+                if !show.status.voting_open(show.starts_at, now) {
                     return Err(DomainError::VotingClosed);
                 }
                 let (mut votes, mut anon_votes) =

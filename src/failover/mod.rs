@@ -66,6 +66,7 @@ pub mod controller;
 mod error;
 pub mod lease;
 pub mod promote;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -88,6 +89,7 @@ use lease::{Lease, LeaseStore, Observed, Written};
 
 pub use boot::{Boot, Booted, boot, diverged_path};
 pub use error::FailoverError;
+pub use state::FailoverState;
 
 /// Settings of the failover machinery, from `role`, `[failover]` and `[replication]`.
 #[derive(Debug, Clone)]
@@ -167,8 +169,7 @@ pub enum NodeRole {
 pub struct FailoverStatus {
     pub node_id: String,
     pub role: NodeRole,
-    /// `leading`, `taking over`, `handing over`, `following`, `re-syncing` or `detached`.
-    pub state: &'static str,
+    pub state: FailoverState,
     pub accepting_writes: bool,
     /// The lease holder as last read or written.
     pub leader: Option<String>,
@@ -225,7 +226,7 @@ impl Shared {
             status: Mutex::new(FailoverStatus {
                 node_id: node_id.to_string(),
                 role: NodeRole::Standby,
-                state: "starting",
+                state: FailoverState::Starting,
                 accepting_writes: false,
                 leader: None,
                 term: 0,

@@ -999,7 +999,9 @@ async fn through_cut_off_heal_and_promotion_no_node_reads_back_in_time_or_refuse
     cable.plug();
     let rejoined = wait_for(Duration::from_secs(30), || async {
         let st = p.failover.status();
-        (st.state == "following" && votes_on(&p.app.base, show, song).await == Some(14)).then_some(())
+        (st.state == mysetlist::failover::FailoverState::Following
+            && votes_on(&p.app.base, show, song).await == Some(14))
+        .then_some(())
     })
     .await;
     assert!(rejoined.is_some(), "the old leader does not follow: {:?}", p.failover.status());
@@ -1007,7 +1009,8 @@ async fn through_cut_off_heal_and_promotion_no_node_reads_back_in_time_or_refuse
     let outcome = failover::promote::promote(&p.failover_config(), Duration::from_secs(20)).await.unwrap();
     assert!(matches!(&outcome, failover::promote::Promoted::TookOver { from, .. } if from == "s"), "{outcome:?}");
     let back = wait_for(Duration::from_secs(10), || async {
-        (p.failover.accepting_writes() && s.failover.status().state == "following").then_some(())
+        (p.failover.accepting_writes() && s.failover.status().state == mysetlist::failover::FailoverState::Following)
+            .then_some(())
     })
     .await;
     assert!(back.is_some(), "p: {:?}, s: {:?}", p.failover.status(), s.failover.status());

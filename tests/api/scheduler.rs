@@ -26,7 +26,7 @@ async fn job_run(app: &TestApp, job: &'static str) -> Option<db::jobs::JobRun> {
 }
 
 async fn status(app: &TestApp, show_id: i64) -> String {
-    app.domain().show_by_id(show_id).await.unwrap().status
+    app.domain().show_by_id(show_id).await.unwrap().status.as_str().to_owned()
 }
 
 #[tokio::test]
@@ -268,7 +268,7 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
     });
     assert_eq!(stored.iter().map(|e| e.title.as_str()).collect::<Vec<_>>(), ["Undertow", "Paper Moons", "Night Ferry"]);
     let show = d.show_by_id(played).await.unwrap();
-    assert_eq!(show.status, "completed");
+    assert_eq!(show.status.as_str(), "completed");
     assert_eq!(show.accuracy, None, "nobody voted: nothing to score");
     assert!(show.setlistfm_url.as_deref().unwrap().contains("setlist.fm"));
 

@@ -5,6 +5,7 @@ use serde_json::json;
 use super::inputs::ticket_url;
 use super::{ArtistInput, ShowInput, SongInput, VenueInput, audit, parse_status, parse_time, tx, unique_conflict};
 use crate::db;
+use crate::db::shows::ShowStatus;
 use crate::domain::{CurrentUser, Domain, DomainError, Role, validate};
 
 impl Domain {
@@ -177,7 +178,9 @@ impl Domain {
                 let old = db::shows::by_id(c, id)?.ok_or(DomainError::NotFound("show"))?;
                 // A completed show's actual setlist and accuracy are final, and voting on it stays
                 // closed: "reopening" it would answer 200 and change nothing a fan can see.
-                if old.status == "completed" && matches!(status.as_deref(), Some("upcoming" | "locked")) {
+                if old.status == ShowStatus::Completed
+                    && matches!(status, Some(ShowStatus::Upcoming | ShowStatus::Locked))
+                {
                     return Err(DomainError::Conflict(
                         "a completed show cannot be reopened; create a new show, or cancel this one".into(),
                     ));

@@ -2,6 +2,7 @@
 
 use super::links::parse_links;
 use crate::db;
+use crate::db::shows::ShowStatus;
 use crate::domain::{DomainError, validate};
 
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -145,10 +146,11 @@ pub(super) fn ticket_url(value: Option<&str>) -> Result<Option<Option<String>>, 
     value.map(|v| validate::url("ticket_url", v)).transpose()
 }
 
-pub fn parse_status(value: &str) -> Result<String, DomainError> {
+/// A status from a form or an import: empty means upcoming.
+pub fn parse_status(value: &str) -> Result<ShowStatus, DomainError> {
     match value.trim() {
-        "" => Ok("upcoming".into()),
-        s @ ("upcoming" | "locked" | "completed" | "cancelled") => Ok(s.into()),
-        _ => Err(DomainError::invalid("status", "must be upcoming, locked, completed or cancelled")),
+        "" => Ok(ShowStatus::Upcoming),
+        name => ShowStatus::parse(name)
+            .ok_or_else(|| DomainError::invalid("status", "must be upcoming, locked, completed or cancelled")),
     }
 }

@@ -15,7 +15,7 @@ mod takeover;
 use takeover::migrate;
 
 use super::lease::{Lease, LeaseStore, Observed, Written};
-use super::{Boot, Booted, FailoverConfig, FailoverError, NodeRole, Shared};
+use super::{Boot, Booted, FailoverConfig, FailoverError, FailoverState, NodeRole, Shared};
 use crate::config;
 use crate::db::{self, Database};
 use crate::replicate::follow::{Follower, Progress, Sidecar};
@@ -149,11 +149,11 @@ impl Node {
             State::Leader(l) => {
                 s.role = NodeRole::Leader;
                 s.state = if l.handover.is_some() {
-                    "handing over"
+                    FailoverState::HandingOver
                 } else if l.barrier.is_some() {
-                    "taking over"
+                    FailoverState::TakingOver
                 } else {
-                    "leading"
+                    FailoverState::Leading
                 };
                 s.leader = Some(l.lease.holder.clone());
                 s.term = l.lease.term;
@@ -167,7 +167,7 @@ impl Node {
             State::Following => {
                 s.role = NodeRole::Standby;
                 let applied = self.follower.applied();
-                s.state = if applied.is_some() { "following" } else { "re-syncing" };
+                s.state = if applied.is_some() { FailoverState::Following } else { FailoverState::ReSyncing };
                 if let Some(a) = applied {
                     s.txid = a;
                 }
@@ -175,7 +175,7 @@ impl Node {
             }
             State::Detached => {
                 s.role = NodeRole::Standby;
-                s.state = "detached";
+                s.state = FailoverState::Detached;
                 s.lease_remaining_seconds = None;
             }
         }

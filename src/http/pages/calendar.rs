@@ -11,7 +11,7 @@ use poem::web::{Data, Path};
 use poem::{Response, handler};
 
 use super::{public_origin as origin, respond};
-use crate::db::shows::Show;
+use crate::db::shows::{Show, ShowStatus};
 use crate::domain::DomainError;
 use crate::error::AppError;
 use crate::http::auth::Visitor;
@@ -41,7 +41,7 @@ pub fn show_event(show: &Show, origin: Option<&str>) -> ics::Event {
         location: format!("{}, {}", show.venue_name, show.venue_city),
         url,
         description,
-        cancelled: show.status == "cancelled",
+        cancelled: show.status == ShowStatus::Cancelled,
     }
 }
 

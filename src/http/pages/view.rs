@@ -1,6 +1,6 @@
 //! Small view models: dates formatted in the venue's time zone, totals precomputed.
 
-use crate::db::shows::Show;
+use crate::db::shows::{Show, ShowStatus};
 
 pub struct ShowCard {
     pub slug: String,
@@ -78,7 +78,7 @@ pub fn countdown(secs: i64) -> String {
 
 /// Seconds until voting on a show closes; None when it is not open.
 pub fn open_for(s: &Show, now: i64) -> Option<i64> {
-    (s.status == "upcoming" && now < s.starts_at).then(|| s.starts_at - now)
+    s.status.voting_open(s.starts_at, now).then(|| s.starts_at - now)
 }
 
 /// "6 Jun 2026" (UTC): for sign-up dates and audit entries.
@@ -113,12 +113,12 @@ pub fn local_input_to_rfc3339(value: &str, tz: &str) -> String {
     }
 }
 
-fn status_label(status: &str) -> &'static str {
+fn status_label(status: ShowStatus) -> &'static str {
     match status {
-        "locked" => "Voting closed",
-        "completed" => "Completed",
-        "cancelled" => "Cancelled",
-        _ => "",
+        ShowStatus::Upcoming => "",
+        ShowStatus::Locked => "Voting closed",
+        ShowStatus::Completed => "Completed",
+        ShowStatus::Cancelled => "Cancelled",
     }
 }
 
@@ -138,7 +138,7 @@ impl From<&Show> for ShowCard {
             tz: s.venue_timezone.clone(),
             votes: s.vote_total,
             id: s.id,
-            status: status_label(&s.status).to_owned(),
+            status: status_label(s.status).to_owned(),
             accuracy: s.accuracy,
             closes_in: open_for(s, chrono::Utc::now().timestamp()).map(countdown).unwrap_or_default(),
             thumb: s.artist_thumb.clone(),

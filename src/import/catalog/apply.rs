@@ -307,7 +307,7 @@ fn show(c: &Connection, row: &Row, actor: Option<i64>, now: i64) -> Result<Entry
         slug: if slug.is_empty() { old.slug.clone() } else { slug },
         title: if row.has("title") { title } else { old.title.clone() },
         starts_at,
-        status: if row.has("status") { status } else { old.status.clone() },
+        status: if row.has("status") { status } else { old.status },
         setlistfm_id: None,
         setlistfm_url: None,
         ticket_url: old.ticket_url.clone(),

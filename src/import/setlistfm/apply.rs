@@ -18,6 +18,7 @@ use chrono::{NaiveDate, TimeZone};
 use serde_json::json;
 
 use super::model::Setlist;
+use crate::db::shows::ShowStatus;
 use crate::db::{self, Connection};
 use crate::domain::{
     ActualEntryInput, ArtistInput, DomainError, SongInput, VenueInput, resolve_entries, store_actual, tx, validate,
@@ -276,7 +277,7 @@ pub(crate) fn apply(
                         slug: String::new(),
                         title: p.title.clone(),
                         starts_at,
-                        status: if starts_at <= now { "locked" } else { "upcoming" }.into(),
+                        status: if starts_at <= now { ShowStatus::Locked } else { ShowStatus::Upcoming },
                         setlistfm_id: p.setlist_id.clone(),
                         setlistfm_url: p.url.clone(),
                         ticket_url: None,
@@ -331,7 +332,8 @@ pub(crate) fn apply(
         note = Some("no songs listed yet");
     } else {
         let current = db::setlists::actual(c, show.id)?;
-        let needs_completion = show.starts_at <= now && !matches!(show.status.as_str(), "completed" | "cancelled");
+        let needs_completion =
+            show.starts_at <= now && !matches!(show.status, ShowStatus::Completed | ShowStatus::Cancelled);
         if current != resolved || needs_completion {
             let mut accuracy = store_actual(c, show.id, &resolved, now)?;
             if created && show.starts_at <= now {

@@ -225,7 +225,7 @@ impl ShowForm {
             starts_at: datetime_local(s.starts_at, &s.venue_timezone),
             title: s.title.clone(),
             slug: s.slug.clone(),
-            status: s.status.clone(),
+            status: s.status.as_str().into(),
             ticket_url: s.ticket_url.clone().unwrap_or_default(),
         }
     }

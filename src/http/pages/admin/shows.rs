@@ -48,7 +48,7 @@ async fn list_page(
     let (form, error, status) = form_state(refused, ShowForm { status: "upcoming".into(), ..Default::default() });
     let shows = shows
         .iter()
-        .map(|s| ShowRow { card: ShowCard::from(s), status: s.status.clone(), utc: utc_minute(s.starts_at) })
+        .map(|s| ShowRow { card: ShowCard::from(s), status: s.status.as_str().into(), utc: utc_minute(s.starts_at) })
         .collect();
     finish(&ShowsTemplate { layout: Layout::new(visitor), shows, artists, venues, form, error, notice }, status)
 }
