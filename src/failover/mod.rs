@@ -407,29 +407,29 @@ impl Failover {
     }
 
     /// `/readyz`: ready only on the node that accepts writes (and, there, while replication is
-    /// healthy).
-    pub fn readiness(self: &Arc<Self>) -> crate::health::ReadinessCheck {
+    /// healthy: running, and behind by no more than `lag_bound`, see `health::thresholds`).
+    pub fn readiness(self: &Arc<Self>, lag_bound: Duration) -> crate::health::ReadinessCheck {
+        use crate::health::{Level, NotReady, thresholds};
         let me = Arc::downgrade(self);
         Arc::new(move || {
-            let Some(me) = me.upgrade() else { return Err("failover stopped".into()) };
+            let Some(me) = me.upgrade() else { return Err(NotReady::FailoverStopped) };
             let s = me.status();
             if !s.accepting_writes {
-                let leader = s.leader.as_deref().unwrap_or("nobody yet");
-                let lag = s.lag.map(|l| format!(", lag {} ms", l.as_millis())).unwrap_or_default();
-                return Err(format!(
-                    "{} ({}): not accepting writes; leader {leader}, TXID {}{lag}",
-                    WriteRefusal::NotLeader.role(),
-                    s.state,
-                    s.txid
-                ));
+                return Err(NotReady::NotAcceptingWrites {
+                    role: WriteRefusal::NotLeader.role(),
+                    state: s.state,
+                    leader: s.leader,
+                    txid: s.txid.to_string(),
+                    lag: s.lag,
+                });
             }
             if let Some(r) = me.replicator() {
                 let rs = r.status();
                 if !rs.running {
-                    return Err("the replication thread is not running".into());
+                    return Err(NotReady::ReplicationStopped);
                 }
-                if rs.lag_seconds > READY_LAG_BOUND.as_secs_f64() {
-                    return Err(format!("replication is {:.0}s behind", rs.lag_seconds));
+                if thresholds::replication_lag(rs.lag_seconds, lag_bound) != Level::Ok {
+                    return Err(NotReady::ReplicationBehind { seconds: rs.lag_seconds });
                 }
             }
             Ok(())
@@ -476,6 +476,3 @@ impl Failover {
         }
     }
 }
-
-/// Replication lag beyond which the leader's /readyz reports it as not ready.
-pub const READY_LAG_BOUND: Duration = Duration::from_secs(60);

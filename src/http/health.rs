@@ -46,6 +46,10 @@ pub async fn readyz(Data(state): Data<&Arc<AppState>>) -> Response {
 
 /// The registered checks that fail now, as "name: reason".
 fn failed_checks(state: &AppState) -> Vec<String> {
-    let checks: Vec<_> = state.readiness.read().clone();
-    checks.into_iter().filter_map(|(name, check)| check().err().map(|reason| format!("{name}: {reason}"))).collect()
+    let registered: Vec<_> = state.readiness.read().clone();
+    crate::health::report::readiness(&registered)
+        .into_iter()
+        .filter(|c| !c.level.is_ok())
+        .map(|c| format!("{}: {}", c.subject.unwrap_or_default(), c.reason))
+        .collect()
 }

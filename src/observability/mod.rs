@@ -78,10 +78,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 use crate::config::{Config, Role};
+use crate::db::jobs::JobRun;
 use crate::domain::Domain;
-use alerts::{AlertEngine, AlertInputs, ERROR_RATE_WINDOW_MINUTES, Evaluation};
+use crate::health::report::{HealthInputs, Report, RequestCounts, evaluate};
+use crate::health::thresholds::{self, ERROR_RATE_WINDOW_MINUTES};
+use alerts::{AlertEngine, Evaluation};
 use metrics::Metrics;
-use timeseries::{Cumulative, Gauges, TimeSeries, Window};
+use timeseries::{Cumulative, Gauges, MinutePoint, TimeSeries, Window};
 use webhook::{Notifier, Origin};
 
 pub(crate) fn unix_ms() -> u64 {
@@ -148,10 +151,7 @@ impl Observability {
             None
         } else {
             let origin = Origin { instance: instance_name(&config), link: status_link(&config) };
-            Some(
-                Notifier::new(&alerts_cfg.webhook_url, alerts_cfg.webhook_format, origin)
-                    .map_err(anyhow::Error::msg)?,
-            )
+            Some(Notifier::new(&alerts_cfg.webhook_url, alerts_cfg.webhook_format, origin)?)
         };
         let alerts = AlertEngine::new(notifier, metrics.alerts_firing.clone());
         let started_at = crate::db::now();
@@ -171,7 +171,7 @@ impl Observability {
     /// The OpenMetrics exposition for /metrics: reads table job_runs, then encodes every metric.
     /// Should the read fail, the jobs' metrics of the previous scrape are served.
     pub async fn render_metrics(&self) -> String {
-        match self.domain.db.read(crate::db::jobs::all).await {
+        match self.domain.all_job_runs().await {
             Ok(runs) => *self.job_runs.lock() = runs,
             Err(e) => tracing::warn!(error = %e, "cannot read job_runs for /metrics"),
         }
@@ -192,7 +192,7 @@ impl Observability {
             latency: http.latency.snapshot(),
             votes: events.toggles(),
             vote_rejections: events.rejected_total(),
-            commits: self.domain.db.writer_stats().commits,
+            commits: self.domain.writer_stats().commits,
             cpu_seconds: process::read().map(|p| p.cpu_seconds).unwrap_or(0.0),
             rate_limited: self.metrics.rate_limits.total(),
             upload_errors: self.metrics.replication.upload_errors(),
@@ -201,12 +201,11 @@ impl Observability {
 
     /// Gauges for the time series and the status page, read now.
     pub fn gauges(&self) -> Gauges {
-        let db = &self.domain.db;
-        let sizes = db.file_sizes();
-        let disk = db.disk_space().unwrap_or_default();
+        let sizes = self.domain.db_file_sizes();
+        let disk = self.domain.disk_space().unwrap_or_default();
         Gauges {
             sse_connections: self.domain.hub.watchers() as u64,
-            queue_depth: db.writer_stats().queue_depth,
+            queue_depth: self.domain.writer_stats().queue_depth,
             replication_lag: self.metrics.replication.lag_seconds(),
             db_bytes: sizes.db,
             wal_bytes: sizes.wal,
@@ -221,11 +220,20 @@ impl Observability {
         self.series.record(now, self.cumulative(), self.gauges());
     }
 
-    /// The alert rules' view of the world at `now` (unix seconds).
-    pub fn alert_inputs(&self, now: i64) -> AlertInputs {
+    /// The last day of the minute series plus the current, not yet sampled minute.
+    pub fn recent_points(&self, now: i64) -> Vec<MinutePoint> {
+        let mut points = self.series.since(now - 24 * 3600);
+        points.push(self.series.unsampled(now, &self.cumulative(), self.gauges()));
+        points
+    }
+
+    /// The subsystems' status at `now` (unix seconds), for [`evaluate`]. `points`: the minute
+    /// series ([`Self::recent_points`]) the request windows are cut from; `jobs`: the scheduled
+    /// jobs' last runs.
+    pub fn health_inputs(&self, now: i64, points: &[MinutePoint], jobs: &[JobRun]) -> HealthInputs {
         let settings = &self.config.settings;
         let repl = &settings.replication;
-        let w = self.domain.db.writer_stats();
+        let w = self.domain.writer_stats();
         let writer_no_progress_for = {
             let mut p = self.writer_progress.lock();
             if w.commits != p.commits || w.queue_depth == 0 {
@@ -234,29 +242,39 @@ impl Observability {
             (w.queue_depth > 0).then(|| (now - p.since) as f64)
         };
         let writer_busy_for = w.busy_since_unix_ms.map(|ms| ((now * 1000 - ms as i64).max(0)) as f64 / 1000.0);
-        let window_start = (now.div_euclid(60) - ERROR_RATE_WINDOW_MINUTES) * 60;
-        let recent = Window::of(&self.series.since(window_start));
-        AlertInputs {
+        HealthInputs {
             now,
             replication_enabled: self.config.replication_enabled(),
             replication_lag_seconds: self.metrics.replication.lag_seconds(),
-            replication_lag_bound: (10.0 * repl.sync_interval.as_secs_f64()).max(60.0),
+            replication_lag_bound: thresholds::replication_lag_bound(repl.sync_interval),
             backup_last_success: self.metrics.backup.last_success(),
             backup_last_run_ok: self.metrics.backup.last_run_ok(),
-            backup_max_age: 2 * repl.verify_interval.as_secs() as i64 + 3600,
+            backup_max_age: thresholds::backup_max_age(repl.verify_interval),
             started_at: self.started_at,
             certificates: self.metrics.tls.expiries(),
-            recent,
-            disk: self.domain.db.disk_space(),
+            recent: last_minutes(points, now, ERROR_RATE_WINDOW_MINUTES),
+            last_hour: last_minutes(points, now, 60),
+            disk: self.domain.disk_space(),
             writer_busy_for,
             writer_no_progress_for,
+            writer_queue_depth: w.queue_depth,
+            failed_commits: w.failed_commits,
+            jobs: jobs.iter().map(|j| (j.job.clone(), j.last_outcome.as_deref() == Some("failed"))).collect(),
         }
+    }
+
+    /// The node's health at `now`, judged by `health::thresholds`: what the status page marks and
+    /// the alerts fire on.
+    pub fn report(&self, now: i64, points: &[MinutePoint], jobs: &[JobRun]) -> Report {
+        evaluate(&self.health_inputs(now, points, jobs))
     }
 
     /// Evaluates the alert rules as of `now` and posts notifications. The background task calls it
     /// every [`alerts::EVALUATE_EVERY`] with the current time.
     pub async fn evaluate_alerts_at(&self, now: i64) -> Evaluation {
-        let inputs = self.alert_inputs(now);
+        let points = self.recent_points(now);
+        let jobs = self.job_runs.lock().clone();
+        let inputs = self.health_inputs(now, &points, &jobs);
         self.alerts.evaluate(&inputs).await
     }
 
@@ -289,6 +307,13 @@ impl Observability {
         };
         BackgroundTasks(vec![sampler, alerting])
     }
+}
+
+/// Requests in the last `minutes` minute points up to `now`'s minute (the current one included).
+pub fn last_minutes(points: &[MinutePoint], now: i64, minutes: i64) -> RequestCounts {
+    let minute = now.div_euclid(60) * 60;
+    let w = Window::of(&points.iter().filter(|p| p.minute > minute - minutes * 60).cloned().collect::<Vec<_>>());
+    RequestCounts { requests: w.requests, server_errors: w.server_errors }
 }
 
 /// Background tasks that end when this is dropped.
