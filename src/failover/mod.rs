@@ -197,6 +197,22 @@ pub struct FailoverStatus {
     pub leading_since: Option<SystemTime>,
 }
 
+/// What every replicator this node ran uploaded, since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplicationTotals {
+    pub uploads: u64,
+    pub upload_errors: u64,
+    pub last_upload_at: Option<SystemTime>,
+}
+
+impl ReplicationTotals {
+    fn add(&mut self, s: &replicate::ReplicationStatus) {
+        self.uploads += s.uploads;
+        self.upload_errors += s.upload_errors;
+        self.last_upload_at = self.last_upload_at.max(s.last_upload_at);
+    }
+}
+
 /// State shared by the controller task, the write guard, the durability gate and readiness.
 pub(crate) struct Shared {
     epoch: Instant,
@@ -209,6 +225,9 @@ pub(crate) struct Shared {
     /// When a follower last knew its copy was the bucket's newest (same encoding; 0 = never).
     current_at: AtomicU64,
     pub(crate) replicator: RwLock<Option<Arc<ReplicatorHandle>>>,
+    /// Uploads of the replicators this node ran before the current one, so that the totals
+    /// `/metrics` reads stay monotonic across takeovers and step-downs.
+    retired: Mutex<ReplicationTotals>,
     pub(crate) status: Mutex<FailoverStatus>,
     pub(crate) on_change: RwLock<Option<Arc<dyn Fn() + Send + Sync>>>,
 }
@@ -222,6 +241,7 @@ impl Shared {
             served_txid: AtomicU64::new(0),
             current_at: AtomicU64::new(0),
             replicator: RwLock::new(None),
+            retired: Mutex::new(ReplicationTotals::default()),
             status: Mutex::new(FailoverStatus {
                 node_id: node_id.to_string(),
                 role: NodeRole::Standby,
@@ -307,6 +327,29 @@ impl Shared {
 
     pub(crate) fn replicator(&self) -> Option<Arc<ReplicatorHandle>> {
         self.replicator.read().clone()
+    }
+
+    /// Removes the current replicator, adding what it uploaded to the retired totals.
+    pub(crate) fn take_replicator(&self) -> Option<Arc<ReplicatorHandle>> {
+        let taken = self.replicator.write().take();
+        if let Some(r) = &taken {
+            self.retired.lock().add(&r.status());
+        }
+        taken
+    }
+
+    /// Makes `handle` the current replicator (retiring one still there).
+    pub(crate) fn install_replicator(&self, handle: Arc<ReplicatorHandle>) {
+        self.take_replicator();
+        *self.replicator.write() = Some(handle);
+    }
+
+    fn replication_totals(&self) -> ReplicationTotals {
+        let mut totals = *self.retired.lock();
+        if let Some(r) = self.replicator() {
+            totals.add(&r.status());
+        }
+        totals
     }
 
     pub(crate) fn data_changed(&self) {
@@ -401,6 +444,12 @@ impl Failover {
         self.shared.replicator()
     }
 
+    /// Uploads and upload errors of every replicator this node ran since start (monotonic across
+    /// takeovers and step-downs), for `/metrics`.
+    pub fn replication_totals(&self) -> ReplicationTotals {
+        self.shared.replication_totals()
+    }
+
     /// Called after every apply on a follower (the domain drops its caches).
     pub fn on_data_changed(&self, hook: Arc<dyn Fn() + Send + Sync>) {
         *self.shared.on_change.write() = Some(hook);
@@ -450,7 +499,7 @@ impl Failover {
         let halt = self.follower_halt.clone();
         let _ = tokio::task::spawn_blocking(move || halt.halt()).await;
         self.shared.accept_until(None);
-        if let Some(r) = self.shared.replicator.write().take() {
+        if let Some(r) = self.shared.take_replicator() {
             r.abandon();
         }
         db.close().await;

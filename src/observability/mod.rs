@@ -68,6 +68,7 @@ pub mod connections;
 pub mod latency;
 pub mod metrics;
 pub mod process;
+pub mod sources;
 pub mod timeseries;
 pub mod webhook;
 

@@ -22,7 +22,6 @@ mod failover_feed;
 pub mod https;
 pub mod replication;
 pub mod server;
-mod tls_feed;
 
 pub struct Application {
     acceptor: poem::listener::BoxAcceptor,
@@ -175,7 +174,7 @@ impl Application {
                 .map(|_| crate::tls::Cluster { leading: primary_rx.clone(), store_changed: store_changed_rx.clone() });
             let parts = https::start(&config, &db, cluster).await?;
             state.add_readiness_check("certificate", https::readiness(&parts.certs));
-            tls_feed::feed_certificate_metrics(&parts.certs, &state.obs.metrics);
+            state.obs.metrics.tls.read_from(crate::observability::sources::certificates(&parts.certs));
             tracing::info!(https = %parts.https_addr, http = %parts.http_addr, domains = ?config.settings.domain, "automatic HTTPS");
             let rt = HttpsRuntime { certs: parts.certs, http: parts.http, http_addr: parts.http_addr };
             (parts.https, parts.https_addr, Some(rt))
@@ -192,7 +191,7 @@ impl Application {
             (acceptor.boxed(), local_addr, None)
         };
         if let Some(f) = &failover {
-            failover_feed::feed_replication_metrics(f, &state.obs.metrics);
+            state.obs.metrics.failover.read_from(crate::observability::sources::failover(f));
         }
         let backup_verify = match &failover {
             Some(f) => {
