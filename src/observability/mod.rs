@@ -2,31 +2,34 @@
 //! in-process minute time series for the admin status pages, and built-in alerts posted to a webhook.
 //!
 //! Startup builds one [`Observability`] and hands it to the web layer and the subsystems it starts.
-//! This module reads `domain` and `db` (vote counters, live connections, writer statistics, file
-//! sizes); nothing here imports `http`.
+//! This module reads the domain (vote counters, live connections, and through `Domain`'s
+//! `db_facts` the writer statistics, file sizes, disk space, integrity and job runs) and the
+//! subsystems' own status; nothing here imports `http`.
+//!
+//! # Health
+//!
+//! Every threshold is in `health::thresholds`; [`Observability::report`] judges the current
+//! status into a `health::Report` that the alert engine ([`alerts`]) and the technical status page
+//! read (`/readyz` runs the registered readiness checks through the same `health::report`).
 //!
 //! # How other subsystems report
 //!
-//! Each gets a cloned handle from `obs.metrics` (all handles are cheap clones over shared atomics)
-//! and calls it when its state changes; the alert rules and the status page read the same values.
+//! Subsystems that keep their own status are read at scrape time (and whenever the alert engine
+//! or the status page looks); none of them knows Prometheus, and nothing copies their status
+//! into counters in between:
 //!
-//! - Replication shipper (`src/replicate`), `obs.metrics.replication` ([`metrics::ReplicationMetrics`]):
-//!   `set_lag(Duration)` after every sync (age of the oldest committed-but-unshipped transaction, 0
-//!   when caught up), `upload_succeeded(unix_now)` per stored LTX file, `upload_failed()` per failed
-//!   attempt (before its retry), `set_shipping(txid, commits_behind, last_snapshot)` while this node
-//!   ships (`clear_shipping()` on a standby). `startup::failover_feed` polls the replicator's status
-//!   and reports all of these.
+//! - Failover and the replication shipper (`src/failover`, `src/replicate`): startup calls
+//!   `obs.metrics.failover.read_from(sources::failover(&failover))`; role, lease, followed TXID,
+//!   replication lag, shipping state, and the uploads and errors failover totals over every
+//!   replicator it ran ([`metrics::FailoverFacts`]). Without failover the configured role is shown.
+//! - ACME (`src/tls`): `obs.metrics.tls.read_from(sources::certificates(&certs))`; expiry per
+//!   domain and the manager's order totals ([`metrics::CertificateFacts`]).
+//!
+//! Others push through a cloned handle from `obs.metrics` (cheap clones over shared atomics):
+//!
 //! - Backup verification job, `obs.metrics.backup` ([`metrics::BackupMetrics`]):
 //!   `verify_succeeded(unix_now)` / `verify_failed(unix_now)`; at start, `restore_last_success(t)`
 //!   from the job_runs table so "stale" survives restarts.
-//! - ACME (`src/tls`), `obs.metrics.tls` ([`metrics::TlsMetrics`]): `set_certificate_expiry(domain,
-//!   not_after_unix)` whenever the served certificate changes (also at start with the stored one),
-//!   `certificate_renewed()` / `renewal_failed()` per order. `tls` knows nothing of this module:
-//!   `startup::tls_feed` polls `CertManagerHandle::status()` and reports.
-//! - Failover (`src/failover`), `obs.metrics.failover` ([`metrics::FailoverMetrics`]):
-//!   `set_leader(bool)` on every lease change (only when failover runs: the gauge's presence means
-//!   "this node takes part"), `set_role("primary"|"standby")` on promotion or demotion (startup sets
-//!   the configured role), `lease_error()` per failed renewal.
 //! - Rate limiting, `obs.metrics.rate_limits` ([`metrics::RateLimitMetrics`]): `rejected("votes")` (a
 //!   fixed limit name) per refused request; `http::rate_limit` reports the per-address limits and
 //!   the 429s the domain answers behind them (see there for the names). Vote refusals are also in
@@ -44,7 +47,7 @@
 //! `mysetlist_db_commit_failures_total`, `mysetlist_db_commit_duration_seconds` (histogram),
 //! `mysetlist_db_size_bytes`, `mysetlist_db_wal_size_bytes`, `mysetlist_disk_size_bytes`,
 //! `mysetlist_disk_available_bytes`.
-//! Reported by others: `mysetlist_replication_lag_seconds`, `mysetlist_replication_uploads_total`,
+//! Read from other subsystems or reported by them: `mysetlist_replication_lag_seconds`, `mysetlist_replication_uploads_total`,
 //! `mysetlist_replication_upload_errors_total`, `mysetlist_replication_last_upload_timestamp_seconds`,
 //! `mysetlist_replication_txid`, `mysetlist_replication_commits_behind`,
 //! `mysetlist_replication_last_snapshot_timestamp_seconds`,

@@ -38,7 +38,6 @@ mod tests;
 pub use gauges::{GaugeMap, OptionalGauge};
 pub use subsystems::{CertificateFacts, CertificateSource, FailoverFacts, FailoverSource, ShippingFacts};
 
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
