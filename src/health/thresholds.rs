@@ -37,6 +37,9 @@ pub const WRITER_STALL_SECS: f64 = 30.0;
 /// More writes queued than this means the writer does not keep up.
 pub const WRITER_QUEUE_MAX: u64 = 500;
 
+/// `/readyz` gives its write probe this long before the database counts as not writable.
+pub const READINESS_WRITE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Slack on top of two verification intervals before the backup counts as unverified (seconds).
 pub const BACKUP_VERIFY_SLACK_SECS: i64 = 3600;
 
