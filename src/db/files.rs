@@ -52,12 +52,24 @@ pub fn disk_space(db: &Path) -> Option<DiskSpace> {
     Some(DiskSpace { total: st.f_blocks * st.f_frsize, available: st.f_bavail * st.f_frsize })
 }
 
-/// `Err(reason)` when the database or its WAL cannot be written (read-only mount, permissions).
-pub fn check_writable(db: &Path) -> Result<(), String> {
+/// Why the OS would refuse writes to the database files.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilesNotWritable {
+    #[error("the filesystem holding the database is mounted read-only")]
+    ReadOnlyMount,
+    /// `which`: "database file" or "WAL file"; `cause`: what the OS said.
+    #[error("the {which} is not writable ({cause})")]
+    File { which: &'static str, cause: String },
+    #[error("the database file is not writable: its directory refuses writes ({cause})")]
+    Directory { cause: String },
+}
+
+/// Err when the database or its WAL cannot be written (read-only mount, permissions).
+pub fn check_writable(db: &Path) -> Result<(), FilesNotWritable> {
     if let Ok(st) = rustix::fs::statvfs(data_dir(db))
         && st.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY)
     {
-        return Err("the filesystem holding the database is mounted read-only".into());
+        return Err(FilesNotWritable::ReadOnlyMount);
     }
     for path in [db.to_path_buf(), wal_path(db)] {
         match rustix::fs::access(&path, rustix::fs::Access::WRITE_OK) {
@@ -65,7 +77,7 @@ pub fn check_writable(db: &Path) -> Result<(), String> {
             Err(rustix::io::Errno::NOENT) if path != db => {} // no WAL yet
             Err(e) => {
                 let which = if path == db { "database file" } else { "WAL file" };
-                return Err(format!("the {which} is not writable ({})", std::io::Error::from(e)));
+                return Err(FilesNotWritable::File { which, cause: std::io::Error::from(e).to_string() });
             }
         }
     }
@@ -75,7 +87,7 @@ pub fn check_writable(db: &Path) -> Result<(), String> {
     // the database's files, so closing it drops no lock.
     let probe = data_dir(db).join(".mysetlist-write-probe");
     if let Err(e) = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&probe) {
-        return Err(format!("the database file is not writable: its directory refuses writes ({e})"));
+        return Err(FilesNotWritable::Directory { cause: e.to_string() });
     }
     Ok(())
 }
@@ -93,6 +105,6 @@ mod tests {
         let space = disk_space(&db).expect("statvfs works on the temp dir");
         assert!(space.total > 0 && space.available <= space.total);
         assert_eq!(check_writable(&db), Ok(()));
-        assert!(check_writable(&dir.path().join("missing.db")).unwrap_err().contains("database file"));
+        assert!(check_writable(&dir.path().join("missing.db")).unwrap_err().to_string().contains("database file"));
     }
 }

@@ -176,7 +176,19 @@ struct Inner {
     gate: parking_lot::RwLock<Option<Arc<dyn DurabilityGate>>>,
     guard: parking_lot::RwLock<Option<Arc<dyn WriteGuard>>>,
     /// The last `quick_check`: None until one has run, then Ok or what SQLite reported.
-    integrity: parking_lot::RwLock<Option<Result<(), String>>>,
+    integrity: parking_lot::RwLock<Option<Result<(), IntegrityError>>>,
+}
+
+/// What the last `quick_check` found wrong, or why it could not tell.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntegrityError {
+    /// SQLite's own report (its first few problems).
+    #[error("{0}")]
+    Damaged(String),
+    #[error("quick_check could not run: {0}")]
+    NotRun(String),
+    #[error("quick_check task failed: {0}")]
+    TaskFailed(String),
 }
 
 impl Database {
@@ -339,27 +351,27 @@ impl Database {
         files::disk_space(&self.inner.path)
     }
 
-    /// `Err(reason)` when the OS would refuse writes to the database files (see [`files`]).
-    pub fn check_files_writable(&self) -> Result<(), String> {
+    /// Err when the OS would refuse writes to the database files (see [`files`]).
+    pub fn check_files_writable(&self) -> Result<(), files::FilesNotWritable> {
         files::check_writable(&self.inner.path)
     }
 
     /// Runs `PRAGMA quick_check` (every page and b-tree, without the slower index cross-check of
     /// `integrity_check`) through SQLite on its own read-only connection, and keeps the outcome for
     /// readiness and metrics. A corrupt page otherwise goes unnoticed until a request reads it.
-    pub async fn quick_check(&self) -> Result<(), String> {
+    pub async fn quick_check(&self) -> Result<(), IntegrityError> {
         let (path, opts) = (self.inner.path.clone(), self.inner.conn_opts.clone());
-        let outcome = tokio::task::spawn_blocking(move || -> Result<Result<(), String>, DbError> {
+        let outcome = tokio::task::spawn_blocking(move || -> Result<Result<(), IntegrityError>, DbError> {
             let conn = open_connection(&path, &opts, true)?;
             let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-            Ok(if rows == ["ok"] { Ok(()) } else { Err(rows.join("; ")) })
+            Ok(if rows == ["ok"] { Ok(()) } else { Err(IntegrityError::Damaged(rows.join("; "))) })
         })
         .await;
         let outcome = match outcome {
             Ok(Ok(checked)) => checked,
-            Ok(Err(e)) => Err(format!("quick_check could not run: {e}")),
-            Err(e) => Err(format!("quick_check task failed: {e}")),
+            Ok(Err(e)) => Err(IntegrityError::NotRun(e.to_string())),
+            Err(e) => Err(IntegrityError::TaskFailed(e.to_string())),
         };
         match &outcome {
             Ok(()) => tracing::info!("database quick_check: ok"),
@@ -370,7 +382,7 @@ impl Database {
     }
 
     /// The last [`Database::quick_check`] (None before the first).
-    pub fn integrity(&self) -> Option<Result<(), String>> {
+    pub fn integrity(&self) -> Option<Result<(), IntegrityError>> {
         self.inner.integrity.read().clone()
     }
 

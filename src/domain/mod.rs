@@ -4,6 +4,7 @@ mod account;
 pub mod accuracy;
 mod calendar;
 mod catalog;
+mod db_facts;
 pub mod demo;
 mod email;
 mod error;

@@ -198,6 +198,22 @@ pub struct FailoverStatus {
     pub leading_since: Option<SystemTime>,
 }
 
+/// What every replicator this node ran uploaded, since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplicationTotals {
+    pub uploads: u64,
+    pub upload_errors: u64,
+    pub last_upload_at: Option<SystemTime>,
+}
+
+impl ReplicationTotals {
+    fn add(&mut self, s: &replicate::ReplicationStatus) {
+        self.uploads += s.uploads;
+        self.upload_errors += s.upload_errors;
+        self.last_upload_at = self.last_upload_at.max(s.last_upload_at);
+    }
+}
+
 /// State shared by the controller task, the write guard, the durability gate and readiness.
 pub(crate) struct Shared {
     epoch: Instant,
@@ -210,6 +226,9 @@ pub(crate) struct Shared {
     /// When a follower last knew its copy was the bucket's newest (same encoding; 0 = never).
     current_at: AtomicU64,
     pub(crate) replicator: RwLock<Option<Arc<ReplicatorHandle>>>,
+    /// Uploads of the replicators this node ran before the current one, so that the totals
+    /// `/metrics` reads stay monotonic across takeovers and step-downs.
+    retired: Mutex<ReplicationTotals>,
     pub(crate) status: Mutex<FailoverStatus>,
     pub(crate) on_change: RwLock<Option<Arc<dyn Fn() + Send + Sync>>>,
 }
@@ -223,6 +242,7 @@ impl Shared {
             served_txid: AtomicU64::new(0),
             current_at: AtomicU64::new(0),
             replicator: RwLock::new(None),
+            retired: Mutex::new(ReplicationTotals::default()),
             status: Mutex::new(FailoverStatus {
                 node_id: node_id.to_string(),
                 role: NodeRole::Standby,
@@ -308,6 +328,29 @@ impl Shared {
 
     pub(crate) fn replicator(&self) -> Option<Arc<ReplicatorHandle>> {
         self.replicator.read().clone()
+    }
+
+    /// Removes the current replicator, adding what it uploaded to the retired totals.
+    pub(crate) fn take_replicator(&self) -> Option<Arc<ReplicatorHandle>> {
+        let taken = self.replicator.write().take();
+        if let Some(r) = &taken {
+            self.retired.lock().add(&r.status());
+        }
+        taken
+    }
+
+    /// Makes `handle` the current replicator (retiring one still there).
+    pub(crate) fn install_replicator(&self, handle: Arc<ReplicatorHandle>) {
+        self.take_replicator();
+        *self.replicator.write() = Some(handle);
+    }
+
+    fn replication_totals(&self) -> ReplicationTotals {
+        let mut totals = *self.retired.lock();
+        if let Some(r) = self.replicator() {
+            totals.add(&r.status());
+        }
+        totals
     }
 
     pub(crate) fn data_changed(&self) {
@@ -402,35 +445,41 @@ impl Failover {
         self.shared.replicator()
     }
 
+    /// Uploads and upload errors of every replicator this node ran since start (monotonic across
+    /// takeovers and step-downs), for `/metrics`.
+    pub fn replication_totals(&self) -> ReplicationTotals {
+        self.shared.replication_totals()
+    }
+
     /// Called after every apply on a follower (the domain drops its caches).
     pub fn on_data_changed(&self, hook: Arc<dyn Fn() + Send + Sync>) {
         *self.shared.on_change.write() = Some(hook);
     }
 
     /// `/readyz`: ready only on the node that accepts writes (and, there, while replication is
-    /// healthy).
-    pub fn readiness(self: &Arc<Self>) -> crate::health::ReadinessCheck {
+    /// healthy: running, and behind by no more than `lag_bound`, see `health::thresholds`).
+    pub fn readiness(self: &Arc<Self>, lag_bound: Duration) -> crate::health::ReadinessCheck {
+        use crate::health::{Level, NotReady, thresholds};
         let me = Arc::downgrade(self);
         Arc::new(move || {
-            let Some(me) = me.upgrade() else { return Err("failover stopped".into()) };
+            let Some(me) = me.upgrade() else { return Err(NotReady::FailoverStopped) };
             let s = me.status();
             if !s.accepting_writes {
-                let leader = s.leader.as_deref().unwrap_or("nobody yet");
-                let lag = s.lag.map(|l| format!(", lag {} ms", l.as_millis())).unwrap_or_default();
-                return Err(format!(
-                    "{} ({}): not accepting writes; leader {leader}, TXID {}{lag}",
-                    WriteRefusal::NotLeader.role(),
-                    s.state,
-                    s.txid
-                ));
+                return Err(NotReady::NotAcceptingWrites {
+                    role: WriteRefusal::NotLeader.role(),
+                    state: s.state,
+                    leader: s.leader,
+                    txid: s.txid.to_string(),
+                    lag: s.lag,
+                });
             }
             if let Some(r) = me.replicator() {
                 let rs = r.status();
                 if !rs.running {
-                    return Err("the replication thread is not running".into());
+                    return Err(NotReady::ReplicationStopped);
                 }
-                if rs.lag_seconds > READY_LAG_BOUND.as_secs_f64() {
-                    return Err(format!("replication is {:.0}s behind", rs.lag_seconds));
+                if thresholds::replication_lag(rs.lag_seconds, lag_bound) != Level::Ok {
+                    return Err(NotReady::ReplicationBehind { seconds: rs.lag_seconds });
                 }
             }
             Ok(())
@@ -451,7 +500,7 @@ impl Failover {
         let halt = self.follower_halt.clone();
         let _ = tokio::task::spawn_blocking(move || halt.halt()).await;
         self.shared.accept_until(None);
-        if let Some(r) = self.shared.replicator.write().take() {
+        if let Some(r) = self.shared.take_replicator() {
             r.abandon();
         }
         db.close().await;
@@ -477,6 +526,3 @@ impl Failover {
         }
     }
 }
-
-/// Replication lag beyond which the leader's /readyz reports it as not ready.
-pub const READY_LAG_BOUND: Duration = Duration::from_secs(60);

@@ -1,6 +1,7 @@
 //! /livez answers as long as the process serves requests and does no work. /readyz checks what this
 //! node needs to take traffic: the database accepts a write, migrations are applied, and every
-//! readiness check other subsystems registered (certificate, replication, role).
+//! readiness check other subsystems registered (certificate, replication, role), run through
+//! `health::report::readiness` like the status page's readiness section.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use poem::{IntoResponse, Response, handler};
 use serde_json::json;
 
 use super::state::AppState;
+use crate::health::thresholds::READINESS_WRITE_PROBE_TIMEOUT;
 
 #[handler]
 pub fn livez() -> Response {
@@ -21,7 +23,7 @@ pub async fn readyz(Data(state): Data<&Arc<AppState>>) -> Response {
     let mut failures = failed_checks(state);
     // The write probe goes last: a node that already failed (e.g. a standby) need not queue a write.
     if failures.is_empty() {
-        let probe = match tokio::time::timeout(std::time::Duration::from_secs(2), state.domain.check_writable()).await {
+        let probe = match tokio::time::timeout(READINESS_WRITE_PROBE_TIMEOUT, state.domain.check_writable()).await {
             Err(_) => Some("database: write probe timed out".to_string()),
             Ok(Err(crate::domain::DomainError::Internal(cause))) => {
                 tracing::warn!(error = %cause, "readiness: database not writable");
@@ -46,6 +48,10 @@ pub async fn readyz(Data(state): Data<&Arc<AppState>>) -> Response {
 
 /// The registered checks that fail now, as "name: reason".
 fn failed_checks(state: &AppState) -> Vec<String> {
-    let checks: Vec<_> = state.readiness.read().clone();
-    checks.into_iter().filter_map(|(name, check)| check().err().map(|reason| format!("{name}: {reason}"))).collect()
+    let registered: Vec<_> = state.readiness.read().clone();
+    crate::health::report::readiness(&registered)
+        .into_iter()
+        .filter(|c| !c.level.is_ok())
+        .map(|c| format!("{}: {}", c.subject.unwrap_or_default(), c.reason))
+        .collect()
 }

@@ -1,6 +1,8 @@
-//! Built-in alert rules, evaluated in-process every [`EVALUATE_EVERY`], so a single node without
-//! Prometheus still tells its operator when something is wrong. Each rule looks at one
-//! [`AlertInputs`] snapshot; a condition that holds for its `hold_for` fires, and the engine posts to
+//! Built-in alerts, evaluated in-process every [`EVALUATE_EVERY`], so a single node without
+//! Prometheus still tells its operator when something is wrong. The rules and their bounds are
+//! `health::thresholds`; each evaluation judges one [`HealthInputs`] snapshot into a
+//! `health::Report` and raises an alert for each failing check that has one (table below). A
+//! condition that holds for its `hold_for` fires, and the engine posts to
 //! `alerts.webhook_url` once when it fires and once when it resolves. While it keeps firing nothing
 //! is re-sent (except for the Alertmanager format, which needs a refresh; see `webhook`).
 //!
@@ -20,18 +22,11 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::metrics::GaugeMap;
-use super::timeseries::Window;
 use super::webhook::{Notification, Notifier, Status};
-use crate::db::files::DiskSpace;
+use crate::health::report::{Check, HealthInputs, Level, Rule, evaluate};
+use crate::health::thresholds::REPLICATION_LAG_HOLD_SECS;
 
 pub const EVALUATE_EVERY: Duration = Duration::from_secs(15);
-pub const REPLICATION_LAG_HOLD_SECS: i64 = 300;
-pub const ERROR_RATE_MAX: f64 = 0.01;
-pub const ERROR_RATE_WINDOW_MINUTES: i64 = 5;
-pub const ERROR_RATE_MIN_REQUESTS: u64 = 20;
-pub const CERTIFICATE_MIN_DAYS: i64 = 7;
-pub const DISK_MIN_AVAILABLE: f64 = 0.10;
-pub const WRITER_STALL_SECS: f64 = 30.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,30 +42,6 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
-}
-
-/// What the rules look at, gathered at one instant (`now`, unix seconds).
-#[derive(Debug, Clone, Default)]
-pub struct AlertInputs {
-    pub now: i64,
-    pub replication_enabled: bool,
-    pub replication_lag_seconds: f64,
-    pub replication_lag_bound: f64,
-    pub backup_last_success: Option<i64>,
-    pub backup_last_run_ok: Option<bool>,
-    /// Age beyond which the last successful verification counts as stale.
-    pub backup_max_age: i64,
-    /// When this process started: the reference for "stale" before any verification succeeded.
-    pub started_at: i64,
-    /// (domain, expiry unix time).
-    pub certificates: Vec<(String, i64)>,
-    /// The last [`ERROR_RATE_WINDOW_MINUTES`] minutes of requests.
-    pub recent: Window,
-    pub disk: Option<DiskSpace>,
-    /// Seconds the writer has been working on its current group.
-    pub writer_busy_for: Option<f64>,
-    /// Seconds writes have been queued without a commit.
-    pub writer_no_progress_for: Option<f64>,
 }
 
 /// A rule's condition that holds right now.
@@ -97,117 +68,67 @@ impl Condition {
     }
 }
 
-fn human_secs(secs: f64) -> String {
-    humantime::format_duration(Duration::from_secs(secs.max(0.0) as u64)).to_string()
+/// The alert a failing check raises (None: the rule is shown on the status page only), as
+/// (name, description, hold_for).
+fn alert_for(rule: Rule) -> Option<(&'static str, &'static str, i64)> {
+    Some(match rule {
+        Rule::ReplicationLag => (
+            "MySetlistReplicationLagging",
+            "Committed writes are not reaching S3; a disk loss now would lose them. \
+             Check S3 reachability and credentials.",
+            REPLICATION_LAG_HOLD_SECS,
+        ),
+        Rule::BackupVerifyFailed => (
+            "MySetlistBackupVerifyFailed",
+            "A restore from S3 did not pass its checks. Run `mysetlist backup verify` and read its output.",
+            0,
+        ),
+        Rule::BackupVerifyStale => (
+            "MySetlistBackupVerifyStale",
+            "Nobody knows whether the backup restores. Run `mysetlist backup verify`.",
+            0,
+        ),
+        Rule::CertificateExpiry => (
+            "MySetlistCertificateExpiresSoon",
+            "Renewal starts 30 days before expiry and has not succeeded. \
+             Check ports 80/443 and the ACME log lines.",
+            0,
+        ),
+        Rule::ErrorRateRecent => {
+            ("MySetlistHighErrorRate", "Internal causes are in the server's log (level error).", 0)
+        }
+        Rule::DiskSpace => (
+            "MySetlistDiskAlmostFull",
+            "SQLite stops accepting writes when the disk is full. Free space or grow the volume.",
+            0,
+        ),
+        Rule::WriterStalled => (
+            "MySetlistWriterStalled",
+            "Writes (votes, sign-ups) hang. Check disk latency and the log; \
+             with ack = replicated, check S3.",
+            0,
+        ),
+        Rule::ErrorRateHour | Rule::WriterQueue | Rule::FailedCommits | Rule::Job | Rule::Readiness => return None,
+    })
 }
 
-/// Every rule, evaluated on one snapshot.
-pub fn conditions(i: &AlertInputs) -> Vec<Condition> {
-    let mut out = Vec::new();
-    if i.replication_lag_seconds > i.replication_lag_bound {
-        out.push(Condition {
-            alert: "MySetlistReplicationLagging",
-            labels: vec![],
-            severity: Severity::Critical,
-            summary: format!("replication is {} behind", human_secs(i.replication_lag_seconds)),
-            description: "Committed writes are not reaching S3; a disk loss now would lose them. \
-                          Check S3 reachability and credentials.",
-            hold_for: REPLICATION_LAG_HOLD_SECS,
-            value: i.replication_lag_seconds,
-        });
-    }
-    if i.replication_enabled {
-        if i.backup_last_run_ok == Some(false) {
-            out.push(Condition {
-                alert: "MySetlistBackupVerifyFailed",
-                labels: vec![],
-                severity: Severity::Critical,
-                summary: "the last backup verification failed".into(),
-                description: "A restore from S3 did not pass its checks. Run `mysetlist backup verify` and read its output.",
-                hold_for: 0,
-                value: 0.0,
-            });
-        }
-        let reference = i.backup_last_success.unwrap_or(i.started_at);
-        let age = i.now - reference;
-        if age > i.backup_max_age {
-            let summary = match i.backup_last_success {
-                Some(_) => format!("no successful backup verification for {}", human_secs(age as f64)),
-                None => format!("no successful backup verification since start ({} ago)", human_secs(age as f64)),
-            };
-            out.push(Condition {
-                alert: "MySetlistBackupVerifyStale",
-                labels: vec![],
-                severity: Severity::Warning,
-                summary,
-                description: "Nobody knows whether the backup restores. Run `mysetlist backup verify`.",
-                hold_for: 0,
-                value: age as f64,
-            });
-        }
-    }
-    for (domain, expiry) in &i.certificates {
-        let left = expiry - i.now;
-        if left < CERTIFICATE_MIN_DAYS * 86_400 {
-            out.push(Condition {
-                alert: "MySetlistCertificateExpiresSoon",
-                labels: vec![("domain", domain.clone())],
-                severity: if left < 3 * 86_400 { Severity::Critical } else { Severity::Warning },
-                summary: format!("the certificate for {domain} expires in {}", human_secs(left as f64)),
-                description: "Renewal starts 30 days before expiry and has not succeeded. \
-                              Check ports 80/443 and the ACME log lines.",
-                hold_for: 0,
-                value: left as f64,
-            });
-        }
-    }
-    if i.recent.requests >= ERROR_RATE_MIN_REQUESTS
-        && let Some(ratio) = i.recent.error_ratio()
-        && ratio > ERROR_RATE_MAX
-    {
-        out.push(Condition {
-            alert: "MySetlistHighErrorRate",
-            labels: vec![],
-            severity: Severity::Warning,
-            summary: format!(
-                "{:.1} % of requests failed with 5xx in the last {ERROR_RATE_WINDOW_MINUTES} minutes",
-                ratio * 100.0
-            ),
-            description: "Internal causes are in the server's log (level error).",
-            hold_for: 0,
-            value: ratio,
-        });
-    }
-    if let Some(disk) = i.disk
-        && disk.total > 0
-    {
-        let share = disk.available as f64 / disk.total as f64;
-        if share < DISK_MIN_AVAILABLE {
-            out.push(Condition {
-                alert: "MySetlistDiskAlmostFull",
-                labels: vec![],
-                severity: if share < 0.03 { Severity::Critical } else { Severity::Warning },
-                summary: format!("only {:.1} % of the data directory's disk is available", share * 100.0),
-                description: "SQLite stops accepting writes when the disk is full. Free space or grow the volume.",
-                hold_for: 0,
-                value: share,
-            });
-        }
-    }
-    let stalled = i.writer_busy_for.into_iter().chain(i.writer_no_progress_for).fold(0.0_f64, f64::max);
-    if stalled > WRITER_STALL_SECS {
-        out.push(Condition {
-            alert: "MySetlistWriterStalled",
-            labels: vec![],
-            severity: Severity::Critical,
-            summary: format!("the database writer has not committed for {}", human_secs(stalled)),
-            description: "Writes (votes, sign-ups) hang. Check disk latency and the log; \
-                          with ack = replicated, check S3.",
-            hold_for: 0,
-            value: stalled,
-        });
-    }
-    out
+fn condition(c: &Check) -> Option<Condition> {
+    let (alert, description, hold_for) = alert_for(c.rule)?;
+    let labels = match (&c.subject, c.rule) {
+        (Some(domain), Rule::CertificateExpiry) => vec![("domain", domain.clone())],
+        _ => vec![],
+    };
+    let severity = match c.level {
+        Level::Ok => return None,
+        Level::Warn => Severity::Warning,
+        Level::Fail => Severity::Critical,
+    };
+    Some(Condition { alert, labels, severity, summary: c.reason.clone(), description, hold_for, value: c.value })
+}
+
+/// The alerts the failing checks of one snapshot raise.
+pub fn conditions(i: &HealthInputs) -> Vec<Condition> {
+    evaluate(i).failing().filter_map(condition).collect()
 }
 
 #[derive(Debug, Clone)]
@@ -274,7 +195,7 @@ impl AlertEngine {
     }
 
     /// Applies one snapshot: starts, fires, resolves alerts and posts the notifications.
-    pub async fn evaluate(&self, inputs: &AlertInputs) -> Evaluation {
+    pub async fn evaluate(&self, inputs: &HealthInputs) -> Evaluation {
         let _one_at_a_time = self.running.lock().await;
         let now = inputs.now;
         let current: BTreeMap<String, Condition> = conditions(inputs).into_iter().map(|c| (c.key(), c)).collect();
@@ -366,69 +287,68 @@ fn notification(c: &Condition, status: Status, starts_at: i64, ends_at: Option<i
 mod tests {
     use super::*;
 
-    fn base() -> AlertInputs {
-        AlertInputs {
-            now: 1_000_000,
-            replication_lag_bound: 60.0,
-            backup_max_age: 13 * 3600,
-            started_at: 1_000_000 - 60,
-            ..Default::default()
-        }
+    use crate::db::files::DiskSpace;
+    use crate::health::RequestCounts;
+
+    fn base() -> HealthInputs {
+        HealthInputs { now: 1_000_000, backup_max_age: 13 * 3600, started_at: 1_000_000 - 60, ..Default::default() }
     }
 
-    fn names(i: &AlertInputs) -> Vec<&'static str> {
+    fn names(i: &HealthInputs) -> Vec<&'static str> {
         conditions(i).iter().map(|c| c.alert).collect()
     }
 
     #[test]
     fn healthy_inputs_raise_nothing() {
         assert!(names(&base()).is_empty());
-        let replicated = AlertInputs { replication_enabled: true, backup_last_success: Some(999_000), ..base() };
+        let replicated = HealthInputs { replication_enabled: true, backup_last_success: Some(999_000), ..base() };
         assert!(names(&replicated).is_empty());
     }
 
     #[test]
     fn each_rule_has_its_trigger() {
-        let i = AlertInputs { replication_lag_seconds: 61.0, ..base() };
+        let i = HealthInputs { replication_lag_seconds: 61.0, ..base() };
         assert_eq!(names(&i), ["MySetlistReplicationLagging"]);
 
-        let i = AlertInputs { replication_enabled: true, backup_last_run_ok: Some(false), ..base() };
+        let i = HealthInputs { replication_enabled: true, backup_last_run_ok: Some(false), ..base() };
         assert_eq!(names(&i), ["MySetlistBackupVerifyFailed"]);
 
-        let i = AlertInputs { replication_enabled: true, started_at: 1_000_000 - 14 * 3600, ..base() };
+        let i = HealthInputs { replication_enabled: true, started_at: 1_000_000 - 14 * 3600, ..base() };
         assert_eq!(names(&i), ["MySetlistBackupVerifyStale"]);
 
-        let i = AlertInputs { certificates: vec![("a.example".into(), 1_000_000 + 6 * 86_400)], ..base() };
+        let i = HealthInputs { certificates: vec![("a.example".into(), 1_000_000 + 6 * 86_400)], ..base() };
         let c = conditions(&i);
         assert_eq!((c[0].alert, c[0].labels[0].1.as_str()), ("MySetlistCertificateExpiresSoon", "a.example"));
-        let i = AlertInputs { certificates: vec![("a.example".into(), 1_000_000 + 30 * 86_400)], ..base() };
+        let i = HealthInputs { certificates: vec![("a.example".into(), 1_000_000 + 30 * 86_400)], ..base() };
         assert!(names(&i).is_empty());
 
-        let recent = Window { requests: 100, server_errors: 2, ..Default::default() };
-        assert_eq!(names(&AlertInputs { recent, ..base() }), ["MySetlistHighErrorRate"]);
-        let few = Window { requests: 10, server_errors: 5, ..Default::default() };
-        assert!(names(&AlertInputs { recent: few, ..base() }).is_empty(), "too few requests to judge");
+        let recent = RequestCounts { requests: 100, server_errors: 2 };
+        assert_eq!(names(&HealthInputs { recent, ..base() }), ["MySetlistHighErrorRate"]);
+        let hour_only = HealthInputs { last_hour: recent, ..base() };
+        assert!(names(&hour_only).is_empty(), "the hour's rate is for the status page");
+        let few = RequestCounts { requests: 10, server_errors: 5 };
+        assert!(names(&HealthInputs { recent: few, ..base() }).is_empty(), "too few requests to judge");
 
         let disk = Some(DiskSpace { total: 1000, available: 50 });
-        assert_eq!(names(&AlertInputs { disk, ..base() }), ["MySetlistDiskAlmostFull"]);
+        assert_eq!(names(&HealthInputs { disk, ..base() }), ["MySetlistDiskAlmostFull"]);
 
-        let i = AlertInputs { writer_busy_for: Some(31.0), ..base() };
+        let i = HealthInputs { writer_busy_for: Some(31.0), ..base() };
         assert_eq!(names(&i), ["MySetlistWriterStalled"]);
-        let i = AlertInputs { writer_no_progress_for: Some(45.0), ..base() };
+        let i = HealthInputs { writer_no_progress_for: Some(45.0), ..base() };
         assert_eq!(names(&i), ["MySetlistWriterStalled"]);
     }
 
     #[tokio::test]
     async fn fires_after_hold_and_resolves_once() {
         let engine = AlertEngine::new(None, GaugeMap::new("alert"));
-        let lagging = AlertInputs { replication_lag_seconds: 600.0, ..base() };
+        let lagging = HealthInputs { replication_lag_seconds: 600.0, ..base() };
         assert!(engine.evaluate(&lagging).await.fired.is_empty(), "pending during the hold");
         assert!(!engine.active()[0].firing);
-        let later = AlertInputs { now: lagging.now + REPLICATION_LAG_HOLD_SECS, ..lagging.clone() };
+        let later = HealthInputs { now: lagging.now + REPLICATION_LAG_HOLD_SECS, ..lagging.clone() };
         assert_eq!(engine.evaluate(&later).await.fired, ["MySetlistReplicationLagging"]);
-        let again = AlertInputs { now: later.now + 15, ..lagging.clone() };
+        let again = HealthInputs { now: later.now + 15, ..lagging.clone() };
         assert_eq!(engine.evaluate(&again).await, Evaluation::default(), "no repeat while firing");
-        let healthy = AlertInputs { now: again.now + 15, ..base() };
+        let healthy = HealthInputs { now: again.now + 15, ..base() };
         assert_eq!(engine.evaluate(&healthy).await.resolved, ["MySetlistReplicationLagging"]);
         assert!(engine.active().is_empty());
     }

@@ -61,7 +61,7 @@ impl Collector for AppCollector {
             events.toggles(),
         )?;
         counter(&mut enc, "mysetlist_votes_retracted", "Votes taken back by toggling again", events.retracted())?;
-        let db = &self.domain.db;
+        let db = &self.domain;
         gauge(
             &mut enc,
             "mysetlist_db_storage_failing",
@@ -116,7 +116,7 @@ impl Collector for AppCollector {
             self.domain.hub.watchers() as i64,
         )?;
 
-        let db = &self.domain.db;
+        let db = &self.domain;
         let w = db.writer_stats();
         gauge(&mut enc, "mysetlist_db_writer_queue_depth", "Writes waiting for the writer thread", w.queue_depth)?;
         gauge(&mut enc, "mysetlist_db_writer_last_batch_size", "Writes in the last group commit", w.last_batch_size)?;
@@ -152,7 +152,7 @@ impl Collector for AppCollector {
             )?;
             h.encode_histogram::<NoLabelSet>(w.commit_micros_total as f64 / 1e6, count, &buckets, None)?;
         }
-        let sizes = db.file_sizes();
+        let sizes = db.db_file_sizes();
         gauge(&mut enc, "mysetlist_db_size_bytes", "Size of the database file", sizes.db)?;
         gauge(&mut enc, "mysetlist_db_wal_size_bytes", "Size of the write-ahead log", sizes.wal)?;
         if let Some(disk) = db.disk_space() {

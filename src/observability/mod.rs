@@ -2,31 +2,34 @@
 //! in-process minute time series for the admin status pages, and built-in alerts posted to a webhook.
 //!
 //! Startup builds one [`Observability`] and hands it to the web layer and the subsystems it starts.
-//! This module reads `domain` and `db` (vote counters, live connections, writer statistics, file
-//! sizes); nothing here imports `http`.
+//! This module reads the domain (vote counters, live connections, and through `Domain`'s
+//! `db_facts` the writer statistics, file sizes, disk space, integrity and job runs) and the
+//! subsystems' own status; nothing here imports `http`.
+//!
+//! # Health
+//!
+//! Every threshold is in `health::thresholds`; [`Observability::report`] judges the current
+//! status into a `health::Report` that the alert engine ([`alerts`]) and the technical status page
+//! read (`/readyz` runs the registered readiness checks through the same `health::report`).
 //!
 //! # How other subsystems report
 //!
-//! Each gets a cloned handle from `obs.metrics` (all handles are cheap clones over shared atomics)
-//! and calls it when its state changes; the alert rules and the status page read the same values.
+//! Subsystems that keep their own status are read at scrape time (and whenever the alert engine
+//! or the status page looks); none of them knows Prometheus, and nothing copies their status
+//! into counters in between:
 //!
-//! - Replication shipper (`src/replicate`), `obs.metrics.replication` ([`metrics::ReplicationMetrics`]):
-//!   `set_lag(Duration)` after every sync (age of the oldest committed-but-unshipped transaction, 0
-//!   when caught up), `upload_succeeded(unix_now)` per stored LTX file, `upload_failed()` per failed
-//!   attempt (before its retry), `set_shipping(txid, commits_behind, last_snapshot)` while this node
-//!   ships (`clear_shipping()` on a standby). `startup::failover_feed` polls the replicator's status
-//!   and reports all of these.
+//! - Failover and the replication shipper (`src/failover`, `src/replicate`): startup calls
+//!   `obs.metrics.failover.read_from(sources::failover(&failover))`; role, lease, followed TXID,
+//!   replication lag, shipping state, and the uploads and errors failover totals over every
+//!   replicator it ran ([`metrics::FailoverFacts`]). Without failover the configured role is shown.
+//! - ACME (`src/tls`): `obs.metrics.tls.read_from(sources::certificates(&certs))`; expiry per
+//!   domain and the manager's order totals ([`metrics::CertificateFacts`]).
+//!
+//! Others push through a cloned handle from `obs.metrics` (cheap clones over shared atomics):
+//!
 //! - Backup verification job, `obs.metrics.backup` ([`metrics::BackupMetrics`]):
 //!   `verify_succeeded(unix_now)` / `verify_failed(unix_now)`; at start, `restore_last_success(t)`
 //!   from the job_runs table so "stale" survives restarts.
-//! - ACME (`src/tls`), `obs.metrics.tls` ([`metrics::TlsMetrics`]): `set_certificate_expiry(domain,
-//!   not_after_unix)` whenever the served certificate changes (also at start with the stored one),
-//!   `certificate_renewed()` / `renewal_failed()` per order. `tls` knows nothing of this module:
-//!   `startup::tls_feed` polls `CertManagerHandle::status()` and reports.
-//! - Failover (`src/failover`), `obs.metrics.failover` ([`metrics::FailoverMetrics`]):
-//!   `set_leader(bool)` on every lease change (only when failover runs: the gauge's presence means
-//!   "this node takes part"), `set_role("primary"|"standby")` on promotion or demotion (startup sets
-//!   the configured role), `lease_error()` per failed renewal.
 //! - Rate limiting, `obs.metrics.rate_limits` ([`metrics::RateLimitMetrics`]): `rejected("votes")` (a
 //!   fixed limit name) per refused request; `http::rate_limit` reports the per-address limits and
 //!   the 429s the domain answers behind them (see there for the names). Vote refusals are also in
@@ -44,7 +47,7 @@
 //! `mysetlist_db_commit_failures_total`, `mysetlist_db_commit_duration_seconds` (histogram),
 //! `mysetlist_db_size_bytes`, `mysetlist_db_wal_size_bytes`, `mysetlist_disk_size_bytes`,
 //! `mysetlist_disk_available_bytes`.
-//! Reported by others: `mysetlist_replication_lag_seconds`, `mysetlist_replication_uploads_total`,
+//! Read from other subsystems or reported by them: `mysetlist_replication_lag_seconds`, `mysetlist_replication_uploads_total`,
 //! `mysetlist_replication_upload_errors_total`, `mysetlist_replication_last_upload_timestamp_seconds`,
 //! `mysetlist_replication_txid`, `mysetlist_replication_commits_behind`,
 //! `mysetlist_replication_last_snapshot_timestamp_seconds`,
@@ -68,6 +71,7 @@ pub mod connections;
 pub mod latency;
 pub mod metrics;
 pub mod process;
+pub mod sources;
 pub mod timeseries;
 pub mod webhook;
 
@@ -78,10 +82,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 use crate::config::{Config, Role};
+use crate::db::jobs::JobRun;
 use crate::domain::Domain;
-use alerts::{AlertEngine, AlertInputs, ERROR_RATE_WINDOW_MINUTES, Evaluation};
+use crate::health::report::{HealthInputs, Report, RequestCounts, evaluate};
+use crate::health::thresholds::{self, ERROR_RATE_WINDOW_MINUTES};
+use alerts::{AlertEngine, Evaluation};
 use metrics::Metrics;
-use timeseries::{Cumulative, Gauges, TimeSeries, Window};
+use timeseries::{Cumulative, Gauges, MinutePoint, TimeSeries, Window};
 use webhook::{Notifier, Origin};
 
 pub(crate) fn unix_ms() -> u64 {
@@ -148,10 +155,7 @@ impl Observability {
             None
         } else {
             let origin = Origin { instance: instance_name(&config), link: status_link(&config) };
-            Some(
-                Notifier::new(&alerts_cfg.webhook_url, alerts_cfg.webhook_format, origin)
-                    .map_err(anyhow::Error::msg)?,
-            )
+            Some(Notifier::new(&alerts_cfg.webhook_url, alerts_cfg.webhook_format, origin)?)
         };
         let alerts = AlertEngine::new(notifier, metrics.alerts_firing.clone());
         let started_at = crate::db::now();
@@ -171,7 +175,7 @@ impl Observability {
     /// The OpenMetrics exposition for /metrics: reads table job_runs, then encodes every metric.
     /// Should the read fail, the jobs' metrics of the previous scrape are served.
     pub async fn render_metrics(&self) -> String {
-        match self.domain.db.read(crate::db::jobs::all).await {
+        match self.domain.all_job_runs().await {
             Ok(runs) => *self.job_runs.lock() = runs,
             Err(e) => tracing::warn!(error = %e, "cannot read job_runs for /metrics"),
         }
@@ -192,7 +196,7 @@ impl Observability {
             latency: http.latency.snapshot(),
             votes: events.toggles(),
             vote_rejections: events.rejected_total(),
-            commits: self.domain.db.writer_stats().commits,
+            commits: self.domain.writer_stats().commits,
             cpu_seconds: process::read().map(|p| p.cpu_seconds).unwrap_or(0.0),
             rate_limited: self.metrics.rate_limits.total(),
             upload_errors: self.metrics.replication.upload_errors(),
@@ -201,12 +205,11 @@ impl Observability {
 
     /// Gauges for the time series and the status page, read now.
     pub fn gauges(&self) -> Gauges {
-        let db = &self.domain.db;
-        let sizes = db.file_sizes();
-        let disk = db.disk_space().unwrap_or_default();
+        let sizes = self.domain.db_file_sizes();
+        let disk = self.domain.disk_space().unwrap_or_default();
         Gauges {
             sse_connections: self.domain.hub.watchers() as u64,
-            queue_depth: db.writer_stats().queue_depth,
+            queue_depth: self.domain.writer_stats().queue_depth,
             replication_lag: self.metrics.replication.lag_seconds(),
             db_bytes: sizes.db,
             wal_bytes: sizes.wal,
@@ -221,11 +224,20 @@ impl Observability {
         self.series.record(now, self.cumulative(), self.gauges());
     }
 
-    /// The alert rules' view of the world at `now` (unix seconds).
-    pub fn alert_inputs(&self, now: i64) -> AlertInputs {
+    /// The last day of the minute series plus the current, not yet sampled minute.
+    pub fn recent_points(&self, now: i64) -> Vec<MinutePoint> {
+        let mut points = self.series.since(now - 24 * 3600);
+        points.push(self.series.unsampled(now, &self.cumulative(), self.gauges()));
+        points
+    }
+
+    /// The subsystems' status at `now` (unix seconds), for [`evaluate`]. `points`: the minute
+    /// series ([`Self::recent_points`]) the request windows are cut from; `jobs`: the scheduled
+    /// jobs' last runs.
+    pub fn health_inputs(&self, now: i64, points: &[MinutePoint], jobs: &[JobRun]) -> HealthInputs {
         let settings = &self.config.settings;
         let repl = &settings.replication;
-        let w = self.domain.db.writer_stats();
+        let w = self.domain.writer_stats();
         let writer_no_progress_for = {
             let mut p = self.writer_progress.lock();
             if w.commits != p.commits || w.queue_depth == 0 {
@@ -234,29 +246,39 @@ impl Observability {
             (w.queue_depth > 0).then(|| (now - p.since) as f64)
         };
         let writer_busy_for = w.busy_since_unix_ms.map(|ms| ((now * 1000 - ms as i64).max(0)) as f64 / 1000.0);
-        let window_start = (now.div_euclid(60) - ERROR_RATE_WINDOW_MINUTES) * 60;
-        let recent = Window::of(&self.series.since(window_start));
-        AlertInputs {
+        HealthInputs {
             now,
             replication_enabled: self.config.replication_enabled(),
             replication_lag_seconds: self.metrics.replication.lag_seconds(),
-            replication_lag_bound: (10.0 * repl.sync_interval.as_secs_f64()).max(60.0),
+            replication_lag_bound: thresholds::replication_lag_bound(repl.sync_interval),
             backup_last_success: self.metrics.backup.last_success(),
             backup_last_run_ok: self.metrics.backup.last_run_ok(),
-            backup_max_age: 2 * repl.verify_interval.as_secs() as i64 + 3600,
+            backup_max_age: thresholds::backup_max_age(repl.verify_interval),
             started_at: self.started_at,
             certificates: self.metrics.tls.expiries(),
-            recent,
-            disk: self.domain.db.disk_space(),
+            recent: last_minutes(points, now, ERROR_RATE_WINDOW_MINUTES),
+            last_hour: last_minutes(points, now, 60),
+            disk: self.domain.disk_space(),
             writer_busy_for,
             writer_no_progress_for,
+            writer_queue_depth: w.queue_depth,
+            failed_commits: w.failed_commits,
+            jobs: jobs.iter().map(|j| (j.job.clone(), j.last_outcome.as_deref() == Some("failed"))).collect(),
         }
+    }
+
+    /// The node's health at `now`, judged by `health::thresholds`: what the status page marks and
+    /// the alerts fire on.
+    pub fn report(&self, now: i64, points: &[MinutePoint], jobs: &[JobRun]) -> Report {
+        evaluate(&self.health_inputs(now, points, jobs))
     }
 
     /// Evaluates the alert rules as of `now` and posts notifications. The background task calls it
     /// every [`alerts::EVALUATE_EVERY`] with the current time.
     pub async fn evaluate_alerts_at(&self, now: i64) -> Evaluation {
-        let inputs = self.alert_inputs(now);
+        let points = self.recent_points(now);
+        let jobs = self.job_runs.lock().clone();
+        let inputs = self.health_inputs(now, &points, &jobs);
         self.alerts.evaluate(&inputs).await
     }
 
@@ -289,6 +311,13 @@ impl Observability {
         };
         BackgroundTasks(vec![sampler, alerting])
     }
+}
+
+/// Requests in the last `minutes` minute points up to `now`'s minute (the current one included).
+pub fn last_minutes(points: &[MinutePoint], now: i64, minutes: i64) -> RequestCounts {
+    let minute = now.div_euclid(60) * 60;
+    let w = Window::of(&points.iter().filter(|p| p.minute > minute - minutes * 60).cloned().collect::<Vec<_>>());
+    RequestCounts { requests: w.requests, server_errors: w.server_errors }
 }
 
 /// Background tasks that end when this is dropped.

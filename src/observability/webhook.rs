@@ -153,6 +153,17 @@ pub fn payload(format: WebhookFormat, n: &Notification, origin: &Origin, now: i6
     }
 }
 
+/// Why a notification did not reach the webhook (or the client could not be built).
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("cannot build the webhook client: {0}")]
+    Client(#[source] reqwest::Error),
+    #[error("the webhook refused the notification: HTTP {0}")]
+    Refused(reqwest::StatusCode),
+    #[error("gave up after {ATTEMPTS} attempts: {last}")]
+    GaveUp { last: String },
+}
+
 /// Posts notifications to the configured webhook.
 pub struct Notifier {
     client: reqwest::Client,
@@ -162,12 +173,12 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn new(url: &str, format: WebhookFormat, origin: Origin) -> Result<Self, String> {
+    pub fn new(url: &str, format: WebhookFormat, origin: Origin) -> Result<Self, WebhookError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .user_agent(concat!("mysetlist/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the webhook client: {e}"))?;
+            .map_err(WebhookError::Client)?;
         Ok(Self { client, url: url.to_owned(), format, origin })
     }
 
@@ -177,7 +188,7 @@ impl Notifier {
     }
 
     /// Posts one notification, retrying transient failures a few times with a short backoff.
-    pub async fn send(&self, n: &Notification) -> Result<(), String> {
+    pub async fn send(&self, n: &Notification) -> Result<(), WebhookError> {
         let p = payload(self.format, n, &self.origin, crate::db::now());
         let mut last_error = String::new();
         for attempt in 0..ATTEMPTS {
@@ -191,13 +202,13 @@ impl Notifier {
             match req.send().await {
                 Ok(r) if r.status().is_success() => return Ok(()),
                 Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
-                    return Err(format!("the webhook refused the notification: HTTP {}", r.status()));
+                    return Err(WebhookError::Refused(r.status()));
                 }
                 Ok(r) => last_error = format!("HTTP {}", r.status()),
                 Err(e) => last_error = e.without_url().to_string(),
             }
         }
-        Err(format!("gave up after {ATTEMPTS} attempts: {last_error}"))
+        Err(WebhookError::GaveUp { last: last_error })
     }
 }
 

@@ -84,12 +84,9 @@ pub fn readiness(certs: &CertManagerHandle) -> crate::health::ReadinessCheck {
         if s.has_certificate {
             Ok(())
         } else if !s.orders {
-            Err("no certificate yet (waiting for the one the leader stores)".into())
+            Err(crate::health::NotReady::AwaitingLeaderCertificate)
         } else {
-            Err(format!(
-                "no certificate yet{}",
-                s.last_error.map(|e| format!(" (last attempt: {e})")).unwrap_or_else(|| " (being obtained)".into())
-            ))
+            Err(crate::health::NotReady::NoCertificate { last_error: s.last_error })
         }
     })
 }

@@ -22,7 +22,6 @@ mod failover_feed;
 pub mod https;
 pub mod replication;
 pub mod server;
-mod tls_feed;
 
 pub struct Application {
     acceptor: poem::listener::BoxAcceptor,
@@ -124,7 +123,7 @@ impl Application {
         {
             // A read-only mount or lost permissions make every write fail: take the node out of rotation.
             let db = db.clone();
-            state.add_readiness_check("database files", Arc::new(move || db.check_files_writable()));
+            state.add_readiness_check("database files", Arc::new(move || Ok(db.check_files_writable()?)));
         }
         {
             // A full or failing disk: writes answer 503 until it recovers (the writer logs the change).
@@ -132,14 +131,14 @@ impl Application {
             state.add_readiness_check(
                 "storage",
                 Arc::new(move || match writer.writer_stats().storage_failing {
-                    true => Err("the disk refuses writes (full, read-only or failing)".into()),
+                    true => Err(crate::health::NotReady::StorageFailing),
                     false => Ok(()),
                 }),
             );
             let checked = db.clone();
             state.add_readiness_check(
                 "database integrity",
-                Arc::new(move || checked.integrity().unwrap_or(Ok(())).map_err(|p| format!("quick_check: {p}"))),
+                Arc::new(move || Ok(checked.integrity().unwrap_or(Ok(()))?)),
             );
         }
         // quick_check at start (in the background: a large database takes seconds) and daily.
@@ -157,7 +156,8 @@ impl Application {
         };
         if let Some(f) = &failover {
             // Ready only on the node that accepts writes, and there while replication keeps up.
-            state.add_readiness_check("role", f.readiness());
+            let lag_bound = crate::health::thresholds::replication_lag_bound(config.settings.replication.sync_interval);
+            state.add_readiness_check("role", f.readiness(lag_bound));
             // A follower says how far behind it may be (headers, and a notice once it is stale).
             let (weak, stale_after) = (Arc::downgrade(f), config.settings.failover.stale_after);
             *state.freshness.write() = Some(Arc::new(move || {
@@ -174,7 +174,7 @@ impl Application {
                 .map(|_| crate::tls::Cluster { leading: primary_rx.clone(), store_changed: store_changed_rx.clone() });
             let parts = https::start(&config, &db, cluster).await?;
             state.add_readiness_check("certificate", https::readiness(&parts.certs));
-            tls_feed::feed_certificate_metrics(&parts.certs, &state.obs.metrics);
+            state.obs.metrics.tls.read_from(crate::observability::sources::certificates(&parts.certs));
             tracing::info!(https = %parts.https_addr, http = %parts.http_addr, domains = ?config.settings.domain, "automatic HTTPS");
             let rt = HttpsRuntime { certs: parts.certs, http: parts.http, http_addr: parts.http_addr };
             (parts.https, parts.https_addr, Some(rt))
@@ -191,7 +191,7 @@ impl Application {
             (acceptor.boxed(), local_addr, None)
         };
         if let Some(f) = &failover {
-            failover_feed::feed_replication_metrics(f, &state.obs.metrics);
+            state.obs.metrics.failover.read_from(crate::observability::sources::failover(f));
         }
         let backup_verify = match &failover {
             Some(f) => {

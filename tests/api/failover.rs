@@ -352,7 +352,7 @@ async fn standby_follows_serves_reads_refuses_writes_and_only_the_leader_is_read
     for base in [&p.app.base, &s.app.base] {
         assert_eq!(status_of(&fan, format!("{base}/livez")).await, 200);
     }
-    // Role, followed TXID and uploads are on /metrics (reported once a second).
+    // Role, followed TXID and uploads are on /metrics (read from failover's status at scrape time).
     let metric = |text: &str, series: &str| -> Option<f64> {
         text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.split_whitespace().next()?.parse().ok())
     };

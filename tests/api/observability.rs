@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysetlist::domain::Role;
+use mysetlist::observability::metrics::{FailoverFacts, ShippingFacts};
 use parking_lot::Mutex;
 use poem::listener::{Acceptor, Listener};
 use serde_json::Value;
@@ -104,8 +105,14 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
     assert!(!t.contains("page-123"));
 
     // Reports from other subsystems appear once made.
-    app.state.obs.metrics.failover.set_leader(true);
-    app.state.obs.metrics.tls.set_certificate_expiry("vote.example", 1_900_000_000);
+    // Failover (here a stand-in for it) is read at scrape time.
+    let failover = std::sync::Arc::new(std::sync::Mutex::new(FailoverFacts { leader: true, ..Default::default() }));
+    let read = failover.clone();
+    app.state.obs.metrics.failover.read_from(std::sync::Arc::new(move || Some(read.lock().unwrap().clone())));
+    app.state.obs.metrics.tls.read_from(std::sync::Arc::new(|| mysetlist::observability::metrics::CertificateFacts {
+        expiries: vec![("vote.example".into(), 1_900_000_000)],
+        ..Default::default()
+    }));
     app.state.obs.metrics.rate_limits.rejected("votes");
     let t = scrape(&app).await;
     assert_eq!(sample(&t, "mysetlist_rate_limit_rejections_total{limit=\"votes\"}"), Some(1.0));
@@ -114,10 +121,15 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
     let m = &app.state.obs.metrics;
     m.backup.verify_failed(1_800_000_000);
     m.backup.verify_succeeded(1_800_000_100);
-    m.replication.upload_succeeded(1_800_000_200);
-    m.replication.set_shipping(7, 0, Some(1_800_000_300));
-    m.failover.set_txid(7);
-    m.failover.set_lag(std::time::Duration::from_millis(250));
+    *failover.lock().unwrap() = FailoverFacts {
+        leader: true,
+        txid: 7,
+        follower_lag: std::time::Duration::from_millis(250),
+        uploads: 1,
+        last_upload: Some(1_800_000_200),
+        shipping: Some(ShippingFacts { txid: 7, commits_behind: 0, last_snapshot: Some(1_800_000_300) }),
+        ..Default::default()
+    };
     app.domain().db.write(|c| mysetlist::db::jobs::record(c, "drill", 1, 2, None)).await.unwrap();
     let t = scrape(&app).await;
     let documented = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ops/README.md")).unwrap();
@@ -538,8 +550,12 @@ async fn replication_lag_alert_fires_once_and_resolves_once() {
     let hook = Receiver::start("MySetlistReplicationLagging").await;
     let app = spawn_app_with(&[("MYSETLIST_ALERTS__WEBHOOK_URL", &hook.url())]).await;
     let obs = app.state.obs.clone();
-    // What the replication shipper reports when S3 does not take uploads.
-    obs.metrics.replication.set_lag(Duration::from_secs(600));
+    // What the replication shipper reports when S3 does not take uploads (a stand-in for failover).
+    let lag = std::sync::Arc::new(std::sync::Mutex::new(600.0));
+    let read = lag.clone();
+    obs.metrics.failover.read_from(std::sync::Arc::new(move || {
+        Some(FailoverFacts { leader: true, replication_lag_seconds: *read.lock().unwrap(), ..Default::default() })
+    }));
     let t0 = mysetlist::db::now();
     let first = obs.evaluate_alerts_at(t0).await;
     assert!(without_disk(&first.fired).is_empty(), "the lag must last 5 minutes first: {:?}", first.fired);
@@ -558,7 +574,7 @@ async fn replication_lag_alert_fires_once_and_resolves_once() {
     let t = scrape(&app).await;
     assert_eq!(sample(&t, "mysetlist_alerts_firing{alert=\"MySetlistReplicationLagging\"}"), Some(1.0));
 
-    obs.metrics.replication.set_lag(Duration::ZERO);
+    *lag.lock().unwrap() = 0.0;
     obs.evaluate_alerts_at(t0 + 345).await;
     let bodies = hook.wait_for_count(2).await;
     assert_eq!(bodies[1]["status"], "resolved");

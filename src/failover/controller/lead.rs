@@ -25,7 +25,7 @@ impl Node {
         } else {
             Replicator::start(self.cfg.replication.clone(), &self.cfg.db_path, self.db.commits())?
         };
-        *self.shared.replicator.write() = Some(Arc::new(handle));
+        self.shared.install_replicator(Arc::new(handle));
         self.shared.valid_until(Some(valid_until));
         let barrier = continuing.then_some(txid.next());
         if barrier.is_none() {
@@ -282,7 +282,7 @@ impl Node {
     }
 
     pub(super) fn abandon_replicator(&self) {
-        if let Some(r) = self.shared.replicator.write().take() {
+        if let Some(r) = self.shared.take_replicator() {
             r.abandon();
         }
     }

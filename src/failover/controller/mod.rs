@@ -265,7 +265,7 @@ impl Node {
     async fn replicator_stopped(&self) -> bool {
         let Some(r) = self.shared.replicator() else { return true };
         if !r.status().running {
-            *self.shared.replicator.write() = None;
+            self.shared.take_replicator();
             return true;
         }
         false

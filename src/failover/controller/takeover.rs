@@ -86,7 +86,7 @@ impl Node {
         }
         self.shared.accept_until(None);
         self.shared.valid_until(None);
-        if let Some(r) = self.shared.replicator.write().take() {
+        if let Some(r) = self.shared.take_replicator() {
             r.abandon();
         }
         self.follower.close();

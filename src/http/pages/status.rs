@@ -5,7 +5,10 @@
 //!   certificates, storage, the process, readiness, scheduler jobs and active alerts, with charts of
 //!   the last 24 hours from the in-process minute series (`observability::timeseries`).
 //!
-//! Charts are inline SVG rendered here; the pages carry no script.
+//! The technical page only draws: what is good or bad comes from the health report
+//! (`Observability::report`, judged by `health::thresholds`) and the readiness checks, the numbers
+//! from the minute series and the subsystems' status. Charts are inline SVG rendered here; the
+//! pages carry no script.
 
 mod charts;
 mod history;
@@ -21,10 +24,11 @@ use super::view::local_time;
 use super::{Layout, error_page, render};
 use crate::domain::CurrentUser;
 use crate::error::AppError;
+use crate::health::report::{Report, Rule, readiness};
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
-use crate::observability::timeseries::Window;
+use crate::observability::timeseries::{MinutePoint, Window};
 
 pub fn add_routes(r: super::PageRoutes) -> super::PageRoutes {
     r.at("/admin/status", get(executive)).at("/admin/status/technical", get(technical))
@@ -198,15 +202,16 @@ pub async fn technical(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor) 
     }
 }
 
-/// `uptime`: seconds since the process started, so a young process's rate is not understated.
-fn window_facts(label: &str, w: &Window, minutes: i64, uptime: i64) -> Vec<Fact> {
+/// `uptime`: seconds since the process started, so a young process's rate is not understated;
+/// `bad`: whether the health report judged this window's 5xx share too high.
+fn window_facts(label: &str, w: &Window, minutes: i64, uptime: i64, bad: bool) -> Vec<Fact> {
     let secs = (minutes * 60).min(uptime).max(1) as f64;
     let ratio = w.error_ratio();
     vec![
         fact(&format!("Requests/s, {label}"), format!("{:.2}", w.requests as f64 / secs)),
         bad_if(
             fact(&format!("5xx share, {label}"), ratio.map(|r| format_value(r, Unit::Percent)).unwrap_or("–".into())),
-            ratio.is_some_and(|r| r > 0.01),
+            bad,
         ),
         fact(
             &format!("p50 / p95 / p99, {label}"),
@@ -219,27 +224,49 @@ async fn render_technical(state: &AppState, user: &CurrentUser, visitor: &mut Vi
     // The job list comes first: it checks the admin role before anything else is read.
     let job_runs = state.domain.job_runs(user).await?;
     let obs = &state.obs;
-    let m = &obs.metrics;
     let now = state.domain.now();
-    let mut points = obs.series.since(now - 24 * 3600);
-    points.push(obs.series.unsampled(now, &obs.cumulative(), obs.gauges()));
+    let points = obs.recent_points(now);
+    let report = obs.report(now, &points, &job_runs);
+    let registered: Vec<_> = state.readiness.read().clone();
+    let t = TechnicalTemplate {
+        layout: Layout::new(visitor),
+        generated: utc(now),
+        notifications: notifications(state),
+        alerts: alert_rows(state, now),
+        traffic: traffic(state, &report, &points, now),
+        durability: durability(state, &report, now),
+        storage: storage(state, &report),
+        process: process(state, now),
+        readiness: readiness_facts(&registered),
+        charts: charts_for(&points, now),
+        jobs: job_rows(job_runs, &report, now),
+    };
+    render(&t)
+}
+
+fn traffic(state: &AppState, report: &Report, points: &[MinutePoint], now: i64) -> Vec<Fact> {
+    let obs = &state.obs;
     let minute = now.div_euclid(60) * 60;
     let last = |minutes: i64| {
         Window::of(&points.iter().filter(|p| p.minute > minute - minutes * 60).cloned().collect::<Vec<_>>())
     };
-    let gauges = obs.gauges();
-    let config = &state.config;
-
     let uptime = now - obs.started_at();
-    let mut traffic = window_facts("last 5 min", &last(5), 5, uptime);
-    traffic.extend(window_facts("last hour", &last(60), 60, uptime));
+    let mut traffic = window_facts("last 5 min", &last(5), 5, uptime, report.bad(Rule::ErrorRateRecent, None));
+    traffic.extend(window_facts("last hour", &last(60), 60, uptime, report.bad(Rule::ErrorRateHour, None)));
+    let m = &obs.metrics;
+    let gauges = obs.gauges();
     traffic.push(fact("Requests in flight", m.http.in_flight().to_string()));
     traffic.push(fact("Live connections", gauges.sse_connections.to_string()));
-    let day = Window::of(&points);
+    let day = Window::of(points);
     traffic.push(fact("Votes, last 24 h (this process)", day.votes.to_string()));
     traffic
         .push(fact("Rate-limit rejections, last 24 h", points.iter().map(|p| p.rate_limited).sum::<u64>().to_string()));
+    traffic
+}
 
+fn durability(state: &AppState, report: &Report, now: i64) -> Vec<Fact> {
+    let (obs, config) = (&state.obs, &state.config);
+    let m = &obs.metrics;
     let mut durability = Vec::new();
     durability.push(fact("Role", m.failover.role().unwrap_or_else(|| "–".into())));
     if let Some(leader) = m.failover.is_leader() {
@@ -247,20 +274,25 @@ async fn render_technical(state: &AppState, user: &CurrentUser, visitor: &mut Vi
     }
     if config.replication_enabled() {
         let lag = m.replication.lag_seconds();
-        durability.push(bad_if(fact("Replication lag", format_value(lag, Unit::Seconds)), lag > 60.0));
+        durability.push(bad_if(
+            fact("Replication lag", format_value(lag, Unit::Seconds)),
+            report.bad(Rule::ReplicationLag, None),
+        ));
         durability.push(fact(
             "Last upload",
             m.replication.last_upload().map(|t| ago(now, t as i64)).unwrap_or_else(|| "none yet".into()),
         ));
         durability.push(fact("Upload errors since start", m.replication.upload_errors().to_string()));
-        let max_age = 2 * config.settings.replication.verify_interval.as_secs() as i64 + 3600;
         let last_ok = m.backup.last_success();
         durability.push(bad_if(
             fact("Last successful backup verification", last_ok.map(|t| ago(now, t)).unwrap_or_else(|| "none".into())),
-            now - last_ok.unwrap_or(obs.started_at()) > max_age,
+            report.bad(Rule::BackupVerifyStale, None),
         ));
         if let Some(ok) = m.backup.last_run_ok() {
-            durability.push(bad_if(fact("Last verification", if ok { "passed" } else { "FAILED" }), !ok));
+            durability.push(bad_if(
+                fact("Last verification", if ok { "passed" } else { "FAILED" }),
+                report.bad(Rule::BackupVerifyFailed, None),
+            ));
         }
     } else {
         durability.push(fact("Replication", "off (replication.url is empty)"));
@@ -273,14 +305,18 @@ async fn render_technical(state: &AppState, user: &CurrentUser, visitor: &mut Vi
         let days = (expiry - now) as f64 / 86_400.0;
         durability.push(bad_if(
             fact(&format!("Certificate {domain}"), format!("expires in {days:.1} days ({})", utc(expiry))),
-            days < 7.0,
+            report.bad(Rule::CertificateExpiry, Some(&domain)),
         ));
     }
+    durability
+}
 
-    let w = state.domain.db.writer_stats();
+fn storage(state: &AppState, report: &Report) -> Vec<Fact> {
+    let gauges = state.obs.gauges();
+    let w = state.domain.writer_stats();
     let avg_commit = (w.commits > 0).then(|| w.commit_micros_total as f64 / w.commits as f64 / 1e6);
     let disk_share = (gauges.disk_total > 0).then(|| gauges.disk_available as f64 / gauges.disk_total as f64);
-    let storage = vec![
+    vec![
         fact("Database", format_bytes(gauges.db_bytes as f64)),
         fact("WAL", format_bytes(gauges.wal_bytes as f64)),
         bad_if(
@@ -296,15 +332,18 @@ async fn render_technical(state: &AppState, user: &CurrentUser, visitor: &mut Vi
                     None => "unknown".into(),
                 },
             ),
-            disk_share.is_some_and(|s| s < 0.10),
+            report.bad(Rule::DiskSpace, None),
         ),
-        bad_if(fact("Writes queued", w.queue_depth.to_string()), w.queue_depth > 500),
+        bad_if(fact("Writes queued", w.queue_depth.to_string()), report.bad(Rule::WriterQueue, None)),
         fact("Group commits / writes", format!("{} / {}", w.commits, w.writes)),
-        bad_if(fact("Failed commits", w.failed_commits.to_string()), w.failed_commits > 0),
+        bad_if(fact("Failed commits", w.failed_commits.to_string()), report.bad(Rule::FailedCommits, None)),
         fact("Average commit time", opt_secs(avg_commit)),
         fact("Last batch size", w.last_batch_size.to_string()),
-    ];
+    ]
+}
 
+fn process(state: &AppState, now: i64) -> Vec<Fact> {
+    let obs = &state.obs;
     let mut process = vec![fact("Version", env!("CARGO_PKG_VERSION")), fact("Up since", ago(now, obs.started_at()))];
     if let Some(p) = crate::observability::process::read() {
         process.push(fact("Resident memory", format_bytes(p.resident_bytes as f64)));
@@ -318,21 +357,26 @@ async fn render_technical(state: &AppState, user: &CurrentUser, visitor: &mut Vi
         ));
         process.push(fact("Threads", p.threads.to_string()));
     }
+    process
+}
 
-    let mut readiness: Vec<Fact> = state
-        .readiness
-        .read()
-        .iter()
-        .map(|(name, check)| match check() {
-            Ok(()) => fact(name, "ok"),
-            Err(reason) => bad_if(fact(name, reason), true),
+fn readiness_facts(registered: &[(&'static str, crate::health::ReadinessCheck)]) -> Vec<Fact> {
+    let mut facts: Vec<Fact> = readiness(registered)
+        .into_iter()
+        .map(|c| {
+            let name = c.subject.unwrap_or_default();
+            if c.level.is_ok() { fact(&name, "ok") } else { bad_if(fact(&name, c.reason), true) }
         })
         .collect();
-    if readiness.is_empty() {
-        readiness.push(fact("Checks", "none registered"));
+    if facts.is_empty() {
+        facts.push(fact("Checks", "none registered"));
     }
+    facts
+}
 
-    let alerts = obs
+fn alert_rows(state: &AppState, now: i64) -> Vec<AlertRow> {
+    state
+        .obs
         .alerts
         .active()
         .into_iter()
@@ -350,18 +394,23 @@ async fn render_technical(state: &AppState, user: &CurrentUser, visitor: &mut Vi
                 since: ago(now, a.since),
             }
         })
-        .collect();
-    let alert_cfg = &config.settings.alerts;
-    let notifications = if alert_cfg.webhook_url.is_empty() {
+        .collect()
+}
+
+fn notifications(state: &AppState) -> String {
+    let alert_cfg = &state.config.settings.alerts;
+    if alert_cfg.webhook_url.is_empty() {
         "No webhook configured (alerts.webhook_url): alerts show here and in the log only.".to_owned()
     } else {
         format!("Notifications go to the configured webhook ({:?} format).", alert_cfg.webhook_format)
-    };
+    }
+}
 
-    let jobs = job_runs
+fn job_rows(job_runs: Vec<crate::db::jobs::JobRun>, report: &Report, now: i64) -> Vec<JobRow> {
+    job_runs
         .into_iter()
         .map(|j| {
-            let failed = j.last_outcome.as_deref() == Some("failed");
+            let bad = report.bad(Rule::Job, Some(&j.job));
             JobRow {
                 job: j.job,
                 last_started: j.last_started.map(|t| ago(now, t)).unwrap_or_else(|| "never".into()),
@@ -369,23 +418,8 @@ async fn render_technical(state: &AppState, user: &CurrentUser, visitor: &mut Vi
                 outcome: j.last_outcome.unwrap_or_else(|| "–".into()),
                 failures: j.failures,
                 last_error: j.last_error.map(|e| e.chars().take(200).collect()).unwrap_or_default(),
-                bad: failed,
+                bad,
             }
         })
-        .collect();
-
-    let t = TechnicalTemplate {
-        layout: Layout::new(visitor),
-        generated: utc(now),
-        notifications,
-        alerts,
-        traffic,
-        durability,
-        storage,
-        process,
-        readiness,
-        charts: charts_for(&points, now),
-        jobs,
-    };
-    render(&t)
+        .collect()
 }

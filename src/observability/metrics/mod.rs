@@ -2,10 +2,12 @@
 //!
 //! Two kinds of metrics live here:
 //! - *pushed* ones, updated by whoever knows the value through a handle: [`HttpMetrics`] (the web
-//!   layer), [`ReplicationMetrics`], [`BackupMetrics`], [`TlsMetrics`], [`FailoverMetrics`],
-//!   [`RateLimitMetrics`]. Handles are cheap clones sharing the same atomics.
-//! - *pulled* ones, read at scrape time from their source by [`super::collectors`]: votes, live
-//!   connections, the database writer, file sizes, the process.
+//!   layer), [`BackupMetrics`], [`RateLimitMetrics`]. Handles are cheap clones sharing the same
+//!   atomics.
+//! - *pulled* ones, read at scrape time from their source: votes, live connections, the database
+//!   writer, file sizes, the process ([`super::collectors`]); certificates, failover and
+//!   replication from the subsystem's own status ([`TlsMetrics`], [`FailoverMetrics`],
+//!   [`ReplicationMetrics`], encoded by `subsystems`).
 //!
 //! Gauges that only make sense once their subsystem has reported (last backup verification, lease
 //! holder) are absent from /metrics until set, so that a node without replication does not look like
@@ -29,12 +31,12 @@ use super::latency::LatencyHistogram;
 const HTTP_BUCKETS: [f64; 13] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 mod gauges;
+mod subsystems;
 #[cfg(test)]
 mod tests;
 
 pub use gauges::{GaugeMap, OptionalGauge};
-
-type FloatGauge = Gauge<f64, AtomicU64>;
+pub use subsystems::{CertificateFacts, CertificateSource, FailoverFacts, FailoverSource, ShippingFacts};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -128,58 +130,34 @@ impl HttpMetrics {
     }
 }
 
-/// Reported by the replication shipper (src/replicate).
-#[derive(Clone, Debug, Default)]
+/// Replication as failover (which runs the shipper) reports it, read at scrape time.
+#[derive(Clone, Default)]
 pub struct ReplicationMetrics {
-    lag_seconds: FloatGauge,
-    uploads: Counter,
-    upload_errors: Counter,
-    last_upload: OptionalGauge,
-    txid: OptionalGauge,
-    commits_behind: OptionalGauge,
-    last_snapshot: OptionalGauge,
+    source: FailoverSlot,
+}
+
+impl std::fmt::Debug for ReplicationMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplicationMetrics")
+    }
 }
 
 impl ReplicationMetrics {
-    /// Age of the newest committed transaction not yet stored in S3; 0 when caught up.
-    pub fn set_lag(&self, lag: Duration) {
-        self.lag_seconds.set(lag.as_secs_f64());
-    }
-    /// An LTX file was stored (`at_unix`: when).
-    pub fn upload_succeeded(&self, at_unix: i64) {
-        self.uploads.inc();
-        self.last_upload.set(at_unix as f64);
-    }
-    /// An upload attempt failed (count every attempt, before any retry).
-    pub fn upload_failed(&self) {
-        self.upload_errors.inc();
-    }
+    /// Age of the newest committed transaction not yet stored in S3; 0 when caught up or not
+    /// shipping.
     pub fn lag_seconds(&self) -> f64 {
-        self.lag_seconds.get()
+        self.source.facts().map_or(0.0, |f| f.replication_lag_seconds)
     }
+    /// Failed upload attempts since start.
     pub fn upload_errors(&self) -> u64 {
-        self.upload_errors.get()
+        self.source.facts().map_or(0, |f| f.upload_errors)
     }
+    /// Unix time of the last stored LTX file.
     pub fn last_upload(&self) -> Option<f64> {
-        self.last_upload.get()
-    }
-    /// While this node ships: the newest TXID it stored in S3, the commits not yet there, and when
-    /// the last snapshot was stored (`None` before the first one since start).
-    pub fn set_shipping(&self, txid: u64, commits_behind: u64, last_snapshot_unix: Option<i64>) {
-        self.txid.set(txid as f64);
-        self.commits_behind.set(commits_behind as f64);
-        if let Some(t) = last_snapshot_unix {
-            self.last_snapshot.set(t as f64);
-        }
-    }
-    /// This node does not ship (a standby): the shipping gauges disappear.
-    pub fn clear_shipping(&self) {
-        self.txid.clear();
-        self.commits_behind.clear();
-        self.last_snapshot.clear();
+        self.source.facts()?.last_upload.map(|t| t as f64)
     }
     pub fn commits_behind(&self) -> Option<u64> {
-        self.commits_behind.get().map(|v| v as u64)
+        Some(self.source.facts()?.shipping?.commits_behind)
     }
 }
 
@@ -221,85 +199,91 @@ impl BackupMetrics {
     }
 }
 
-/// Reported by the ACME client (src/tls).
-#[derive(Clone, Debug)]
+/// The served certificates, read from the ACME client (src/tls) at scrape time.
+#[derive(Clone, Default)]
 pub struct TlsMetrics {
-    expiry: GaugeMap,
-    renewals: Counter,
-    renewal_failures: Counter,
+    source: Arc<parking_lot::RwLock<Option<CertificateSource>>>,
+}
+
+impl std::fmt::Debug for TlsMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsMetrics")
+    }
 }
 
 impl TlsMetrics {
-    fn new() -> Self {
-        Self { expiry: GaugeMap::new("domain"), renewals: Counter::default(), renewal_failures: Counter::default() }
+    /// From now on read the certificates' facts from `source` (startup passes the certificate
+    /// manager's status, see `super::sources`).
+    pub fn read_from(&self, source: CertificateSource) {
+        *self.source.write() = Some(source);
     }
-    /// The certificate now served for `domain` expires at `not_after_unix`.
-    pub fn set_certificate_expiry(&self, domain: &str, not_after_unix: i64) {
-        self.expiry.set(domain, not_after_unix as f64);
+    /// The facts now; nothing served and no order made while no source is set.
+    pub fn facts(&self) -> CertificateFacts {
+        self.source.read().as_ref().map(|read| read()).unwrap_or_default()
     }
-    pub fn certificate_renewed(&self) {
-        self.renewals.inc();
-    }
-    pub fn renewal_failed(&self) {
-        self.renewal_failures.inc();
-    }
-    /// (domain, expiry unix time) for every certificate reported.
+    /// (domain, expiry unix time) for every certificate served.
     pub fn expiries(&self) -> Vec<(String, i64)> {
-        self.expiry.entries().into_iter().map(|(d, v)| (d, v as i64)).collect()
+        self.facts().expiries
     }
 }
 
-/// Reported by failover (lease holder) and startup (role).
-#[derive(Clone, Debug)]
+/// Where failover's facts are read from (set once failover runs).
+#[derive(Clone, Default)]
+struct FailoverSlot(Arc<parking_lot::RwLock<Option<FailoverSource>>>);
+
+impl FailoverSlot {
+    fn facts(&self) -> Option<FailoverFacts> {
+        self.0.read().as_ref().and_then(|read| read())
+    }
+}
+
+/// The lease and role, read from failover at scrape time; the configured role without failover.
+#[derive(Clone)]
 pub struct FailoverMetrics {
-    is_leader: OptionalGauge,
-    role: GaugeMap,
-    lease_errors: Counter,
-    txid: OptionalGauge,
-    lag: OptionalGauge,
+    source: FailoverSlot,
+    configured_role: Arc<parking_lot::Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for FailoverMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FailoverMetrics")
+    }
 }
 
 impl FailoverMetrics {
-    fn new() -> Self {
-        Self {
-            is_leader: OptionalGauge::default(),
-            role: GaugeMap::new("role"),
-            lease_errors: Counter::default(),
-            txid: OptionalGauge::default(),
-            lag: OptionalGauge::default(),
-        }
+    fn new(source: FailoverSlot) -> Self {
+        Self { source, configured_role: Arc::default() }
     }
-    /// Follower: seconds since it last knew its copy was the bucket's newest; 0 on the leader.
-    pub fn set_lag(&self, lag: std::time::Duration) {
-        self.lag.set(lag.as_secs_f64());
+    /// From now on read failover and replication from `source` (startup passes the running
+    /// failover's status, see `super::sources`). Only when failover runs: the lease gauges'
+    /// presence says "this node takes part".
+    pub fn read_from(&self, source: FailoverSource) {
+        *self.source.0.write() = Some(source);
     }
-    /// Only call this when failover runs: the gauge's presence says "this node takes part".
-    pub fn set_leader(&self, leader: bool) {
-        self.is_leader.set(if leader { 1.0 } else { 0.0 });
-    }
-    /// "primary" or "standby" (exported as `mysetlist_role{role="…"} 1`).
+    /// "primary" or "standby" as configured (startup sets it; failover's own view wins once set).
     pub fn set_role(&self, role: &str) {
-        self.role.replace_all([(role.to_owned(), 1.0)]);
+        *self.configured_role.lock() = Some(role.to_owned());
     }
-    /// A lease renewal or takeover attempt failed.
-    pub fn lease_error(&self) {
-        self.lease_errors.inc();
+    pub fn facts(&self) -> Option<FailoverFacts> {
+        self.source.facts()
     }
+    /// Failed failover operations since start.
     pub fn lease_errors(&self) -> u64 {
-        self.lease_errors.get()
+        self.facts().map_or(0, |f| f.lease_errors)
     }
     /// Leader: the newest TXID stored in S3. Standby: the TXID its copy holds.
-    pub fn set_txid(&self, txid: u64) {
-        self.txid.set(txid as f64);
-    }
     pub fn txid(&self) -> Option<u64> {
-        self.txid.get().map(|v| v as u64)
+        Some(self.facts()?.txid)
     }
     pub fn is_leader(&self) -> Option<bool> {
-        self.is_leader.get().map(|v| v >= 1.0)
+        Some(self.facts()?.leader)
     }
+    /// "primary" or "standby" (exported as `mysetlist_role{role="…"} 1`).
     pub fn role(&self) -> Option<String> {
-        self.role.entries().into_iter().next().map(|(r, _)| r)
+        match self.facts() {
+            Some(f) => Some(if f.leader { "primary" } else { "standby" }.to_owned()),
+            None => self.configured_role.lock().clone(),
+        }
     }
 }
 
@@ -353,38 +337,10 @@ impl Metrics {
         );
         registry.register("mysetlist_http_requests_in_flight", "HTTP requests being answered", http.in_flight.clone());
 
-        let replication = ReplicationMetrics::default();
-        registry.register(
-            "mysetlist_replication_lag_seconds",
-            "Age of the newest committed transaction not yet stored in S3 (0 when caught up)",
-            replication.lag_seconds.clone(),
-        );
-        registry.register("mysetlist_replication_uploads", "LTX files stored in S3", replication.uploads.clone());
-        registry.register(
-            "mysetlist_replication_upload_errors",
-            "Failed S3 uploads (every attempt, before retry)",
-            replication.upload_errors.clone(),
-        );
-        registry.register(
-            "mysetlist_replication_last_upload_timestamp_seconds",
-            "Unix time of the last stored LTX file",
-            replication.last_upload.clone(),
-        );
-        registry.register(
-            "mysetlist_replication_txid",
-            "Newest TXID this node stored in S3 (only while it ships)",
-            replication.txid.clone(),
-        );
-        registry.register(
-            "mysetlist_replication_commits_behind",
-            "Committed transactions not yet stored in S3 (only while this node ships)",
-            replication.commits_behind.clone(),
-        );
-        registry.register(
-            "mysetlist_replication_last_snapshot_timestamp_seconds",
-            "Unix time of the last full snapshot stored in S3 (once one was stored since start)",
-            replication.last_snapshot.clone(),
-        );
+        let failover_source = FailoverSlot::default();
+        let replication = ReplicationMetrics { source: failover_source.clone() };
+        let failover = FailoverMetrics::new(failover_source);
+        registry.register_collector(Box::new(subsystems::FailoverCollector(failover.clone())));
 
         let backup = BackupMetrics::default();
         registry.register(
@@ -404,45 +360,8 @@ impl Metrics {
         );
         registry.register("mysetlist_backup_verify_failures", "Failed backup verifications", backup.failures.clone());
 
-        let tls = TlsMetrics::new();
-        registry.register(
-            "mysetlist_tls_certificate_expiry_timestamp_seconds",
-            "Unix time the served certificate expires",
-            tls.expiry.clone(),
-        );
-        registry.register(
-            "mysetlist_tls_certificate_renewals",
-            "Certificates obtained over ACME",
-            tls.renewals.clone(),
-        );
-        registry.register(
-            "mysetlist_tls_certificate_renewal_failures",
-            "Failed ACME orders",
-            tls.renewal_failures.clone(),
-        );
-
-        let failover = FailoverMetrics::new();
-        registry.register(
-            "mysetlist_failover_is_leader",
-            "1 while this node holds the S3 lease, 0 otherwise (only with failover)",
-            failover.is_leader.clone(),
-        );
-        registry.register("mysetlist_role", "The role this node runs in (value 1)", failover.role.clone());
-        registry.register(
-            "mysetlist_failover_lease_errors",
-            "Failed failover operations: lease reads and renewals, takeovers, applying LTX files",
-            failover.lease_errors.clone(),
-        );
-        registry.register(
-            "mysetlist_failover_txid",
-            "Leader: newest TXID stored in S3; standby: the TXID its copy holds (only with failover)",
-            failover.txid.clone(),
-        );
-        registry.register(
-            "mysetlist_failover_lag_seconds",
-            "Follower: seconds since its copy was last known to be the bucket's newest; 0 on the leader (only with failover)",
-            failover.lag.clone(),
-        );
+        let tls = TlsMetrics::default();
+        registry.register_collector(Box::new(subsystems::TlsCollector(tls.clone())));
 
         let rate_limits = RateLimitMetrics::default();
         registry.register(

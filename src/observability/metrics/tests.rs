@@ -5,9 +5,13 @@ fn optional_gauges_appear_once_set() {
     let m = Metrics::new(Vec::new());
     assert!(!m.encode().contains("mysetlist_failover_is_leader "));
     assert!(!m.encode().contains("mysetlist_backup_verify_last_success_timestamp_seconds "));
-    m.failover.set_leader(true);
+    m.failover.read_from(Arc::new(|| Some(FailoverFacts { leader: true, ..Default::default() })));
     m.backup.verify_succeeded(1_700_000_000);
-    m.tls.set_certificate_expiry("example.org", 1_800_000_000);
+    m.tls.read_from(Arc::new(|| CertificateFacts {
+        expiries: vec![("example.org".into(), 1_800_000_000)],
+        renewals: 1,
+        failures: 2,
+    }));
     let text = m.encode();
     assert!(text.contains("mysetlist_failover_is_leader 1"), "{text}");
     assert!(text.contains("mysetlist_backup_verify_last_success_timestamp_seconds 1700000000"), "{text}");
@@ -15,6 +19,8 @@ fn optional_gauges_appear_once_set() {
         text.contains("mysetlist_tls_certificate_expiry_timestamp_seconds{domain=\"example.org\"} 1800000000"),
         "{text}"
     );
+    assert!(text.contains("mysetlist_tls_certificate_renewals_total 1\n"), "{text}");
+    assert!(text.contains("mysetlist_tls_certificate_renewal_failures_total 2\n"), "{text}");
     assert!(text.ends_with("# EOF\n"));
 }
 
