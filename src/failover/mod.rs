@@ -467,7 +467,7 @@ impl Failover {
             if !s.accepting_writes {
                 return Err(NotReady::NotAcceptingWrites {
                     role: WriteRefusal::NotLeader.role(),
-                    state: s.state,
+                    state: s.state.as_str(),
                     leader: s.leader,
                     txid: s.txid.to_string(),
                     lag: s.lag,
