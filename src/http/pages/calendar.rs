@@ -11,8 +11,8 @@ use poem::web::{Data, Path};
 use poem::{Response, handler};
 
 use super::{public_origin as origin, respond};
-use crate::db::shows::Show;
 use crate::domain::DomainError;
+use crate::domain::rows::Show;
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::ics;
