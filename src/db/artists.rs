@@ -108,6 +108,11 @@ pub fn by_name(conn: &Connection, name: &str) -> Result<Option<Artist>, DbError>
         .optional()?)
 }
 
+/// Whether the catalog holds no artist yet.
+pub fn none_yet(conn: &Connection) -> Result<bool, DbError> {
+    Ok(conn.query_row("SELECT count(*) FROM artists", [], |r| r.get::<_, i64>(0))? == 0)
+}
+
 pub fn list(conn: &Connection, limit: i64, offset: i64) -> Result<Vec<Artist>, DbError> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM artists ORDER BY name LIMIT ?1 OFFSET ?2"))?;
     let rows = stmt.query_map([limit, offset], from_row)?.collect::<Result<Vec<_>, _>>()?;

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod kv;
 pub mod media;
 pub mod password_resets;
+pub mod reports;
 pub mod search;
 pub mod server_lock;
 pub mod sessions;

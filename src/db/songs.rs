@@ -140,6 +140,11 @@ pub fn addable_to_show(conn: &Connection, show_id: i64) -> Result<Vec<Song>, DbE
     Ok(rows)
 }
 
+/// How many songs a show's list holds.
+pub fn count_on_show(conn: &Connection, show_id: i64) -> Result<i64, DbError> {
+    Ok(conn.prepare_cached("SELECT count(*) FROM show_songs WHERE show_id = ?1")?.query_row([show_id], |r| r.get(0))?)
+}
+
 /// Adds a song to a show's list; false if it was already there.
 pub fn add_to_show(
     conn: &Connection,

@@ -103,8 +103,7 @@ impl Domain {
 pub const DEMO_ADMIN: &str = "admin@demo.invalid";
 
 fn load(c: &Connection, now: i64) -> Result<bool, DomainError> {
-    let existing: i64 = c.query_row("SELECT count(*) FROM artists", [], |r| r.get(0)).map_err(db::DbError::from)?;
-    if existing > 0 {
+    if !db::artists::none_yet(c)? {
         return Ok(false);
     }
     let mut venue_ids = Vec::new();

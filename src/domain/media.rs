@@ -110,7 +110,7 @@ fn square_jpeg(img: &DynamicImage, side: u32) -> Result<Encoded, DomainError> {
 }
 
 /// The picture ([`PICTURE_SIZE`]) and thumbnail ([`THUMB_SIZE`]) of an upload.
-pub fn prepare(bytes: &[u8]) -> Result<(Encoded, Encoded), DomainError> {
+pub fn picture_and_thumbnail(bytes: &[u8]) -> Result<(Encoded, Encoded), DomainError> {
     let img = decode(bytes)?;
     Ok((square_jpeg(&img, PICTURE_SIZE)?, square_jpeg(&img, THUMB_SIZE)?))
 }
@@ -126,7 +126,7 @@ impl Domain {
         actor.require(Role::Moderator)?;
         let (picture, thumb) = {
             let _one = DECODING.acquire().await.map_err(|e| DomainError::Internal(e.into()))?;
-            tokio::task::spawn_blocking(move || prepare(&upload))
+            tokio::task::spawn_blocking(move || picture_and_thumbnail(&upload))
                 .await
                 .map_err(|e| DomainError::Internal(e.into()))??
         };
@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn uploads_become_squares_of_the_documented_sizes() {
-        let (picture, thumb) = prepare(&png(900, 600)).unwrap();
+        let (picture, thumb) = picture_and_thumbnail(&png(900, 600)).unwrap();
         for (f, side) in [(&picture, PICTURE_SIZE), (&thumb, THUMB_SIZE)] {
             assert_eq!(f.size, (side, side));
             let back = image::load_from_memory_with_format(&f.bytes, ImageFormat::Jpeg).unwrap();
@@ -213,7 +213,7 @@ mod tests {
             let rgb = DynamicImage::ImageRgba8(img.clone()).to_rgb8();
             rgb.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
             assert_eq!(sniff(&bytes), Some(format));
-            let (picture, _) = prepare(&bytes).unwrap();
+            let (picture, _) = picture_and_thumbnail(&bytes).unwrap();
             assert_eq!(picture.size, (PICTURE_SIZE, PICTURE_SIZE), "{format:?}");
         }
     }

@@ -10,6 +10,8 @@ mod email;
 mod error;
 pub mod events;
 mod follow_emails;
+mod housekeeping;
+mod imports;
 pub mod insights;
 pub mod limits;
 pub mod live;
@@ -18,6 +20,7 @@ mod moderation;
 mod page_reads;
 mod passwords;
 mod ranking;
+pub mod rows;
 pub mod search;
 mod sessions;
 mod setlists;
@@ -38,6 +41,7 @@ pub use catalog::{ArtistInput, Link, MAX_BIO, MAX_LINKS, ShowInput, SongInput, V
 pub(crate) use catalog::{parse_status, parse_time, tx};
 pub use error::DomainError;
 pub use follow_emails::{EmailPrefs, FollowEmail, VOTING_CLOSES_AHEAD_SECS};
+pub use housekeeping::Purged;
 pub use media::{MAX_UPLOAD_BYTES, PICTURE_SIZE, THUMB_SIZE};
 pub use page_reads::AccountSummary;
 pub use passwords::PasswordStats;
@@ -101,7 +105,9 @@ impl CurrentUser {
 
 /// Shared state of the rules: the database, settings, the live-update hub and caches.
 pub struct Domain {
-    pub db: Database,
+    /// Only the rules reach storage; the crate-wide visibility is for the modules still moving
+    /// to domain methods (observability, the status page, the CLI).
+    db: Database,
     pub config: Arc<Config>,
     pub hub: live::Hub,
     /// Counts of accepted and refused votes, for monitoring.

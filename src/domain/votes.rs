@@ -164,10 +164,7 @@ impl Domain {
                 if song.artist_id != show.artist_id {
                     return Err(DomainError::invalid("song_id", "the song is not in this artist's catalog"));
                 }
-                let count: i64 = c
-                    .prepare_cached("SELECT count(*) FROM show_songs WHERE show_id = ?1")
-                    .and_then(|mut s| s.query_row([show_id], |r| r.get(0)))
-                    .map_err(db::DbError::from)?;
+                let count = db::songs::count_on_show(c, show_id)?;
                 if count >= MAX_SONGS_PER_SHOW {
                     return Err(DomainError::invalid(
                         "song_id",

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::db::shows::Show;
 use crate::domain::Domain;
+use crate::domain::rows::Show;
 use crate::health::ReadinessCheck;
 use crate::import::Importer;
 use crate::observability::Observability;

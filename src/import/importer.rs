@@ -10,7 +10,6 @@ use super::musicbrainz::MusicBrainzClient;
 use super::online::{self, ArtistImportLimits, FetchSummary};
 use super::setlistfm::SetlistFmClient;
 use super::{ImportError, Progress, Report};
-use crate::db;
 use crate::domain::{CurrentUser, Domain, DomainError, Role, validate};
 
 pub struct Importer {
@@ -127,7 +126,5 @@ pub async fn record_in_audit_log(
         return Ok(()); // an import that changed nothing leaves no trace, like the data
     }
     let details = json!({"source": source, "summary": report.summary(), "skipped": report.skipped_count()});
-    let now = domain.now();
-    domain.db.write(move |c| db::audit::append(c, actor, action, "import", "-", &details, now)).await?;
-    Ok(())
+    domain.audit_import(actor, action, details).await
 }

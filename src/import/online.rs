@@ -21,7 +21,7 @@ use super::setlistfm::model::Setlist;
 use super::setlistfm::{SetlistFmClient, apply_all};
 use super::{ImportError, Progress, Report};
 use crate::db;
-use crate::domain::{ArtistInput, Domain, DomainError, SHOW_OVER_AFTER, SongInput, tx};
+use crate::domain::{ArtistInput, Domain, DomainError, SongInput, tx};
 
 /// How much of an artist one import fetches (MusicBrainz at 1 request/s, setlist.fm at 2/s).
 #[derive(Debug, Clone)]
@@ -69,8 +69,7 @@ pub(crate) async fn import_artist(
         ArtistInput { name: artist.name.clone(), mbid: artist.id.clone(), genres, ..Default::default() }.validate()?;
     let now = domain.now();
     let (artist_id, entries) = domain
-        .db
-        .write(move |c| {
+        .import_batch(move |c| {
             let mut out = Vec::new();
             let id = resolve_artist(c, &new_artist, actor, now, &mut out)?;
             Ok::<_, DomainError>((id, out))
@@ -102,8 +101,7 @@ pub(crate) async fn import_artist(
         let work = chunk.to_vec();
         let now = domain.now();
         let results = domain
-            .db
-            .write(move |c| {
+            .import_batch(move |c| {
                 each_in_savepoint(c, &work, |c, s| {
                     if db::songs::by_title(c, artist_id, &s.title)?.is_some() {
                         return Ok(Outcome::Unchanged);
@@ -186,19 +184,7 @@ pub struct FetchSummary {
 /// Looks up the actual setlists of finished shows. Stops at the first API failure (the scheduler
 /// retries the job with backoff); a setlist that cannot be stored is logged and the run goes on.
 pub(crate) async fn fetch_finished(domain: &Arc<Domain>, sfm: &SetlistFmClient) -> Result<FetchSummary, ImportError> {
-    let now = domain.now();
-    let due = domain
-        .db
-        .read(move |c| {
-            db::show_lifecycle::awaiting_setlist(
-                c,
-                now - LOOKUP_WINDOW,
-                now - SHOW_OVER_AFTER,
-                now - RETRY_EVERY,
-                LOOKUPS_PER_RUN,
-            )
-        })
-        .await?;
+    let due = domain.shows_awaiting_setlist(LOOKUP_WINDOW, RETRY_EVERY, LOOKUPS_PER_RUN).await?;
     let mut summary = FetchSummary::default();
     for show in due {
         summary.looked_up += 1;
@@ -208,8 +194,7 @@ pub(crate) async fn fetch_finished(domain: &Arc<Domain>, sfm: &SetlistFmClient) 
         let page = match sfm.setlists_on(&show.artist_mbid, date).await {
             Ok(p) => p,
             Err(e) => {
-                let now = domain.now();
-                domain.db.write(move |c| db::setlist_fetches::record(c, show_id, "failed", now)).await?;
+                domain.record_setlist_lookup(show_id, "failed").await?;
                 return Err(e);
             }
         };
@@ -221,7 +206,8 @@ pub(crate) async fn fetch_finished(domain: &Arc<Domain>, sfm: &SetlistFmClient) 
             }
             Some(Ok(p)) => {
                 let now = domain.now();
-                match domain.db.write(move |c| apply_and_count_plays(c, &p, Target::Show(show_id), None, now)).await {
+                match domain.import_batch(move |c| apply_and_count_plays(c, &p, Target::Show(show_id), None, now)).await
+                {
                     Ok(applied) => {
                         if let Some(id) = applied.stored_show {
                             domain.ranking_changed(id);
@@ -237,8 +223,7 @@ pub(crate) async fn fetch_finished(domain: &Arc<Domain>, sfm: &SetlistFmClient) 
                 }
             }
         };
-        let now = domain.now();
-        domain.db.write(move |c| db::setlist_fetches::record(c, show_id, outcome, now)).await?;
+        domain.record_setlist_lookup(show_id, outcome).await?;
     }
     Ok(summary)
 }

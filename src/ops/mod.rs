@@ -1,4 +1,3 @@
-//! Operations: the scheduler of periodic jobs and the housekeeping they do.
+//! Operations: the scheduler of periodic jobs (their bodies are domain rules).
 
-pub mod housekeeping;
 pub mod scheduler;

@@ -29,9 +29,9 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::housekeeping;
 use crate::config::Config;
 use crate::db::{self, Database};
+use crate::domain::Purged;
 use crate::import::Importer;
 
 pub type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -136,15 +136,21 @@ impl Scheduler {
         self
     }
 
-    /// The standard jobs (table above). `backup_verify` is the replication's hook; None leaves it out.
-    pub fn standard(importer: Arc<Importer>, intervals: &Intervals, backup_verify: Option<JobFn>) -> Self {
+    /// The standard jobs (table above), recording their runs in `db`. `backup_verify` is the
+    /// replication's hook; None leaves it out.
+    pub fn standard(
+        db: Database,
+        importer: Arc<Importer>,
+        intervals: &Intervals,
+        backup_verify: Option<JobFn>,
+    ) -> Self {
         let domain = importer.domain().clone();
-        let mut s = Scheduler::new(domain.db.clone());
+        let mut s = Scheduler::new(db);
         let d = domain.clone();
         s = s.job("lock_shows", intervals.lock_shows, move || {
             let d = d.clone();
             async move {
-                let n = housekeeping::lock_started_shows(&d).await?;
+                let n = d.lock_started_shows().await?;
                 if n > 0 {
                     tracing::info!(shows = n, "locked shows that started");
                 }
@@ -155,7 +161,7 @@ impl Scheduler {
         s = s.job("complete_shows", intervals.complete_shows, move || {
             let d = d.clone();
             async move {
-                let n = housekeeping::complete_finished_shows(&d).await?;
+                let n = d.complete_finished_shows().await?;
                 if n > 0 {
                     tracing::info!(shows = n, "completed shows that are over");
                 }
@@ -177,8 +183,8 @@ impl Scheduler {
         s = s.job("retention", intervals.retention, move || {
             let d = d.clone();
             async move {
-                let p = housekeeping::purge_expired_data(&d).await?;
-                if p != housekeeping::Purged::default() {
+                let p = d.purge_expired_data().await?;
+                if p != Purged::default() {
                     tracing::info!(
                         sessions = p.sessions,
                         reset_links = p.reset_links,

@@ -205,8 +205,9 @@ impl Application {
             }
             None => None,
         };
-        let scheduler = Scheduler::standard(state.importer.clone(), &Intervals::from_config(&config), backup_verify)
-            .start(primary_rx);
+        let scheduler =
+            Scheduler::standard(db.clone(), state.importer.clone(), &Intervals::from_config(&config), backup_verify)
+                .start(primary_rx);
         Ok(Self {
             acceptor,
             local_addr,
@@ -241,6 +242,11 @@ impl Application {
 
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
+    }
+
+    /// The database the app serves from, for tests and tools that inspect storage directly.
+    pub fn database(&self) -> &Database {
+        &self.db
     }
 
     /// Set to false when this node stops being primary (failover), true when it becomes primary:

@@ -72,10 +72,7 @@ async fn spawn_node(env: Vec<(String, String)>) -> Node {
     let config = test_config(dir.path(), &refs);
     let app = Application::build(config, false).await.expect("node builds");
     let failover = app.failover().expect("replication is on, so failover is");
-    let addr = app.local_addr();
-    let (state, shutdown) = (app.state(), app.shutdown_handle());
-    let task = tokio::spawn(app.run_until_stopped());
-    let app = TestApp { base: format!("http://{addr}"), addr, metrics_addr: None, state, dir, shutdown, task };
+    let app = TestApp::serve(app, dir);
     Node { app, failover, config_env: env }
 }
 
@@ -754,17 +751,7 @@ async fn the_old_primary_restarts_as_a_follower_and_a_standby_restart_resumes_fr
     let refs: Vec<(&str, &str)> = p_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let app = Application::build(test_config(&p_dir, &refs), false).await.unwrap();
     let pf = app.failover().unwrap();
-    let (addr, state, shutdown) = (app.local_addr(), app.state(), app.shutdown_handle());
-    let task = tokio::spawn(app.run_until_stopped());
-    let p2 = TestApp {
-        base: format!("http://{addr}"),
-        addr,
-        metrics_addr: None,
-        state,
-        dir: tempfile::tempdir().unwrap(),
-        shutdown,
-        task,
-    };
+    let p2 = TestApp::serve(app, tempfile::tempdir().unwrap());
     assert!(!pf.accepting_writes());
     let follows = wait_for(Duration::from_secs(10), || async {
         (votes_on(&p2.base, seeded.show_id, seeded.song_ids[1]).await == Some(1)).then_some(())
@@ -781,17 +768,7 @@ async fn the_old_primary_restarts_as_a_follower_and_a_standby_restart_resumes_fr
     let app = Application::build(test_config(&p_dir, &refs), false).await.unwrap();
     let pf = app.failover().unwrap();
     assert!(pf.status().txid >= at, "resumed from its copy's TXID");
-    let (addr, state, shutdown) = (app.local_addr(), app.state(), app.shutdown_handle());
-    let task = tokio::spawn(app.run_until_stopped());
-    let p3 = TestApp {
-        base: format!("http://{addr}"),
-        addr,
-        metrics_addr: None,
-        state,
-        dir: tempfile::tempdir().unwrap(),
-        shutdown,
-        task,
-    };
+    let p3 = TestApp::serve(app, tempfile::tempdir().unwrap());
     assert_eq!(put_vote(&fan, &s.app.base, seeded.show_id, seeded.song_ids[2]).await.unwrap().status(), 200);
     let follows = wait_for(Duration::from_secs(10), || async {
         (votes_on(&p3.base, seeded.show_id, seeded.song_ids[2]).await == Some(1)).then_some(())

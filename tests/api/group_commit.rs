@@ -21,7 +21,7 @@ async fn two_hundred_concurrent_votes_are_exact_and_batched() {
         fans.push(app.session_client(&user).await);
     }
 
-    let before = app.domain().db.writer_stats();
+    let before = app.database().writer_stats();
     let (app_ref, show_ref) = (&app, &show);
     let requests = fans.iter().flat_map(|fan| {
         show_ref.song_ids.iter().map(move |song| {
@@ -35,7 +35,7 @@ async fn two_hundred_concurrent_votes_are_exact_and_batched() {
         })
     });
     let results = futures_util::future::join_all(requests).await;
-    let after = app.domain().db.writer_stats();
+    let after = app.database().writer_stats();
 
     assert_eq!(results.len(), 200);
     for (status, body) in &results {

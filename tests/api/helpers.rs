@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysetlist::config::{self, Config};
+use mysetlist::db::Database;
 use mysetlist::domain::{ArtistInput, CurrentUser, Domain, Role, ShowInput, SongInput, VenueInput};
 use mysetlist::http::AppState;
 use mysetlist::startup::Application;
@@ -17,6 +18,7 @@ pub struct TestApp {
     pub metrics_addr: Option<SocketAddr>,
     pub base: String,
     pub state: Arc<AppState>,
+    database: Database,
     pub dir: tempfile::TempDir,
     pub shutdown: Arc<tokio::sync::Notify>,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -44,17 +46,28 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Tes
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = test_config(dir.path(), extra);
     let app = Application::build(config, false).await.expect("app builds");
-    let addr = app.local_addr();
-    let metrics_addr = app.metrics_addr();
-    let state = app.state();
-    let shutdown = app.shutdown_handle();
-    let task = tokio::spawn(app.run_until_stopped());
-    TestApp { base: format!("http://{addr}"), addr, metrics_addr, state, dir, shutdown, task }
+    TestApp::serve(app, dir)
 }
 
 impl TestApp {
+    /// Runs a built application in the background; `dir` lives as long as the returned app.
+    pub fn serve(app: Application, dir: tempfile::TempDir) -> TestApp {
+        let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
+        let state = app.state();
+        let database = app.database().clone();
+        let shutdown = app.shutdown_handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        TestApp { base: format!("http://{addr}"), addr, metrics_addr, state, database, dir, shutdown, task }
+    }
+
     pub fn domain(&self) -> &Arc<Domain> {
         &self.state.domain
+    }
+
+    /// The app's database, for tests that seed or inspect storage below the domain.
+    pub fn database(&self) -> &Database {
+        &self.database
     }
 
     /// A client with its own cookie jar: one browser.

@@ -21,7 +21,7 @@ pub fn read_fixture(name: &str) -> String {
 }
 
 pub async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    app.domain().db.read(move |c| c.query_row(sql, [], |r| r.get(0)).map_err(DbError::from)).await.unwrap()
+    app.database().read(move |c| c.query_row(sql, [], |r| r.get(0)).map_err(DbError::from)).await.unwrap()
 }
 
 fn system() -> CurrentUser {
@@ -29,7 +29,7 @@ fn system() -> CurrentUser {
 }
 
 async fn show_by_setlistfm(app: &TestApp, id: &'static str) -> db::shows::Show {
-    app.domain().db.read(move |c| db::shows::by_setlistfm_id(c, id)).await.unwrap().expect("show linked to setlist.fm")
+    app.database().read(move |c| db::shows::by_setlistfm_id(c, id)).await.unwrap().expect("show linked to setlist.fm")
 }
 
 fn n(r: &Report, kind: Kind, outcome: Outcome) -> usize {
@@ -53,7 +53,7 @@ async fn setlistfm_search_page_creates_shows_with_actual_setlists_and_is_idempot
     assert!(skipped[0].detail.as_deref().unwrap().contains("eventDate `2024-06-18`"), "{skipped:?}");
     assert!(skipped[0].at.as_deref().unwrap().starts_with("line "), "{skipped:?}");
 
-    let artist = app.domain().db.read(|c| db::artists::by_name(c, "Northern Static")).await.unwrap().unwrap();
+    let artist = app.database().read(|c| db::artists::by_name(c, "Northern Static")).await.unwrap().unwrap();
     assert_eq!(artist.mbid.as_deref(), Some("5b11f4ce-a62d-471e-81fc-a69a8278c7da"));
     let catalog = app.domain().catalog(artist.id).await.unwrap();
     assert!(catalog.iter().all(|s| !s.is_live));
@@ -171,19 +171,20 @@ async fn setlistfm_import_matches_existing_artist_show_and_scores_the_prediction
     let catalog = d.catalog(artist_id).await.unwrap();
     let id_of = |t: &str| catalog.iter().find(|s| s.title == t).unwrap().id;
     let (tidal, paper) = (id_of("Tidal Hymn"), id_of("Paper Moons"));
-    d.db.write(move |c| {
-        for (song, voters) in [(tidal, 3), (paper, 2)] {
-            for v in 0..voters {
-                let voter = format!("dvoter{v}");
-                let vote =
-                    db::votes::Vote { show_id, song_id: song, voter: &voter, user_id: None, ip_hash: None, at: 1 };
-                db::votes::toggle(c, &vote)?;
+    app.database()
+        .write(move |c| {
+            for (song, voters) in [(tidal, 3), (paper, 2)] {
+                for v in 0..voters {
+                    let voter = format!("dvoter{v}");
+                    let vote =
+                        db::votes::Vote { show_id, song_id: song, voter: &voter, user_id: None, ip_hash: None, at: 1 };
+                    db::votes::toggle(c, &vote)?;
+                }
             }
-        }
-        Ok::<_, DbError>(())
-    })
-    .await
-    .unwrap();
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
 
     let text = read_fixture("setlistfm/search_page.json");
     let report = setlistfm::import_json(d, &text, None, &Silent).await.unwrap();
@@ -196,7 +197,7 @@ async fn setlistfm_import_matches_existing_artist_show_and_scores_the_prediction
     // Glass Coast, Undertow, Heroes, Static Bloom, Night Ferry, Glass Coast, Last Crossing. None of the
     // picks was played -> 0/7 (the seeded songs nobody voted for predict nothing).
     assert_eq!(show.accuracy, Some(0.0));
-    let artist = d.db.read(move |c| db::artists::by_id(c, artist_id)).await.unwrap().unwrap();
+    let artist = app.database().read(move |c| db::artists::by_id(c, artist_id)).await.unwrap().unwrap();
     assert_eq!(artist.mbid.as_deref(), Some("5b11f4ce-a62d-471e-81fc-a69a8278c7da"));
     let songs: Vec<String> = d.catalog(artist_id).await.unwrap().into_iter().map(|s| s.title).collect();
     for new in ["Heroes", "Static Bloom", "Last Crossing"] {
@@ -214,7 +215,7 @@ async fn a_single_setlist_document_with_old_quirks_imports() {
     let show = show_by_setlistfm(&app, "53e4a7b9").await;
     assert_eq!(show.artist_name, "Velvet Harbour");
     assert_eq!(show.venue_timezone, "UTC", "the US has several zones");
-    let venue = app.domain().db.read(move |c| db::venues::by_id(c, show.venue_id)).await.unwrap().unwrap();
+    let venue = app.database().read(move |c| db::venues::by_id(c, show.venue_id)).await.unwrap().unwrap();
     assert_eq!(venue.latitude, Some(37.7749295));
     assert_eq!(app.domain().actual_setlist(show.id).await.unwrap().len(), 3);
 
@@ -253,7 +254,7 @@ async fn catalog_csv_imports_reports_bad_rows_by_line_and_is_idempotent() {
     let berlin = shows.iter().find(|s| s.venue_name == "Columbiahalle").unwrap();
     assert_eq!(berlin.venue_timezone, "Europe/Berlin");
     assert_eq!(berlin.title, "High Tension Tour");
-    let kestrel = app.domain().db.read(|c| db::artists::by_slug(c, "kestrel-drive")).await.unwrap().unwrap();
+    let kestrel = app.database().read(|c| db::artists::by_slug(c, "kestrel-drive")).await.unwrap().unwrap();
     let songs = app.domain().catalog(kestrel.id).await.unwrap();
     assert!(songs.iter().any(|s| s.title == "Live Wire (Live)" && s.is_live));
     // New shows are seeded from the catalog (the live song is left out).
@@ -418,7 +419,8 @@ async fn admin_imports_an_artist_online_with_progress_rate_limits_and_retries() 
     );
 
     let d = app.domain();
-    let artist = d.db.read(|c| db::artists::by_mbid(c, crate::fake_apis::ARTIST_MBID)).await.unwrap().unwrap();
+    let artist =
+        app.database().read(|c| db::artists::by_mbid(c, crate::fake_apis::ARTIST_MBID)).await.unwrap().unwrap();
     assert_eq!(artist.name, "Northern Static");
     assert_eq!(artist.genres, "indie rock, dream pop, dutch");
     let catalog = d.catalog(artist.id).await.unwrap();

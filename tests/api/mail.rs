@@ -388,7 +388,7 @@ async fn follow_emails_go_once_per_kind_only_to_those_who_opted_in_and_unsubscri
 #[tokio::test]
 async fn the_server_runs_the_follow_email_job_only_when_mail_is_configured() {
     let job = |app: &TestApp| {
-        let db = app.domain().db.clone();
+        let db = app.database().clone();
         async move {
             let runs = db.read(mysetlist::db::jobs::all).await.unwrap();
             runs.into_iter().find(|r| r.job == "follow_emails")
@@ -402,7 +402,7 @@ async fn the_server_runs_the_follow_email_job_only_when_mail_is_configured() {
 
     let app = spawn_app().await;
     wait_for(WAIT, || async {
-        let db = app.domain().db.clone();
+        let db = app.database().clone();
         let runs = db.read(mysetlist::db::jobs::all).await.unwrap();
         runs.iter().any(|r| r.job == "retention").then_some(())
     })

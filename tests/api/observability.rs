@@ -130,7 +130,7 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
         shipping: Some(ShippingFacts { txid: 7, commits_behind: 0, last_snapshot: Some(1_800_000_300) }),
         ..Default::default()
     };
-    app.domain().db.write(|c| mysetlist::db::jobs::record(c, "drill", 1, 2, None)).await.unwrap();
+    app.database().write(|c| mysetlist::db::jobs::record(c, "drill", 1, 2, None)).await.unwrap();
     let t = scrape(&app).await;
     let documented = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/ops/README.md")).unwrap();
     let names: std::collections::BTreeSet<&str> = documented
@@ -165,7 +165,7 @@ async fn scheduled_jobs_last_runs_are_on_metrics() {
 
     // A success then two failures: the last success stays, the failures count up.
     let record = |finished: i64, error: Option<&'static str>| {
-        app.domain().db.write(move |c| mysetlist::db::jobs::record(c, "drill", finished - 5, finished, error))
+        app.database().write(move |c| mysetlist::db::jobs::record(c, "drill", finished - 5, finished, error))
     };
     record(1_700_000_000, None).await.unwrap();
     record(1_700_000_100, Some("bucket unreachable")).await.unwrap();
@@ -591,7 +591,7 @@ async fn writer_stalled_alert_follows_a_hung_write() {
     let hook = Receiver::start("MySetlistWriterStalled").await;
     let app = spawn_app_with(&[("MYSETLIST_ALERTS__WEBHOOK_URL", &hook.url())]).await;
     let obs = app.state.obs.clone();
-    let db = app.domain().db.clone();
+    let db = app.database().clone();
     // A write that hangs inside the writer thread (as on a disk that stopped answering).
     let (release, hang) = std::sync::mpsc::channel::<()>();
     let blocked = tokio::spawn(async move {
@@ -601,7 +601,7 @@ async fn writer_stalled_alert_follows_a_hung_write() {
         })
         .await
     });
-    let writer = app.domain().db.clone();
+    let writer = app.database().clone();
     wait_for(Duration::from_secs(5), || async { writer.writer_stats().busy_since_unix_ms.map(|_| ()) })
         .await
         .expect("the writer picks up the hanging write");
@@ -636,8 +636,7 @@ async fn status_pages_are_for_admins_only() {
     let (fan, _) = app.signed_in("fan2@example.org", Role::User).await;
     let vote_url = app.url(&format!("/api/v1/shows/{}/songs/{}/vote", show.show_id, show.song_ids[1]));
     assert_eq!(fan.post(&vote_url).send().await.unwrap().status(), 200);
-    app.domain()
-        .db
+    app.database()
         .write(|c| {
             mysetlist::db::jobs::record(c, "backup-verify", 1_700_000_000, 1_700_000_030, Some("checksum mismatch"))
         })

@@ -21,7 +21,7 @@ fn system() -> CurrentUser {
 }
 
 async fn job_run(app: &TestApp, job: &'static str) -> Option<db::jobs::JobRun> {
-    let runs = app.domain().db.read(db::jobs::all).await.unwrap();
+    let runs = app.database().read(db::jobs::all).await.unwrap();
     runs.into_iter().find(|r| r.job == job)
 }
 
@@ -48,7 +48,8 @@ async fn shows_lock_at_their_start_and_complete_when_over() {
     let soon = app.seed_show(chrono::Duration::milliseconds(1500), 3).await;
     let over = app.seed_show(chrono::Duration::hours(-5), 3).await;
     let later = app.seed_show(chrono::Duration::days(3), 3).await;
-    let scheduler = Scheduler::standard(app.state.importer.clone(), &Intervals::all(FAST), None);
+    let scheduler =
+        Scheduler::standard(app.database().clone(), app.state.importer.clone(), &Intervals::all(FAST), None);
     let (_primary, primary_rx) = watch::channel(true);
     let handle = scheduler.start(primary_rx);
 
@@ -75,30 +76,37 @@ async fn retention_purges_old_sessions_network_hashes_and_audit_entries() {
     let (song, song2, uid, show_id) = (show.song_ids[0], show.song_ids[1], user.id, show.show_id);
     let now = d.now();
     let day = 86_400;
-    d.db.write(move |c| {
-        // Idle for 20 days (idle timeout 14 d), and a fresh one.
-        db::sessions::insert(c, b"old-session-hash-000000000000000", uid, "csrf", now - 20 * day, now + 70 * day)?;
-        db::sessions::insert(c, b"new-session-hash-000000000000000", uid, "csrf", now, now + 90 * day)?;
-        // A vote from 40 days ago (ip data kept 30 d) and one from now.
-        let old = Some(&b"net-old"[..]);
-        let vote =
-            db::votes::Vote { show_id, song_id: song, voter: "dold", user_id: None, ip_hash: old, at: now - 40 * day };
-        db::votes::toggle(c, &vote)?;
-        let new = Some(&b"net-new"[..]);
-        let vote = db::votes::Vote { show_id, song_id: song2, voter: "dnew", user_id: None, ip_hash: new, at: now };
-        db::votes::toggle(c, &vote)?;
-        // Audit entries from 400 days ago (kept 365 d) and now.
-        db::audit::append(c, None, "test.old", "test", "1", &serde_json::json!({}), now - 400 * day)?;
-        db::audit::append(c, None, "test.new", "test", "2", &serde_json::json!({}), now)?;
-        Ok::<_, DbError>(())
-    })
-    .await
-    .unwrap();
+    app.database()
+        .write(move |c| {
+            // Idle for 20 days (idle timeout 14 d), and a fresh one.
+            db::sessions::insert(c, b"old-session-hash-000000000000000", uid, "csrf", now - 20 * day, now + 70 * day)?;
+            db::sessions::insert(c, b"new-session-hash-000000000000000", uid, "csrf", now, now + 90 * day)?;
+            // A vote from 40 days ago (ip data kept 30 d) and one from now.
+            let old = Some(&b"net-old"[..]);
+            let vote = db::votes::Vote {
+                show_id,
+                song_id: song,
+                voter: "dold",
+                user_id: None,
+                ip_hash: old,
+                at: now - 40 * day,
+            };
+            db::votes::toggle(c, &vote)?;
+            let new = Some(&b"net-new"[..]);
+            let vote = db::votes::Vote { show_id, song_id: song2, voter: "dnew", user_id: None, ip_hash: new, at: now };
+            db::votes::toggle(c, &vote)?;
+            // Audit entries from 400 days ago (kept 365 d) and now.
+            db::audit::append(c, None, "test.old", "test", "1", &serde_json::json!({}), now - 400 * day)?;
+            db::audit::append(c, None, "test.new", "test", "2", &serde_json::json!({}), now)?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .unwrap();
     let app_ref = &app;
     let count = |sql: &'static str| crate::import::count(app_ref, sql);
 
-    let handle =
-        Scheduler::standard(app.state.importer.clone(), &Intervals::all(FAST), None).start(watch::channel(true).1);
+    let handle = Scheduler::standard(app.database().clone(), app.state.importer.clone(), &Intervals::all(FAST), None)
+        .start(watch::channel(true).1);
     let purged = wait_for(WAIT, || async {
         (count("SELECT count(*) FROM sessions WHERE token_hash = CAST('old-session-hash-000000000000000' AS BLOB)")
             .await
@@ -124,7 +132,7 @@ async fn a_failing_job_retries_with_backoff_while_the_others_keep_running() {
     let steady = Arc::new(AtomicUsize::new(0));
     let (a, s) = (attempts.clone(), steady.clone());
     let backoff = Backoff { first: Duration::from_millis(100), max: Duration::from_millis(800) };
-    let handle = Scheduler::new(app.domain().db.clone())
+    let handle = Scheduler::new(app.database().clone())
         .backoff(backoff)
         .job("flaky", Duration::from_millis(20), move || {
             let a = a.clone();
@@ -171,7 +179,7 @@ async fn jobs_pause_while_the_node_is_not_primary() {
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
     let (primary, primary_rx) = watch::channel(false);
-    let handle = Scheduler::new(app.domain().db.clone())
+    let handle = Scheduler::new(app.database().clone())
         .job("probe", Duration::from_millis(20), move || {
             let r = r.clone();
             async move {
@@ -252,8 +260,13 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
     let not_online_yet = d.create_show(&admin, show(50)).await.unwrap();
     let too_recent = d.create_show(&admin, show(1)).await.unwrap();
 
-    let handle = Scheduler::standard(app.state.importer.clone(), &Intervals::all(Duration::from_millis(100)), None)
-        .start(watch::channel(true).1);
+    let handle = Scheduler::standard(
+        app.database().clone(),
+        app.state.importer.clone(),
+        &Intervals::all(Duration::from_millis(100)),
+        None,
+    )
+    .start(watch::channel(true).1);
     let stored = wait_for(WAIT, || async {
         let entries = d.actual_setlist(played).await.unwrap();
         (!entries.is_empty()).then_some(entries)
@@ -273,7 +286,8 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
     assert!(show.setlistfm_url.as_deref().unwrap().contains("setlist.fm"));
 
     // The show without a setlist online is looked up once, then left alone for hours.
-    let fetches = |id: i64| async move { d.db.read(move |c| db::setlist_fetches::get(c, id)).await.unwrap() };
+    let database = app.database();
+    let fetches = |id: i64| async move { database.read(move |c| db::setlist_fetches::get(c, id)).await.unwrap() };
     let missing = wait_for(WAIT, || async { fetches(not_online_yet).await }).await.unwrap();
     assert_eq!(missing.last_outcome, "not_found");
     let runs_before = job_run(&app, "fetch_setlists").await.unwrap().last_started;
@@ -304,8 +318,9 @@ async fn the_backup_verify_hook_runs_after_its_first_delay_and_is_recorded() {
     });
     let every = Duration::from_millis(300);
     let started = Instant::now();
-    let handle = Scheduler::standard(app.state.importer.clone(), &Intervals::all(every), Some(verify))
-        .start(watch::channel(true).1);
+    let handle =
+        Scheduler::standard(app.database().clone(), app.state.importer.clone(), &Intervals::all(every), Some(verify))
+            .start(watch::channel(true).1);
     let run = wait_for(WAIT, || async { job_run(&app, "backup_verify").await }).await.expect("the hook ran");
     assert_eq!(run.last_outcome.as_deref(), Some("ok"));
     let first = calls.lock()[0];

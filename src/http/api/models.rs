@@ -2,7 +2,7 @@
 
 use poem_openapi::Object;
 
-use crate::db;
+use crate::domain::rows;
 
 #[derive(Object)]
 pub struct SignUpRequest {
@@ -72,7 +72,7 @@ pub fn iso(ts: i64) -> String {
 }
 
 impl ShowSummary {
-    pub fn from_show(s: &db::shows::Show, now: i64) -> Self {
+    pub fn from_show(s: &rows::Show, now: i64) -> Self {
         Self {
             id: s.id,
             slug: s.slug.clone(),
@@ -107,8 +107,8 @@ pub struct RankedSong {
     pub anon_votes: i64,
 }
 
-impl From<&db::songs::RankedSong> for RankedSong {
-    fn from(r: &db::songs::RankedSong) -> Self {
+impl From<&rows::RankedSong> for RankedSong {
+    fn from(r: &rows::RankedSong) -> Self {
         Self {
             song_id: r.song_id,
             title: r.title.clone(),
@@ -130,8 +130,8 @@ pub struct SetlistEntry {
     pub is_tape: bool,
 }
 
-impl From<&db::setlists::SetlistEntry> for SetlistEntry {
-    fn from(e: &db::setlists::SetlistEntry) -> Self {
+impl From<&rows::SetlistEntry> for SetlistEntry {
+    fn from(e: &rows::SetlistEntry) -> Self {
         Self {
             position: e.position,
             song_id: e.song_id,
@@ -215,8 +215,8 @@ pub struct Artist {
     pub genres: String,
 }
 
-impl From<&db::artists::Artist> for Artist {
-    fn from(a: &db::artists::Artist) -> Self {
+impl From<&rows::Artist> for Artist {
+    fn from(a: &rows::Artist) -> Self {
         Self {
             id: a.id,
             name: a.name.clone(),
@@ -254,8 +254,8 @@ pub struct Venue {
     pub longitude: Option<f64>,
 }
 
-impl From<&db::venues::Venue> for Venue {
-    fn from(v: &db::venues::Venue) -> Self {
+impl From<&rows::Venue> for Venue {
+    fn from(v: &rows::Venue) -> Self {
         Self {
             id: v.id,
             name: v.name.clone(),
@@ -316,8 +316,8 @@ pub struct Song {
     pub popularity: i64,
 }
 
-impl From<&db::songs::Song> for Song {
-    fn from(s: &db::songs::Song) -> Self {
+impl From<&rows::Song> for Song {
+    fn from(s: &rows::Song) -> Self {
         Self {
             id: s.id,
             artist_id: s.artist_id,
@@ -402,20 +402,8 @@ mod tests {
     #[test]
     fn cached_ranking_json_is_the_documented_ranked_song_list() {
         let songs = vec![
-            db::songs::RankedSong {
-                song_id: 1,
-                title: "Jóga".into(),
-                album: "Homogenic".into(),
-                votes: 9,
-                anon_votes: 2,
-            },
-            db::songs::RankedSong {
-                song_id: 2,
-                title: "a \"b\" <c>".into(),
-                album: String::new(),
-                votes: 0,
-                anon_votes: 0,
-            },
+            rows::RankedSong { song_id: 1, title: "Jóga".into(), album: "Homogenic".into(), votes: 9, anon_votes: 2 },
+            rows::RankedSong { song_id: 2, title: "a \"b\" <c>".into(), album: String::new(), votes: 0, anon_votes: 0 },
         ];
         let documented: Vec<RankedSong> = songs.iter().map(RankedSong::from).collect();
         let cached: serde_json::Value = serde_json::from_slice(&Ranking::new(songs).json()).unwrap();

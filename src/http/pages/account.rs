@@ -87,7 +87,7 @@ pub struct ShowPicks {
     pub called: Option<usize>,
 }
 
-fn group_picks(picks: &[crate::db::votes::Pick]) -> Vec<ShowPicks> {
+fn group_picks(picks: &[crate::domain::rows::Pick]) -> Vec<ShowPicks> {
     let mut shows: Vec<(i64, ShowPicks)> = Vec::new();
     for p in picks {
         if shows.last().is_none_or(|(id, _)| *id != p.show_id) {

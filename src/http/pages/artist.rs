@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::view::{Meta, ShowCard, preview_picture};
 use super::{Layout, render, respond};
-use crate::db::songs::Song;
+use crate::domain::rows::Song;
 use crate::domain::{Link, artist_links};
 use crate::error::AppError;
 use crate::http::auth::Visitor;

@@ -11,8 +11,8 @@ use poem::web::{Data, Path};
 use poem::{Response, handler};
 
 use super::{public_origin as origin, respond};
-use crate::db::shows::{Show, ShowStatus};
 use crate::domain::DomainError;
+use crate::domain::rows::{Show, ShowStatus};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::ics;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::view::ShowCard;
 use super::{Layout, is_form_error, render, render_with_status, respond};
-use crate::db::search::SearchHit;
+use crate::domain::rows::SearchHit;
 use crate::http::auth::Visitor;
 use crate::http::state::AppState;
 

@@ -10,8 +10,8 @@
 //! Parts after `|` are `cover: ARTIST` or a free note (info). Parsing is forgiving; the domain
 //! validates lengths and matches titles to the catalog.
 
-use crate::db::setlists::SetlistEntry;
 use crate::domain::ActualEntryInput;
+use crate::domain::rows::SetlistEntry;
 
 fn is_encore_marker(line: &str) -> bool {
     let l = line.trim_end_matches(':').trim().to_ascii_lowercase();

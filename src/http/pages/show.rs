@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::view::{Meta, ShowCard, local_time, open_for, preview_picture};
 use super::{Layout, html_bytes, is_form_error, respond};
-use crate::db::setlists::SetlistEntry;
-use crate::db::shows::Show;
+use crate::domain::rows::SetlistEntry;
+use crate::domain::rows::Show;
 use crate::domain::{DomainError, ShowPage};
 use crate::error::AppError;
 use crate::http::auth::Visitor;

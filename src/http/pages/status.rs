@@ -406,7 +406,7 @@ fn notifications(state: &AppState) -> String {
     }
 }
 
-fn job_rows(job_runs: Vec<crate::db::jobs::JobRun>, report: &Report, now: i64) -> Vec<JobRow> {
+fn job_rows(job_runs: Vec<crate::domain::rows::JobRun>, report: &Report, now: i64) -> Vec<JobRow> {
     job_runs
         .into_iter()
         .map(|j| {

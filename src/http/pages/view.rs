@@ -1,6 +1,6 @@
 //! Small view models: dates formatted in the venue's time zone, totals precomputed.
 
-use crate::db::shows::{Show, ShowStatus};
+use crate::domain::rows::{Show, ShowStatus};
 
 pub struct ShowCard {
     pub slug: String,

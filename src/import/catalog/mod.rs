@@ -96,8 +96,7 @@ pub async fn import(
         let work = chunk.to_vec();
         let now = domain.now();
         let results = domain
-            .db
-            .write(move |c| each_in_savepoint(c, &work, |c, row| apply_row(c, row, actor, now)))
+            .import_batch(move |c| each_in_savepoint(c, &work, |c, row| apply_row(c, row, actor, now)))
             .await
             .map_err(|e| {
                 let first = chunk.first().map(|r| r.at.as_str()).unwrap_or("the start");

@@ -82,8 +82,9 @@ pub(crate) async fn apply_all(
         let work: Vec<Prepared> = chunk.iter().map(|(_, p)| p.clone()).collect();
         let now = domain.now();
         let results = domain
-            .db
-            .write(move |c| each_in_savepoint(c, &work, |c, p| apply_and_count_plays(c, p, Target::Match, actor, now)))
+            .import_batch(move |c| {
+                each_in_savepoint(c, &work, |c, p| apply_and_count_plays(c, p, Target::Match, actor, now))
+            })
             .await?;
         for ((at, p), result) in chunk.iter().zip(results) {
             match result {

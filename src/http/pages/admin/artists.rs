@@ -7,7 +7,7 @@ use poem::{Response, handler};
 
 use super::forms::{ArtistForm, CsrfForm, SongForm};
 use super::{Done, Refused, finish, form_state, id, refused_or, staff};
-use crate::db::{artists::Artist, songs::Song};
+use crate::domain::rows::{Artist, Song};
 use crate::domain::{DomainError, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use crate::db::{artists::Artist, shows::Show, songs::Song, venues::Venue};
+use crate::domain::rows::{Artist, Show, Song, Venue};
 use crate::domain::{ArtistInput, ShowInput, SongInput, VenueInput};
 use crate::error::AppError;
 use crate::http::pages::view::{datetime_local, local_input_to_rfc3339};

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::view::utc_minute;
 use super::{Layout, render, respond};
-use crate::db::stats::Totals;
+use crate::domain::rows::Totals;
 use crate::domain::{CurrentUser, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::forms::{CsrfForm, ShowForm};
 use super::{Done, Refused, finish, form_state, id, refused_or, staff};
-use crate::db::{artists::Artist, venues::Venue};
 use crate::domain::Role;
+use crate::domain::rows::{Artist, Venue};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;

@@ -7,7 +7,7 @@ use poem::{Response, handler};
 
 use super::forms::{CsrfForm, VenueForm};
 use super::{Done, Refused, finish, form_state, id, refused_or, staff};
-use crate::db::venues::Venue;
+use crate::domain::rows::Venue;
 use crate::domain::{DomainError, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
