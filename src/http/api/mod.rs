@@ -6,6 +6,7 @@ mod auth_api;
 mod catalog_api;
 mod json_body;
 mod models;
+mod responses;
 mod shared_json;
 mod shows_api;
 
