@@ -129,7 +129,7 @@ impl AppError {
 pub type ApiResult<T> = Result<T, AppError>;
 
 /// Lets OpenAPI operations return [`ApiResult`]. Declares no responses of its own, as `poem::Error`
-/// does, so the published spec is the same as when handlers returned `poem::Result`.
+/// does: `http::api::spec_json` adds the problem+json responses to every operation.
 impl poem_openapi::ApiResponse for AppError {
     fn meta() -> poem_openapi::registry::MetaResponses {
         poem_openapi::registry::MetaResponses { responses: Vec::new() }
