@@ -12,7 +12,7 @@ use crate::domain::{DomainError, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
-use crate::http::pages::{Layout, respond};
+use crate::http::pages::{Layout, form_result, respond};
 use crate::http::state::AppState;
 
 #[derive(askama::Template)]
@@ -227,15 +227,9 @@ pub async fn upload_picture(
         visitor.check_csrf(&csrf)?;
         let file = file?;
         let artist_id = id(&raw)?;
-        match state.domain.set_artist_picture(&user, artist_id, file).await {
+        match form_result(state.domain.set_artist_picture(&user, artist_id, file).await)? {
             Ok(()) => Ok(see_other(&format!("/admin/artists/{artist_id}?done=saved#picture"))),
-            Err(e) => {
-                let e = AppError::from(e);
-                if !crate::http::pages::is_form_error(&e) {
-                    return Err(e);
-                }
-                picture_page(state, &visitor, artist_id, None, None, None, Some(e)).await
-            }
+            Err(refused) => picture_page(state, &visitor, artist_id, None, None, None, Some(refused)).await,
         }
     }
     .await;
