@@ -125,6 +125,19 @@ impl AppError {
     }
 }
 
+/// What handlers return: `?` turns a [`DomainError`] into an [`AppError`] on the way out.
+pub type ApiResult<T> = Result<T, AppError>;
+
+/// Lets OpenAPI operations return [`ApiResult`]. Declares no responses of its own, as `poem::Error`
+/// does: `http::api::spec_json` adds the problem+json responses to every operation.
+impl poem_openapi::ApiResponse for AppError {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        poem_openapi::registry::MetaResponses { responses: Vec::new() }
+    }
+
+    fn register(_registry: &mut poem_openapi::registry::Registry) {}
+}
+
 impl poem::error::ResponseError for AppError {
     fn status(&self) -> StatusCode {
         AppError::status(self)

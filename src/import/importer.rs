@@ -19,10 +19,10 @@ pub struct Importer {
     limits: ArtistImportLimits,
 }
 
-/// Built on first use; a configuration problem is kept as its message and reported on every use.
+/// Built on first use; a configuration problem is kept and reported (as `NotConfigured`) on every use.
 struct Clients {
-    musicbrainz: Result<MusicBrainzClient, String>,
-    setlistfm: Result<SetlistFmClient, String>,
+    musicbrainz: Result<MusicBrainzClient, ImportError>,
+    setlistfm: Result<SetlistFmClient, ImportError>,
 }
 
 impl Importer {
@@ -42,9 +42,8 @@ impl Importer {
         self.clients.get_or_init(|| {
             let s = &self.domain.config.settings.import;
             Clients {
-                musicbrainz: MusicBrainzClient::new(&s.musicbrainz_base_url, &s.user_agent).map_err(|e| e.to_string()),
-                setlistfm: SetlistFmClient::new(&s.setlistfm_base_url, &s.setlistfm_api_key, &s.user_agent)
-                    .map_err(|e| e.to_string()),
+                musicbrainz: MusicBrainzClient::new(&s.musicbrainz_base_url, &s.user_agent),
+                setlistfm: SetlistFmClient::new(&s.setlistfm_base_url, &s.setlistfm_api_key, &s.user_agent),
             }
         })
     }
@@ -65,11 +64,11 @@ impl Importer {
         actor: Option<i64>,
         progress: &dyn Progress,
     ) -> Result<Report, ImportError> {
-        let mb = self.clients().musicbrainz.as_ref().map_err(|e| ImportError::NotConfigured(e.clone()))?;
+        let mb = self.clients().musicbrainz.as_ref().map_err(|e| ImportError::NotConfigured(e.to_string()))?;
         if let Err(e) = &self.clients().setlistfm
             && self.setlistfm_configured()
         {
-            return Err(ImportError::NotConfigured(e.clone())); // a key is set but something else is wrong
+            return Err(ImportError::NotConfigured(e.to_string())); // a key is set but something else is wrong
         }
         online::import_artist(&self.domain, mb, self.setlistfm(), name, actor, &self.limits, progress).await
     }
@@ -109,7 +108,7 @@ impl Importer {
         if !self.setlistfm_configured() {
             return Ok(None);
         }
-        let sfm = self.clients().setlistfm.as_ref().map_err(|e| ImportError::NotConfigured(e.clone()))?;
+        let sfm = self.clients().setlistfm.as_ref().map_err(|e| ImportError::NotConfigured(e.to_string()))?;
         online::fetch_finished(&self.domain, sfm).await.map(Some)
     }
 }

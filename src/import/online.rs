@@ -148,7 +148,12 @@ pub(crate) async fn import_artist(
                     match prepare(s) {
                         Ok(p) => ready.push((at, p)),
                         Err(reason) => {
-                            report.push(Entry::skipped(Kind::Setlist, format!("setlist {}", s.id), at, reason));
+                            report.push(Entry::skipped(
+                                Kind::Setlist,
+                                format!("setlist {}", s.id),
+                                at,
+                                reason.to_string(),
+                            ));
                             progress.advance(1);
                         }
                     }
@@ -201,7 +206,7 @@ pub(crate) async fn fetch_finished(domain: &Arc<Domain>, sfm: &SetlistFmClient) 
         let outcome = match pick_setlist(&page.setlist, &show.venue_name).map(prepare) {
             None => "not_found",
             Some(Err(reason)) => {
-                tracing::warn!(show_id, reason, "setlist.fm setlist for the show is unusable");
+                tracing::warn!(show_id, %reason, "setlist.fm setlist for the show is unusable");
                 "failed"
             }
             Some(Ok(p)) => {

@@ -34,6 +34,12 @@ pub struct V3GenerationSummary {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// Why no "latest" restore is possible from the LTX files: the restore plan's refusal, kept as its
+/// message so that a listing stays comparable and cloneable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotRestorable(pub String);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupListing {
     pub url: String,
@@ -44,7 +50,7 @@ pub struct BackupListing {
     pub min_txid: Option<u64>,
     pub max_txid: Option<u64>,
     /// The TXID a "latest" restore reaches, or why none is possible.
-    pub restorable_txid: Result<u64, String>,
+    pub restorable_txid: Result<u64, NotRestorable>,
     pub v3_generations: Vec<V3GenerationSummary>,
 }
 
@@ -74,7 +80,7 @@ pub async fn list(opts: &ReplicatorOptions) -> Result<BackupListing, ReplicateEr
         .collect();
     let restorable_txid = calc_restore_plan(&files, RestoreTarget::Latest)
         .map(|p| p.last().map_or(0, |f| f.max_txid))
-        .map_err(|e| e.to_string());
+        .map_err(|e| NotRestorable(e.to_string()));
     let g = v3::list(&store).await?;
     let mut names: Vec<&str> = g.snapshots.iter().map(|s| s.generation.as_str()).collect();
     names.extend(g.segments.iter().map(|s| s.generation.as_str()));

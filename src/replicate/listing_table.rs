@@ -75,7 +75,7 @@ impl fmt::Display for BackupListing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replicate::listing::{LevelSummary, SnapshotInfo};
+    use crate::replicate::listing::{LevelSummary, NotRestorable, SnapshotInfo};
     use chrono::TimeZone;
 
     #[test]
@@ -99,8 +99,12 @@ mod tests {
         assert!(shown.contains("0           3       900 B  0000000000000028   000000000000002a"), "{shown}");
         assert!(shown.contains("0000000000000027   2026-12-05 18:00:00     12.5 KiB"), "{shown}");
         assert!(!shown.contains("LevelSummary"), "no Rust debug output: {shown}");
-        let empty =
-            BackupListing { levels: vec![], snapshots: vec![], restorable_txid: Err("no backup".into()), ..listing };
+        let empty = BackupListing {
+            levels: vec![],
+            snapshots: vec![],
+            restorable_txid: Err(NotRestorable("no backup".into())),
+            ..listing
+        };
         assert!(empty.to_string().contains("The bucket holds no backup."));
     }
 }

@@ -21,13 +21,41 @@ const FLG_CONTENT_SIZE: u8 = 0x08;
 const FLG_CONTENT_CHECKSUM: u8 = 0x04;
 const FLG_DICT_ID: u8 = 0x01;
 
+/// Why LZ4 page data could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum Lz4Error {
+    #[error("lz4 frame encode: {0}")]
+    Encode(std::io::Error),
+    #[error("lz4 frame encode: {0}")]
+    Finish(lz4_flex::frame::Error),
+    #[error("page data is not an LZ4 frame (bad magic)")]
+    BadMagic,
+    #[error("unsupported LZ4 frame version in FLG byte {0:#04x}")]
+    Version(u8),
+    /// The frame ends early: the named part (block header, block data, content checksum) is cut off.
+    #[error("LZ4 frame is truncated ({0} missing)")]
+    Truncated(&'static str),
+    #[error("LZ4 frame decode: {source} (expected {expected} bytes)")]
+    FrameDecode { source: std::io::Error, expected: usize },
+    #[error("LZ4 frame holds more than the page size ({0} bytes)")]
+    FrameTooLong(usize),
+    #[error("LZ4 frame decode: {0}")]
+    FrameEnd(std::io::Error),
+    #[error("LZ4 block decode: {0}")]
+    Block(lz4_flex::block::DecompressError),
+    #[error("LZ4 block decoded to {got} bytes, expected the page size {expected}")]
+    BlockSize { got: usize, expected: usize },
+    #[error("LZ4 decode: {0}")]
+    Stream(std::io::Error),
+}
+
 /// Compresses `data` as one LZ4 frame (64 KiB independent blocks, content checksum).
-pub fn compress_frame(data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+pub fn compress_frame(data: &[u8], out: &mut Vec<u8>) -> Result<(), Lz4Error> {
     let info =
         FrameInfo::new().block_size(BlockSize::Max64KB).block_mode(BlockMode::Independent).content_checksum(true);
     let mut enc = FrameEncoder::with_frame_info(info, out);
-    enc.write_all(data).map_err(|e| format!("lz4 frame encode: {e}"))?;
-    enc.finish().map_err(|e| format!("lz4 frame encode: {e}"))?;
+    enc.write_all(data).map_err(Lz4Error::Encode)?;
+    enc.finish().map_err(Lz4Error::Finish)?;
     Ok(())
 }
 
@@ -37,13 +65,13 @@ pub fn compress_block(data: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Length in bytes of the LZ4 frame at the start of `b`, found by walking its block headers.
-pub fn frame_len(b: &[u8]) -> Result<usize, String> {
+pub fn frame_len(b: &[u8]) -> Result<usize, Lz4Error> {
     if b.len() < 7 || b[0..4] != FRAME_MAGIC {
-        return Err("page data is not an LZ4 frame (bad magic)".into());
+        return Err(Lz4Error::BadMagic);
     }
     let flg = b[4];
     if flg >> 6 != 1 {
-        return Err(format!("unsupported LZ4 frame version in FLG byte {flg:#04x}"));
+        return Err(Lz4Error::Version(flg));
     }
     let mut pos = 6usize;
     if flg & FLG_CONTENT_SIZE != 0 {
@@ -55,7 +83,7 @@ pub fn frame_len(b: &[u8]) -> Result<usize, String> {
     pos += 1; // header checksum
     loop {
         let Some(word) = b.get(pos..pos + 4) else {
-            return Err("LZ4 frame is truncated (block header missing)".into());
+            return Err(Lz4Error::Truncated("block header"));
         };
         pos += 4;
         let v = u32::from_le_bytes(word.try_into().expect("4 bytes"));
@@ -67,46 +95,46 @@ pub fn frame_len(b: &[u8]) -> Result<usize, String> {
             pos += 4;
         }
         if pos > b.len() {
-            return Err("LZ4 frame is truncated (block data missing)".into());
+            return Err(Lz4Error::Truncated("block data"));
         }
     }
     if flg & FLG_CONTENT_CHECKSUM != 0 {
         pos += 4;
     }
     if pos > b.len() {
-        return Err("LZ4 frame is truncated (content checksum missing)".into());
+        return Err(Lz4Error::Truncated("content checksum"));
     }
     Ok(pos)
 }
 
 /// Decodes one complete LZ4 frame into `out`, which must be filled exactly.
 /// The frame's header and content checksums are verified by `lz4_flex`.
-pub fn decompress_frame(frame: &[u8], out: &mut [u8]) -> Result<(), String> {
+pub fn decompress_frame(frame: &[u8], out: &mut [u8]) -> Result<(), Lz4Error> {
     let mut dec = FrameDecoder::new(frame);
-    dec.read_exact(out).map_err(|e| format!("LZ4 frame decode: {e} (expected {} bytes)", out.len()))?;
+    dec.read_exact(out).map_err(|source| Lz4Error::FrameDecode { source, expected: out.len() })?;
     // Reading to the end makes the decoder check the content checksum, and proves the
     // frame holds no more than one page.
     let mut extra = [0u8; 1];
     match dec.read(&mut extra) {
         Ok(0) => Ok(()),
-        Ok(_) => Err(format!("LZ4 frame holds more than the page size ({} bytes)", out.len())),
-        Err(e) => Err(format!("LZ4 frame decode: {e}")),
+        Ok(_) => Err(Lz4Error::FrameTooLong(out.len())),
+        Err(e) => Err(Lz4Error::FrameEnd(e)),
     }
 }
 
 /// Decodes a raw LZ4 block into `out`, which it must fill exactly.
-pub fn decompress_block(block: &[u8], out: &mut [u8]) -> Result<(), String> {
-    let n = lz4_flex::block::decompress_into(block, out).map_err(|e| format!("LZ4 block decode: {e}"))?;
+pub fn decompress_block(block: &[u8], out: &mut [u8]) -> Result<(), Lz4Error> {
+    let n = lz4_flex::block::decompress_into(block, out).map_err(Lz4Error::Block)?;
     if n != out.len() {
-        return Err(format!("LZ4 block decoded to {n} bytes, expected the page size {}", out.len()));
+        return Err(Lz4Error::BlockSize { got: n, expected: out.len() });
     }
     Ok(())
 }
 
 /// Decodes a whole LZ4 stream of unknown length (a v0.3 snapshot or WAL segment).
-pub fn decompress_stream(data: &[u8]) -> Result<Vec<u8>, String> {
+pub fn decompress_stream(data: &[u8]) -> Result<Vec<u8>, Lz4Error> {
     let mut out = Vec::with_capacity(data.len() * 3);
-    FrameDecoder::new(data).read_to_end(&mut out).map_err(|e| format!("LZ4 decode: {e}"))?;
+    FrameDecoder::new(data).read_to_end(&mut out).map_err(Lz4Error::Stream)?;
     Ok(out)
 }
 

@@ -231,6 +231,14 @@ pub async fn problem(resp: reqwest::Response, status: u16) -> serde_json::Value 
     body
 }
 
+/// Asserts a 204 No Content answer (updates and deletes).
+pub async fn no_content(resp: reqwest::Response) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 204, "{text}");
+    assert!(text.is_empty(), "a 204 has no body: {text}");
+}
+
 /// Asserts a 2xx JSON response and returns its body.
 pub async fn ok_json(resp: reqwest::Response) -> serde_json::Value {
     let status = resp.status();

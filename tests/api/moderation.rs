@@ -111,8 +111,8 @@ async fn reopening_a_completed_show_is_a_conflict_and_changes_nothing() {
         assert_eq!(status(), 1, "still completed");
     }
     // Other edits of a completed show still work.
-    ok_json(put("").await.unwrap()).await;
-    ok_json(put("cancelled").await.unwrap()).await;
+    no_content(put("").await.unwrap()).await;
+    no_content(put("cancelled").await.unwrap()).await;
     assert_eq!(app.count("SELECT count(*) FROM shows WHERE id = ?1 AND status = 'cancelled'", [show_id]), 1);
     app.stop().await;
 }

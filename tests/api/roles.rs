@@ -91,7 +91,7 @@ async fn moderators_curate_content_but_do_not_delete_or_administer() {
     // The new show's list is seeded from the catalog.
     assert_eq!(app.count("SELECT count(*) FROM show_songs WHERE show_id = ?1", [show_id]), 1);
     let r = m.put(app.url(&format!("/api/v1/songs/{song}"))).json(&json!({"title": "Opener (Remastered)"})).send();
-    ok_json(r.await.unwrap()).await;
+    no_content(r.await.unwrap()).await;
     let r = m.put(app.url(&format!("/api/v1/shows/{show_id}/setlist"))).json(&json!({"entries": [{"song_id": song}]}));
     ok_json(r.send().await.unwrap()).await;
 
@@ -124,7 +124,9 @@ async fn admins_do_everything_and_every_action_is_audited() {
     let id_of = |v: Value| v["id"].as_i64().unwrap();
 
     // Content by the moderator and by the admin.
-    let artist_id = id_of(ok_json(m.post(app.url("/api/v1/artists")).json(&artist()).send().await.unwrap()).await);
+    let r = m.post(app.url("/api/v1/artists")).json(&artist()).send().await.unwrap();
+    assert_eq!(r.status(), 201, "a create answers 201 Created");
+    let artist_id = id_of(ok_json(r).await);
     let venue_id = id_of(ok_json(admin.post(app.url("/api/v1/venues")).json(&venue()).send().await.unwrap()).await);
     let song_url = app.url(&format!("/api/v1/artists/{artist_id}/songs"));
     let song = id_of(ok_json(admin.post(&song_url).json(&json!({"title": "Hit"})).send().await.unwrap()).await);
@@ -140,12 +142,12 @@ async fn admins_do_everything_and_every_action_is_audited() {
     let emails: Vec<&str> = users.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
     assert_eq!(emails, ["admin@example.org", "mod@example.org", "fan@example.org"]);
     let r = admin.put(app.url(&format!("/api/v1/admin/users/{}/role", fan.id))).json(&json!({"role": "moderator"}));
-    ok_json(r.send().await.unwrap()).await;
+    no_content(r.send().await.unwrap()).await;
     // The role change takes effect on the fan's live session at once.
     let me = ok_json(fan_client.get(app.url("/api/v1/me")).send().await.unwrap()).await;
     assert_eq!(me["role"], "moderator");
     let r = admin.put(app.url(&format!("/api/v1/admin/users/{}/ban", fan.id))).json(&json!({"banned": true}));
-    ok_json(r.send().await.unwrap()).await;
+    no_content(r.send().await.unwrap()).await;
     problem(fan_client.get(app.url("/api/v1/me")).send().await.unwrap(), 401).await;
     let r = app
         .client()
@@ -161,9 +163,9 @@ async fn admins_do_everything_and_every_action_is_audited() {
     problem(r.send().await.unwrap(), 404).await;
 
     // Deletions (admin only).
-    ok_json(admin.delete(app.url(&format!("/api/v1/shows/{show_id}"))).send().await.unwrap()).await;
-    ok_json(admin.delete(app.url(&format!("/api/v1/venues/{venue_id}"))).send().await.unwrap()).await;
-    ok_json(admin.delete(app.url(&format!("/api/v1/artists/{artist_id}"))).send().await.unwrap()).await;
+    no_content(admin.delete(app.url(&format!("/api/v1/shows/{show_id}"))).send().await.unwrap()).await;
+    no_content(admin.delete(app.url(&format!("/api/v1/venues/{venue_id}"))).send().await.unwrap()).await;
+    no_content(admin.delete(app.url(&format!("/api/v1/artists/{artist_id}"))).send().await.unwrap()).await;
     assert_eq!(
         app.count("SELECT count(*) FROM songs WHERE artist_id = ?1", [artist_id]),
         0,

@@ -40,7 +40,7 @@ async fn the_actual_setlist_scores_the_prediction_and_completes_the_show() {
         .send()
         .await
         .unwrap();
-    ok_json(r).await;
+    no_content(r).await;
     let entries = json!({"entries": [
         {"title": "Intro", "is_tape": true},
         {"song_id": s[0]},
@@ -84,7 +84,7 @@ async fn the_actual_setlist_scores_the_prediction_and_completes_the_show() {
         .send()
         .await
         .unwrap();
-    ok_json(r).await;
+    no_content(r).await;
     let detail = ok_json(moderator.get(show_url(&app, show.show_id)).send().await.unwrap()).await;
     assert_eq!(
         (detail["show"]["status"].as_str(), detail["show"]["title"].as_str()),

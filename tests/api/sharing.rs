@@ -50,9 +50,9 @@ async fn a_ticket_link_must_be_http_or_https_and_shows_on_the_page_and_in_the_js
 
     // An update without the link keeps it; an empty one removes it.
     let url = app.url(&format!("/api/v1/shows/{id}"));
-    ok_json(m.put(&url).json(&show_body(a, v, None)).send().await.unwrap()).await;
+    no_content(m.put(&url).json(&show_body(a, v, None)).send().await.unwrap()).await;
     assert_eq!(ok_json(app.client().get(&url).send().await.unwrap()).await["show"]["ticket_url"], link);
-    ok_json(m.put(&url).json(&show_body(a, v, Some(""))).send().await.unwrap()).await;
+    no_content(m.put(&url).json(&show_body(a, v, Some(""))).send().await.unwrap()).await;
     assert!(ok_json(app.client().get(&url).send().await.unwrap()).await["show"]["ticket_url"].is_null());
     let (_, html) = get_html(&app.client(), &app.url(&format!("/shows/{slug}"))).await;
     assert!(!html.contains(">Tickets</a>"));

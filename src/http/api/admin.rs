@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
@@ -11,9 +10,10 @@ use poem_openapi::payload::Json;
 use super::ApiTags;
 use super::json_body::JsonBody;
 use super::models::*;
+use super::responses::ChangeResponse;
 use crate::domain::Role;
-use crate::error::AppError;
-use crate::http::auth::{Visitor, check_same_origin};
+use crate::error::{ApiResult, AppError};
+use crate::http::auth::{SameOriginUser, Visitor};
 use crate::http::state::AppState;
 
 pub struct AdminApi;
@@ -28,9 +28,9 @@ impl AdminApi {
         visitor: Visitor,
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<i64>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))] offset: Query<i64>,
-    ) -> poem::Result<Json<Vec<UserSummary>>> {
+    ) -> ApiResult<Json<Vec<UserSummary>>> {
         let user = visitor.require_user()?;
-        let users = state.domain.list_users(user, limit.0, offset.0).await.map_err(AppError::from)?;
+        let users = state.domain.list_users(user, limit.0, offset.0).await?;
         Ok(Json(
             users
                 .iter()
@@ -51,17 +51,14 @@ impl AdminApi {
     async fn set_role(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<RoleRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
+    ) -> ApiResult<ChangeResponse> {
         let role =
             Role::parse(&body.role).ok_or_else(|| AppError::bad_request("role", "must be user, moderator or admin"))?;
-        state.domain.set_role(user, id.0, role).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+        state.domain.set_role(&user, id.0, role).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// Ban or unban a user (admin); a ban ends the user's sessions
@@ -69,15 +66,12 @@ impl AdminApi {
     async fn set_banned(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<BanRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.set_banned(user, id.0, body.banned).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+    ) -> ApiResult<ChangeResponse> {
+        state.domain.set_banned(&user, id.0, body.banned).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// The audit log, newest first (admin)
@@ -87,9 +81,9 @@ impl AdminApi {
         state: Data<&Arc<AppState>>,
         visitor: Visitor,
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "1000")))] limit: Query<i64>,
-    ) -> poem::Result<Json<Vec<AuditEntry>>> {
+    ) -> ApiResult<Json<Vec<AuditEntry>>> {
         let user = visitor.require_user()?;
-        let entries = state.domain.audit_log(user, limit.0).await.map_err(AppError::from)?;
+        let entries = state.domain.audit_log(user, limit.0).await?;
         Ok(Json(
             entries
                 .into_iter()

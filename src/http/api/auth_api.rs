@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::{Json, Response as OaResponse};
 use poem_openapi::{ApiResponse, OpenApi};
@@ -10,8 +9,8 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::ApiTags;
 use super::json_body::JsonBody;
 use super::models::{LoginRequest, Me, SignUpAccepted, SignUpRequest};
-use crate::error::AppError;
-use crate::http::auth::{Visitor, check_same_origin, cookie_header, session_cookie_name};
+use crate::error::{ApiResult, AppError};
+use crate::http::auth::{SameOrigin, SameOriginUser, Visitor, cookie_header, session_cookie_name};
 use crate::http::state::AppState;
 
 pub struct AuthApi;
@@ -74,12 +73,11 @@ impl AuthApi {
     async fn signup(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
+        _same_origin: SameOrigin,
         body: JsonBody<SignUpRequest>,
-    ) -> poem::Result<SignedUp> {
-        check_same_origin(req)?;
+    ) -> ApiResult<SignedUp> {
         // Created or already registered: the same answer (see `SignedUp`).
-        state.domain.register(&body.email, &body.password, &body.display_name).await.map_err(AppError::from)?;
+        state.domain.register(&body.email, &body.password, &body.display_name).await?;
         Ok(SignedUp::Accepted(Json(SignUpAccepted { detail: SIGNED_UP.into() })))
     }
 
@@ -88,43 +86,39 @@ impl AuthApi {
     async fn login(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
+        _same_origin: SameOrigin,
         visitor: Visitor,
         body: JsonBody<LoginRequest>,
-    ) -> poem::Result<SessionStarted> {
-        check_same_origin(req)?;
-        let user = state.domain.authenticate(&body.email, &body.password, visitor.ip).await.map_err(AppError::from)?;
+    ) -> ApiResult<SessionStarted> {
+        let user = state.domain.authenticate(&body.email, &body.password, visitor.ip).await?;
         let (me, cookie) = new_session(&state, &visitor, &user).await?;
         Ok(SessionStarted::Ok(Json(me), cookie))
     }
 
     /// Sign out this session
     #[oai(path = "/auth/logout", method = "post")]
-    async fn logout(&self, state: Data<&Arc<AppState>>, req: &Request, visitor: Visitor) -> poem::Result<SignedOut> {
-        check_same_origin(req)?;
+    async fn logout(
+        &self,
+        state: Data<&Arc<AppState>>,
+        _same_origin: SameOrigin,
+        visitor: Visitor,
+    ) -> ApiResult<SignedOut> {
         if let Some(t) = &visitor.session_token {
-            state.domain.end_session(t).await.map_err(AppError::from)?;
+            state.domain.end_session(t).await?;
         }
         Ok(SignedOut::Done(cookie_header(state.https, session_cookie_name(state.https), "", Some(0))))
     }
 
     /// Sign out every session of this account
     #[oai(path = "/auth/logout-all", method = "post")]
-    async fn logout_all(
-        &self,
-        state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
-    ) -> poem::Result<SignedOut> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.end_all_sessions(user.id).await.map_err(AppError::from)?;
+    async fn logout_all(&self, state: Data<&Arc<AppState>>, user: SameOriginUser) -> ApiResult<SignedOut> {
+        state.domain.end_all_sessions(user.id).await?;
         Ok(SignedOut::Done(cookie_header(state.https, session_cookie_name(state.https), "", Some(0))))
     }
 
     /// The signed-in account
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, visitor: Visitor) -> poem::Result<Json<Me>> {
+    async fn me(&self, visitor: Visitor) -> ApiResult<Json<Me>> {
         let s = visitor.session.as_ref().ok_or(AppError::Domain(crate::domain::DomainError::Unauthorized))?;
         Ok(Json(Me {
             id: s.user.id,
@@ -141,9 +135,9 @@ impl AuthApi {
         &self,
         state: Data<&Arc<AppState>>,
         visitor: Visitor,
-    ) -> poem::Result<OaResponse<Json<serde_json::Value>>> {
+    ) -> ApiResult<OaResponse<Json<serde_json::Value>>> {
         let user = visitor.require_user()?;
-        let data = state.domain.export_user(user).await.map_err(AppError::from)?;
+        let data = state.domain.export_user(user).await?;
         Ok(OaResponse::new(Json(data)).header("content-disposition", "attachment; filename=\"mysetlist-export.json\""))
     }
 
@@ -152,16 +146,13 @@ impl AuthApi {
     async fn delete(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         body: JsonBody<LoginRequest>,
-    ) -> poem::Result<SignedOut> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
+    ) -> ApiResult<SignedOut> {
         if !user.email.eq_ignore_ascii_case(body.email.trim()) {
-            return Err(AppError::bad_request("email", "does not match the signed-in account").into());
+            return Err(AppError::bad_request("email", "does not match the signed-in account"));
         }
-        state.domain.delete_account(user, &body.password, visitor.ip).await.map_err(AppError::from)?;
+        state.domain.delete_account(&user, &body.password, user.ip).await?;
         Ok(SignedOut::Done(cookie_header(state.https, session_cookie_name(state.https), "", Some(0))))
     }
 }

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
@@ -11,9 +10,10 @@ use poem_openapi::payload::Json;
 use super::ApiTags;
 use super::json_body::JsonBody;
 use super::models::*;
+use super::responses::{ChangeResponse, CreateResponse};
 use crate::domain::{ArtistInput, SongInput, VenueInput};
-use crate::error::AppError;
-use crate::http::auth::{Visitor, check_same_origin};
+use crate::error::ApiResult;
+use crate::http::auth::SameOriginUser;
 use crate::http::state::AppState;
 
 pub struct CatalogApi;
@@ -60,8 +60,8 @@ impl CatalogApi {
         state: Data<&Arc<AppState>>,
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<i64>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))] offset: Query<i64>,
-    ) -> poem::Result<Json<Vec<Artist>>> {
-        let list = state.domain.artists(limit.0, offset.0).await.map_err(AppError::from)?;
+    ) -> ApiResult<Json<Vec<Artist>>> {
+        let list = state.domain.artists(limit.0, offset.0).await?;
         Ok(Json(list.iter().map(Artist::from).collect()))
     }
 
@@ -70,14 +70,11 @@ impl CatalogApi {
     async fn create_artist(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         body: JsonBody<ArtistRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        let id = state.domain.create_artist(user, artist_input(body.0)).await.map_err(AppError::from)?;
-        Ok(Json(Created { id }))
+    ) -> ApiResult<CreateResponse> {
+        let id = state.domain.create_artist(&user, artist_input(body.0)).await?;
+        Ok(CreateResponse::Created(Json(Created { id })))
     }
 
     /// Update an artist (moderator)
@@ -85,15 +82,12 @@ impl CatalogApi {
     async fn update_artist(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<ArtistRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.update_artist(user, id.0, artist_input(body.0)).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+    ) -> ApiResult<ChangeResponse> {
+        state.domain.update_artist(&user, id.0, artist_input(body.0)).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// Delete an artist with its shows and songs (admin)
@@ -101,20 +95,17 @@ impl CatalogApi {
     async fn delete_artist(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.delete_artist(user, id.0).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+    ) -> ApiResult<ChangeResponse> {
+        state.domain.delete_artist(&user, id.0).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// An artist's song catalog
     #[oai(path = "/artists/:id/songs", method = "get")]
-    async fn songs(&self, state: Data<&Arc<AppState>>, id: Path<i64>) -> poem::Result<Json<Vec<Song>>> {
-        let list = state.domain.catalog(id.0).await.map_err(AppError::from)?;
+    async fn songs(&self, state: Data<&Arc<AppState>>, id: Path<i64>) -> ApiResult<Json<Vec<Song>>> {
+        let list = state.domain.catalog(id.0).await?;
         Ok(Json(list.iter().map(Song::from).collect()))
     }
 
@@ -123,15 +114,12 @@ impl CatalogApi {
     async fn create_song(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<SongRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        let sid = state.domain.create_song(user, id.0, song_input(body.0)).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: sid }))
+    ) -> ApiResult<CreateResponse> {
+        let sid = state.domain.create_song(&user, id.0, song_input(body.0)).await?;
+        Ok(CreateResponse::Created(Json(Created { id: sid })))
     }
 
     /// Update a song (moderator)
@@ -139,15 +127,12 @@ impl CatalogApi {
     async fn update_song(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<SongRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.update_song(user, id.0, song_input(body.0)).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+    ) -> ApiResult<ChangeResponse> {
+        state.domain.update_song(&user, id.0, song_input(body.0)).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// Delete a song (moderator)
@@ -155,14 +140,11 @@ impl CatalogApi {
     async fn delete_song(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.delete_song(user, id.0).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+    ) -> ApiResult<ChangeResponse> {
+        state.domain.delete_song(&user, id.0).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// Venues by name
@@ -172,8 +154,8 @@ impl CatalogApi {
         state: Data<&Arc<AppState>>,
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<i64>,
         #[oai(default, validator(minimum(value = "0"), maximum(value = "1000000")))] offset: Query<i64>,
-    ) -> poem::Result<Json<Vec<Venue>>> {
-        let list = state.domain.venues(limit.0, offset.0).await.map_err(AppError::from)?;
+    ) -> ApiResult<Json<Vec<Venue>>> {
+        let list = state.domain.venues(limit.0, offset.0).await?;
         Ok(Json(list.iter().map(Venue::from).collect()))
     }
 
@@ -182,14 +164,11 @@ impl CatalogApi {
     async fn create_venue(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         body: JsonBody<VenueRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        let id = state.domain.create_venue(user, venue_input(body.0)).await.map_err(AppError::from)?;
-        Ok(Json(Created { id }))
+    ) -> ApiResult<CreateResponse> {
+        let id = state.domain.create_venue(&user, venue_input(body.0)).await?;
+        Ok(CreateResponse::Created(Json(Created { id })))
     }
 
     /// Update a venue (moderator)
@@ -197,15 +176,12 @@ impl CatalogApi {
     async fn update_venue(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<VenueRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.update_venue(user, id.0, venue_input(body.0)).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+    ) -> ApiResult<ChangeResponse> {
+        state.domain.update_venue(&user, id.0, venue_input(body.0)).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// Delete a venue without shows (admin)
@@ -213,14 +189,11 @@ impl CatalogApi {
     async fn delete_venue(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.delete_venue(user, id.0).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+    ) -> ApiResult<ChangeResponse> {
+        state.domain.delete_venue(&user, id.0).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// Full-text search over artists, songs and venues (prefix match)
@@ -232,8 +205,8 @@ impl CatalogApi {
         #[oai(default = "default_search_limit", validator(minimum(value = "1"), maximum(value = "100")))] limit: Query<
             i64,
         >,
-    ) -> poem::Result<Json<Vec<SearchHit>>> {
-        let hits = state.domain.search(&q.0, limit.0).await.map_err(AppError::from)?;
+    ) -> ApiResult<Json<Vec<SearchHit>>> {
+        let hits = state.domain.search(&q.0, limit.0).await?;
         Ok(Json(
             hits.into_iter()
                 .map(|h| SearchHit {

@@ -6,6 +6,7 @@ mod auth_api;
 mod catalog_api;
 mod json_body;
 mod models;
+mod responses;
 mod shared_json;
 mod shows_api;
 
@@ -135,4 +136,40 @@ pub(crate) fn fuzz_json_bodies(data: &[u8]) {
     }
     let _ = parse::<RoleRequest>(data);
     let _ = parse::<BanRequest>(data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What each kind of write answers, as the spec declares it (schemathesis holds the server to it).
+    #[test]
+    fn creates_declare_201_and_updates_and_deletes_204() {
+        let api = (auth_api::AuthApi, shows_api::ShowsApi, catalog_api::CatalogApi, admin::AdminApi);
+        let service = OpenApiService::new(api, "MySetlist API", "test").url_prefix("/api/v1");
+        let spec: serde_json::Value = serde_json::from_str(&service.spec()).unwrap();
+        let codes = |path: &str, method: &str| -> Vec<String> {
+            let op = spec["paths"].get(path).or_else(|| spec["paths"].get(format!("/api/v1{path}"))).unwrap();
+            op[method]["responses"].as_object().unwrap().keys().cloned().collect()
+        };
+        for (path, method, code) in [
+            ("/artists", "post", "201"),
+            ("/artists/{id}", "put", "204"),
+            ("/artists/{id}", "delete", "204"),
+            ("/artists/{id}/songs", "post", "201"),
+            ("/songs/{id}", "put", "204"),
+            ("/songs/{id}", "delete", "204"),
+            ("/venues", "post", "201"),
+            ("/venues/{id}", "put", "204"),
+            ("/venues/{id}", "delete", "204"),
+            ("/shows", "post", "201"),
+            ("/shows/{id}", "put", "204"),
+            ("/shows/{id}", "delete", "204"),
+            ("/reports", "post", "201"),
+            ("/admin/users/{id}/role", "put", "204"),
+            ("/admin/users/{id}/ban", "put", "204"),
+        ] {
+            assert_eq!(codes(path, method), [code], "{method} {path}");
+        }
+    }
 }

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,10 +10,11 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::ApiTags;
 use super::json_body::JsonBody;
 use super::models::*;
+use super::responses::{ChangeResponse, CreateResponse};
 use super::shared_json::SharedJson;
 use crate::domain::{ActualEntryInput, ShowInput, VoteAction};
-use crate::error::AppError;
-use crate::http::auth::{Visitor, check_same_origin};
+use crate::error::ApiResult;
+use crate::http::auth::{SameOrigin, SameOriginUser, Visitor};
 use crate::http::state::AppState;
 
 pub struct ShowsApi;
@@ -34,9 +34,9 @@ impl ShowsApi {
         &self,
         state: Data<&Arc<AppState>>,
         #[oai(default = "default_limit", validator(minimum(value = "1"), maximum(value = "500")))] limit: Query<i64>,
-    ) -> poem::Result<Json<Vec<ShowSummary>>> {
+    ) -> ApiResult<Json<Vec<ShowSummary>>> {
         let now = state.domain.now();
-        let shows = state.domain.upcoming_shows(limit.0).await.map_err(AppError::from)?;
+        let shows = state.domain.upcoming_shows(limit.0).await?;
         Ok(Json(shows.iter().map(|s| ShowSummary::from_show(s, now)).collect()))
     }
 
@@ -47,14 +47,13 @@ impl ShowsApi {
         state: Data<&Arc<AppState>>,
         visitor: Visitor,
         #[oai(validator(max_length = 120))] id: Path<String>,
-    ) -> poem::Result<Json<ShowDetail>> {
+    ) -> ApiResult<Json<ShowDetail>> {
         let show = match id.0.parse::<i64>() {
             Ok(n) => state.domain.show_by_id(n).await,
             Err(_) => state.domain.show_by_slug(&id.0).await,
-        }
-        .map_err(AppError::from)?;
+        }?;
         let voter = visitor.existing_voter();
-        let page = state.domain.show_page(show, voter.as_ref()).await.map_err(AppError::from)?;
+        let page = state.domain.show_page(show, voter.as_ref()).await?;
         let now = state.domain.now();
         Ok(Json(ShowDetail {
             show: ShowSummary::from_show(&page.show, now),
@@ -66,9 +65,9 @@ impl ShowsApi {
 
     /// The ranking only (songs ordered by votes)
     #[oai(path = "/shows/:id/ranking", method = "get")]
-    async fn ranking(&self, state: Data<&Arc<AppState>>, id: Path<i64>) -> poem::Result<SharedJson<Vec<RankedSong>>> {
+    async fn ranking(&self, state: Data<&Arc<AppState>>, id: Path<i64>) -> ApiResult<SharedJson<Vec<RankedSong>>> {
         // The cached ranking's own JSON: no per-request serialization (see shared_json.rs).
-        let r = state.domain.ranking(id.0).await.map_err(AppError::from)?;
+        let r = state.domain.ranking(id.0).await?;
         Ok(SharedJson::new(r.json()))
     }
 
@@ -77,14 +76,13 @@ impl ShowsApi {
     async fn vote(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
+        _same_origin: SameOrigin,
         mut visitor: Visitor,
         id: Path<i64>,
         song_id: Path<i64>,
-    ) -> poem::Result<Voted> {
-        check_same_origin(req)?;
+    ) -> ApiResult<Voted> {
         let voter = visitor.voter();
-        let o = state.domain.toggle_vote(&voter, id.0, song_id.0).await.map_err(AppError::from)?;
+        let o = state.domain.toggle_vote(&voter, id.0, song_id.0).await?;
         let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
         Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
     }
@@ -94,14 +92,13 @@ impl ShowsApi {
     async fn set_vote(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
+        _same_origin: SameOrigin,
         mut visitor: Visitor,
         id: Path<i64>,
         song_id: Path<i64>,
-    ) -> poem::Result<Voted> {
-        check_same_origin(req)?;
+    ) -> ApiResult<Voted> {
         let voter = visitor.voter();
-        let o = state.domain.vote(&voter, id.0, song_id.0, VoteAction::Set).await.map_err(AppError::from)?;
+        let o = state.domain.vote(&voter, id.0, song_id.0, VoteAction::Set).await?;
         let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
         Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
     }
@@ -111,14 +108,13 @@ impl ShowsApi {
     async fn unset_vote(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
+        _same_origin: SameOrigin,
         mut visitor: Visitor,
         id: Path<i64>,
         song_id: Path<i64>,
-    ) -> poem::Result<Voted> {
-        check_same_origin(req)?;
+    ) -> ApiResult<Voted> {
         let voter = visitor.voter();
-        let o = state.domain.vote(&voter, id.0, song_id.0, VoteAction::Unset).await.map_err(AppError::from)?;
+        let o = state.domain.vote(&voter, id.0, song_id.0, VoteAction::Unset).await?;
         let result = VoteResult { voted: o.voted, votes: o.votes, anon_votes: o.anon_votes };
         Ok(Voted::Ok(Json(result), visitor.pending_cookies().first().cloned()))
     }
@@ -128,14 +124,11 @@ impl ShowsApi {
     async fn add_song(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<AddSongRequest>,
-    ) -> poem::Result<Json<bool>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        let added = state.domain.add_song_to_show(user, id.0, body.song_id).await.map_err(AppError::from)?;
+    ) -> ApiResult<Json<bool>> {
+        let added = state.domain.add_song_to_show(&user, id.0, body.song_id).await?;
         Ok(Json(added))
     }
 
@@ -144,19 +137,12 @@ impl ShowsApi {
     async fn report(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         body: JsonBody<ReportRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
+    ) -> ApiResult<CreateResponse> {
         let b = body.0;
-        let id = state
-            .domain
-            .report(user, &b.target_type, &b.target_id.to_string(), &b.reason)
-            .await
-            .map_err(AppError::from)?;
-        Ok(Json(Created { id }))
+        let id = state.domain.report(&user, &b.target_type, &b.target_id.to_string(), &b.reason).await?;
+        Ok(CreateResponse::Created(Json(Created { id })))
     }
 
     /// Create a show (moderator); its list is seeded with the artist's popular studio songs
@@ -164,12 +150,9 @@ impl ShowsApi {
     async fn create(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         body: JsonBody<ShowRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
+    ) -> ApiResult<CreateResponse> {
         let b = body.0;
         let input = ShowInput {
             artist_id: b.artist_id,
@@ -180,8 +163,8 @@ impl ShowsApi {
             status: b.status,
             ticket_url: b.ticket_url,
         };
-        let id = state.domain.create_show(user, input).await.map_err(AppError::from)?;
-        Ok(Json(Created { id }))
+        let id = state.domain.create_show(&user, input).await?;
+        Ok(CreateResponse::Created(Json(Created { id })))
     }
 
     /// Update a show (moderator)
@@ -189,13 +172,10 @@ impl ShowsApi {
     async fn update(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<ShowRequest>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
+    ) -> ApiResult<ChangeResponse> {
         let b = body.0;
         let input = ShowInput {
             artist_id: b.artist_id,
@@ -206,8 +186,8 @@ impl ShowsApi {
             status: b.status,
             ticket_url: b.ticket_url,
         };
-        state.domain.update_show(user, id.0, input).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+        state.domain.update_show(&user, id.0, input).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// Delete a show (admin)
@@ -215,14 +195,11 @@ impl ShowsApi {
     async fn delete(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
-    ) -> poem::Result<Json<Created>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
-        state.domain.delete_show(user, id.0).await.map_err(AppError::from)?;
-        Ok(Json(Created { id: id.0 }))
+    ) -> ApiResult<ChangeResponse> {
+        state.domain.delete_show(&user, id.0).await?;
+        Ok(ChangeResponse::Done)
     }
 
     /// Set the actual setlist (moderator); returns the prediction's accuracy
@@ -230,13 +207,10 @@ impl ShowsApi {
     async fn set_actual(
         &self,
         state: Data<&Arc<AppState>>,
-        req: &Request,
-        visitor: Visitor,
+        user: SameOriginUser,
         id: Path<i64>,
         body: JsonBody<ActualSetlistRequest>,
-    ) -> poem::Result<Json<AccuracyResult>> {
-        check_same_origin(req)?;
-        let user = visitor.require_user()?;
+    ) -> ApiResult<Json<AccuracyResult>> {
         let entries = body
             .0
             .entries
@@ -250,7 +224,7 @@ impl ShowsApi {
                 is_tape: e.is_tape,
             })
             .collect();
-        let accuracy = state.domain.set_actual_setlist(user, id.0, entries).await.map_err(AppError::from)?;
+        let accuracy = state.domain.set_actual_setlist(&user, id.0, entries).await?;
         Ok(Json(AccuracyResult { accuracy }))
     }
 }

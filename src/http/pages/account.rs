@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::form_errors::FormErrors;
 use super::view::{date, local_time};
-use super::{Layout, is_form_error, render, render_with_status, respond};
+use super::{Layout, form_result, render, render_with_status, respond};
 use crate::domain::AccountSummary;
 use crate::error::AppError;
 use crate::http::auth::{Visitor, cookie_header, session_cookie_name};
@@ -217,19 +217,18 @@ pub async fn delete(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, For
     let result = async {
         let user = visitor.require_user()?.clone();
         visitor.check_csrf(&form.csrf)?;
-        match state.domain.delete_account(&user, &form.password, visitor.ip).await.map_err(AppError::from) {
+        match form_result(state.domain.delete_account(&user, &form.password, visitor.ip).await)? {
             Ok(()) => {
                 clear_session_cookie(state, &mut visitor);
                 Ok(see_other("/account/deleted"))
             }
-            Err(e) if is_form_error(&e) => {
+            Err(e) => {
                 let forms = AccountForms {
                     delete: FormErrors::from_error(&e, &[("password", "Password")]),
                     ..Default::default()
                 };
                 page(state, &visitor, forms, Some(e.status())).await
             }
-            Err(e) => Err(e),
         }
     }
     .await;

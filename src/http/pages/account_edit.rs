@@ -42,14 +42,12 @@ pub async fn profile(
 ) -> Response {
     let result = async {
         let user = visitor.require_user()?.clone();
-        let changed = match visitor.check_csrf(&form.csrf) {
-            Ok(()) => state
-                .domain
-                .update_profile(&user, &form.display_name, &form.email, &form.current_password, visitor.ip)
-                .await
-                .map_err(AppError::from),
-            Err(e) => Err(e),
-        };
+        let changed: Result<(), AppError> = async {
+            visitor.check_csrf(&form.csrf)?;
+            let ip = visitor.ip;
+            Ok(state.domain.update_profile(&user, &form.display_name, &form.email, &form.current_password, ip).await?)
+        }
+        .await;
         match changed {
             Ok(()) => Ok(see_other("/account?done=profile#profile")),
             Err(e) if is_form_error(&e) || matches!(e, AppError::Forbidden(_)) => {
@@ -91,17 +89,15 @@ pub async fn password(
 ) -> Response {
     let result = async {
         let user = visitor.require_user()?.clone();
-        let changed = match visitor.check_csrf(&form.csrf) {
-            Ok(()) => {
-                let keep = visitor.session_token.clone();
-                state
-                    .domain
-                    .change_password(&user, &form.current_password, &form.new_password, keep.as_deref(), visitor.ip)
-                    .await
-                    .map_err(AppError::from)
-            }
-            Err(e) => Err(e),
-        };
+        let changed: Result<_, AppError> = async {
+            visitor.check_csrf(&form.csrf)?;
+            let keep = visitor.session_token.as_deref();
+            Ok(state
+                .domain
+                .change_password(&user, &form.current_password, &form.new_password, keep, visitor.ip)
+                .await?)
+        }
+        .await;
         match changed {
             Ok(_) => Ok(see_other("/account?done=password#password")),
             Err(e) if is_form_error(&e) || matches!(e, AppError::Forbidden(_)) => {

@@ -220,15 +220,15 @@ pub async fn signup_submit(
     }
     // A new address and one that already has an account get the same redirect (no enumeration);
     // the new account signs in on the page it lands on.
-    let result = state.domain.register(&form.email, &form.password, &form.display_name).await.map_err(AppError::from);
-    match result {
+    match state.domain.register(&form.email, &form.password, &form.display_name).await {
         Ok(_) => visitor.finish(see_other(&format!("{}&signed_up=1", super::login_url(&next)))),
-        Err(e @ AppError::Domain(DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
+        Err(e @ (DomainError::Invalid { .. } | DomainError::Conflict(_))) => {
+            let e = AppError::Domain(e);
             let mut r = form_page(state, &mut visitor, true, Refusal::from_error(&e), &form, next);
             r.set_status(e.status());
             r
         }
-        Err(e) => error_page(&mut visitor, e),
+        Err(e) => error_page(&mut visitor, e.into()),
     }
 }
 

@@ -9,7 +9,7 @@ use poem::{Response, handler};
 use serde::Deserialize;
 
 use super::form_errors::FormErrors;
-use super::{Layout, is_form_error, render, render_with_status, respond};
+use super::{Layout, form_result, render, render_with_status, respond};
 use crate::domain::DomainError;
 use crate::error::AppError;
 use crate::http::auth::Visitor;
@@ -67,12 +67,9 @@ pub async fn forgot_submit(
         if !state.domain.mail_enabled() {
             return Err(mail_off());
         }
-        match state.domain.request_password_reset(&form.email).await.map_err(AppError::from) {
+        match form_result(state.domain.request_password_reset(&form.email).await)? {
             Ok(()) => page(&mut visitor, String::new(), FormErrors::default(), true),
-            Err(e) if is_form_error(&e) => {
-                page(&mut visitor, form.email.clone(), FormErrors::from_error(&e, &[("email", "Email")]), false)
-            }
-            Err(e) => Err(e),
+            Err(e) => page(&mut visitor, form.email.clone(), FormErrors::from_error(&e, &[("email", "Email")]), false),
         }
     }
     .await;

@@ -199,6 +199,18 @@ pub fn is_form_error(e: &AppError) -> bool {
     )
 }
 
+/// An operation's result as a form sees it: `Ok(Err(refusal))` is shown next to the form (see
+/// `is_form_error`), `Err` becomes the error page.
+pub fn form_result<T>(result: Result<T, DomainError>) -> Result<Result<T, AppError>, AppError> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(e) => {
+            let e = AppError::Domain(e);
+            if is_form_error(&e) { Ok(Err(e)) } else { Err(e) }
+        }
+    }
+}
+
 /// Finishes a page handler: pending cookies attached, "sign in required" redirected to the login page
 /// (coming back to `next` afterwards), other errors rendered as HTML error pages.
 pub fn respond(visitor: &mut Visitor, next: &str, result: Result<Response, AppError>) -> Response {

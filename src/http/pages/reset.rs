@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::auth_pages::start_session;
 use super::form_errors::FormErrors;
-use super::{Layout, is_form_error, render, render_with_status, respond};
+use super::{Layout, form_result, render, render_with_status, respond};
 use crate::domain::DomainError;
 use crate::error::AppError;
 use crate::http::auth::Visitor;
@@ -79,15 +79,14 @@ pub async fn reset_submit(
     let result = async {
         // The form keeps nothing worth keeping (one password field): the error page says what to do.
         visitor.check_csrf(&submitted.csrf)?;
-        match state.domain.reset_password(&token, &submitted.new_password).await.map_err(AppError::from) {
+        match form_result(state.domain.reset_password(&token, &submitted.new_password).await)? {
             Ok(user) => {
                 start_session(state, &mut visitor, &user).await?;
                 Ok(see_other("/account?done=reset"))
             }
-            Err(e) if is_form_error(&e) => {
+            Err(e) => {
                 form(state, &mut visitor, &token, FormErrors::from_error(&e, &[("new_password", "New password")])).await
             }
-            Err(e) => Err(e),
         }
     }
     .await;

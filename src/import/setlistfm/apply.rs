@@ -84,17 +84,40 @@ fn truncate(s: &str, max: usize) -> String {
     s.trim().chars().take(max).collect()
 }
 
+/// Why a setlist is skipped; the import report shows the message.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SkipReason {
+    #[error("not a setlist: {0}")]
+    NotASetlist(#[from] serde_json::Error),
+    #[error("the setlist has no artist name")]
+    NoArtist,
+    #[error("artist {0}")]
+    Artist(DomainError),
+    #[error("eventDate `{0}` is not a date in the form dd-MM-yyyy (like 31-12-2024)")]
+    EventDate(String),
+    #[error("the setlist has no venue name")]
+    NoVenue,
+    #[error("the venue has no city")]
+    NoCity,
+    #[error("venue {0}")]
+    Venue(DomainError),
+    #[error("id `{0}` is not a setlist.fm id")]
+    NotAnId(String),
+    /// A field of the setlist itself (its id or URL) that does not validate.
+    #[error(transparent)]
+    Field(#[from] DomainError),
+}
+
 /// Checks a setlist and converts it; the error is the reason it is skipped.
-pub(crate) fn prepare(s: &Setlist) -> Result<Prepared, String> {
-    let artist = s.artist.as_ref().filter(|a| !a.name.trim().is_empty()).ok_or("the setlist has no artist name")?;
+pub(crate) fn prepare(s: &Setlist) -> Result<Prepared, SkipReason> {
+    let artist = s.artist.as_ref().filter(|a| !a.name.trim().is_empty()).ok_or(SkipReason::NoArtist)?;
     let artist = ArtistInput { name: artist.name.clone(), mbid: artist.mbid.trim().to_owned(), ..Default::default() }
         .validate()
-        .map_err(|e| format!("artist {e}"))?;
-    let date = NaiveDate::parse_from_str(s.event_date.trim(), "%d-%m-%Y").map_err(|_| {
-        format!("eventDate `{}` is not a date in the form dd-MM-yyyy (like 31-12-2024)", s.event_date.trim())
-    })?;
-    let venue = s.venue.as_ref().filter(|v| !v.name.trim().is_empty()).ok_or("the setlist has no venue name")?;
-    let city = venue.city.as_ref().filter(|c| !c.name.trim().is_empty()).ok_or("the venue has no city")?;
+        .map_err(SkipReason::Artist)?;
+    let date = NaiveDate::parse_from_str(s.event_date.trim(), "%d-%m-%Y")
+        .map_err(|_| SkipReason::EventDate(s.event_date.trim().to_owned()))?;
+    let venue = s.venue.as_ref().filter(|v| !v.name.trim().is_empty()).ok_or(SkipReason::NoVenue)?;
+    let city = venue.city.as_ref().filter(|c| !c.name.trim().is_empty()).ok_or(SkipReason::NoCity)?;
     let country = city.country.as_ref().map(|c| c.code.clone()).unwrap_or_default();
     let coords = city.coords.clone().unwrap_or_default();
     // Coordinates are a nicety: out-of-range values are dropped rather than refusing the setlist.
@@ -114,12 +137,12 @@ pub(crate) fn prepare(s: &Setlist) -> Result<Prepared, String> {
         ..Default::default()
     }
     .validate()
-    .map_err(|e| format!("venue {e}"))?;
-    let setlist_id = validate::optional_text("id", &s.id, 64).map_err(|e| e.to_string())?;
+    .map_err(SkipReason::Venue)?;
+    let setlist_id = validate::optional_text("id", &s.id, 64)?;
     if !setlist_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(format!("id `{setlist_id}` is not a setlist.fm id"));
+        return Err(SkipReason::NotAnId(setlist_id));
     }
-    let url = validate::url("url", &s.url).map_err(|e| e.to_string())?;
+    let url = validate::url("url", &s.url)?;
     let mut entries = Vec::new();
     for set in s.all_sets() {
         let encore = set.encore.unwrap_or(0).clamp(0, 10);
@@ -392,15 +415,15 @@ mod tests {
                 "venue":{"name":"V","city":{"name":"C","country":{"code":"GB"}}}}"#,
         )
         .unwrap();
-        assert!(prepare(&s).unwrap_err().contains("eventDate `31-02-2024`"));
+        assert!(prepare(&s).unwrap_err().to_string().contains("eventDate `31-02-2024`"));
         s.event_date = "28-02-2024".into();
         let p = prepare(&s).unwrap();
         assert_eq!(p.venue.timezone, "Europe/London");
         assert_eq!(p.label, "A at V, C on 2024-02-28");
         s.venue.as_mut().unwrap().city.as_mut().unwrap().country = None;
-        assert!(prepare(&s).unwrap_err().contains("country"));
+        assert!(prepare(&s).unwrap_err().to_string().contains("country"));
         s.artist = None;
-        assert!(prepare(&s).unwrap_err().contains("no artist"));
+        assert!(prepare(&s).unwrap_err().to_string().contains("no artist"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use super::apply::{Prepared, Target, apply_and_count_plays, prepare};
+use super::apply::{Prepared, SkipReason, Target, apply_and_count_plays, prepare};
 use super::model::Setlist;
 use crate::domain::Domain;
 use crate::import::batch::{CHUNK, each_in_savepoint};
@@ -16,7 +16,7 @@ use crate::import::{ImportError, Progress, Report};
 pub(crate) struct Located {
     pub at: String,
     pub label: String,
-    pub setlist: Result<Setlist, String>,
+    pub setlist: Result<Setlist, SkipReason>,
 }
 
 /// 1-based line of a slice of `text` (a borrowed RawValue points into it).
@@ -60,7 +60,7 @@ pub(crate) fn parse_document(text: &str) -> Result<Vec<Located>, ImportError> {
         .enumerate()
         .map(|(i, raw)| {
             let at = format!("line {}", line_of(text, raw.get()));
-            let setlist = serde_json::from_str::<Setlist>(raw.get()).map_err(|e| format!("not a setlist: {e}"));
+            let setlist = serde_json::from_str::<Setlist>(raw.get()).map_err(SkipReason::NotASetlist);
             let label = match &setlist {
                 Ok(s) if !s.id.is_empty() => format!("setlist.fm {}", s.id),
                 _ => format!("setlist #{}", i + 1),
@@ -119,7 +119,7 @@ pub async fn import_json(
     for item in parse_document(text)? {
         match item.setlist.and_then(|s| prepare(&s)) {
             Ok(p) => ready.push((item.at, p)),
-            Err(reason) => report.push(Entry::skipped(Kind::Setlist, item.label, item.at, reason)),
+            Err(reason) => report.push(Entry::skipped(Kind::Setlist, item.label, item.at, reason.to_string())),
         }
     }
     progress.phase("setlists", Some(ready.len() as u64));

@@ -64,7 +64,7 @@ impl Encoder {
                 let mut ph = [0u8; PAGE_HEADER_SIZE];
                 ph[0..4].copy_from_slice(&pgno.to_be_bytes());
                 self.write_hashed(&ph);
-                lz4::compress_frame(data, &mut self.scratch).map_err(LtxError::InvalidPage)?;
+                lz4::compress_frame(data, &mut self.scratch).map_err(|e| LtxError::InvalidPage(e.to_string()))?;
             }
             PageEncoding::Block => {
                 lz4::compress_block(data, &mut self.scratch);

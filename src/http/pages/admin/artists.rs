@@ -6,13 +6,13 @@ use poem::web::{Data, Form, Multipart, Path, Query};
 use poem::{Response, handler};
 
 use super::forms::{ArtistForm, CsrfForm, SongForm};
-use super::{Done, Refused, finish, form_state, id, refused_or, staff};
+use super::{Done, Refused, apply, finish, form_state, id, refused_or, staff, submitter};
 use crate::domain::rows::{Artist, Song};
 use crate::domain::{DomainError, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
-use crate::http::pages::{Layout, respond};
+use crate::http::pages::{Layout, form_result, respond};
 use crate::http::state::AppState;
 
 #[derive(askama::Template)]
@@ -46,20 +46,18 @@ pub async fn list(Data(state): Data<&Arc<AppState>>, Query(done): Query<Done>, m
 #[handler]
 pub async fn create(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, Form(form): Form<ArtistForm>) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let outcome = match state.domain.artist_named(&form.name).await? {
-            Some(same) if form.create_anyway != "1" => Err(AppError::from(DomainError::Conflict(format!(
+            Some(same) if form.create_anyway != "1" => Err(DomainError::Conflict(format!(
                 "an artist named “{}” exists already (/artists/{}); tick “Create it anyway” if this is a \
                  different artist",
                 same.name, same.slug
-            )))),
+            ))),
             _ => state
                 .domain
                 .create_artist(&user, form.input())
                 .await
-                .map(|id| see_other(&format!("/admin/artists/{id}?done=created")))
-                .map_err(AppError::from),
+                .map(|id| see_other(&format!("/admin/artists/{id}?done=created"))),
         };
         refused_or(outcome, form, |r| list_page(state, &visitor, None, Some(r))).await
     }
@@ -143,15 +141,13 @@ pub async fn update(
     Form(form): Form<ArtistForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let artist_id = id(&raw)?;
         let outcome = state
             .domain
             .update_artist(&user, artist_id, form.input())
             .await
-            .map(|()| see_other(&format!("/admin/artists/{artist_id}?done=saved")))
-            .map_err(AppError::from);
+            .map(|()| see_other(&format!("/admin/artists/{artist_id}?done=saved")));
         refused_or(outcome, form, |r| edit_page(state, &visitor, artist_id, None, Some(r), None)).await
     }
     .await;
@@ -166,8 +162,7 @@ pub async fn delete(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         state.domain.delete_artist(&user, id(&raw)?).await?;
         Ok(see_other("/admin/artists?done=deleted"))
     }
@@ -183,14 +178,11 @@ pub async fn add_song(
     Form(form): Form<SongForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let artist_id = id(&raw)?;
-        let outcome = match form.input() {
-            Ok(input) => state.domain.create_song(&user, artist_id, input).await.map_err(AppError::from),
-            Err(e) => Err(e),
-        }
-        .map(|_| see_other(&format!("/admin/artists/{artist_id}?done=created#songs")));
+        let outcome = apply(form.input(), |input| state.domain.create_song(&user, artist_id, input))
+            .await
+            .map(|_| see_other(&format!("/admin/artists/{artist_id}?done=created#songs")));
         refused_or(outcome, form, |r| edit_page(state, &visitor, artist_id, None, None, Some(r))).await
     }
     .await;
@@ -235,15 +227,9 @@ pub async fn upload_picture(
         visitor.check_csrf(&csrf)?;
         let file = file?;
         let artist_id = id(&raw)?;
-        match state.domain.set_artist_picture(&user, artist_id, file).await {
+        match form_result(state.domain.set_artist_picture(&user, artist_id, file).await)? {
             Ok(()) => Ok(see_other(&format!("/admin/artists/{artist_id}?done=saved#picture"))),
-            Err(e) => {
-                let e = AppError::from(e);
-                if !crate::http::pages::is_form_error(&e) {
-                    return Err(e);
-                }
-                picture_page(state, &visitor, artist_id, None, None, None, Some(e)).await
-            }
+            Err(refused) => picture_page(state, &visitor, artist_id, None, None, None, Some(refused)).await,
         }
     }
     .await;
@@ -258,8 +244,7 @@ pub async fn remove_picture(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let artist_id = id(&raw)?;
         state.domain.remove_artist_picture(&user, artist_id).await?;
         Ok(see_other(&format!("/admin/artists/{artist_id}?done=deleted#picture")))
@@ -312,14 +297,11 @@ pub async fn update_song(
     Form(form): Form<SongForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let song_id = id(&raw)?;
-        let outcome = match form.input() {
-            Ok(input) => state.domain.update_song(&user, song_id, input).await.map_err(AppError::from),
-            Err(e) => Err(e),
-        }
-        .map(|()| see_other(&format!("/admin/songs/{song_id}?done=saved")));
+        let outcome = apply(form.input(), |input| state.domain.update_song(&user, song_id, input))
+            .await
+            .map(|()| see_other(&format!("/admin/songs/{song_id}?done=saved")));
         refused_or(outcome, form, |r| song_page(state, &visitor, song_id, None, Some(r))).await
     }
     .await;
@@ -334,8 +316,7 @@ pub async fn delete_song(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let song = state.domain.song_by_id(id(&raw)?).await?;
         state.domain.delete_song(&user, song.id).await?;
         Ok(see_other(&format!("/admin/artists/{}?done=deleted#songs", song.artist_id)))

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::view::utc_minute;
 use super::{Layout, render, respond};
 use crate::domain::rows::Totals;
-use crate::domain::{CurrentUser, Role};
+use crate::domain::{CurrentUser, DomainError, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
@@ -54,6 +54,23 @@ pub fn staff(visitor: &Visitor, role: Role) -> Result<CurrentUser, AppError> {
     let user = visitor.require_user()?;
     user.require(role)?;
     Ok(user.clone())
+}
+
+/// How every admin form submission opens: the signed-in user when they have at least `role` and the
+/// form carries this session's CSRF token.
+pub fn submitter(visitor: &Visitor, role: Role, csrf: &str) -> Result<CurrentUser, AppError> {
+    let user = staff(visitor, role)?;
+    visitor.check_csrf(csrf)?;
+    Ok(user)
+}
+
+/// A form's input, once it is valid, through the domain operation `op`: a refused field and a refused
+/// operation become one outcome (for `refused_or`).
+pub async fn apply<I, T, Fut>(input: Result<I, AppError>, op: impl FnOnce(I) -> Fut) -> Result<T, AppError>
+where
+    Fut: std::future::Future<Output = Result<T, DomainError>>,
+{
+    Ok(op(input?).await?)
 }
 
 /// Path ids arrive as text so that a malformed one is a 404 page, not a bare 400.
@@ -151,8 +168,7 @@ async fn resolve_report(
     Form(form): Form<ResolveForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         state.domain.resolve_report(&user, id(&raw)?, form.action == "dismiss").await?;
         Ok(see_other("/admin?done=resolved#reports"))
     }
@@ -183,15 +199,16 @@ pub fn finish<T: askama::Template>(t: &T, status: Option<poem::http::StatusCode>
 }
 
 /// After a form: its redirect, or the page shown again when the input was refused.
-pub async fn refused_or<F, Fut>(
-    outcome: Result<Response, AppError>,
+pub async fn refused_or<F, E, Fut>(
+    outcome: Result<Response, E>,
     form: F,
     show_again: impl FnOnce(Refused<F>) -> Fut,
 ) -> Result<Response, AppError>
 where
+    E: Into<AppError>,
     Fut: std::future::Future<Output = Result<Response, AppError>>,
 {
-    match outcome {
+    match outcome.map_err(Into::into) {
         Err(error) if super::is_form_error(&error) => show_again(Refused { error, form }).await,
         other => other,
     }

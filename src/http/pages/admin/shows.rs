@@ -7,7 +7,7 @@ use poem::{Response, handler};
 use serde::Deserialize;
 
 use super::forms::{CsrfForm, ShowForm};
-use super::{Done, Refused, finish, form_state, id, refused_or, staff};
+use super::{Done, Refused, apply, finish, form_state, id, refused_or, staff, submitter};
 use crate::domain::Role;
 use crate::domain::rows::{Artist, Venue};
 use crate::error::AppError;
@@ -69,13 +69,10 @@ async fn input(state: &AppState, form: &ShowForm) -> Result<crate::domain::ShowI
 #[handler]
 pub async fn create(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, Form(form): Form<ShowForm>) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
-        let outcome = match input(state, &form).await {
-            Ok(i) => state.domain.create_show(&user, i).await.map_err(AppError::from),
-            Err(e) => Err(e),
-        }
-        .map(|id| see_other(&format!("/admin/shows/{id}?done=created")));
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
+        let outcome = apply(input(state, &form).await, |i| state.domain.create_show(&user, i))
+            .await
+            .map(|id| see_other(&format!("/admin/shows/{id}?done=created")));
         refused_or(outcome, form, |r| list_page(state, &visitor, None, Some(r))).await
     }
     .await;
@@ -157,14 +154,11 @@ pub async fn update(
     Form(form): Form<ShowForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let show_id = id(&raw)?;
-        let outcome = match input(state, &form).await {
-            Ok(i) => state.domain.update_show(&user, show_id, i).await.map_err(AppError::from),
-            Err(e) => Err(e),
-        }
-        .map(|()| see_other(&format!("/admin/shows/{show_id}?done=saved")));
+        let outcome = apply(input(state, &form).await, |i| state.domain.update_show(&user, show_id, i))
+            .await
+            .map(|()| see_other(&format!("/admin/shows/{show_id}?done=saved")));
         refused_or(outcome, form, |r| edit_page(state, &visitor, show_id, None, Some(r), None)).await
     }
     .await;
@@ -179,8 +173,7 @@ pub async fn delete(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         state.domain.delete_show(&user, id(&raw)?).await?;
         Ok(see_other("/admin/shows?done=deleted"))
     }
@@ -196,16 +189,14 @@ pub async fn set_setlist(
     Form(form): Form<SetlistForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let show_id = id(&raw)?;
         let entries = setlist_text::parse(&form.setlist);
         let outcome = state
             .domain
             .set_actual_setlist(&user, show_id, entries)
             .await
-            .map(|_| see_other(&format!("/admin/shows/{show_id}?done=setlist#setlist")))
-            .map_err(AppError::from);
+            .map(|_| see_other(&format!("/admin/shows/{show_id}?done=setlist#setlist")));
         refused_or(outcome, form, |r| edit_page(state, &visitor, show_id, None, None, Some(r))).await
     }
     .await;

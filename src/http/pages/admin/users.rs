@@ -6,7 +6,7 @@ use poem::web::{Data, Form, Path, Query};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::{Done, id, staff};
+use super::{Done, id, staff, submitter};
 use crate::domain::{CurrentUser, Role};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
@@ -72,8 +72,7 @@ pub async fn set_role(
     Form(form): Form<RoleForm>,
 ) -> Response {
     let result = async {
-        let admin = staff(&visitor, Role::Admin)?;
-        visitor.check_csrf(&form.csrf)?;
+        let admin = submitter(&visitor, Role::Admin, &form.csrf)?;
         let role =
             Role::parse(&form.role).ok_or_else(|| AppError::bad_request("role", "must be user, moderator or admin"))?;
         state.domain.set_role(&admin, id(&raw)?, role).await?;
@@ -143,8 +142,7 @@ pub async fn set_banned(
     Form(form): Form<BanForm>,
 ) -> Response {
     let result = async {
-        let admin = staff(&visitor, Role::Admin)?;
-        visitor.check_csrf(&form.csrf)?;
+        let admin = submitter(&visitor, Role::Admin, &form.csrf)?;
         let ban = form.banned == "1";
         if ban && form.confirm != "yes" {
             return ban_confirmation(state, &visitor, &admin, &raw).await;
@@ -184,8 +182,7 @@ pub async fn reset_link(
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     let result = async {
-        let admin = staff(&visitor, Role::Admin)?;
-        visitor.check_csrf(&form.csrf)?;
+        let admin = submitter(&visitor, Role::Admin, &form.csrf)?;
         let link = state.domain.issue_reset_link(&admin, id(&raw)?).await?;
         // The configured origin; without one (local use) the origin the admin is using.
         let origin = state.config.allowed_origins.first().cloned().unwrap_or_else(|| {

@@ -6,7 +6,7 @@ use poem::web::{Data, Form, Path, Query};
 use poem::{Response, handler};
 
 use super::forms::{CsrfForm, VenueForm};
-use super::{Done, Refused, finish, form_state, id, refused_or, staff};
+use super::{Done, Refused, apply, finish, form_state, id, refused_or, staff, submitter};
 use crate::domain::rows::Venue;
 use crate::domain::{DomainError, Role};
 use crate::error::AppError;
@@ -46,16 +46,14 @@ pub async fn list(Data(state): Data<&Arc<AppState>>, Query(done): Query<Done>, m
 #[handler]
 pub async fn create(Data(state): Data<&Arc<AppState>>, mut visitor: Visitor, Form(form): Form<VenueForm>) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let outcome = match (form.input(), state.domain.venue_named(&form.name, &form.city).await?) {
             (Ok(_), Some(same)) if form.create_anyway != "1" => Err(AppError::from(DomainError::Conflict(format!(
                 "a venue named “{}” in {} exists already (/venues/{}); tick “Create it anyway” if this is a \
                  different venue",
                 same.name, same.city, same.slug
             )))),
-            (Ok(input), _) => state.domain.create_venue(&user, input).await.map_err(AppError::from),
-            (Err(e), _) => Err(e),
+            (input, _) => apply(input, |input| state.domain.create_venue(&user, input)).await,
         }
         .map(|id| see_other(&format!("/admin/venues/{id}?done=created")));
         refused_or(outcome, form, |r| list_page(state, &visitor, None, Some(r))).await
@@ -109,14 +107,11 @@ pub async fn update(
     Form(form): Form<VenueForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let venue_id = id(&raw)?;
-        let outcome = match form.input() {
-            Ok(input) => state.domain.update_venue(&user, venue_id, input).await.map_err(AppError::from),
-            Err(e) => Err(e),
-        }
-        .map(|()| see_other(&format!("/admin/venues/{venue_id}?done=saved")));
+        let outcome = apply(form.input(), |input| state.domain.update_venue(&user, venue_id, input))
+            .await
+            .map(|()| see_other(&format!("/admin/venues/{venue_id}?done=saved")));
         refused_or(outcome, form, |r| edit_page(state, &visitor, venue_id, None, Some(r))).await
     }
     .await;
@@ -131,16 +126,11 @@ pub async fn delete(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     let result = async {
-        let user = staff(&visitor, Role::Moderator)?;
-        visitor.check_csrf(&form.csrf)?;
+        let user = submitter(&visitor, Role::Moderator, &form.csrf)?;
         let venue_id = id(&raw)?;
         // A venue with shows cannot go (Conflict): say so on its page.
-        let outcome = state
-            .domain
-            .delete_venue(&user, venue_id)
-            .await
-            .map(|()| see_other("/admin/venues?done=deleted"))
-            .map_err(AppError::from);
+        let outcome =
+            state.domain.delete_venue(&user, venue_id).await.map(|()| see_other("/admin/venues?done=deleted"));
         refused_or(outcome, (), |r| async {
             let form = VenueForm::from_venue(&state.domain.venue_by_id(venue_id).await?);
             edit_page(state, &visitor, venue_id, None, Some(Refused { error: r.error, form })).await
