@@ -149,7 +149,7 @@ impl Observability {
         } else {
             let origin = Origin { instance: instance_name(&config), link: status_link(&config) };
             Some(
-                Notifier::new(&alerts_cfg.webhook_url, alerts_cfg.webhook_format, origin)
+                Notifier::new(alerts_cfg.webhook_url.expose(), alerts_cfg.webhook_format, origin)
                     .map_err(anyhow::Error::msg)?,
             )
         };
