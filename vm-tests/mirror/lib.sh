@@ -51,7 +51,9 @@ S3_BUCKET=${S3_BUCKET:-mysetlist}
 S3_ACCESS_KEY="test"
 # shellcheck disable=SC2034
 S3_SECRET_KEY="test"
-LITESTREAM=${LITESTREAM:-$HOME/.cache/mysetlist-tools/ls-0.5.17/bin/litestream}
+# shellcheck source=scripts/pins.sh
+source "$REPO_ROOT/scripts/pins.sh"
+LITESTREAM=${LITESTREAM:-$LITESTREAM_BIN}
 
 declare -A HOST_NS=() HOST_IP=() HOST_ALIASES=()
 HOST_ORDER=()
