@@ -38,10 +38,10 @@ scripts/check-ops.sh
 # the failover test shares); copy them so parallel builds cannot swap them.
 cargo build --locked --quiet --bin mysetlist --example lost_votes
 bin_dir=$(mktemp -d)
-MYSETLIST_BIN=$bin_dir/mysetlist MYSETLIST_LOST_VOTES=$bin_dir/lost_votes
-export MYSETLIST_BIN MYSETLIST_LOST_VOTES
+MYSETLIST_BIN=$bin_dir/mysetlist MYSETLIST_TEST_LOST_VOTES=$bin_dir/lost_votes
+export MYSETLIST_BIN MYSETLIST_TEST_LOST_VOTES
 cp "${CARGO_TARGET_DIR:-target}/debug/mysetlist" "$MYSETLIST_BIN"
-cp "${CARGO_TARGET_DIR:-target}/debug/examples/lost_votes" "$MYSETLIST_LOST_VOTES"
+cp "${CARGO_TARGET_DIR:-target}/debug/examples/lost_votes" "$MYSETLIST_TEST_LOST_VOTES"
 
 step "Nix evaluation: module, VM test nodes, flake, filtered source, unit, settings, test scripts, mirrors"
 scripts/check-nix-eval.sh

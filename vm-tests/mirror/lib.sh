@@ -39,7 +39,7 @@
 #   notify_socket PATH LOG            listen for sd_notify datagrams on PATH, appending them to LOG
 #   mysetlist_binary                  print the path of the binary under test (MYSETLIST_BIN or a
 #                                     release build, built if missing)
-#   lost_votes_binary                 the same for the failover loss checker (MYSETLIST_LOST_VOTES)
+#   lost_votes_binary                 the same for the failover loss checker (MYSETLIST_TEST_LOST_VOTES)
 #   mirror_cleanup                    kill everything started, delete namespaces (runs on EXIT);
 #                                     the run dir is kept when the script fails or MIRROR_KEEP=1
 set -euo pipefail
@@ -261,11 +261,11 @@ mysetlist_binary() {
   printf '%s\n' "$target/release/mysetlist"
 }
 
-# The failover loss checker (examples/lost_votes.rs): MYSETLIST_LOST_VOTES, else built like the binary.
+# The failover loss checker (examples/lost_votes.rs): MYSETLIST_TEST_LOST_VOTES, else built like the binary.
 lost_votes_binary() {
-  if [[ -n ${MYSETLIST_LOST_VOTES-} ]]; then
-    [[ -x $MYSETLIST_LOST_VOTES ]] || fail "MYSETLIST_LOST_VOTES=$MYSETLIST_LOST_VOTES is not executable"
-    printf '%s\n' "$MYSETLIST_LOST_VOTES"
+  if [[ -n ${MYSETLIST_TEST_LOST_VOTES-} ]]; then
+    [[ -x $MYSETLIST_TEST_LOST_VOTES ]] || fail "MYSETLIST_TEST_LOST_VOTES=$MYSETLIST_TEST_LOST_VOTES is not executable"
+    printf '%s\n' "$MYSETLIST_TEST_LOST_VOTES"
     return
   fi
   local target=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
