@@ -3,7 +3,8 @@
 # The version of every tool the scripts install or run, in one place. Sourced by scripts/*.sh,
 # bench/pinned.sh and vm-tests/mirror/lib.sh; apt packages are Debian 12's own and not pinned here.
 # The Rust tests find these tools under $TOOLS_DIR by the directory names below
-# (tests/replicate_support/mod.rs, tests/api/mail.rs): change a version, change them too.
+# (tests/replicate_support/mod.rs, tests/api/mail.rs), and nix/litestream.nix packages the same
+# Litestream release for the NixOS VM tests: change a version, change them too.
 
 TOOLS_DIR="${MYSETLIST_TOOLS_DIR:-$HOME/.cache/mysetlist-tools}"
 
