@@ -31,7 +31,11 @@ USERS=${BENCH_USERS:-10000}
 VOTE_RATE=${BENCH_VOTE_RATE:-5000}
 SSE_CLIENTS=${BENCH_SSE_CLIENTS:-10000}
 SCALE_VOTES=${BENCH_SCALE_VOTES:-1000000 10000000}
-LIGHTHOUSE=lighthouse@12.8.2
+# shellcheck source=scripts/pins.sh
+source scripts/pins.sh
+# shellcheck source=scripts/lib/fixture.sh
+source scripts/lib/fixture.sh
+LIGHTHOUSE=lighthouse@$LIGHTHOUSE_VERSION
 TRIPLE=x86_64-unknown-linux-gnu
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/$TRIPLE/release/mysetlist
@@ -80,7 +84,6 @@ cleanup() {
 trap cleanup EXIT
 
 # --- helpers --------------------------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 spread() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR==1{lo=$1} {hi=$1} END{printf "%.0f-%.0f", lo, hi}'; }
 kv() { awk -v k="$1" '$1==k {print $2}' "$2"; }
@@ -104,25 +107,17 @@ wrk_rps() {
 
 # start_app DATA_DIR: starts the server on a free port; sets APP_PID and APP.
 start_app() {
-  local dir=$1 port
-  port=$(free_port)
   # All load comes from 127.0.0.1 and 10,000 users vote 20,000 times a second: the per-address and
   # per-account vote limits (120/min by default) would refuse almost all of it, and the per-address
   # connection and live-stream caps would refuse the 10,000 watchers. START_APP_ENV overrides.
-  # shellcheck disable=SC2086 # START_APP_ENV holds VAR=value words
-  env MYSETLIST_RATE_LIMIT__VOTES_PER_MINUTE=1000000000 \
-    MYSETLIST_HTTP__MAX_CONNECTIONS_PER_ADDRESS=0 MYSETLIST_HTTP__MAX_LIVE_STREAMS_PER_ADDRESS=0 \
-    ${START_APP_ENV:-} \
-    MYSETLIST_DATA_DIR=$dir MYSETLIST_LISTEN=127.0.0.1:$port "$BIN" serve 2>>"$TMP/app.log" >/dev/null &
-  APP_PID=$!
+  # shellcheck disable=SC2206 # START_APP_ENV holds VAR=value words
+  local FIXTURE_ENV=(MYSETLIST_RATE_LIMIT__VOTES_PER_MINUTE=1000000000 MYSETLIST_HTTP__MAX_CONNECTIONS_PER_ADDRESS=0
+    MYSETLIST_HTTP__MAX_LIVE_STREAMS_PER_ADDRESS=0 ${START_APP_ENV:-})
+  FIXTURE_LOG=$TMP/app.log FIXTURE_READY_PATH=/readyz FIXTURE_READY_TIMEOUT=30 fixture_start "$BIN" "$1" ||
+    { echo "the server did not become ready; see $TMP/app.log" >&2; return 1; }
+  APP_PID=$FIXTURE_PID
   PIDS+=("$APP_PID")
-  APP=127.0.0.1:$port
-  for _ in $(seq 1 600); do
-    curl -fsS -o /dev/null "http://$APP/readyz" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "the server did not become ready; see $TMP/app.log" >&2
-  return 1
+  APP=${FIXTURE_BASE#http://}
 }
 stop_app() {
   kill "$APP_PID" 2>/dev/null || true

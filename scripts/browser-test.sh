@@ -5,6 +5,8 @@
 # Needs: chromium (scripts/install-test-deps.sh), node >= 20 and npm. Never downloads a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/fixture.sh
+source scripts/lib/fixture.sh
 target="${CARGO_TARGET_DIR:-target}"
 bin="$target/debug/mysetlist"
 cargo build --quiet --bin mysetlist
@@ -19,31 +21,17 @@ cargo build --quiet --bin mysetlist
 )
 
 data="$(mktemp -d)"
-log="$data/server.log"
-admin_email="admin@example.org"
-admin_password="browser-test-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
-printf '%s' "$admin_password" >"$data/admin-password"
-MYSETLIST_DATA_DIR="$data" "$bin" admin create-user --email "$admin_email" --password-file "$data/admin-password" \
-  --role admin --display-name "Browser Admin" >/dev/null
-rm -f "$data/admin-password"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-MYSETLIST_DATA_DIR="$data" MYSETLIST_LISTEN="127.0.0.1:$port" MYSETLIST_LOG__FORMAT=json \
-  "$bin" serve --demo >"$log" 2>&1 &
-server=$!
 cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  fixture_stop
   rm -rf "$data"
 }
 trap cleanup EXIT
-
-base="http://127.0.0.1:$port"
-for _ in $(seq 100); do
-  curl -fsS "$base/livez" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { echo "server exited:"; cat "$log"; exit 1; }
-  sleep 0.1
-done
-curl -fsS "$base/livez" >/dev/null || { echo "server did not answer within 10 s:"; cat "$log"; exit 1; }
+admin_email="admin@example.org"
+admin_password="browser-test-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+FIXTURE_ADMIN_EMAIL=$admin_email FIXTURE_ADMIN_PASSWORD=$admin_password FIXTURE_ADMIN_NAME="Browser Admin" \
+  fixture_start "$bin" "$data" --demo
+base=$FIXTURE_BASE
+log=$FIXTURE_LOG
 
 export BASE_URL="$base" SCREENSHOT_DIR="${SCREENSHOT_DIR:-$target/browser-test}"
 export ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password"

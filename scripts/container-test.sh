@@ -11,6 +11,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CLIENT=$ROOT/vm-tests/client.sh
+# shellcheck source=scripts/lib/fixture.sh
+source "$ROOT/scripts/lib/fixture.sh"
 TARGET=x86_64-unknown-linux-gnu
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BINARY=$TARGET_DIR/$TARGET/release/mysetlist
@@ -59,7 +61,7 @@ chmod 0700 "$context/target/container/volume/data"
 cp "$ROOT/Containerfile" "$ROOT/.containerignore" "$context/"
 podman_ build --quiet --format docker --tag "$image" --file "$context/Containerfile" "$context" >/dev/null
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 base=http://127.0.0.1:$port
 log "running it on $base"
 podman_ run --detach --name "$name" \

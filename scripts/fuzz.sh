@@ -6,7 +6,8 @@
 # Usage: scripts/fuzz.sh [seconds per target, default 60] [target ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CARGO_FUZZ_VERSION=0.13.1
+# shellcheck source=scripts/pins.sh
+source scripts/pins.sh
 seconds=${1:-60}
 shift || true
 if ! cargo install --list | grep -q "^cargo-fuzz v$CARGO_FUZZ_VERSION:"; then

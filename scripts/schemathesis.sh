@@ -6,8 +6,10 @@
 # cases per operation (default 25).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCHEMATHESIS_VERSION=4.32.5
-TOOLS_DIR="${MYSETLIST_TOOLS_DIR:-$HOME/.cache/mysetlist-tools}"
+# shellcheck source=scripts/pins.sh
+source scripts/pins.sh
+# shellcheck source=scripts/lib/fixture.sh
+source scripts/lib/fixture.sh
 venv="$TOOLS_DIR/schemathesis-$SCHEMATHESIS_VERSION"
 if [[ ! -x $venv/bin/schemathesis ]]; then
   python3 -m venv "$venv"
@@ -19,29 +21,18 @@ bin="${MYSETLIST_BIN:-$target/debug/mysetlist}"
 [[ -n ${MYSETLIST_BIN:-} ]] || cargo build --quiet --bin mysetlist
 
 data="$(mktemp -d)"
-log="$data/server.log"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
-# Limits off (votes: as high as allowed) so that generated traffic is judged, not throttled.
-export MYSETLIST_DATA_DIR="$data" MYSETLIST_LISTEN="127.0.0.1:$port" MYSETLIST_LOG__FORMAT=json \
-  MYSETLIST_RATE_LIMIT__LOGINS_PER_MINUTE=0 MYSETLIST_RATE_LIMIT__SIGNUPS_PER_HOUR=0 \
-  MYSETLIST_RATE_LIMIT__SEARCH_PER_MINUTE=0 MYSETLIST_RATE_LIMIT__VOTES_PER_MINUTE=1000000
-printf '%s' 'schemathesis admin passphrase' >"$data/pw"
-"$bin" admin create-user --email admin@schemathesis.test --password-file "$data/pw" --role admin >/dev/null
-"$bin" serve --demo >"$log" 2>&1 &
-server=$!
 cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  fixture_stop
   rm -rf "$data"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
-  curl -fsS "$base/livez" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { echo "server exited:"; cat "$log"; exit 1; }
-  sleep 0.1
-done
-curl -fsS "$base/livez" >/dev/null || { echo "server did not answer within 10 s:"; cat "$log"; exit 1; }
+# Limits off (votes: as high as allowed) so that generated traffic is judged, not throttled.
+export MYSETLIST_RATE_LIMIT__LOGINS_PER_MINUTE=0 MYSETLIST_RATE_LIMIT__SIGNUPS_PER_HOUR=0 \
+  MYSETLIST_RATE_LIMIT__SEARCH_PER_MINUTE=0 MYSETLIST_RATE_LIMIT__VOTES_PER_MINUTE=1000000
+FIXTURE_ADMIN_EMAIL=admin@schemathesis.test FIXTURE_ADMIN_PASSWORD='schemathesis admin passphrase' \
+  fixture_start "$bin" "$data" --demo
+base=$FIXTURE_BASE
+log=$FIXTURE_LOG
 
 cookie=$(curl -fsS -D - -o /dev/null -H 'content-type: application/json' \
   -d '{"email":"admin@schemathesis.test","password":"schemathesis admin passphrase"}' "$base/api/v1/auth/login" |

@@ -34,11 +34,14 @@ step "Nix files parse; ops rules and dashboard"
 scripts/check-nix.sh
 scripts/check-ops.sh
 
-# The mirrors and the browser test run the real binary; copy it so parallel builds cannot swap it.
-cargo build --locked --quiet --bin mysetlist
-MYSETLIST_BIN=$(mktemp -d)/mysetlist
-export MYSETLIST_BIN
+# The mirrors and the browser test run the real binary (and the failover mirror the loss checker that
+# the failover test shares); copy them so parallel builds cannot swap them.
+cargo build --locked --quiet --bin mysetlist --example lost_votes
+bin_dir=$(mktemp -d)
+MYSETLIST_BIN=$bin_dir/mysetlist MYSETLIST_TEST_LOST_VOTES=$bin_dir/lost_votes
+export MYSETLIST_BIN MYSETLIST_TEST_LOST_VOTES
 cp "${CARGO_TARGET_DIR:-target}/debug/mysetlist" "$MYSETLIST_BIN"
+cp "${CARGO_TARGET_DIR:-target}/debug/examples/lost_votes" "$MYSETLIST_TEST_LOST_VOTES"
 
 step "Nix evaluation: module, VM test nodes, flake, filtered source, unit, settings, test scripts, mirrors"
 scripts/check-nix-eval.sh

@@ -24,6 +24,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
+use sentry::transports::{RateLimiter, RateLimitingCategory};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
@@ -189,7 +190,7 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 
 fn start_sentry(settings: &TelemetrySettings) -> anyhow::Result<sentry::ClientInitGuard> {
     let dsn: sentry::types::Dsn =
-        settings.sentry_dsn.parse().map_err(|_| anyhow::anyhow!("telemetry.sentry_dsn is not a DSN"))?;
+        settings.sentry_dsn.expose().parse().map_err(|_| anyhow::anyhow!("telemetry.sentry_dsn is not a DSN"))?;
     let runtime =
         tokio::runtime::Handle::try_current().map_err(|_| anyhow::anyhow!("error tracking needs the async runtime"))?;
     let client = http_client()?;
@@ -249,9 +250,12 @@ impl SentryTransport {
         let dsn = opts.dsn.clone();
         let done = pending.clone();
         runtime.spawn(async move {
+            let mut limits = RateLimiter::new();
             while let Some(envelope) = rx.recv().await {
-                if let Some(dsn) = &dsn {
-                    send_envelope(&client, dsn, envelope).await;
+                if let Some(dsn) = &dsn
+                    && limits.is_disabled(rate_limit_category(&envelope)).is_none()
+                {
+                    send_envelope(&client, dsn, envelope, &mut limits).await;
                 }
                 let (count, cv) = &*done;
                 *count.lock() -= 1;
@@ -262,7 +266,25 @@ impl SentryTransport {
     }
 }
 
-async fn send_envelope(client: &reqwest::Client, dsn: &sentry::types::Dsn, envelope: sentry::Envelope) {
+/// Which of the server's rate limits an envelope falls under (the app sends errors; panics are errors).
+fn rate_limit_category(envelope: &sentry::Envelope) -> RateLimitingCategory {
+    use sentry::protocol::EnvelopeItem;
+    match envelope.items().next() {
+        Some(EnvelopeItem::Event(_)) => RateLimitingCategory::Error,
+        Some(EnvelopeItem::Transaction(_)) => RateLimitingCategory::Transaction,
+        _ => RateLimitingCategory::Any,
+    }
+}
+
+/// Sends one envelope and takes in the server's rate limits (`X-Sentry-Rate-Limits`, else
+/// `Retry-After`, else a bare 429): envelopes that fall under a limit are dropped until it ends,
+/// the way Sentry's own transports do.
+async fn send_envelope(
+    client: &reqwest::Client,
+    dsn: &sentry::types::Dsn,
+    envelope: sentry::Envelope,
+    limits: &mut RateLimiter,
+) {
     let mut body = Vec::new();
     if envelope.to_writer(&mut body).is_err() {
         return;
@@ -275,6 +297,16 @@ async fn send_envelope(client: &reqwest::Client, dsn: &sentry::types::Dsn, envel
         .body(body)
         .send()
         .await;
+    if let Ok(r) = &sent {
+        let header = |name: &str| r.headers().get(name).and_then(|v| v.to_str().ok());
+        if let Some(limits_header) = header("x-sentry-rate-limits") {
+            limits.update_from_sentry_header(limits_header);
+        } else if let Some(retry_after) = header("retry-after") {
+            limits.update_from_retry_after(retry_after);
+        } else if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            limits.update_from_429();
+        }
+    }
     match sent {
         Ok(r) if r.status().is_success() => {}
         // Not logged at error level: that would be sent again.

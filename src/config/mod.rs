@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use figment::{Figment, Profile, Provider};
 use ipnet::IpNet;
 
 /// `MYSETLIST_*` variables that are not settings: the CLI's own (`CONFIG`, `LOG`) and the test
@@ -105,12 +106,12 @@ pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Config
 pub fn load_from_toml(toml: Option<(&str, &str)>, env: &[(String, String)]) -> Result<Config, ConfigError> {
     let mut figment = Figment::from(Serialized::defaults(Settings::default()));
     if let Some((text, name)) = toml {
-        let table: toml::Table =
-            text.parse().map_err(|e| ConfigError::Invalid(format!("config file {name} is not valid TOML: {e}")))?;
-        let table = resolve_secret_files_in_toml(table)?;
-        let text = toml::to_string(&table)
-            .map_err(|e| ConfigError::Invalid(format!("config file {name} cannot be read back: {e}")))?;
-        figment = figment.merge(Toml::string(&text));
+        let mut profiles = Toml::string(text)
+            .data()
+            .map_err(|e| ConfigError::Invalid(format!("config file {name} is not valid TOML: {e}")))?;
+        let mut table = profiles.remove(&Profile::Default).unwrap_or_default();
+        resolve_secret_files_in_toml(&mut table)?;
+        figment = figment.merge(Serialized::defaults(table));
     }
     let env_values = resolve_env(env)?;
     figment = figment.merge(env_provider(env_values));
@@ -157,19 +158,20 @@ fn env_provider(values: Vec<(String, String)>) -> Figment {
     figment
 }
 
-fn resolve_secret_files_in_toml(mut table: toml::Table) -> Result<toml::Table, ConfigError> {
+/// Replaces each `<key>_file` of a secret in the file's table by `<key>` and the file's contents.
+fn resolve_secret_files_in_toml(table: &mut Dict) -> Result<(), ConfigError> {
     for key in SECRET_KEYS {
         let (section, field) = key.split_once('.').expect("secret keys are section.field");
-        let Some(toml::Value::Table(sec)) = table.get_mut(section) else { continue };
+        let Some(Value::Dict(_, sec)) = table.get_mut(section) else { continue };
         let file_key = format!("{field}_file");
         if let Some(path) = sec.remove(&file_key) {
             let path = path.as_str().ok_or_else(|| key_error(&format!("{section}.{file_key}"), "must be a path"))?;
             let secret = std::fs::read_to_string(path)
                 .map_err(|e| key_error(&format!("{section}.{file_key}"), format!("cannot read {path}: {e}")))?;
-            sec.insert(field.to_owned(), toml::Value::String(secret.trim_end_matches(['\n', '\r']).to_owned()));
+            sec.insert(field.to_owned(), secret.trim_end_matches(['\n', '\r']).into());
         }
     }
-    Ok(table)
+    Ok(())
 }
 
 fn figment_error(e: figment::Error) -> ConfigError {
@@ -260,13 +262,13 @@ fn validate(settings: Settings) -> Result<Config, ConfigError> {
     if settings.rate_limit.votes_per_minute == 0 {
         return Err(key_error("rate_limit.votes_per_minute", "must be at least 1"));
     }
-    if !settings.alerts.webhook_url.is_empty() && url::Url::parse(&settings.alerts.webhook_url).is_err() {
+    if !settings.alerts.webhook_url.is_empty() && url::Url::parse(settings.alerts.webhook_url.expose()).is_err() {
         return Err(key_error("alerts.webhook_url", "is not a URL"));
     }
     let t = &settings.telemetry;
     if !t.sentry_dsn.is_empty() {
         // Never echo the DSN: it carries the project key.
-        let dsn: Result<sentry::types::Dsn, _> = t.sentry_dsn.parse();
+        let dsn: Result<sentry::types::Dsn, _> = t.sentry_dsn.expose().parse();
         if dsn.is_err() {
             return Err(key_error("telemetry.sentry_dsn", "is not a DSN (https://<key>@<host>/<project>)"));
         }

@@ -71,13 +71,13 @@ fn secrets_from_files_and_never_in_debug() {
         ]),
     )
     .unwrap();
-    assert_eq!(c.settings.replication.secret_access_key, "hunter2-secret");
+    assert_eq!(c.settings.replication.secret_access_key.expose(), "hunter2-secret");
     assert!(!format!("{c:?}").contains("hunter2"));
 
     let f = dir.path().join("c.toml");
     std::fs::write(&f, format!("[metrics]\ntoken_file = \"{}\"\n", secret.display())).unwrap();
     let c = load_from(Some(&f), &[]).unwrap();
-    assert_eq!(c.settings.metrics.token, "hunter2-secret");
+    assert_eq!(c.settings.metrics.token.expose(), "hunter2-secret");
 
     let err = load_from(None, &env(&[("MYSETLIST_LISTEN_FILE", "/x")])).unwrap_err();
     assert!(err.to_string().contains("listen_file"), "{err}");
@@ -128,7 +128,7 @@ fn smtp_is_off_by_default_and_refuses_clear_text_beyond_loopback() {
     let c = load_from(Some(&f), &[]).unwrap();
     assert!(c.mail_enabled());
     assert_eq!((c.settings.smtp.port, c.settings.smtp.tls), (587, SmtpTls::Starttls));
-    assert_eq!(c.settings.smtp.password, "mail-secret");
+    assert_eq!(c.settings.smtp.password.expose(), "mail-secret");
     assert!(!format!("{c:?}").contains("mail-secret"));
 
     let clear = |host: &str| {
@@ -155,4 +155,38 @@ fn smtp_is_off_by_default_and_refuses_clear_text_beyond_loopback() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("public_url"), "{err}");
+}
+
+#[test]
+fn debug_output_names_every_secret_but_shows_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("s");
+    std::fs::write(&secret, "file-secret-7\n").unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[replication]\nurl = \"s3://bucket/db\"\naccess_key_id = \"toml-secret-1\"\nsecret_access_key_file = \"{}\"\n\
+             [metrics]\ntoken = \"toml-secret-2\"\n[import]\nsetlistfm_api_key = \"toml-secret-3\"\n\
+             [alerts]\nwebhook_url = \"https://hooks.example/toml-secret-4\"\n\
+             [telemetry]\nsentry_dsn = \"https://toml-secret-5@sentry.example/1\"\n\
+             [smtp]\nhost = \"smtp.example.org\"\nusername = \"app\"\npassword = \"toml-secret-6\"\nfrom = \"a@example.org\"\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let c = load_from(Some(&f), &env(&[("MYSETLIST_PUBLIC_URL", "https://vote.example.org")])).unwrap();
+    assert_eq!(c.settings.replication.secret_access_key.expose(), "file-secret-7");
+    assert_eq!(c.settings.smtp.password.expose(), "toml-secret-6");
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("secret-"), "{shown}");
+    for key in
+        ["access_key_id", "secret_access_key", "token", "setlistfm_api_key", "webhook_url", "sentry_dsn", "password"]
+    {
+        assert!(shown.contains(&format!("{key}: \"<redacted>\"")), "{key} in {shown}");
+    }
+    assert!(
+        format!("{:?}", load_from(None, &[]).unwrap()).contains("sentry_dsn: \"\""),
+        "an unset secret shows as empty"
+    );
 }

@@ -69,7 +69,7 @@ fn forwarded(req: &Request) -> bool {
 }
 
 fn authorize(req: &Request, config: &Config) -> Result<Access, AppError> {
-    if bearer_matches(req, &config.settings.metrics.token) {
+    if bearer_matches(req, config.settings.metrics.token.expose()) {
         return Ok(Access::Token);
     }
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());

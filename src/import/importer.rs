@@ -43,14 +43,14 @@ impl Importer {
             let s = &self.domain.config.settings.import;
             Clients {
                 musicbrainz: MusicBrainzClient::new(&s.musicbrainz_base_url, &s.user_agent),
-                setlistfm: SetlistFmClient::new(&s.setlistfm_base_url, &s.setlistfm_api_key, &s.user_agent),
+                setlistfm: SetlistFmClient::new(&s.setlistfm_base_url, s.setlistfm_api_key.expose(), &s.user_agent),
             }
         })
     }
 
     /// Whether setlist.fm can be used (an API key is set).
     pub fn setlistfm_configured(&self) -> bool {
-        !self.domain.config.settings.import.setlistfm_api_key.trim().is_empty()
+        !self.domain.config.settings.import.setlistfm_api_key.expose().trim().is_empty()
     }
 
     fn setlistfm(&self) -> Option<&SetlistFmClient> {

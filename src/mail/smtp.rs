@@ -29,7 +29,7 @@ impl SmtpMailer {
         };
         let mut builder = builder.port(s.port).timeout(Some(TIMEOUT));
         if !s.username.is_empty() {
-            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.clone()));
+            builder = builder.credentials(Credentials::new(s.username.clone(), s.password.expose().to_owned()));
         }
         let from = s.from.parse().map_err(|e| MailError(format!("smtp.from: {e}")))?;
         Ok(Self { transport: builder.build(), from })

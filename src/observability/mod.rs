@@ -155,7 +155,7 @@ impl Observability {
             None
         } else {
             let origin = Origin { instance: instance_name(&config), link: status_link(&config) };
-            Some(Notifier::new(&alerts_cfg.webhook_url, alerts_cfg.webhook_format, origin)?)
+            Some(Notifier::new(alerts_cfg.webhook_url.expose(), alerts_cfg.webhook_format, origin)?)
         };
         let alerts = AlertEngine::new(notifier, metrics.alerts_firing.clone());
         let started_at = crate::db::now();

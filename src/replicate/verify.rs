@@ -9,7 +9,7 @@
 //! that writes without pause may report [`LiveComparison::LiveAhead`], which is not a failure.
 
 use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crc::{CRC_64_GO_ISO, Crc};
@@ -48,10 +48,8 @@ pub(crate) async fn verify_against(
 ) -> Result<VerifyReport, ReplicateError> {
     let started = Instant::now();
     let store = Store::new(opts)?;
-    let scratch = Scratch(std::env::temp_dir().join(format!("mysetlist-verify-{:016x}", rand::random::<u64>())));
-    std::fs::create_dir_all(&scratch.0)
-        .map_err(|e| ReplicateError::io(format!("create {}", scratch.0.display()), e))?;
-    let restored = scratch.0.join("restored.db");
+    let scratch = scratch_dir()?;
+    let restored = scratch.path().join("restored.db");
     let files = store.list_all().await?;
     let plan = calc_restore_plan(&files, RestoreTarget::Txid(txid))?;
     let (header, _) = restore_ltx(&store, &plan, &restored, &mut |_| {}).await?;
@@ -89,13 +87,12 @@ pub struct VerifyReport {
     pub duration: Duration,
 }
 
-/// Deletes the scratch directory however the drill ends.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Where a drill restores to, in the system's temporary directory; deleted however the drill ends.
+fn scratch_dir() -> Result<tempfile::TempDir, ReplicateError> {
+    tempfile::Builder::new()
+        .prefix("mysetlist-verify-")
+        .tempdir()
+        .map_err(|e| ReplicateError::io("create a scratch directory for the restore drill", e))
 }
 
 /// CRC-64 over `pgno || page` for pages `1..=pages` (lock page skipped), read by `read`.
@@ -170,10 +167,8 @@ pub async fn verify(opts: &ReplicatorOptions, live_db: &Path) -> Result<VerifyRe
     opts.validate()?;
     let started = Instant::now();
     let store = Store::new(opts)?;
-    let scratch = Scratch(std::env::temp_dir().join(format!("mysetlist-verify-{:016x}", rand::random::<u64>())));
-    std::fs::create_dir_all(&scratch.0)
-        .map_err(|e| ReplicateError::io(format!("create {}", scratch.0.display()), e))?;
-    let restored = scratch.0.join("restored.db");
+    let scratch = scratch_dir()?;
+    let restored = scratch.path().join("restored.db");
     let files = store.list_all().await?;
     let plan = calc_restore_plan(&files, RestoreTarget::Latest)?;
     let (header, _) = restore_ltx(&store, &plan, &restored, &mut |_| {}).await?;

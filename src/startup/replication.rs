@@ -17,8 +17,8 @@ pub fn options(c: &Config) -> ReplicatorOptions {
     o.endpoint = non_empty(&r.endpoint);
     o.region = r.region.clone();
     o.force_path_style = r.force_path_style;
-    o.access_key_id = non_empty(&r.access_key_id);
-    o.secret_access_key = non_empty(&r.secret_access_key);
+    o.access_key_id = non_empty(r.access_key_id.expose());
+    o.secret_access_key = non_empty(r.secret_access_key.expose());
     o.sync_interval = r.sync_interval;
     o.snapshot_interval = r.snapshot_interval;
     o.retention = r.retention;

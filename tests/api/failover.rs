@@ -20,10 +20,14 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 use tokio::net::{TcpListener, TcpStream};
 
+#[path = "../support/lost_votes.rs"]
+mod lost_votes;
+
 use crate::helpers::*;
 use crate::replicate_support::{
     S3Server, assert_contiguous_l0, free_port, init_logging, litestream_0_5_17, litestream_restore,
 };
+use lost_votes::lost_votes;
 
 /// The multi-node tests run one at a time (their own group): several at once on a 2-core machine
 /// starve the lease renewals they time.
@@ -703,9 +707,15 @@ async fn killed_primary_is_replaced_within_the_ttl_and_no_acknowledged_vote_is_l
 
     let acknowledged = acknowledged.lock().clone();
     let present = vote_pairs(&s.db());
-    let lost: Vec<_> = acknowledged.iter().filter(|a| !present.contains(a)).collect();
-    assert!(lost.is_empty(), "{} of {} acknowledged votes lost: {lost:?}", lost.len(), acknowledged.len());
-    eprintln!("acknowledged {} votes before the kill, lost 0", acknowledged.len());
+    let loss = lost_votes(&acknowledged, |vote| present.contains(vote));
+    assert!(
+        loss.lost.is_empty(),
+        "{} of {} acknowledged votes lost: {:?}",
+        loss.lost.len(),
+        loss.acknowledged,
+        loss.lost
+    );
+    eprintln!("acknowledged {} votes before the kill, lost 0", loss.acknowledged);
 
     // The new leader writes, and continues the TXID sequence without a gap.
     let fan = browser();

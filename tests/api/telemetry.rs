@@ -29,7 +29,8 @@ impl Captured {
     }
 }
 
-/// Records every POST, answers 200 with an empty body (enough for both protocols).
+/// Records every POST, answers 200 with an empty body (enough for both protocols), or what
+/// [`Capture::start_answering`] says.
 struct Capture {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Captured>>>,
@@ -38,6 +39,10 @@ struct Capture {
 
 impl Capture {
     async fn start() -> Capture {
+        Capture::start_answering(poem::http::StatusCode::OK, None).await
+    }
+
+    async fn start_answering(status: poem::http::StatusCode, header: Option<(&'static str, &'static str)>) -> Capture {
         let seen: Arc<Mutex<Vec<Captured>>> = Arc::default();
         let sink = seen.clone();
         let ep = poem::endpoint::make(move |mut req: poem::Request| {
@@ -50,7 +55,11 @@ impl Capture {
                     .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
                     .collect();
                 sink.lock().push(Captured { path: req.uri().path().to_owned(), headers, body });
-                poem::http::StatusCode::OK
+                let mut answer = poem::Response::builder().status(status);
+                if let Some((name, value)) = header {
+                    answer = answer.header(name, value);
+                }
+                answer.finish()
             }
         });
         let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
@@ -150,6 +159,36 @@ async fn internal_errors_reach_sentry_without_personal_data_and_requests_become_
     for secret in ["query-secret-1", "cookie-secret-2", "bearer-secret-3", "203.0.113.77"] {
         assert!(!all.contains(secret), "`{secret}` was exported in a span");
     }
+}
+
+/// A Sentry server that answers 429 with `Retry-After` gets nothing more until the limit ends: the
+/// second internal error is not sent (shutdown flushes the queue, so its count is final).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_sentry_server_gets_no_reports_until_the_limit_ends() {
+    let receiver =
+        Capture::start_answering(poem::http::StatusCode::TOO_MANY_REQUESTS, Some(("retry-after", "3600"))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = server_process::command(server_process::binary(), dir.path()).arg("migrate").status().unwrap();
+    assert!(migrated.success());
+    rusqlite::Connection::open(dir.path().join("mysetlist.db"))
+        .unwrap()
+        .execute_batch("DROP TABLE search_index")
+        .unwrap();
+    let server = ServerProcess::start({
+        let mut cmd = server_process::command(server_process::binary(), dir.path());
+        cmd.arg("serve").env("MYSETLIST_TELEMETRY__SENTRY_DSN", format!("http://public-key@{}/42", receiver.addr));
+        cmd
+    });
+    let c = reqwest::Client::new();
+    assert_eq!(c.get(server.url("/api/v1/search?q=first")).send().await.unwrap().status(), 500);
+    wait_for(Duration::from_secs(20), || async { (!receiver.at("/api/42/envelope/").is_empty()).then_some(()) })
+        .await
+        .unwrap_or_else(|| panic!("no error report arrived:\n{}", server.lines().join("\n")));
+    assert_eq!(c.get(server.url("/api/v1/search?q=second")).send().await.unwrap().status(), 500);
+    let lines = server.stop();
+    let reports = receiver.at("/api/42/envelope/");
+    assert_eq!(reports.len(), 1, "reports were sent while rate limited:\n{}", lines.join("\n"));
+    assert!(reports[0].text().contains("internal error"), "{}", reports[0].text());
 }
 
 /// Off unless configured (both settings default to empty); bad values are refused at start with the

@@ -29,6 +29,7 @@
 . "$(dirname "$0")/lib.sh"
 
 MYSETLIST=$(mysetlist_binary)
+LOST_VOTES=$(lost_votes_binary)
 mirror_init failover
 host_add s3
 host_add primary
@@ -144,17 +145,15 @@ write_gap() { # ACKED_FILE T0
   awk -v t0="$2" '$3 >= t0 { print $3 }' "$1" | sort -n |
     awk 'NR > 1 && $1 - prev > gap { gap = $1 - prev } { prev = $1 } END { printf "%.2f", gap }'
 }
-# Prints "ACKNOWLEDGED LOST": distinct acknowledged (voter, song) pairs, and those missing on BASE.
+# Prints "ACKNOWLEDGED LOST": distinct acknowledged (voter, song) pairs, and those missing on BASE
+# (named on stderr); the rule is the failover integration test's (examples/lost_votes.rs).
 count_lost() { # BASE ACKED_FILE
-  local acked=0 lost=0 i song have
+  local present=$2.present i
+  : >"$present"
   for ((i = 0; i < voters; i++)); do
-    have=" $(client client "$1" my-votes "${cookies[$i]}" "$show" | tr '\n' ' ') "
-    while read -r song; do
-      acked=$((acked + 1))
-      [[ $have == *" $song "* ]] || lost=$((lost + 1))
-    done < <(awk -v v="$i" '$1 == v { print $2 }' "$2" | sort -u)
+    client client "$1" my-votes "${cookies[$i]}" "$show" | sed "s/^/$i /" >>"$present"
   done
-  echo "$acked $lost"
+  "$LOST_VOTES" "$2" "$present"
 }
 
 # ---------------------------------------------------------------------------------------- start

@@ -39,6 +39,7 @@
 #   notify_socket PATH LOG            listen for sd_notify datagrams on PATH, appending them to LOG
 #   mysetlist_binary                  print the path of the binary under test (MYSETLIST_BIN or a
 #                                     release build, built if missing)
+#   lost_votes_binary                 the same for the failover loss checker (MYSETLIST_TEST_LOST_VOTES)
 #   mirror_cleanup                    kill everything started, delete namespaces (runs on EXIT);
 #                                     the run dir is kept when the script fails or MIRROR_KEEP=1
 set -euo pipefail
@@ -51,7 +52,9 @@ S3_BUCKET=${S3_BUCKET:-mysetlist}
 S3_ACCESS_KEY="test"
 # shellcheck disable=SC2034
 S3_SECRET_KEY="test"
-LITESTREAM=${LITESTREAM:-$HOME/.cache/mysetlist-tools/ls-0.5.17/bin/litestream}
+# shellcheck source=scripts/pins.sh
+source "$REPO_ROOT/scripts/pins.sh"
+LITESTREAM=${LITESTREAM:-$LITESTREAM_BIN}
 
 declare -A HOST_NS=() HOST_IP=() HOST_ALIASES=()
 HOST_ORDER=()
@@ -256,6 +259,18 @@ mysetlist_binary() {
   local target=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
   (cd "$REPO_ROOT" && cargo build --quiet --release --bin mysetlist) >&2
   printf '%s\n' "$target/release/mysetlist"
+}
+
+# The failover loss checker (examples/lost_votes.rs): MYSETLIST_TEST_LOST_VOTES, else built like the binary.
+lost_votes_binary() {
+  if [[ -n ${MYSETLIST_TEST_LOST_VOTES-} ]]; then
+    [[ -x $MYSETLIST_TEST_LOST_VOTES ]] || fail "MYSETLIST_TEST_LOST_VOTES=$MYSETLIST_TEST_LOST_VOTES is not executable"
+    printf '%s\n' "$MYSETLIST_TEST_LOST_VOTES"
+    return
+  fi
+  local target=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
+  (cd "$REPO_ROOT" && cargo build --quiet --release --example lost_votes) >&2
+  printf '%s\n' "$target/release/examples/lost_votes"
 }
 
 mirror_cleanup() {

@@ -7,6 +7,7 @@
 
 mod observability;
 mod outside_services;
+mod secret;
 mod serving;
 mod storage;
 mod visitors;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use observability::*;
 pub use outside_services::*;
+pub use secret::Secret;
 pub use serving::*;
 pub use storage::*;
 pub use visitors::*;
@@ -85,12 +87,6 @@ impl Default for Settings {
 pub enum Role {
     Primary,
     Standby,
-}
-
-/// What the section files' `Debug` impls print for a secret: empty when unset (so a missing one
-/// shows), else `<redacted>` (so logs and `check-config` never leak it).
-fn redacted(secret: &str) -> &'static str {
-    if secret.is_empty() { "" } else { "<redacted>" }
 }
 
 /// Accepts `domain = "a.example"`, `domain = ["a", "b"]` or env `MYSETLIST_DOMAIN=a,b`.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::redacted;
+use super::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,45 +24,28 @@ impl Default for LogSettings {
     }
 }
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
     pub allow: Vec<String>,
-    pub token: String,
+    pub token: Secret,
     pub listen: String,
 }
 impl Default for MetricsSettings {
     fn default() -> Self {
-        Self { allow: vec!["127.0.0.1/32".into(), "::1/128".into()], token: String::new(), listen: String::new() }
-    }
-}
-impl std::fmt::Debug for MetricsSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MetricsSettings")
-            .field("allow", &self.allow)
-            .field("token", &redacted(&self.token))
-            .field("listen", &self.listen)
-            .finish()
+        Self { allow: vec!["127.0.0.1/32".into(), "::1/128".into()], token: Secret::default(), listen: String::new() }
     }
 }
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
-    pub webhook_url: String,
+    pub webhook_url: Secret,
     pub webhook_format: WebhookFormat,
 }
 impl Default for AlertSettings {
     fn default() -> Self {
-        Self { webhook_url: String::new(), webhook_format: WebhookFormat::Generic }
-    }
-}
-impl std::fmt::Debug for AlertSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertSettings")
-            .field("webhook_url", &redacted(&self.webhook_url))
-            .field("webhook_format", &self.webhook_format)
-            .finish()
+        Self { webhook_url: Secret::default(), webhook_format: WebhookFormat::Generic }
     }
 }
 
@@ -77,11 +60,11 @@ pub enum WebhookFormat {
 
 /// Optional error tracking (a Sentry-compatible DSN) and request traces (OTLP over HTTP); both off
 /// unless set.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetrySettings {
     /// `https://<key>@<host>/<project>`: internal errors (and panics) are sent there. A secret.
-    pub sentry_dsn: String,
+    pub sentry_dsn: Secret,
     /// Sentry's `environment` tag (e.g. `production`); empty leaves it out.
     pub environment: String,
     /// Base URL of an OTLP/HTTP collector (`http://collector:4318`); spans go to `<url>/v1/traces`.
@@ -93,22 +76,11 @@ pub struct TelemetrySettings {
 impl Default for TelemetrySettings {
     fn default() -> Self {
         Self {
-            sentry_dsn: String::new(),
+            sentry_dsn: Secret::default(),
             environment: String::new(),
             otlp_endpoint: String::new(),
             service_name: "mysetlist".into(),
             trace_sample_ratio: 1.0,
         }
-    }
-}
-impl std::fmt::Debug for TelemetrySettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelemetrySettings")
-            .field("sentry_dsn", &redacted(&self.sentry_dsn))
-            .field("environment", &self.environment)
-            .field("otlp_endpoint", &self.otlp_endpoint)
-            .field("service_name", &self.service_name)
-            .field("trace_sample_ratio", &self.trace_sample_ratio)
-            .finish()
     }
 }

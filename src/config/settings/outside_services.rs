@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::redacted;
+use super::Secret;
 
 /// Outgoing mail: "Forgot password?" links and the follow emails. Off while `host` is empty.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpSettings {
     pub host: String,
@@ -16,7 +16,7 @@ pub struct SmtpSettings {
     /// Empty: no authentication.
     pub username: String,
     /// A secret (`password_file` / `MYSETLIST_SMTP__PASSWORD_FILE`).
-    pub password: String,
+    pub password: Secret,
     /// The sender, `MySetlist <noreply@example.org>` or a bare address.
     pub from: String,
     /// How often the follow emails (new show, voting closes, setlist in) are looked for.
@@ -30,23 +30,10 @@ impl Default for SmtpSettings {
             port: 587,
             tls: SmtpTls::Starttls,
             username: String::new(),
-            password: String::new(),
+            password: Secret::default(),
             from: String::new(),
             notify_interval: Duration::from_secs(10 * 60),
         }
-    }
-}
-impl std::fmt::Debug for SmtpSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmtpSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("tls", &self.tls)
-            .field("username", &self.username)
-            .field("password", &redacted(&self.password))
-            .field("from", &self.from)
-            .field("notify_interval", &self.notify_interval)
-            .finish()
     }
 }
 
@@ -60,10 +47,10 @@ pub enum SmtpTls {
     None,
 }
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImportSettings {
-    pub setlistfm_api_key: String,
+    pub setlistfm_api_key: Secret,
     pub setlistfm_base_url: String,
     pub musicbrainz_base_url: String,
     pub user_agent: String,
@@ -71,20 +58,11 @@ pub struct ImportSettings {
 impl Default for ImportSettings {
     fn default() -> Self {
         Self {
-            setlistfm_api_key: String::new(),
+            setlistfm_api_key: Secret::default(),
             setlistfm_base_url: "https://api.setlist.fm/rest/1.0".into(),
             musicbrainz_base_url: "https://musicbrainz.org/ws/2".into(),
             user_agent: concat!("MySetlist/", env!("CARGO_PKG_VERSION"), " (+https://github.com/mysetlist/mysetlist)")
                 .into(),
         }
-    }
-}
-impl std::fmt::Debug for ImportSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ImportSettings")
-            .field("setlistfm_api_key", &redacted(&self.setlistfm_api_key))
-            .field("setlistfm_base_url", &self.setlistfm_base_url)
-            .field("musicbrainz_base_url", &self.musicbrainz_base_url)
-            .finish_non_exhaustive()
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::redacted;
+use super::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,15 +41,15 @@ pub enum PageEncoding {
     Block,
 }
 
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplicationSettings {
     pub url: String,
     pub endpoint: String,
     pub region: String,
     pub force_path_style: bool,
-    pub access_key_id: String,
-    pub secret_access_key: String,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
     #[serde(with = "humantime_serde")]
     pub sync_interval: Duration,
     #[serde(with = "humantime_serde")]
@@ -71,8 +71,8 @@ impl Default for ReplicationSettings {
             endpoint: String::new(),
             region: "us-east-1".into(),
             force_path_style: false,
-            access_key_id: String::new(),
-            secret_access_key: String::new(),
+            access_key_id: Secret::default(),
+            secret_access_key: Secret::default(),
             sync_interval: Duration::from_secs(1),
             snapshot_interval: Duration::from_secs(24 * 3600),
             retention: Duration::from_secs(72 * 3600),
@@ -82,18 +82,6 @@ impl Default for ReplicationSettings {
             restore_if_missing: false,
             verify_interval: Duration::from_secs(6 * 3600),
         }
-    }
-}
-impl std::fmt::Debug for ReplicationSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplicationSettings")
-            .field("url", &self.url)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &redacted(&self.access_key_id))
-            .field("secret_access_key", &redacted(&self.secret_access_key))
-            .field("ack", &self.ack)
-            .finish_non_exhaustive()
     }
 }
 
