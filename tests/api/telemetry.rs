@@ -85,14 +85,7 @@ impl Drop for Capture {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_errors_reach_sentry_without_personal_data_and_requests_become_otlp_spans() {
     let receiver = Capture::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    // A database without its search index: every search is an internal error.
-    let migrated = server_process::command(server_process::binary(), dir.path()).arg("migrate").status().unwrap();
-    assert!(migrated.success());
-    rusqlite::Connection::open(dir.path().join("mysetlist.db"))
-        .unwrap()
-        .execute_batch("DROP TABLE search_index")
-        .unwrap();
+    let dir = database_whose_searches_fail();
     let server = ServerProcess::start({
         let mut cmd = server_process::command(server_process::binary(), dir.path());
         cmd.arg("serve")
@@ -167,13 +160,7 @@ async fn internal_errors_reach_sentry_without_personal_data_and_requests_become_
 async fn a_rate_limited_sentry_server_gets_no_reports_until_the_limit_ends() {
     let receiver =
         Capture::start_answering(poem::http::StatusCode::TOO_MANY_REQUESTS, Some(("retry-after", "3600"))).await;
-    let dir = tempfile::tempdir().unwrap();
-    let migrated = server_process::command(server_process::binary(), dir.path()).arg("migrate").status().unwrap();
-    assert!(migrated.success());
-    rusqlite::Connection::open(dir.path().join("mysetlist.db"))
-        .unwrap()
-        .execute_batch("DROP TABLE search_index")
-        .unwrap();
+    let dir = database_whose_searches_fail();
     let server = ServerProcess::start({
         let mut cmd = server_process::command(server_process::binary(), dir.path());
         cmd.arg("serve").env("MYSETLIST_TELEMETRY__SENTRY_DSN", format!("http://public-key@{}/42", receiver.addr));
@@ -207,4 +194,16 @@ async fn telemetry_is_off_by_default_and_a_bad_dsn_is_refused() {
     assert!(err.to_string().contains("telemetry.trace_sample_ratio"), "{err}");
     let err = mysetlist::config::load_from(None, &env("MYSETLIST_TELEMETRY__NOPE", "1")).unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
+}
+
+/// A migrated data dir whose database lacks its search index: every search is an internal error.
+fn database_whose_searches_fail() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = server_process::command(server_process::binary(), dir.path()).arg("migrate").status().unwrap();
+    assert!(migrated.success());
+    rusqlite::Connection::open(dir.path().join("mysetlist.db"))
+        .unwrap()
+        .execute_batch("DROP TABLE search_index")
+        .unwrap();
+    dir
 }
