@@ -1,6 +1,7 @@
 //! MySetlist: fans vote on the songs they want an artist to play at an upcoming show.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -14,6 +15,5 @@ pub mod mail;
 pub mod observability;
 pub mod ops;
 pub mod replicate;
-pub mod startup;
 pub mod telemetry;
 pub mod tls;

@@ -102,7 +102,7 @@ async fn bind(port: u16) -> poem::listener::TcpAcceptor {
     }
 }
 
-/// The HTTPS app as startup will wire it: our acceptor, our ServerConfig, HSTS.
+/// The HTTPS app as `app` wires it: our acceptor, our ServerConfig, HSTS.
 async fn serve_https(handle: &CertManagerHandle) -> RunningServer {
     let tcp = bind(TLS_ALPN_PORT).await;
     let acceptor = TlsAcceptor::new(tcp, Arc::new(server_config(handle.resolver())));

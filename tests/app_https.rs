@@ -11,8 +11,8 @@ mod replicate_support;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use mysetlist::app::Application;
 use mysetlist::config;
-use mysetlist::startup::Application;
 use pebble_fixture::{Pebble, PebbleConfig, TLS_ALPN_PORT, challenge_ports_lock};
 
 const DOMAIN: &str = "vote.test";
@@ -21,6 +21,11 @@ struct Running {
     http_addr: SocketAddr,
     shutdown: std::sync::Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A shutdown future for `Application::run_until`: completes once `notify` is notified.
+async fn stopped_by(notify: std::sync::Arc<tokio::sync::Notify>) {
+    notify.notified().await
 }
 
 async fn start_app(pebble: &Pebble, data_dir: &std::path::Path) -> Running {
@@ -40,8 +45,8 @@ async fn start_app(pebble: &Pebble, data_dir: &std::path::Path) -> Running {
     let app = Application::build(c, false).await.unwrap();
     let http_addr = app.http_redirect_addr().expect("a domain gives an HTTP listener");
     assert_eq!(app.local_addr().port(), TLS_ALPN_PORT);
-    let shutdown = app.shutdown_handle();
-    let task = tokio::spawn(app.run_until_stopped());
+    let shutdown = std::sync::Arc::new(tokio::sync::Notify::new());
+    let task = tokio::spawn(app.run_until(stopped_by(shutdown.clone())));
     Running { http_addr, shutdown, task }
 }
 
@@ -183,9 +188,9 @@ async fn start_node(pebble: &Pebble, s3: &replicate_support::S3Server, ip: &'sta
     .collect();
     let app = Application::build(config::load_from(None, &env).unwrap(), false).await.unwrap();
     let certs = app.certificates().expect("a domain starts the certificate manager");
-    let shutdown = app.shutdown_handle();
+    let shutdown = std::sync::Arc::new(tokio::sync::Notify::new());
     let http_addr = app.http_redirect_addr().unwrap();
-    let task = tokio::spawn(app.run_until_stopped());
+    let task = tokio::spawn(app.run_until(stopped_by(shutdown.clone())));
     ClusterNode { ip, certs, running: Running { http_addr, shutdown, task }, _data: data }
 }
 

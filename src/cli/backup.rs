@@ -10,7 +10,7 @@ fn bucket(config: &Config) -> anyhow::Result<ReplicatorOptions> {
     if !config.replication_enabled() {
         anyhow::bail!("replication.url is not set: there are no backups to look at");
     }
-    Ok(crate::startup::replication::options(config))
+    Ok(crate::app::replication::options(config))
 }
 
 pub async fn list(config: &Config) -> anyhow::Result<ExitCode> {

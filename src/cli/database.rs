@@ -21,7 +21,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn restore(config: &Config, args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    let mut opts = crate::startup::replication::options(config);
+    let mut opts = crate::app::replication::options(config);
     if let Some(url) = args.from {
         opts.url = url;
     }

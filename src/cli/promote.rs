@@ -12,7 +12,7 @@ pub async fn promote(config: &Config, timeout: Duration) -> anyhow::Result<ExitC
     if !config.replication_enabled() {
         anyhow::bail!("replication.url is not set: without a bucket there is no lease to hand over");
     }
-    let fcfg = FailoverConfig::from_config(config, crate::startup::replication::options(config));
+    let fcfg = FailoverConfig::from_config(config, crate::app::replication::options(config));
     let deadline = Instant::now() + timeout;
     match take_over(&fcfg, timeout).await? {
         Promoted::AlreadyLeader { term } => println!("{} already leads (term {term}); nothing to do", fcfg.node_id),

@@ -3,11 +3,11 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use crate::app::Application;
 use crate::config::Config;
-use crate::startup::Application;
 
 pub async fn serve(mut config: Config, demo: bool, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
-    crate::startup::server::raise_descriptor_limit();
+    crate::app::server::raise_descriptor_limit();
     if let Some(addr) = listen {
         config.listen = addr;
         config.settings.listen = addr.to_string();
@@ -28,7 +28,7 @@ pub async fn serve(mut config: Config, demo: bool, listen: Option<SocketAddr>) -
                     path
                 );
             }
-            app.run_until_stopped().await
+            app.run_until(crate::app::stop_signal()).await
         }
         Err(e) => Err(e),
     };

@@ -55,7 +55,7 @@
 //! restores the newest state first (setting the old file aside as `<db>.diverged`).
 //!
 //! ## Status and metrics
-//! [`Failover::status`] returns a [`FailoverStatus`]; `startup`'s failover feed reports it on
+//! [`Failover::status`] returns a [`FailoverStatus`]; the composition root (`app`) reports it on
 //! `/metrics` as `mysetlist_role{role}`, `mysetlist_failover_is_leader`, `mysetlist_failover_txid`
 //! (the leader's stored TXID, or the TXID a follower's copy holds), `mysetlist_failover_lag_seconds`
 //! (followers) and `mysetlist_failover_lease_errors_total`. The readiness check from

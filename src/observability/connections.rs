@@ -1,4 +1,4 @@
-//! Counters of the connection loop (`startup::server`), read by /metrics at scrape time.
+//! Counters of the connection loop (`app::server`), read by /metrics at scrape time.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 

@@ -18,7 +18,7 @@
 //! or the status page looks); none of them knows Prometheus, and nothing copies their status
 //! into counters in between:
 //!
-//! - Failover and the replication shipper (`src/failover`, `src/replicate`): startup calls
+//! - Failover and the replication shipper (`src/failover`, `src/replicate`): the composition root (`app`) calls
 //!   `obs.metrics.failover.read_from(sources::failover(&failover))`; role, lease, followed TXID,
 //!   replication lag, shipping state, and the uploads and errors failover totals over every
 //!   replicator it ran ([`metrics::FailoverFacts`]). Without failover the configured role is shown.
@@ -104,7 +104,7 @@ struct WriterProgress {
 
 pub struct Observability {
     pub metrics: Arc<Metrics>,
-    /// The connection loop's counters (startup::server writes them).
+    /// The connection loop's counters (app::server writes them).
     pub connections: Arc<connections::ConnectionStats>,
     /// job_runs as of the last scrape, shared with the jobs collector.
     job_runs: Arc<Mutex<Vec<crate::db::jobs::JobRun>>>,

@@ -2,7 +2,7 @@
 //! store, renewed in the background and served through an SNI resolver that swaps them
 //! without a restart.
 //!
-//! Wiring (done by `startup`):
+//! Wiring (done by `app`):
 //! 1. `CertManager::start(options, store)` loads a stored certificate (served at once) and
 //!    spawns the task that obtains and renews it. In a failover cluster,
 //!    `CertManager::start_in_cluster` orders only on the leader; followers serve what it stored.

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use mysetlist::app::Application;
 use mysetlist::db::CommitSeq;
 use mysetlist::failover::lease::{Lease, LeaseStore, Written};
 use mysetlist::failover::{self, Failover, FailoverConfig};
 use mysetlist::replicate::follow::{Applier, Sidecar};
 use mysetlist::replicate::{self, AckMode, Replicator, RestoreTarget, Txid};
-use mysetlist::startup::Application;
 use parking_lot::Mutex;
 use rusqlite::Connection;
 use tokio::net::{TcpListener, TcpStream};
@@ -84,7 +84,7 @@ impl Node {
     fn failover_config(&self) -> FailoverConfig {
         let refs: Vec<(&str, &str)> = self.config_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let c = test_config(self.app.dir.path(), &refs);
-        FailoverConfig::from_config(&c, mysetlist::startup::replication::options(&c))
+        FailoverConfig::from_config(&c, mysetlist::app::replication::options(&c))
     }
 
     fn db(&self) -> std::path::PathBuf {

@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mysetlist::app::Application;
 use mysetlist::config::{self, Config};
 use mysetlist::db::Database;
 use mysetlist::domain::{ArtistInput, CurrentUser, Domain, Role, ShowInput, SongInput, VenueInput};
 use mysetlist::http::AppState;
-use mysetlist::startup::Application;
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -49,6 +49,11 @@ pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Tes
     TestApp::serve(app, dir)
 }
 
+/// A shutdown future for [`Application::run_until`]: completes once `notify` is notified.
+pub async fn stopped_by(notify: Arc<tokio::sync::Notify>) {
+    notify.notified().await
+}
+
 impl TestApp {
     /// Runs a built application in the background; `dir` lives as long as the returned app.
     pub fn serve(app: Application, dir: tempfile::TempDir) -> TestApp {
@@ -56,8 +61,8 @@ impl TestApp {
         let metrics_addr = app.metrics_addr();
         let state = app.state();
         let database = app.database().clone();
-        let shutdown = app.shutdown_handle();
-        let task = tokio::spawn(app.run_until_stopped());
+        let shutdown = Arc::new(tokio::sync::Notify::new());
+        let task = tokio::spawn(app.run_until(stopped_by(shutdown.clone())));
         TestApp { base: format!("http://{addr}"), addr, metrics_addr, state, database, dir, shutdown, task }
     }
 

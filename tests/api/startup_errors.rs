@@ -5,7 +5,7 @@
 //! with chmod 0555 (root would write there anyway). `/proc` is used instead: it exists, is a directory,
 //! and refuses new files for every user, root included.
 
-use mysetlist::startup::Application;
+use mysetlist::app::Application;
 
 use crate::helpers::test_config;
 

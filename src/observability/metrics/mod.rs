@@ -212,7 +212,7 @@ impl std::fmt::Debug for TlsMetrics {
 }
 
 impl TlsMetrics {
-    /// From now on read the certificates' facts from `source` (startup passes the certificate
+    /// From now on read the certificates' facts from `source` (the composition root passes the certificate
     /// manager's status, see `super::sources`).
     pub fn read_from(&self, source: CertificateSource) {
         *self.source.write() = Some(source);
@@ -254,13 +254,13 @@ impl FailoverMetrics {
     fn new(source: FailoverSlot) -> Self {
         Self { source, configured_role: Arc::default() }
     }
-    /// From now on read failover and replication from `source` (startup passes the running
+    /// From now on read failover and replication from `source` (the composition root passes the running
     /// failover's status, see `super::sources`). Only when failover runs: the lease gauges'
     /// presence says "this node takes part".
     pub fn read_from(&self, source: FailoverSource) {
         *self.source.0.write() = Some(source);
     }
-    /// "primary" or "standby" as configured (startup sets it; failover's own view wins once set).
+    /// "primary" or "standby" as configured (the composition root sets it; failover's own view wins once set).
     pub fn set_role(&self, role: &str) {
         *self.configured_role.lock() = Some(role.to_owned());
     }

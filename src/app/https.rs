@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use poem::listener::{Acceptor, AcceptorExt, BoxAcceptor, Listener, TcpListener};
+use poem::listener::{AcceptorExt, BoxAcceptor};
 
+use super::listeners::{Bound, bind};
 use crate::config::{self, Config};
 use crate::db::{self, Database};
 use crate::tls::{AcmeOptions, CertManager, CertManagerHandle, CertStore, Challenge, Cluster, StoreError, TlsAcceptor};
@@ -43,23 +44,11 @@ pub fn acme_options(c: &Config) -> AcmeOptions {
 
 pub struct HttpsParts {
     pub certs: CertManagerHandle,
+    /// TLS over the `https_listen` socket.
     pub https: BoxAcceptor,
-    pub http: BoxAcceptor,
     pub https_addr: std::net::SocketAddr,
-    pub http_addr: std::net::SocketAddr,
-}
-
-async fn bind(
-    addr: std::net::SocketAddr,
-    key: &str,
-) -> anyhow::Result<(poem::listener::TcpAcceptor, std::net::SocketAddr)> {
-    let acceptor = TcpListener::bind(addr.to_string())
-        .into_acceptor()
-        .await
-        .with_context(|| format!("cannot listen on {addr} (setting `{key}`)"))?;
-    let local =
-        acceptor.local_addr().first().and_then(|a| a.as_socket_addr().copied()).context("listener has no address")?;
-    Ok((acceptor, local))
+    /// Plain HTTP on `http_listen`: ACME HTTP-01 answers and redirects to HTTPS.
+    pub http: Bound,
 }
 
 /// Starts the certificate manager (a stored certificate is served at once; otherwise HTTPS
@@ -70,10 +59,10 @@ pub async fn start(c: &Config, db: &Database, cluster: Option<Cluster>) -> anyho
     let certs = CertManager::start_in_cluster(acme_options(c), store, cluster.unwrap_or_else(Cluster::single))
         .await
         .context("cannot start automatic HTTPS")?;
-    let (https_tcp, https_addr) = bind(c.https_listen, "https_listen").await?;
-    let tls = TlsAcceptor::new(https_tcp, Arc::new(crate::tls::server_config(certs.resolver())));
-    let (http_tcp, http_addr) = bind(c.http_listen, "http_listen").await?;
-    Ok(HttpsParts { certs, https: tls.boxed(), http: http_tcp.boxed(), https_addr, http_addr })
+    let https = bind(c.https_listen, "https_listen").await?;
+    let tls = TlsAcceptor::new(https.acceptor, Arc::new(crate::tls::server_config(certs.resolver())));
+    let http = bind(c.http_listen, "http_listen").await?;
+    Ok(HttpsParts { certs, https: tls.boxed(), https_addr: https.addr, http })
 }
 
 /// Not ready until a certificate is being served.
