@@ -65,13 +65,7 @@ impl Domain {
 
     pub async fn show_page(&self, show: Show, voter: Option<&Voter>) -> Result<ShowPage, DomainError> {
         let ranking = self.ranking(show.id).await?;
-        let voter_key = match voter {
-            Some(Voter::User(u)) => Some(format!("u{}", u.id)),
-            Some(Voter::Anonymous { device_token, .. }) if self.config.settings.voting.anonymous => {
-                Some(self.device_key(device_token))
-            }
-            _ => None,
-        };
+        let voter_key = voter.and_then(|v| self.stored_voter_key(v));
         let now = self.now();
         let show_id = show.id;
         let open = voting_open(&show, now);
@@ -88,6 +82,23 @@ impl Domain {
             })
             .await?;
         Ok(ShowPage { voting_open: open, show, ranking, addable, actual, my_votes })
+    }
+
+    /// The songs `voter` voted for on the show (what a signed-in visitor's cached page fills in).
+    pub async fn my_votes(&self, show_id: i64, voter: &Voter) -> Result<Vec<i64>, DomainError> {
+        let Some(key) = self.stored_voter_key(voter) else { return Ok(Vec::new()) };
+        Ok(self.db.read(move |c| db::votes::voted_songs(c, show_id, &key)).await?)
+    }
+
+    /// How a voter is stored in `votes.voter`; None for a device while anonymous voting is off.
+    fn stored_voter_key(&self, voter: &Voter) -> Option<String> {
+        match voter {
+            Voter::User(u) => Some(format!("u{}", u.id)),
+            Voter::Anonymous { device_token, .. } if self.config.settings.voting.anonymous => {
+                Some(self.device_key(device_token))
+            }
+            Voter::Anonymous { .. } => None,
+        }
     }
 
     pub async fn home_page(&self) -> Result<HomePage, DomainError> {

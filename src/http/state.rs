@@ -11,6 +11,11 @@ use crate::health::ReadinessCheck;
 use crate::import::Importer;
 use crate::observability::Observability;
 
+use super::pages::show_personal::HoledPage;
+
+/// (show id, ranking generation, minutes voting stays open): what a cached show page is filed under.
+pub type PageKey = (i64, u64, Option<i64>);
+
 pub struct AppState {
     pub domain: Arc<Domain>,
     pub config: Arc<Config>,
@@ -24,7 +29,10 @@ pub struct AppState {
     /// Rendered show pages for signed-out visitors, keyed by (show id, ranking generation, minutes
     /// until voting closes or None once closed). A vote or edit bumps the generation; the minutes
     /// keep the printed countdown current and retire pages rendered before the start.
-    pub page_cache: moka::sync::Cache<(i64, u64, Option<i64>), Bytes>,
+    pub page_cache: moka::sync::Cache<PageKey, Bytes>,
+    /// The show page shared by every signed-in visitor (keyed as above, and by whether the visitor
+    /// is staff: the navigation differs), with holes for each visitor's own state.
+    pub(crate) personal_pages: moka::sync::Cache<(PageKey, bool), Arc<HoledPage>>,
     /// The show behind a page slug, as last read, so a cached page is found without a database read.
     /// Only ever used to build a `page_cache` key: every change to a show bumps its generation, so a
     /// stale entry finds no page and the request reads the show afresh (see pages/show.rs).
@@ -63,6 +71,10 @@ impl AppState {
             freshness: parking_lot::RwLock::new(None),
             // The time limit only bounds how long a renamed artist or venue shows its old name.
             page_cache: moka::sync::Cache::builder()
+                .max_capacity(2_000)
+                .time_to_live(std::time::Duration::from_secs(300))
+                .build(),
+            personal_pages: moka::sync::Cache::builder()
                 .max_capacity(2_000)
                 .time_to_live(std::time::Duration::from_secs(300))
                 .build(),

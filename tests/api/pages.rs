@@ -99,6 +99,61 @@ async fn unknown_slugs_are_html_404_pages() {
     app.stop().await;
 }
 
+/// Whether the vote button of `song_id` shows a vote of the visitor.
+fn pressed(html: &str, song_id: i64) -> bool {
+    let row = &html[html.find(&format!("id=\"song-{song_id}\"")).unwrap()..];
+    row[..row.find("</li>").unwrap()].contains(r#"aria-pressed="true"><span class="label">Voted</span>"#)
+}
+
+#[tokio::test]
+async fn signed_in_fans_share_one_render_yet_each_sees_their_own_name_token_and_votes() {
+    let app = spawn_app().await;
+    let seeded = app.seed_show(chrono::Duration::days(3), 4).await;
+    let page = app.url(&format!("/shows/{}", seeded.slug));
+    let [s0, s1, s2, ..] = seeded.song_ids[..] else { panic!("four songs") };
+    let (ann, ann_user) = app.signed_in("ann@example.org", Role::User).await;
+    let (bob, bob_user) = app.signed_in("bob@example.org", Role::User).await;
+    let (mod_c, _) = app.signed_in("mod@example.org", Role::Moderator).await;
+    let vote = |c: &reqwest::Client, song: i64| {
+        let (c, url) = (c.clone(), app.url(&format!("/api/v1/shows/{}/songs/{song}/vote", seeded.show_id)));
+        async move { c.put(url).send().await.unwrap().status() }
+    };
+    assert_eq!(vote(&ann, s0).await, 200);
+    // Bob's request renders the shared page of this generation; Ann's is filled from it.
+    let (_, bob_html) = get_html(&bob, &page).await;
+    let (_, ann_html) = get_html(&ann, &page).await;
+    assert!(pressed(&ann_html, s0) && !pressed(&bob_html, s0), "each sees only their own vote");
+    assert!(!pressed(&ann_html, s1) && !pressed(&bob_html, s1));
+    assert!(ann_html.contains(&format!(">{}</a>", ann_user.display_name)), "Ann's name in Ann's page");
+    assert!(!ann_html.contains(&format!(">{}</a>", bob_user.display_name)), "not Bob's");
+    // The form token is the session's: the same one a fully rendered page (the account page) has.
+    let ann_token = csrf(&ann, &app.url("/account")).await;
+    assert_eq!(form_value(&ann_html, "csrf").as_deref(), Some(ann_token.as_str()));
+    assert_ne!(form_value(&bob_html, "csrf").as_deref(), Some(ann_token.as_str()));
+    assert!(!ann_html.contains('\u{1}') && !bob_html.contains('\u{1}'), "no marker is left in a page");
+    // Staff see the admin link; the fans' pages (shared with each other) do not.
+    let (_, mod_html) = get_html(&mod_c, &page).await;
+    assert!(mod_html.contains(r#"<a href="/admin">Admin</a>"#));
+    assert!(!ann_html.contains(r#"<a href="/admin">Admin</a>"#));
+    // A vote is a new generation: Ann sees Bob's vote counted at once, and still only her own pressed.
+    assert_eq!(vote(&bob, s2).await, 200);
+    let (_, ann_html) = get_html(&ann, &page).await;
+    assert_eq!(shown_votes(&ann_html, s2), Some(1));
+    assert!(pressed(&ann_html, s0) && !pressed(&ann_html, s2));
+    // A form submitted from the filled page is accepted (the token is real).
+    let token = form_value(&ann_html, "csrf").unwrap();
+    let r = ann
+        .post(app.url(&format!("/shows/{}/vote", seeded.slug)))
+        .form(&[("csrf", token), ("song_id", s1.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (_, ann_html) = get_html(&ann, &page).await;
+    assert!(pressed(&ann_html, s1));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn form_vote_with_a_valid_token_toggles_and_redirects() {
     let app = spawn_app().await;

@@ -24,6 +24,7 @@ mod reset;
 mod search;
 mod setlist_text;
 mod show;
+pub(in crate::http) mod show_personal;
 mod status;
 mod unsubscribe;
 mod venue;
@@ -114,6 +115,7 @@ pub(crate) fn fuzz_forms(data: &[u8]) {
 }
 
 /// What every page's layout needs.
+#[derive(Clone)]
 pub struct Layout {
     pub css_url: String,
     pub js_url: String,

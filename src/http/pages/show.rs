@@ -13,6 +13,7 @@ use poem::web::{Data, Form, Path};
 use poem::{Response, handler};
 use serde::Deserialize;
 
+use super::show_personal::{self, HoledPage, Own, Picks};
 use super::view::{Meta, ShowCard, local_time, open_for, preview_picture};
 use super::{Layout, html_bytes, is_form_error, respond};
 use crate::domain::rows::SetlistEntry;
@@ -21,7 +22,7 @@ use crate::domain::{DomainError, ShowPage};
 use crate::error::AppError;
 use crate::http::auth::Visitor;
 use crate::http::forms::see_other;
-use crate::http::state::AppState;
+use crate::http::state::{AppState, PageKey};
 
 pub struct RankRow {
     pub song_id: i64,
@@ -29,11 +30,38 @@ pub struct RankRow {
     pub album: String,
     pub total: i64,
     pub anon: i64,
-    pub mine: bool,
+    /// Whether the visitor voted for it (a hole in a page shared by every signed-in visitor).
+    pub mine: Mine,
     /// Played at the show (known once the actual setlist is in).
     pub played: bool,
     /// Played and within the fans' top N (counts for the accuracy).
     pub hit: bool,
+}
+
+pub enum Mine {
+    Yes,
+    No,
+    Hole,
+}
+
+impl RankRow {
+    /// The vote button's `aria-pressed`.
+    pub fn pressed(&self) -> std::borrow::Cow<'static, str> {
+        match self.mine {
+            Mine::Yes => "true".into(),
+            Mine::No => "false".into(),
+            Mine::Hole => show_personal::pressed_marker(self.song_id).into(),
+        }
+    }
+
+    /// The vote button's label.
+    pub fn label(&self) -> std::borrow::Cow<'static, str> {
+        match self.mine {
+            Mine::Yes => "Voted".into(),
+            Mine::No => "Vote".into(),
+            Mine::Hole => show_personal::label_marker(self.song_id).into(),
+        }
+    }
 }
 
 pub struct ActualRow {
@@ -78,10 +106,8 @@ struct ShowTemplate {
     accuracy: Option<f64>,
     setlistfm_url: Option<String>,
     ticket_url: Option<String>,
-    /// The visitor's picks (ranking order), shown once voting has closed.
-    my_picks: Vec<String>,
-    /// How many of the picks were played, once the actual setlist is in.
-    called: Option<usize>,
+    /// "Your picks" (ranking order, how many were played), shown once voting has closed.
+    my_picks_html: String,
     error: Option<String>,
     /// Why a typed song title was not added (shown next to the field).
     add_song_error: Option<String>,
@@ -143,7 +169,8 @@ fn build(
     can_vote: bool,
     signed_in: bool,
     error: Option<String>,
-) -> ShowTemplate {
+    own: &OwnVotes,
+) -> Result<ShowTemplate, askama::Error> {
     // The accuracy compares the fans' top N with the N songs performed (tape entries excluded).
     let performed: Vec<&SetlistEntry> = page.actual.iter().filter(|e| !e.is_tape).collect();
     let n = performed.len();
@@ -152,13 +179,19 @@ fn build(
     let voted = page.ranking.iter().take_while(|r| r.votes + r.anon_votes > 0).count();
     let top_n: HashSet<i64> = page.ranking.iter().take(n.min(voted)).map(|r| r.song_id).collect();
     let hits = top_n.iter().filter(|id| played.contains(id)).count();
-    let mine: HashSet<i64> = page.my_votes.iter().copied().collect();
-    let my_picks: Vec<String> =
-        page.ranking.iter().filter(|r| mine.contains(&r.song_id)).map(|r| r.title.clone()).collect();
-    let called = (!page.actual.is_empty()).then(|| mine.iter().filter(|id| played.contains(id)).count());
+    let mine = |id: i64| match own {
+        OwnVotes::Known(votes) if votes.contains(&id) => Mine::Yes,
+        OwnVotes::Known(_) => Mine::No,
+        OwnVotes::Holes => Mine::Hole,
+    };
+    let picks = picks_of(page);
+    let my_picks_html = match own {
+        OwnVotes::Known(votes) => picks.paragraph(votes)?,
+        OwnVotes::Holes => show_personal::my_picks_marker(),
+    };
     let mut show = ShowCard::from(&page.show);
     (show.when, show.iso) = local_time(page.show.starts_at, &page.show.venue_timezone);
-    ShowTemplate {
+    Ok(ShowTemplate {
         layout,
         meta: meta(page, &show, origin),
         voting_open: page.voting_open,
@@ -174,7 +207,7 @@ fn build(
                 album: r.album.clone(),
                 total: r.votes + r.anon_votes,
                 anon: r.anon_votes,
-                mine: mine.contains(&r.song_id),
+                mine: mine(r.song_id),
                 played: played.contains(&r.song_id),
                 hit: i < n.min(voted) && played.contains(&r.song_id),
             })
@@ -188,12 +221,80 @@ fn build(
         accuracy: page.show.accuracy.filter(|_| voted > 0),
         setlistfm_url: page.show.setlistfm_url.clone(),
         ticket_url: page.show.ticket_url.clone(),
-        my_picks,
-        called,
+        my_picks_html,
         show,
         error,
         add_song_error: None,
+    })
+}
+
+/// What "Your picks" is made of on this page.
+fn picks_of(page: &ShowPage) -> Picks {
+    Picks {
+        voting_open: page.voting_open,
+        ranking: page.ranking.iter().map(|r| (r.song_id, r.title.clone())).collect(),
+        played: page.actual.iter().filter(|e| !e.is_tape).filter_map(|e| e.song_id).collect(),
+        setlist_in: !page.actual.is_empty(),
     }
+}
+
+/// What a render knows of the visitor's own votes: the set, or nothing (the page shared by every
+/// signed-in visitor, with holes that `show_personal` fills per request).
+pub enum OwnVotes {
+    Known(HashSet<i64>),
+    Holes,
+}
+
+/// What a cached page is filed under: the show, its ranking generation (bumped by every vote and
+/// edit) and the minutes voting stays open (None once closed), which keep the countdown current.
+fn page_key(state: &AppState, show: &Show) -> PageKey {
+    let open_minutes = open_for(show, state.domain.now()).map(|secs| secs / 60);
+    (show.id, state.domain.ranking_generation(show.id), open_minutes)
+}
+
+/// A signed-in visitor's page: the render shared by every signed-in visitor (staff or not) for the
+/// show's current generation, made on the first request, filled with the visitor's own name, form
+/// token and votes (one indexed read). Same freshness rule as the signed-out cache above.
+async fn signed_in_page(state: &AppState, slug: &str, visitor: &Visitor) -> Result<Response, AppError> {
+    let layout = Layout::new(visitor);
+    let voter = visitor.existing_voter().ok_or(AppError::Domain(DomainError::Unauthorized))?;
+    let staff = layout.is_staff;
+    let cached = state.shows_by_slug.get(slug).and_then(|show| {
+        let page = state.personal_pages.get(&(page_key(state, &show), staff))?;
+        Some((show.id, page))
+    });
+    let (show_id, holed) = match cached {
+        Some(hit) => hit,
+        None => {
+            let show = state.domain.show_by_slug(slug).await?;
+            let key = (page_key(state, &show), staff);
+            state.shows_by_slug.insert(slug.to_owned(), Arc::new(show.clone()));
+            let show_id = show.id;
+            match state.personal_pages.get(&key) {
+                Some(holed) => (show_id, holed),
+                None => {
+                    let page = state.domain.show_page(show, None).await?;
+                    let shared = Layout {
+                        user: Some(show_personal::name_marker()),
+                        csrf: show_personal::csrf_marker(),
+                        ..layout.clone()
+                    };
+                    let origin = super::public_origin(state);
+                    let t = build(&page, shared, origin, true, true, None, &OwnVotes::Holes).map_err(internal)?;
+                    let holed = HoledPage::new(&askama::Template::render(&t).map_err(internal)?, picks_of(&page));
+                    state.personal_pages.insert(key, holed.clone());
+                    (show_id, holed)
+                }
+            }
+        }
+    };
+    let votes: HashSet<i64> = state.domain.my_votes(show_id, &voter).await?.into_iter().collect();
+    let own = Own { name: layout.user.as_deref().unwrap_or_default(), csrf: &layout.csrf, votes: &votes };
+    Ok(html_bytes(holed.fill(&own).map_err(internal)?))
+}
+
+fn internal(e: askama::Error) -> AppError {
+    AppError::Domain(DomainError::Internal(e.into()))
 }
 
 /// Renders the page; `error` (a refused form) is shown above the ranking with a 4xx status.
@@ -203,12 +304,12 @@ async fn render_show(
     visitor: &mut Visitor,
     error: Option<AppError>,
 ) -> Result<Response, AppError> {
+    if error.is_none() && visitor.user().is_some() {
+        return signed_in_page(state, slug, visitor).await;
+    }
     let anonymous = state.config.settings.voting.anonymous;
     let cacheable = error.is_none() && visitor.session.is_none() && !anonymous && visitor.pending_cookies().is_empty();
-    let page_key = |show: &Show| {
-        let open_minutes = open_for(show, state.domain.now()).map(|secs| secs / 60);
-        (show.id, state.domain.ranking_generation(show.id), open_minutes)
-    };
+    let page_key = |show: &Show| page_key(state, show);
     // Fast path, no database read: a page filed under the current generation of the show last seen
     // at this slug. Pages are only filed after reading the show afresh, and any change to the show
     // bumps its generation, so a page found here is current even if the slug entry is not.
@@ -242,10 +343,10 @@ async fn render_show(
         other => (other.map(|e| e.public_message()), None),
     };
     let origin = super::public_origin(state);
-    let mut t = build(&page, layout, origin, can_vote, signed_in, error);
+    let own = OwnVotes::Known(page.my_votes.iter().copied().collect());
+    let mut t = build(&page, layout, origin, can_vote, signed_in, error, &own).map_err(internal)?;
     t.add_song_error = add_song_error;
-    let body =
-        Bytes::from(askama::Template::render(&t).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))?);
+    let body = Bytes::from(askama::Template::render(&t).map_err(internal)?);
     if cacheable {
         state.page_cache.insert(key, body.clone());
     }
@@ -360,4 +461,123 @@ pub async fn report(
     .await;
     let result = after_form(state, &slug, &mut visitor, result).await;
     respond(&mut visitor, &format!("/shows/{slug}"), result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Ranking;
+    use crate::domain::rows::{RankedSong, Song};
+
+    fn page(voting_open: bool, actual: Vec<SetlistEntry>) -> ShowPage {
+        let song = |id: i64, title: &str, votes| RankedSong {
+            song_id: id,
+            title: title.into(),
+            album: "Album".into(),
+            votes,
+            anon_votes: 0,
+        };
+        let show = Show {
+            id: 7,
+            slug: "band-hall-2027".into(),
+            title: String::new(),
+            starts_at: 1_900_000_000,
+            status: crate::domain::rows::ShowStatus::Upcoming,
+            artist_id: 1,
+            artist_name: "Band <& Co>".into(),
+            artist_slug: "band".into(),
+            venue_id: 2,
+            venue_name: "Hall".into(),
+            venue_slug: "hall".into(),
+            venue_city: "Town".into(),
+            venue_country: "NL".into(),
+            venue_timezone: "Europe/Amsterdam".into(),
+            setlistfm_url: None,
+            accuracy: None,
+            vote_total: 5,
+            trend_score: 0.0,
+            trend_at: 0,
+            ticket_url: None,
+            artist_image_url: None,
+            artist_thumb: None,
+            artist_image: None,
+        };
+        let addable = vec![Song {
+            id: 9,
+            artist_id: 1,
+            title: "Extra \"quoted\"".into(),
+            album: String::new(),
+            duration_s: None,
+            is_live: false,
+            is_remix: false,
+            popularity: 0,
+        }];
+        ShowPage {
+            show,
+            voting_open,
+            ranking: Arc::new(Ranking::new(vec![song(1, "One", 3), song(2, "Two & <b>", 2), song(3, "Three", 0)])),
+            addable,
+            actual,
+            my_votes: Vec::new(),
+        }
+    }
+
+    fn entry(position: i64, song_id: i64, title: &str) -> SetlistEntry {
+        SetlistEntry {
+            position,
+            song_id: Some(song_id),
+            title: title.into(),
+            encore: 0,
+            info: String::new(),
+            cover_artist: String::new(),
+            is_tape: false,
+        }
+    }
+
+    fn layout(name: &str, csrf: &str, is_staff: bool) -> Layout {
+        Layout {
+            css_url: "/static/app.css".into(),
+            js_url: "/static/app.js".into(),
+            icon_url: "/static/icon.svg".into(),
+            user: Some(name.into()),
+            is_staff,
+            csrf: csrf.into(),
+        }
+    }
+
+    fn full_render(page: &ShowPage, layout: Layout, votes: &HashSet<i64>) -> String {
+        let t = build(page, layout, None, true, true, None, &OwnVotes::Known(votes.clone())).unwrap();
+        askama::Template::render(&t).unwrap()
+    }
+
+    fn filled_shared_render(page: &ShowPage, layout: Layout, votes: &HashSet<i64>) -> String {
+        let shared =
+            Layout { user: Some(show_personal::name_marker()), csrf: show_personal::csrf_marker(), ..layout.clone() };
+        let t = build(page, shared, None, true, true, None, &OwnVotes::Holes).unwrap();
+        let holed = HoledPage::new(&askama::Template::render(&t).unwrap(), picks_of(page));
+        let own = Own { name: layout.user.as_deref().unwrap(), csrf: &layout.csrf, votes };
+        String::from_utf8(holed.fill(&own).unwrap().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_filled_shared_page_is_byte_for_byte_the_full_render() {
+        let pages = [
+            page(true, Vec::new()),
+            page(false, Vec::new()),
+            page(false, vec![entry(1, 2, "Two & <b>"), entry(2, 3, "Three")]),
+        ];
+        let voters = [HashSet::new(), HashSet::from([2]), HashSet::from([1, 3])];
+        for (p, page) in pages.iter().enumerate() {
+            for votes in &voters {
+                for staff in [false, true] {
+                    let layout = layout("Ann \"<Fan>\" & co", "csrf-token-123", staff);
+                    let full = full_render(page, layout.clone(), votes);
+                    assert_eq!(full, filled_shared_render(page, layout, votes), "page {p}, votes {votes:?}");
+                    if !votes.is_empty() && p > 0 {
+                        assert!(full.contains("Your picks:"), "page {p} shows the picks");
+                    }
+                }
+            }
+        }
+    }
 }
