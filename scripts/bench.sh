@@ -234,7 +234,19 @@ EOF
     fi
     row "$label" "$(fmt "$a")" "nginx $(fmt "$n")" "$(ratio "$a" "$n")" ">= 0.7x" \
       "$(met "$a/$n >= 0.7")" "app $(echo "$app_runs" | spread), nginx $(echo "$nginx_runs" | spread)"
+    [[ $what == show ]] && signed_out_rps=$a signed_out_runs=$app_runs
   done
+  # A signed-in fan's page: the shared render filled with the fan's name, token and votes. Measured
+  # against the signed-out page of this same run.
+  fan_cookie=$(head -n 1 "$TMP/cookies.txt")
+  curl -fsS -H "Cookie: $fan_cookie" "http://$APP/shows/$SLUG" | grep -q 'action="/logout"' ||
+    { echo "the bench session is not signed in on the show page" >&2; exit 1; }
+  fan_runs=""
+  for _ in $(seq 1 "$REPEATS"); do fan_runs+=" $(wrk_rps -H "Cookie: $fan_cookie" "http://$APP/shows/$SLUG")"; done
+  f=$(echo "$fan_runs" | median)
+  row "1. Show page HTML, signed in (one fan) req/s" "$(fmt "$f")" "signed out $(fmt "$signed_out_rps")" \
+    "$(ratio "$f" "$signed_out_rps")" ">= 0.5x" "$(met "$f/$signed_out_rps >= 0.5")" \
+    "signed in $(echo "$fan_runs" | spread), signed out $(echo "$signed_out_runs" | spread)"
   kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
 fi
 
