@@ -6,7 +6,7 @@
 //!   are queued, further lines are dropped rather than stalling requests, and counted in
 //!   `mysetlist_log_lines_dropped_total`. The queue is flushed on shutdown.
 //! - Errors (`telemetry.sentry_dsn`): every event logged at level `error` (internal errors: the 5xx
-//!   path of `error.rs`, failed background work) and panics go to a Sentry-compatible server. The
+//!   path of `http/error.rs`, failed background work) and panics go to a Sentry-compatible server. The
 //!   per-request log line is left out (it is no error of its own: a standby's 503s log it too).
 //!   Nothing personal is sent: no default PII, and `scrub` drops user, request, server name and any
 //!   field whose name looks like a credential or an address.

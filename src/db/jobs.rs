@@ -1,15 +1,59 @@
 //! Scheduler bookkeeping: the last run of each periodic job.
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, params};
 
 use super::DbError;
+
+/// How a job's last run ended, stored as its lowercase name (the `job_runs.last_outcome` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobOutcome {
+    Ok,
+    Failed,
+}
+
+impl JobOutcome {
+    pub const ALL: [JobOutcome; 2] = [Self::Ok, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The outcome named `name` (as stored).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for JobOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for JobOutcome {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for JobOutcome {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        Self::parse(name).ok_or_else(|| FromSqlError::Other(format!("unknown job outcome {name:?}").into()))
+    }
+}
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JobRun {
     pub job: String,
     pub last_started: Option<i64>,
     pub last_finished: Option<i64>,
-    pub last_outcome: Option<String>,
+    pub last_outcome: Option<JobOutcome>,
     pub last_error: Option<String>,
     /// Failures in a row (0 after a success).
     pub failures: i64,
@@ -18,7 +62,7 @@ pub struct JobRun {
 }
 
 pub fn record(conn: &Connection, job: &str, started: i64, finished: i64, error: Option<&str>) -> Result<(), DbError> {
-    let outcome = if error.is_some() { "failed" } else { "ok" };
+    let outcome = if error.is_some() { JobOutcome::Failed } else { JobOutcome::Ok };
     conn.prepare_cached(
         "INSERT INTO job_runs (job, last_started, last_finished, last_outcome, last_error, failures, last_success)
          VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?5 IS NULL THEN 0 ELSE 1 END, CASE WHEN ?5 IS NULL THEN ?3 END)
@@ -49,4 +93,21 @@ pub fn all(conn: &Connection) -> Result<Vec<JobRun>, DbError> {
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobOutcome;
+
+    #[test]
+    fn every_outcome_reads_back_from_its_stored_name() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for outcome in JobOutcome::ALL {
+            let back: JobOutcome = conn.query_row("SELECT ?1", [outcome], |r| r.get(0)).unwrap();
+            assert_eq!(back, outcome);
+            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
+        }
+        let unknown: rusqlite::Result<JobOutcome> = conn.query_row("SELECT 'skipped'", [], |r| r.get(0));
+        assert!(unknown.is_err(), "an unknown stored outcome is an error, not a silent default");
+    }
 }

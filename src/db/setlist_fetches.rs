@@ -1,18 +1,67 @@
 //! Bookkeeping of scheduled setlist.fm lookups (table setlist_fetches).
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::DbError;
+
+/// How a show's last setlist lookup went, stored as its snake_case name (the
+/// `setlist_fetches.last_outcome` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LookupOutcome {
+    /// The setlist was found and stored.
+    Found,
+    /// setlist.fm has no setlist for the show (yet).
+    NotFound,
+    /// The lookup failed, or the setlist it found could not be used or stored.
+    Failed,
+}
+
+impl LookupOutcome {
+    pub const ALL: [LookupOutcome; 3] = [Self::Found, Self::NotFound, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Found => "found",
+            Self::NotFound => "not_found",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The outcome named `name` (as stored).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for LookupOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ToSql for LookupOutcome {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for LookupOutcome {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let name = value.as_str()?;
+        Self::parse(name).ok_or_else(|| FromSqlError::Other(format!("unknown setlist lookup outcome {name:?}").into()))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetlistFetch {
     pub attempts: i64,
     pub last_attempt_at: i64,
-    pub last_outcome: String,
+    pub last_outcome: LookupOutcome,
 }
 
-/// Records one lookup of a show's setlist: `found`, `not_found` or `failed`.
-pub fn record(conn: &Connection, show_id: i64, outcome: &str, now: i64) -> Result<(), DbError> {
+/// Records one lookup of a show's setlist.
+pub fn record(conn: &Connection, show_id: i64, outcome: LookupOutcome, now: i64) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT INTO setlist_fetches (show_id, attempts, last_attempt_at, last_outcome) VALUES (?1, 1, ?2, ?3)
          ON CONFLICT(show_id) DO UPDATE SET attempts = attempts + 1, last_attempt_at = ?2, last_outcome = ?3",
@@ -28,4 +77,20 @@ pub fn get(conn: &Connection, show_id: i64) -> Result<Option<SetlistFetch>, DbEr
             Ok(SetlistFetch { attempts: r.get(0)?, last_attempt_at: r.get(1)?, last_outcome: r.get(2)? })
         })
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LookupOutcome;
+
+    #[test]
+    fn every_outcome_reads_back_from_its_stored_name() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for outcome in LookupOutcome::ALL {
+            let back: LookupOutcome = conn.query_row("SELECT ?1", [outcome], |r| r.get(0)).unwrap();
+            assert_eq!(back, outcome);
+        }
+        let unknown: rusqlite::Result<LookupOutcome> = conn.query_row("SELECT 'skipped'", [], |r| r.get(0));
+        assert!(unknown.is_err(), "an unknown stored outcome is an error, not a silent default");
+    }
 }

@@ -2,9 +2,9 @@
 //! lookup bookkeeping and the audit entry that sums an import up.
 
 use super::{Domain, DomainError, SHOW_OVER_AFTER};
-use crate::db::{self, Connection};
-
+use crate::db::setlist_fetches::LookupOutcome;
 use crate::db::show_lifecycle::AwaitingSetlist;
+use crate::db::{self, Connection};
 
 impl Domain {
     /// Runs one batch of an import as one write transaction. The batch applies its rows with the
@@ -35,9 +35,8 @@ impl Domain {
             .await?)
     }
 
-    /// Remembers how a show's setlist lookup went (`found`, `not_found`, `failed`), so the next
-    /// lookup waits.
-    pub(crate) async fn record_setlist_lookup(&self, show_id: i64, outcome: &'static str) -> Result<(), DomainError> {
+    /// Remembers how a show's setlist lookup went, so the next lookup waits.
+    pub(crate) async fn record_setlist_lookup(&self, show_id: i64, outcome: LookupOutcome) -> Result<(), DomainError> {
         let now = self.now();
         Ok(self.db.write(move |c| db::setlist_fetches::record(c, show_id, outcome, now)).await?)
     }

@@ -2,7 +2,7 @@
 //! and not on the storage module behind them.
 
 pub use crate::db::artists::Artist;
-pub use crate::db::jobs::JobRun;
+pub use crate::db::jobs::{JobOutcome, JobRun};
 pub use crate::db::search::SearchHit;
 pub use crate::db::setlists::SetlistEntry;
 pub use crate::db::shows::{Show, ShowStatus};

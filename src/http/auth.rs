@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use super::client_ip::client_ip;
 use super::state::AppState;
 use crate::domain::{CurrentUser, DomainError, Session, Voter};
-use crate::error::{ApiResult, AppError};
+use crate::http::error::{ApiResult, AppError};
 
 pub fn session_cookie_name(https: bool) -> &'static str {
     if https { "__Host-session" } else { "session" }

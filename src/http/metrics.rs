@@ -26,7 +26,7 @@ use super::client_ip::client_ip;
 use super::middleware;
 use super::state::AppState;
 use crate::config::Config;
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -107,7 +107,7 @@ pub fn metrics_app(state: Arc<AppState>) -> impl Endpoint + 'static {
     Route::new()
         .at("/metrics", get(metrics))
         .with(middleware::RouteCapture)
-        .catch_all_error(|e| async move { crate::error::problem_from_poem(e) })
+        .catch_all_error(|e| async move { crate::http::error::problem_from_poem(e) })
         .with(middleware::RequestLog::new(Some(state.obs.metrics.http.clone())))
         .data(state)
 }

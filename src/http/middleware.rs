@@ -52,7 +52,7 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
     async fn call(&self, req: Request) -> Result<Response> {
         let mut resp = match self.inner.call(req).await {
             Ok(r) => r.into_response(),
-            Err(e) => crate::error::problem_from_poem(e),
+            Err(e) => crate::http::error::problem_from_poem(e),
         };
         let h = resp.headers_mut();
         h.insert("content-security-policy", HeaderValue::from_static(CSP));
@@ -108,7 +108,7 @@ impl<E: Endpoint> Endpoint for PrivateNoStoreEndpoint<E> {
         let private = per_user(&req);
         let mut resp = match self.inner.call(req).await {
             Ok(r) => r.into_response(),
-            Err(e) => crate::error::problem_from_poem(e),
+            Err(e) => crate::http::error::problem_from_poem(e),
         };
         if private {
             resp.headers_mut().insert("cache-control", HeaderValue::from_static("private, no-store"));
@@ -220,7 +220,7 @@ fn is_upload(path: &str) -> bool {
 }
 
 fn too_large() -> Response {
-    let mut resp = crate::error::AppError::PayloadTooLarge.to_problem();
+    let mut resp = crate::http::error::AppError::PayloadTooLarge.to_problem();
     resp.headers_mut().insert("connection", HeaderValue::from_static("close"));
     resp
 }
@@ -252,7 +252,7 @@ impl<E: Endpoint> Endpoint for RouteCaptureEndpoint<E> {
                     return Ok(crate::http::pages::unrouted_page(status));
                 }
                 let pattern = e.data::<PathPattern>().filter(|_| !unmatched).cloned();
-                let mut resp = crate::error::problem_from_poem(e);
+                let mut resp = crate::http::error::problem_from_poem(e);
                 if let Some(p) = pattern {
                     resp.set_data(p);
                 }
@@ -323,7 +323,7 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
         };
         let mut resp = match self.inner.call(req).instrument(span.clone()).await {
             Ok(r) => r.into_response(),
-            Err(e) => crate::error::problem_from_poem(e),
+            Err(e) => crate::http::error::problem_from_poem(e),
         };
         let status = resp.status();
         if let Ok(v) = HeaderValue::from_str(&id) {
@@ -412,7 +412,7 @@ impl<E: Endpoint> Endpoint for FollowerFreshnessEndpoint<E> {
     async fn call(&self, req: Request) -> Result<Response> {
         let mut resp = match self.inner.call(req).await {
             Ok(r) => r.into_response(),
-            Err(e) => crate::error::problem_from_poem(e),
+            Err(e) => crate::http::error::problem_from_poem(e),
         };
         let source = self.state.freshness.read().clone();
         let Some(f) = source.and_then(|s| s()) else { return Ok(resp) };

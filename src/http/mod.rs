@@ -4,6 +4,7 @@ pub mod api;
 mod assets;
 mod auth;
 mod client_ip;
+mod error;
 mod forms;
 mod health;
 mod ics;
@@ -67,7 +68,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
     let http_metrics = state.obs.metrics.http.clone();
     routes
         .with(middleware::RouteCapture)
-        .catch_all_error(|e| async move { crate::error::problem_from_poem(e) })
+        .catch_all_error(|e| async move { crate::http::error::problem_from_poem(e) })
         .with(allow)
         .with(rate_limit::RateLimit::new(&state.config, state.obs.metrics.rate_limits.clone()))
         .with(middleware::BodyLimit::new(max_body))

@@ -18,7 +18,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use super::client_ip::client_ip;
 use crate::config::Config;
 use crate::domain::limits::{KeyedLimiter, network_key as bucket_key};
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::observability::metrics::RateLimitMetrics;
 
 pub struct RateLimits {

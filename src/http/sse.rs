@@ -25,7 +25,7 @@ use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 use super::client_ip::client_ip;
 use super::state::AppState;
 use crate::domain::live::{LiveEvent, RankingUpdate, locked_message, ranking_message, watchers_message};
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 /// Comment lines keep proxies, browsers and our own idle timeout (`http.idle_timeout`, at least
 /// three keep-alives long) from closing a quiet stream.

@@ -21,6 +21,7 @@ use super::setlistfm::model::Setlist;
 use super::setlistfm::{SetlistFmClient, apply_all};
 use super::{ImportError, Progress, Report};
 use crate::db;
+use crate::db::setlist_fetches::LookupOutcome;
 use crate::domain::{ArtistInput, Domain, DomainError, SongInput, tx};
 
 /// How much of an artist one import fetches (MusicBrainz at 1 request/s, setlist.fm at 2/s).
@@ -199,15 +200,15 @@ pub(crate) async fn fetch_finished(domain: &Arc<Domain>, sfm: &SetlistFmClient) 
         let page = match sfm.setlists_on(&show.artist_mbid, date).await {
             Ok(p) => p,
             Err(e) => {
-                domain.record_setlist_lookup(show_id, "failed").await?;
+                domain.record_setlist_lookup(show_id, LookupOutcome::Failed).await?;
                 return Err(e);
             }
         };
         let outcome = match pick_setlist(&page.setlist, &show.venue_name).map(prepare) {
-            None => "not_found",
+            None => LookupOutcome::NotFound,
             Some(Err(reason)) => {
                 tracing::warn!(show_id, %reason, "setlist.fm setlist for the show is unusable");
-                "failed"
+                LookupOutcome::Failed
             }
             Some(Ok(p)) => {
                 let now = domain.now();
@@ -218,11 +219,11 @@ pub(crate) async fn fetch_finished(domain: &Arc<Domain>, sfm: &SetlistFmClient) 
                             domain.ranking_changed(id);
                         }
                         summary.found += 1;
-                        "found"
+                        LookupOutcome::Found
                     }
                     Err(e) if !super::batch::is_fatal(&e) => {
                         tracing::warn!(show_id, error = %e, "cannot store the setlist.fm setlist of the show");
-                        "failed"
+                        LookupOutcome::Failed
                     }
                     Err(e) => return Err(e.into()),
                 }

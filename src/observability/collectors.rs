@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use super::process;
 use crate::db::COMMIT_BUCKETS;
-use crate::db::jobs::JobRun;
+use crate::db::jobs::{JobOutcome, JobRun};
 use crate::domain::Domain;
 use crate::domain::events::VoteRejection;
 
@@ -242,7 +242,7 @@ impl Collector for JobsCollector {
             &mut enc,
             "mysetlist_job_last_run_ok",
             "1 if the scheduled job's last run succeeded, 0 if it failed",
-            &each(&|r| r.last_outcome.as_deref().map(|o| i64::from(o == "ok"))),
+            &each(&|r| r.last_outcome.map(|o| i64::from(o == JobOutcome::Ok))),
         )?;
         job_family(
             &mut enc,

@@ -82,7 +82,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 use crate::config::{Config, Role};
-use crate::db::jobs::JobRun;
+use crate::db::jobs::{JobOutcome, JobRun};
 use crate::domain::Domain;
 use crate::health::report::{HealthInputs, Report, RequestCounts, evaluate};
 use crate::health::thresholds::{self, ERROR_RATE_WINDOW_MINUTES};
@@ -263,7 +263,7 @@ impl Observability {
             writer_no_progress_for,
             writer_queue_depth: w.queue_depth,
             failed_commits: w.failed_commits,
-            jobs: jobs.iter().map(|j| (j.job.clone(), j.last_outcome.as_deref() == Some("failed"))).collect(),
+            jobs: jobs.iter().map(|j| (j.job.clone(), j.last_outcome == Some(JobOutcome::Failed))).collect(),
         }
     }
 

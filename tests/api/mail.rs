@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use mysetlist::db::jobs::JobOutcome;
 use mysetlist::domain::Role;
 
 use crate::helpers::*;
@@ -397,7 +398,7 @@ async fn the_server_runs_the_follow_email_job_only_when_mail_is_configured() {
     let smtp = SmtpServer::start();
     let app = spawn_app_with(&env_refs(&smtp.env())).await;
     let run = wait_for(WAIT, || job(&app)).await.expect("follow_emails ran at start");
-    assert_eq!(run.last_outcome.as_deref(), Some("ok"), "{run:?}");
+    assert_eq!(run.last_outcome, Some(JobOutcome::Ok), "{run:?}");
     app.stop().await;
 
     let app = spawn_app().await;

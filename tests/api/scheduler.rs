@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use mysetlist::db::jobs::JobOutcome;
+use mysetlist::db::setlist_fetches::LookupOutcome;
 use mysetlist::db::{self, DbError};
 use mysetlist::domain::{ArtistInput, CurrentUser, Role, ShowInput, VenueInput};
 use mysetlist::ops::scheduler::{Backoff, Intervals, Scheduler};
@@ -35,7 +37,7 @@ async fn the_server_runs_the_standard_jobs_at_start() {
     for job in ["lock_shows", "complete_shows", "fetch_setlists", "retention"] {
         let run = wait_for(WAIT, || async { job_run(&app, job).await }).await;
         let run = run.unwrap_or_else(|| panic!("{job} never ran"));
-        assert_eq!(run.last_outcome.as_deref(), Some("ok"), "{run:?}");
+        assert_eq!(run.last_outcome, Some(JobOutcome::Ok), "{run:?}");
         assert!(run.last_finished >= run.last_started);
     }
     assert!(job_run(&app, "backup_verify").await.is_none(), "no verify hook without replication");
@@ -165,10 +167,10 @@ async fn a_failing_job_retries_with_backoff_while_the_others_keep_running() {
     assert!(runs >= 10, "steady ran only {runs} times in {total:?}: it waited for the failing job");
 
     let flaky = wait_for(WAIT, || async { job_run(&app, "flaky").await.filter(|r| r.failures >= 4) }).await.unwrap();
-    assert_eq!(flaky.last_outcome.as_deref(), Some("failed"));
+    assert_eq!(flaky.last_outcome, Some(JobOutcome::Failed));
     assert_eq!(flaky.last_error.as_deref(), Some("upstream is down"));
     let ok = job_run(&app, "steady").await.unwrap();
-    assert_eq!((ok.last_outcome.as_deref(), ok.failures), (Some("ok"), 0));
+    assert_eq!((ok.last_outcome, ok.failures), (Some(JobOutcome::Ok), 0));
     handle.stop().await;
     app.stop().await;
 }
@@ -289,7 +291,7 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
     let database = app.database();
     let fetches = |id: i64| async move { database.read(move |c| db::setlist_fetches::get(c, id)).await.unwrap() };
     let missing = wait_for(WAIT, || async { fetches(not_online_yet).await }).await.unwrap();
-    assert_eq!(missing.last_outcome, "not_found");
+    assert_eq!(missing.last_outcome, LookupOutcome::NotFound);
     let runs_before = job_run(&app, "fetch_setlists").await.unwrap().last_started;
     wait_for(WAIT, || async {
         job_run(&app, "fetch_setlists").await.filter(|r| r.last_started > runs_before).map(|_| ())
@@ -297,7 +299,7 @@ async fn finished_shows_get_their_actual_setlist_from_setlistfm() {
     .await;
     assert_eq!(fetches(not_online_yet).await.unwrap().attempts, 1, "not retried before RETRY_EVERY");
     assert!(fetches(too_recent).await.is_none(), "a show that just started is not over yet");
-    assert_eq!(fetches(played).await.unwrap().last_outcome, "found");
+    assert_eq!(fetches(played).await.unwrap().last_outcome, LookupOutcome::Found);
     let lookups = apis.requests("/rest/1.0/search/setlists");
     assert_eq!(lookups.len(), 2, "{lookups:?}");
     handle.stop().await;
@@ -322,7 +324,7 @@ async fn the_backup_verify_hook_runs_after_its_first_delay_and_is_recorded() {
         Scheduler::standard(app.database().clone(), app.state.importer.clone(), &Intervals::all(every), Some(verify))
             .start(watch::channel(true).1);
     let run = wait_for(WAIT, || async { job_run(&app, "backup_verify").await }).await.expect("the hook ran");
-    assert_eq!(run.last_outcome.as_deref(), Some("ok"));
+    assert_eq!(run.last_outcome, Some(JobOutcome::Ok));
     let first = calls.lock()[0];
     assert!(first.duration_since(started) >= every.mul_f64(0.9), "the drill does not run at start");
     handle.stop().await;

@@ -12,8 +12,8 @@ use super::json_body::JsonBody;
 use super::models::*;
 use super::responses::ChangeResponse;
 use crate::domain::Role;
-use crate::error::{ApiResult, AppError};
 use crate::http::auth::{SameOriginUser, Visitor};
+use crate::http::error::{ApiResult, AppError};
 use crate::http::state::AppState;
 
 pub struct AdminApi;

@@ -9,8 +9,8 @@ use poem_openapi::{ApiResponse, OpenApi};
 use super::ApiTags;
 use super::json_body::JsonBody;
 use super::models::{LoginRequest, Me, SignUpAccepted, SignUpRequest};
-use crate::error::{ApiResult, AppError};
 use crate::http::auth::{SameOrigin, SameOriginUser, Visitor, cookie_header, session_cookie_name};
+use crate::http::error::{ApiResult, AppError};
 use crate::http::state::AppState;
 
 pub struct AuthApi;

@@ -12,8 +12,8 @@ use super::json_body::JsonBody;
 use super::models::*;
 use super::responses::{ChangeResponse, CreateResponse};
 use crate::domain::{ArtistInput, SongInput, VenueInput};
-use crate::error::ApiResult;
 use crate::http::auth::SameOriginUser;
+use crate::http::error::ApiResult;
 use crate::http::state::AppState;
 
 pub struct CatalogApi;

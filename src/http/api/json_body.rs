@@ -15,7 +15,7 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, Type};
 use serde_json::Value;
 
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 /// Nesting deeper than this is refused instead of walked (request bodies here are at most 3 deep).
 const MAX_DEPTH: usize = 16;

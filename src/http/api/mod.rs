@@ -32,7 +32,7 @@ pub enum ApiTags {
 
 pub type Api = (auth_api::AuthApi, shows_api::ShowsApi, catalog_api::CatalogApi, admin::AdminApi);
 
-/// Errors every operation may answer, each an `application/problem+json` document (see `error.rs`).
+/// Errors every operation may answer, each an `application/problem+json` document (see `http/error.rs`).
 /// poem-openapi lists only the success responses it generates; the served spec adds these.
 const PROBLEMS: &[(&str, &str)] = &[
     ("400", "Malformed input: unparsable JSON, a parameter or member of the wrong type or length (`field` names it)"),

@@ -13,8 +13,8 @@ use super::models::*;
 use super::responses::{ChangeResponse, CreateResponse};
 use super::shared_json::SharedJson;
 use crate::domain::{ActualEntryInput, ShowInput, VoteAction};
-use crate::error::ApiResult;
 use crate::http::auth::{SameOrigin, SameOriginUser, Visitor};
+use crate::http::error::ApiResult;
 use crate::http::state::AppState;
 
 pub struct ShowsApi;

@@ -11,8 +11,8 @@ use super::form_errors::FormErrors;
 use super::view::{date, local_time};
 use super::{Layout, form_result, render, render_with_status, respond};
 use crate::domain::AccountSummary;
-use crate::error::AppError;
 use crate::http::auth::{Visitor, cookie_header, session_cookie_name};
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
 

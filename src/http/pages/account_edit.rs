@@ -10,8 +10,8 @@ use serde::Deserialize;
 use super::account::{AccountForms, page};
 use super::form_errors::FormErrors;
 use super::{is_form_error, respond};
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
 

@@ -10,8 +10,8 @@ use super::view::{Meta, ShowCard, preview_picture};
 use super::{Layout, render, respond};
 use crate::domain::rows::Song;
 use crate::domain::{Link, artist_links};
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::{Layout, error_page, render};
 use crate::domain::DomainError;
-use crate::error::AppError;
 use crate::http::auth::{Visitor, cookie_header, session_cookie_name};
+use crate::http::error::AppError;
 use crate::http::forms::{safe_next, see_other};
 use crate::http::state::AppState;
 

@@ -13,8 +13,8 @@ use poem::{Response, handler};
 use super::{public_origin as origin, respond};
 use crate::domain::DomainError;
 use crate::domain::rows::{Show, ShowStatus};
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::ics;
 use crate::http::state::AppState;
 

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::form_errors::FormErrors;
 use super::{Layout, form_result, render, render_with_status, respond};
 use crate::domain::DomainError;
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::state::AppState;
 
 /// What every accepted request is told.

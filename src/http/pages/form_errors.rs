@@ -2,7 +2,7 @@
 //! `aria-invalid` and `aria-describedby`), or above the form when it belongs to no field.
 
 use crate::domain::DomainError;
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 #[derive(Debug, Default, Clone)]
 pub struct FormErrors {

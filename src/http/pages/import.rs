@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use super::{Layout, render, render_with_status, respond};
 use crate::domain::{CurrentUser, DomainError, Role};
-use crate::error::AppError;
 use crate::http::assets;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
 use crate::import::jobs::{JobSnapshot, JobState};

@@ -8,7 +8,7 @@ use poem::web::{Data, Path};
 use poem::{Response, handler};
 
 use crate::domain::DomainError;
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::http::state::AppState;
 
 #[handler]

@@ -37,7 +37,7 @@ use super::assets;
 use super::auth::Visitor;
 use super::forms::see_other;
 use crate::domain::{DomainError, Role};
-use crate::error::AppError;
+use crate::http::error::AppError;
 
 pub use api_docs::{ApiDocs, api_docs_page};
 pub use view::ShowCard;

@@ -12,8 +12,8 @@ use super::auth_pages::start_session;
 use super::form_errors::FormErrors;
 use super::{Layout, form_result, render, render_with_status, respond};
 use crate::domain::DomainError;
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
 

@@ -77,7 +77,7 @@ pub async fn search_page(
         if q.is_empty() {
             return render(&t);
         }
-        match state.domain.search_forgiving(&q, 60).await.map_err(crate::error::AppError::from) {
+        match state.domain.search_forgiving(&q, 60).await.map_err(crate::http::error::AppError::from) {
             Ok(found) => {
                 t.corrected = found.corrected;
                 t.shows = found.shows.iter().map(ShowCard::from).collect();

@@ -19,8 +19,8 @@ use super::{Layout, html_bytes, is_form_error, respond};
 use crate::domain::rows::SetlistEntry;
 use crate::domain::rows::Show;
 use crate::domain::{DomainError, ShowPage};
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::state::{AppState, PageKey};
 

@@ -23,9 +23,10 @@ use self::history::charts_for;
 use super::view::local_time;
 use super::{Layout, error_page, render};
 use crate::domain::CurrentUser;
-use crate::error::AppError;
+use crate::domain::rows::{JobOutcome, JobRun};
 use crate::health::report::{Report, Rule, readiness};
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
 use crate::observability::timeseries::{MinutePoint, Window};
@@ -406,7 +407,7 @@ fn notifications(state: &AppState) -> String {
     }
 }
 
-fn job_rows(job_runs: Vec<crate::domain::rows::JobRun>, report: &Report, now: i64) -> Vec<JobRow> {
+fn job_rows(job_runs: Vec<JobRun>, report: &Report, now: i64) -> Vec<JobRow> {
     job_runs
         .into_iter()
         .map(|j| {
@@ -415,7 +416,7 @@ fn job_rows(job_runs: Vec<crate::domain::rows::JobRun>, report: &Report, now: i6
                 job: j.job,
                 last_started: j.last_started.map(|t| ago(now, t)).unwrap_or_else(|| "never".into()),
                 last_finished: j.last_finished.map(|t| ago(now, t)).unwrap_or_else(|| "–".into()),
-                outcome: j.last_outcome.unwrap_or_else(|| "–".into()),
+                outcome: j.last_outcome.map_or("–", JobOutcome::as_str).to_owned(),
                 failures: j.failures,
                 last_error: j.last_error.map(|e| e.chars().take(200).collect()).unwrap_or_default(),
                 bad,

@@ -11,8 +11,8 @@ use poem::{Response, handler};
 
 use super::{Layout, render, respond};
 use crate::domain::DomainError;
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::state::AppState;
 
 #[derive(askama::Template)]

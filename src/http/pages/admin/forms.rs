@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::domain::rows::{Artist, Show, Song, Venue};
 use crate::domain::{ArtistInput, ShowInput, SongInput, VenueInput};
-use crate::error::AppError;
+use crate::http::error::AppError;
 use crate::http::pages::view::{datetime_local, local_input_to_rfc3339};
 
 /// Forms that carry nothing but their token (delete buttons).

@@ -19,8 +19,8 @@ use super::view::utc_minute;
 use super::{Layout, render, respond};
 use crate::domain::rows::Totals;
 use crate::domain::{CurrentUser, DomainError, Role};
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::state::AppState;
 

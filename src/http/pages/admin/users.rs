@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::{Done, id, staff, submitter};
 use crate::domain::{CurrentUser, Role};
-use crate::error::AppError;
 use crate::http::auth::Visitor;
+use crate::http::error::AppError;
 use crate::http::forms::see_other;
 use crate::http::pages::view::{date, utc_minute};
 use crate::http::pages::{Layout, render, respond};
