@@ -1,6 +1,6 @@
 //! Scheduler bookkeeping: the last run of each periodic job.
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use super::stored_words::stored_as_words;
 use rusqlite::{Connection, params};
 
 use super::DbError;
@@ -13,40 +13,10 @@ pub enum JobOutcome {
     Failed,
 }
 
-impl JobOutcome {
-    pub const ALL: [JobOutcome; 2] = [Self::Ok, Self::Failed];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// The outcome named `name` (as stored).
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for JobOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl ToSql for JobOutcome {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for JobOutcome {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let name = value.as_str()?;
-        Self::parse(name).ok_or_else(|| FromSqlError::Other(format!("unknown job outcome {name:?}").into()))
-    }
-}
+stored_as_words!(JobOutcome, "job outcome", {
+    Ok => "ok",
+    Failed => "failed",
+});
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JobRun {

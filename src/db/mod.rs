@@ -30,6 +30,7 @@ pub mod shows;
 pub mod song_stats;
 pub mod songs;
 pub mod stats;
+mod stored_words;
 pub mod users;
 pub mod venues;
 pub mod votes;

@@ -1,6 +1,6 @@
 //! Bookkeeping of scheduled setlist.fm lookups (table setlist_fetches).
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use super::stored_words::stored_as_words;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::DbError;
@@ -17,41 +17,11 @@ pub enum LookupOutcome {
     Failed,
 }
 
-impl LookupOutcome {
-    pub const ALL: [LookupOutcome; 3] = [Self::Found, Self::NotFound, Self::Failed];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Found => "found",
-            Self::NotFound => "not_found",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// The outcome named `name` (as stored).
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for LookupOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl ToSql for LookupOutcome {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for LookupOutcome {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let name = value.as_str()?;
-        Self::parse(name).ok_or_else(|| FromSqlError::Other(format!("unknown setlist lookup outcome {name:?}").into()))
-    }
-}
+stored_as_words!(LookupOutcome, "setlist lookup outcome", {
+    Found => "found",
+    NotFound => "not_found",
+    Failed => "failed",
+});
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetlistFetch {

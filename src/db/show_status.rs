@@ -2,7 +2,7 @@
 //! `shows.status` column), shown and parsed from forms and imports by the same names. What a status
 //! allows (whether voting is open) is the domain's rule: `ShowStatus::voting_open` in `domain::votes`.
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use super::stored_words::stored_as_words;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -18,42 +18,12 @@ pub enum ShowStatus {
     Cancelled,
 }
 
-impl ShowStatus {
-    pub const ALL: [ShowStatus; 4] = [Self::Upcoming, Self::Locked, Self::Completed, Self::Cancelled];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Upcoming => "upcoming",
-            Self::Locked => "locked",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// The status named `name` (as stored and as forms and imports write it).
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for ShowStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl ToSql for ShowStatus {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::from(self.as_str()))
-    }
-}
-
-impl FromSql for ShowStatus {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let name = value.as_str()?;
-        Self::parse(name).ok_or_else(|| FromSqlError::Other(format!("unknown show status {name:?}").into()))
-    }
-}
+stored_as_words!(ShowStatus, "show status", {
+    Upcoming => "upcoming",
+    Locked => "locked",
+    Completed => "completed",
+    Cancelled => "cancelled",
+});
 
 #[cfg(test)]
 mod tests {
