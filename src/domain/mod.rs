@@ -118,6 +118,9 @@ pub struct Domain {
     /// Per-show change counter guarding `rankings` against stale inserts (see votes::ranking_changed).
     ranking_gens: parking_lot::Mutex<std::collections::HashMap<i64, u64>>,
     sessions: moka::sync::Cache<[u8; 32], Session>,
+    /// A voter's votes on a show, with the show's ranking generation they were read at: every change
+    /// to a show's votes bumps it, so an entry is used only while it still matches.
+    own_votes: moka::sync::Cache<(i64, String), OwnVotesAt>,
     /// Per-account rate limits (password checks, votes).
     limits: limits::AccountLimits,
     /// Argon2 hashing and verification, bounded (`rate_limit.password_workers`).
@@ -154,6 +157,10 @@ impl Domain {
             rankings,
             ranking_gens: parking_lot::Mutex::new(std::collections::HashMap::new()),
             sessions,
+            own_votes: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(300))
+                .build(),
             limits,
             passwords,
             vocabulary: spelling::VocabularyCache::default(),
@@ -212,6 +219,9 @@ impl Domain {
         self.db.write(|c| db::stats::probe_writable(c).map_err(DomainError::from)).await
     }
 }
+
+/// A voter's song ids on a show and the ranking generation they were read at.
+type OwnVotesAt = (u64, Arc<[i64]>);
 
 /// Key in `ranking_gens` bumped by changes that may touch every show (never a show's id).
 pub(crate) const EVERY_SHOW: i64 = i64::MIN;

@@ -85,9 +85,21 @@ impl Domain {
     }
 
     /// The songs `voter` voted for on the show (what a signed-in visitor's cached page fills in).
-    pub async fn my_votes(&self, show_id: i64, voter: &Voter) -> Result<Vec<i64>, DomainError> {
-        let Some(key) = self.stored_voter_key(voter) else { return Ok(Vec::new()) };
-        Ok(self.db.read(move |c| db::votes::voted_songs(c, show_id, &key)).await?)
+    /// Served from memory while no vote on the show changed anything (its ranking generation).
+    pub async fn my_votes(&self, show_id: i64, voter: &Voter) -> Result<Arc<[i64]>, DomainError> {
+        let Some(voter_key) = self.stored_voter_key(voter) else { return Ok(Arc::new([])) };
+        let key = (show_id, voter_key);
+        // Read before the votes: a vote landing during the read files them under the old generation.
+        let generation = self.ranking_generation(show_id);
+        if let Some((at, votes)) = self.own_votes.get(&key)
+            && at == generation
+        {
+            return Ok(votes);
+        }
+        let stored = key.1.clone();
+        let votes: Arc<[i64]> = self.db.read(move |c| db::votes::voted_songs(c, show_id, &stored)).await?.into();
+        self.own_votes.insert(key, (generation, votes.clone()));
+        Ok(votes)
     }
 
     /// How a voter is stored in `votes.voter`; None for a device while anonymous voting is off.

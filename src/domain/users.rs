@@ -220,6 +220,8 @@ impl Domain {
             .await
             .map_err(DomainError::from)?;
         self.forget_sessions_of(id);
+        // The user's votes moved from signed-in to anonymous counts on every show they voted on.
+        self.every_ranking_changed();
         // The old rows may still sit in WAL frames: move the zeroed pages into the file and empty
         // the WAL now rather than at some later checkpoint. Best effort: the account is erased either way.
         match self.db.checkpoint_truncate().await {

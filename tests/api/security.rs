@@ -748,6 +748,13 @@ async fn erasure_leaves_no_personal_data_in_the_database_files() {
     let anywhere = |needle: &str| file_contains(&db, needle) || file_contains(&wal, needle);
     assert!(anywhere(email) && anywhere(name), "the grep finds the data while the account exists");
 
+    // The ranking is read (and cached) while the vote is a signed-in one.
+    let ranking_url = app.url(&format!("/api/v1/shows/{}/ranking", seeded.show_id));
+    let split = |ranking: serde_json::Value| {
+        let song = ranking.as_array().unwrap().iter().find(|s| s["song_id"] == seeded.song_ids[1]).unwrap().clone();
+        (song["votes"].as_i64().unwrap(), song["anon_votes"].as_i64().unwrap())
+    };
+    assert_eq!(split(ok_json(reqwest::get(&ranking_url).await.unwrap()).await), (1, 0));
     let r = c
         .post(app.url("/api/v1/me/delete"))
         .json(&json!({"email": email, "password": "correct horse battery"}))
@@ -766,6 +773,8 @@ async fn erasure_leaves_no_personal_data_in_the_database_files() {
     assert_eq!(app.count("SELECT count(*) FROM follows WHERE user_id = ?1", [user.id]), 0);
     let votes = app.count("SELECT anon_votes FROM show_songs WHERE song_id = ?1", [seeded.song_ids[1]]);
     assert_eq!(votes, 1, "the vote stays as an anonymous count");
+    let shown = split(ok_json(reqwest::get(&ranking_url).await.unwrap()).await);
+    assert_eq!(shown, (0, 1), "the public ranking shows it as anonymous at once");
     app.stop().await;
 }
 

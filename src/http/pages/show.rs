@@ -288,7 +288,7 @@ async fn signed_in_page(state: &AppState, slug: &str, visitor: &Visitor) -> Resu
             }
         }
     };
-    let votes: HashSet<i64> = state.domain.my_votes(show_id, &voter).await?.into_iter().collect();
+    let votes: HashSet<i64> = state.domain.my_votes(show_id, &voter).await?.iter().copied().collect();
     let own = Own { name: layout.user.as_deref().unwrap_or_default(), csrf: &layout.csrf, votes: &votes };
     Ok(html_bytes(holed.fill(&own).map_err(internal)?))
 }
