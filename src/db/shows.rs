@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::DbError;
-pub use super::show_status::ShowStatus;
+pub(crate) use super::show_status::ShowStatus;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Show {

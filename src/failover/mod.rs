@@ -62,10 +62,10 @@
 //! [`Failover::readiness`] makes `/readyz` answer 200 only on the node that accepts writes.
 
 mod boot;
-pub mod controller;
+pub(crate) mod controller;
 mod error;
-pub mod lease;
-pub mod promote;
+pub(crate) mod lease;
+pub(crate) mod promote;
 mod settings;
 mod state;
 
@@ -86,11 +86,15 @@ use crate::config;
 use crate::db::{CommitSeq, Database, DbError, DurabilityGate, WriteGuard, WriteRefusal};
 use crate::replicate::follow::Sidecar;
 use crate::replicate::{self, ReplicateError, ReplicatorHandle, RestoreTarget, Txid};
-use lease::{Lease, LeaseStore, Observed, Written};
+use lease::Observed;
 
-pub use boot::{Boot, Booted, boot, diverged_path};
-pub use error::FailoverError;
-pub use settings::{FailoverConfig, host_name, node_id};
+pub(crate) use boot::{Boot, Booted};
+pub use boot::{boot, diverged_path};
+pub(crate) use error::FailoverError;
+pub use lease::{Lease, LeaseStore, Written};
+pub use promote::{Promoted, promote};
+pub use settings::FailoverConfig;
+pub(crate) use settings::host_name;
 pub use state::FailoverState;
 
 /// Which side of the lease a node is on.

@@ -8,8 +8,7 @@ use std::time::Duration;
 use mysetlist::config::{Role, Synchronous};
 use mysetlist::db::{Database, DbOptions};
 use mysetlist::failover::{self, Failover, FailoverConfig};
-use mysetlist::replicate::storage::MemoryClient;
-use mysetlist::replicate::{AckMode, ReplicatorOptions};
+use mysetlist::replicate::{AckMode, MemoryClient, ReplicatorOptions};
 
 pub const LEASE_TTL: Duration = Duration::from_secs(2);
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(200);

@@ -18,10 +18,6 @@ impl OptionalGauge {
     pub fn get(&self) -> Option<f64> {
         *self.0.lock()
     }
-    /// Absent from the exposition again.
-    pub fn clear(&self) {
-        *self.0.lock() = None;
-    }
 }
 
 impl EncodeMetric for OptionalGauge {
