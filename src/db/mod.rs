@@ -270,10 +270,6 @@ impl Database {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
     /// Runs `f` inside the next group commit and resolves once the commit is durable
     /// (locally, or in S3 when a durability gate is installed). `f` runs in its own savepoint:
     /// if it returns an error, its changes are rolled back and the rest of the group commits.

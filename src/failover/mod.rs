@@ -55,10 +55,12 @@
 //! restores the newest state first (setting the old file aside as `<db>.diverged`).
 //!
 //! ## Status and metrics
-//! [`Failover::status`] returns a [`FailoverStatus`]; the composition root (`app`) reports it on
-//! `/metrics` as `mysetlist_role{role}`, `mysetlist_failover_is_leader`, `mysetlist_failover_txid`
+//! [`Failover::status`] returns a [`FailoverStatus`]; `/metrics` reads it at scrape time
+//! (`observability::sources::failover`) as `mysetlist_role{role}` (`primary` or `standby`),
+//! `mysetlist_failover_is_leader` (holds the lease and accepts writes), `mysetlist_failover_txid`
 //! (the leader's stored TXID, or the TXID a follower's copy holds), `mysetlist_failover_lag_seconds`
-//! (followers) and `mysetlist_failover_lease_errors_total`. The readiness check from
+//! (followers; 0 on the leader) and `mysetlist_failover_lease_errors_total`; the leader's shipping
+//! shows in the `mysetlist_replication_*` metrics. The readiness check from
 //! [`Failover::readiness`] makes `/readyz` answer 200 only on the node that accepts writes.
 
 mod boot;

@@ -203,11 +203,6 @@ pub struct ReplicatorHandle {
 }
 
 impl ReplicatorHandle {
-    /// The highest commit sequence known to be durable in S3.
-    pub fn shipped(&self) -> watch::Receiver<CommitSeq> {
-        self.shared.shipped.subscribe()
-    }
-
     /// Waits until commit `seq` is stored in S3, or fails with [`ReplicateError::Timeout`]
     /// ([`ReplicateError::Fenced`] if another writer took over the bucket).
     pub async fn wait_durable(&self, seq: CommitSeq, timeout: Duration) -> Result<(), ReplicateError> {

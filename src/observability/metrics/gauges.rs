@@ -47,12 +47,6 @@ impl GaugeMap {
     pub fn new(label: &'static str) -> Self {
         Self { label, values: Arc::default() }
     }
-    pub fn set(&self, key: &str, v: f64) {
-        self.values.lock().insert(key.to_owned(), v);
-    }
-    pub fn remove(&self, key: &str) {
-        self.values.lock().remove(key);
-    }
     /// Replaces every entry (e.g. the one current role).
     pub fn replace_all(&self, entries: impl IntoIterator<Item = (String, f64)>) {
         *self.values.lock() = entries.into_iter().collect();
