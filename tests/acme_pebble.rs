@@ -11,19 +11,18 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use mysetlist::tls::{
-    AcmeOptions, CERTIFICATE_KEY, CertManager, CertManagerHandle, CertStatus, CertStore, Challenge, Hsts,
-    HttpsRedirect, MemoryCertStore, StoreError, TlsAcceptor, TlsError, server_config,
+    AcmeOptions, CERTIFICATE_KEY, CertManager, CertManagerHandle, CertStatus, CertStore, Challenge, HttpsRedirect,
+    MemoryCertStore, StoreError, TlsAcceptor, TlsError, server_config,
 };
 use parking_lot::Mutex;
 use pebble_fixture::{HTTP01_PORT, Pebble, PebbleConfig, TLS_ALPN_PORT, challenge_ports_lock, unrelated_ca_pem};
 use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{EndpointExt, Route, Server, handler};
+use poem::{Route, Server, handler};
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 
 const DOMAINS: [&str; 2] = ["vote.test", "www.vote.test"];
 const ISSUE_TIMEOUT: Duration = Duration::from_secs(90);
-const HSTS: &str = "max-age=31536000; includeSubDomains; preload";
 
 fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -102,12 +101,13 @@ async fn bind(port: u16) -> poem::listener::TcpAcceptor {
     }
 }
 
-/// The HTTPS app as `app` wires it: our acceptor, our ServerConfig, HSTS.
+/// The HTTPS listener as `app` wires it: our acceptor, our ServerConfig (the app's own headers,
+/// HSTS included, are checked in tests/app_https.rs).
 async fn serve_https(handle: &CertManagerHandle) -> RunningServer {
     let tcp = bind(TLS_ALPN_PORT).await;
     let acceptor = TlsAcceptor::new(tcp, Arc::new(server_config(handle.resolver())));
     assert!(!acceptor.local_addr().is_empty());
-    let app = Route::new().at("/", hello).with(Hsts::new(Duration::from_secs(31_536_000), true));
+    let app = Route::new().at("/", hello);
     RunningServer(tokio::spawn(Server::new_with_acceptor(acceptor).run(app)))
 }
 
@@ -121,7 +121,6 @@ async fn serve_http(handle: &CertManagerHandle) -> RunningServer {
 struct Fetched {
     status: reqwest::StatusCode,
     version: reqwest::Version,
-    hsts: Option<String>,
     serial: String,
     body: String,
 }
@@ -153,7 +152,6 @@ async fn fetch(client: &reqwest::Client, host: &str) -> Fetched {
     Fetched {
         status: response.status(),
         version: response.version(),
-        hsts: response.headers().get("strict-transport-security").map(|v| v.to_str().unwrap().to_owned()),
         serial: hex::encode(parsed.tbs_certificate.raw_serial()),
         body: response.text().await.unwrap(),
     }
@@ -197,12 +195,10 @@ async fn tls_alpn01_certificate_is_issued_and_served_over_h2_and_http11() {
         assert_eq!(fetched.status, reqwest::StatusCode::OK);
         assert_eq!(fetched.version, reqwest::Version::HTTP_2, "ALPN h2 for {domain}");
         assert_eq!(fetched.body, "hello over https");
-        assert_eq!(fetched.hsts.as_deref(), Some(HSTS));
         assert_eq!(Some(fetched.serial), status.serial);
     }
     let fetched = fetch(&https_client(&root, true), "vote.test").await;
     assert_eq!(fetched.version, reqwest::Version::HTTP_11);
-    assert_eq!(fetched.hsts.as_deref(), Some(HSTS));
 
     assert_eq!(store.saves_of(CERTIFICATE_KEY), 1);
     assert_eq!(store.saves_of("acme/account/"), 1);

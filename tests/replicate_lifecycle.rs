@@ -185,7 +185,7 @@ async fn exact_verify_matches_under_writes_and_catches_a_divergent_backup() {
         let before = handle.status().txid;
         assert!(wait_until(Duration::from_secs(20), || handle.status().txid.get() >= before.get() + 3));
         let report = handle.verify(&opts).await.unwrap();
-        assert_eq!(report.live, replicate::verify::LiveComparison::Identical);
+        assert_eq!(report.live, replicate::LiveComparison::Identical);
         assert!(report.txid.get() >= before.get() + 3 && report.pages > 0, "{report:?}");
     }
     assert!(handle.status().last_checkpoint_at.is_some());

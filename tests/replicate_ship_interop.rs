@@ -101,7 +101,7 @@ async fn litestream_0_5_17_and_0_5_15_restore_our_frame_encoded_bucket() {
     replicate::restore(&opts, &ours, RestoreTarget::Latest, false, |_| {}).await.unwrap();
     assert_same_rows(&ours, &db);
     let report = verify(&opts, &db).await.unwrap();
-    assert_eq!(report.live, replicate::verify::LiveComparison::Identical, "{report:?}");
+    assert_eq!(report.live, replicate::LiveComparison::Identical, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,28 +10,28 @@ mod writer;
 
 pub mod artists;
 pub mod audit;
-pub mod calendar_feeds;
-pub mod email;
-pub mod files;
-pub mod insights;
+pub(crate) mod calendar_feeds;
+pub(crate) mod email;
+pub(crate) mod files;
+pub(crate) mod insights;
 pub mod jobs;
-pub mod kv;
-pub mod media;
-pub mod password_resets;
-pub mod reports;
-pub mod search;
-pub mod server_lock;
+pub(crate) mod kv;
+pub(crate) mod media;
+pub(crate) mod password_resets;
+pub(crate) mod reports;
+pub(crate) mod search;
+pub(crate) mod server_lock;
 pub mod sessions;
 pub mod setlist_fetches;
-pub mod setlists;
-pub mod show_lifecycle;
+pub(crate) mod setlists;
+pub(crate) mod show_lifecycle;
 mod show_status;
 pub mod shows;
-pub mod song_stats;
-pub mod songs;
-pub mod stats;
+pub(crate) mod song_stats;
+pub(crate) mod songs;
+pub(crate) mod stats;
 mod stored_words;
-pub mod users;
+pub(crate) mod users;
 pub mod venues;
 pub mod votes;
 
@@ -43,10 +43,11 @@ use std::time::Duration;
 
 pub use commit_seq::CommitSeq;
 pub use connection::{ConnectionOptions, open_connection};
-pub use migrate::{MIGRATIONS, applied_migrations, migrate, migrate_within};
+pub use migrate::migrate;
+pub(crate) use migrate::{MIGRATIONS, applied_migrations, migrate_within};
 pub use readers::count_statements;
-pub use rusqlite::{Connection, OptionalExtension, Row, params};
-pub use writer::{COMMIT_BUCKETS, WriterStats};
+pub(crate) use rusqlite::Connection;
+pub(crate) use writer::{COMMIT_BUCKETS, WriterStats};
 
 use crate::config::Synchronous;
 
@@ -267,10 +268,6 @@ impl Database {
                 integrity: parking_lot::RwLock::new(None),
             }),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.inner.path
     }
 
     /// Runs `f` inside the next group commit and resolves once the commit is durable

@@ -8,7 +8,6 @@ use super::DbError;
 pub struct SessionRow {
     pub user_id: i64,
     pub csrf_token: String,
-    pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
 }
@@ -31,17 +30,9 @@ pub fn insert(
 
 pub fn get(conn: &Connection, token_hash: &[u8]) -> Result<Option<SessionRow>, DbError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE token_hash = ?1",
-        )?
+        .prepare_cached("SELECT user_id, csrf_token, last_seen_at, expires_at FROM sessions WHERE token_hash = ?1")?
         .query_row([token_hash], |r| {
-            Ok(SessionRow {
-                user_id: r.get(0)?,
-                csrf_token: r.get(1)?,
-                created_at: r.get(2)?,
-                last_seen_at: r.get(3)?,
-                expires_at: r.get(4)?,
-            })
+            Ok(SessionRow { user_id: r.get(0)?, csrf_token: r.get(1)?, last_seen_at: r.get(2)?, expires_at: r.get(3)? })
         })
         .optional()?)
 }

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::DbError;
-pub use super::show_status::ShowStatus;
+pub(crate) use super::show_status::ShowStatus;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Show {
@@ -127,15 +127,6 @@ pub fn set_status(conn: &Connection, id: i64, status: ShowStatus, now: i64) -> R
     Ok(())
 }
 
-pub fn set_setlistfm(conn: &Connection, id: i64, setlistfm_id: &str, url: &str) -> Result<(), DbError> {
-    conn.prepare_cached("UPDATE shows SET setlistfm_id = ?2, setlistfm_url = ?3 WHERE id = ?1")?.execute(params![
-        id,
-        setlistfm_id,
-        url
-    ])?;
-    Ok(())
-}
-
 pub fn set_accuracy(conn: &Connection, id: i64, accuracy: Option<f64>) -> Result<(), DbError> {
     conn.prepare_cached("UPDATE shows SET accuracy = ?2 WHERE id = ?1")?.execute(params![id, accuracy])?;
     Ok(())
@@ -177,15 +168,6 @@ pub fn by_slug(conn: &Connection, slug: &str) -> Result<Option<Show>, DbError> {
 
 pub fn by_setlistfm_id(conn: &Connection, id: &str) -> Result<Option<Show>, DbError> {
     Ok(conn.prepare_cached(&format!("{SELECT} WHERE s.setlistfm_id = ?1"))?.query_row([id], from_row).optional()?)
-}
-
-/// Shows of an artist starting within [from, to).
-pub fn by_artist_between(conn: &Connection, artist_id: i64, from: i64, to: i64) -> Result<Vec<Show>, DbError> {
-    query(
-        conn,
-        &format!("{SELECT} WHERE s.artist_id = ?1 AND s.starts_at >= ?2 AND s.starts_at < ?3 ORDER BY s.starts_at"),
-        params![artist_id, from, to],
-    )
 }
 
 /// Shows of the artists a user follows starting at or after `from`, soonest first.
@@ -307,13 +289,6 @@ pub fn trend_candidates(conn: &Connection, now: i64, limit: i64) -> Result<Vec<S
         ),
         params![now, limit],
     )
-}
-
-/// Shows whose start has passed but are still marked upcoming (the scheduler locks them).
-pub fn due_for_lock(conn: &Connection, now: i64) -> Result<Vec<i64>, DbError> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM shows WHERE status = 'upcoming' AND starts_at <= ?1")?;
-    let ids = stmt.query_map([now], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;
-    Ok(ids)
 }
 
 pub fn slug_exists(conn: &Connection, slug: &str) -> Result<bool, DbError> {

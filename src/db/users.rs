@@ -106,7 +106,3 @@ pub fn erase(conn: &Connection, id: i64, now: i64) -> Result<bool, DbError> {
     conn.prepare_cached("DELETE FROM emails_sent WHERE user_id = ?1")?.execute([id])?;
     Ok(n == 1)
 }
-
-pub fn count(conn: &Connection) -> Result<i64, DbError> {
-    Ok(conn.prepare_cached("SELECT count(*) FROM users WHERE deleted_at IS NULL")?.query_row([], |r| r.get(0))?)
-}

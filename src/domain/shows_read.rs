@@ -229,8 +229,4 @@ impl Domain {
             })
             .await
     }
-
-    pub async fn followed_artists(&self, user_id: i64) -> Result<Vec<Artist>, DomainError> {
-        self.db.read(move |c| db::artists::followed_by(c, user_id)).await.map_err(DomainError::from)
-    }
 }

@@ -3,7 +3,6 @@
 use super::DomainError;
 
 pub const MAX_NAME: usize = 200;
-pub const MAX_TEXT: usize = 2000;
 pub const MAX_URL: usize = 2000;
 
 /// Trims and checks the length (in characters) of a required text field; refuses control characters.

@@ -55,17 +55,19 @@
 //! restores the newest state first (setting the old file aside as `<db>.diverged`).
 //!
 //! ## Status and metrics
-//! [`Failover::status`] returns a [`FailoverStatus`]; the composition root (`app`) reports it on
-//! `/metrics` as `mysetlist_role{role}`, `mysetlist_failover_is_leader`, `mysetlist_failover_txid`
+//! [`Failover::status`] returns a [`FailoverStatus`]; `/metrics` reads it at scrape time
+//! (`observability::sources::failover`) as `mysetlist_role{role}` (`primary` or `standby`),
+//! `mysetlist_failover_is_leader` (holds the lease and accepts writes), `mysetlist_failover_txid`
 //! (the leader's stored TXID, or the TXID a follower's copy holds), `mysetlist_failover_lag_seconds`
-//! (followers) and `mysetlist_failover_lease_errors_total`. The readiness check from
+//! (followers; 0 on the leader) and `mysetlist_failover_lease_errors_total`; the leader's shipping
+//! shows in the `mysetlist_replication_*` metrics. The readiness check from
 //! [`Failover::readiness`] makes `/readyz` answer 200 only on the node that accepts writes.
 
 mod boot;
-pub mod controller;
+pub(crate) mod controller;
 mod error;
-pub mod lease;
-pub mod promote;
+pub(crate) mod lease;
+pub(crate) mod promote;
 mod settings;
 mod state;
 
@@ -86,11 +88,15 @@ use crate::config;
 use crate::db::{CommitSeq, Database, DbError, DurabilityGate, WriteGuard, WriteRefusal};
 use crate::replicate::follow::Sidecar;
 use crate::replicate::{self, ReplicateError, ReplicatorHandle, RestoreTarget, Txid};
-use lease::{Lease, LeaseStore, Observed, Written};
+use lease::Observed;
 
-pub use boot::{Boot, Booted, boot, diverged_path};
-pub use error::FailoverError;
-pub use settings::{FailoverConfig, host_name, node_id};
+pub(crate) use boot::{Boot, Booted};
+pub use boot::{boot, diverged_path};
+pub(crate) use error::FailoverError;
+pub use lease::{Lease, LeaseStore, Written};
+pub use promote::{Promoted, promote};
+pub use settings::FailoverConfig;
+pub(crate) use settings::host_name;
 pub use state::FailoverState;
 
 /// Which side of the lease a node is on.

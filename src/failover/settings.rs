@@ -17,8 +17,6 @@ pub struct FailoverConfig {
     /// `Some(timeout)` with `ack = "replicated"`.
     pub replicated_ack_timeout: Option<Duration>,
     pub restore_if_missing: bool,
-    pub synchronous: config::Synchronous,
-    pub busy_timeout: Duration,
 }
 
 impl FailoverConfig {
@@ -32,8 +30,6 @@ impl FailoverConfig {
             db_path: c.database_path(),
             replicated_ack_timeout: (r.ack == config::AckMode::Replicated).then_some(r.replicated_ack_timeout),
             restore_if_missing: r.restore_if_missing,
-            synchronous: c.settings.database.synchronous,
-            busy_timeout: c.settings.database.busy_timeout,
         }
     }
 

@@ -154,10 +154,6 @@ impl Visitor {
         self.device.as_ref().map(|d| Voter::Anonymous { device_token: d.clone(), ip: self.ip })
     }
 
-    pub fn https(&self) -> bool {
-        self.https
-    }
-
     pub fn set_cookie(&mut self, header: String) {
         self.new_cookies.push(header);
     }

@@ -1,6 +1,6 @@
 //! The web layer: pages, JSON API, live updates, assets, health. Talks only to `domain`.
 
-pub mod api;
+pub(crate) mod api;
 mod assets;
 mod auth;
 mod client_ip;
@@ -20,10 +20,11 @@ use std::sync::Arc;
 
 use poem::{Endpoint, EndpointExt, Route, get};
 
-pub use auth::{Visitor, session_cookie_name};
-pub use metrics::metrics_app;
+pub use auth::session_cookie_name;
+pub(crate) use metrics::metrics_app;
 pub use pages::paths as page_paths;
-pub use state::{AppState, Freshness, FreshnessSource};
+pub use state::AppState;
+pub(crate) use state::Freshness;
 
 /// Entry points for the cargo-fuzz targets in fuzz/ (not used by the server): the request parsers
 /// as a request would reach them.

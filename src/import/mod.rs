@@ -11,17 +11,18 @@ mod batch;
 pub mod catalog;
 
 mod error;
-pub mod http_client;
+pub(crate) mod http_client;
 mod importer;
-pub mod jobs;
-pub mod musicbrainz;
-pub mod online;
+pub(crate) mod jobs;
+pub(crate) mod musicbrainz;
+pub(crate) mod online;
 mod progress;
 mod report;
 pub mod setlistfm;
 mod timezones;
 
-pub use error::ImportError;
-pub use importer::{Importer, record_in_audit_log};
-pub use progress::{Progress, Silent};
-pub use report::{Entry, Kind, Outcome, Report, SummaryRow};
+pub(crate) use error::ImportError;
+pub(crate) use importer::{Importer, record_in_audit_log};
+pub(crate) use progress::Progress;
+pub use progress::Silent;
+pub use report::{Entry, Kind, Outcome, Report};

@@ -19,13 +19,7 @@ pub struct MbArtist {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
-    pub sort_name: String,
-    #[serde(default)]
     pub score: i64,
-    #[serde(default)]
-    pub country: Option<String>,
-    #[serde(default)]
-    pub disambiguation: String,
     #[serde(default)]
     pub tags: Vec<MbTag>,
 }
@@ -41,15 +35,12 @@ pub struct MbTag {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ArtistSearch {
     #[serde(default)]
-    pub count: i64,
-    #[serde(default)]
     pub artists: Vec<MbArtist>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct MbRecording {
-    pub id: String,
     #[serde(default)]
     pub title: String,
     /// Milliseconds.
@@ -59,16 +50,12 @@ pub struct MbRecording {
     pub disambiguation: String,
     #[serde(default)]
     pub video: bool,
-    #[serde(default)]
-    pub first_release_date: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RecordingPage {
     #[serde(default, rename = "recording-count")]
     pub count: i64,
-    #[serde(default, rename = "recording-offset")]
-    pub offset: i64,
     #[serde(default)]
     pub recordings: Vec<MbRecording>,
 }
@@ -161,13 +148,7 @@ mod tests {
     use super::*;
 
     fn rec(title: &str, dis: &str, len: Option<i64>) -> MbRecording {
-        MbRecording {
-            id: "x".into(),
-            title: title.into(),
-            disambiguation: dis.into(),
-            length: len,
-            ..Default::default()
-        }
+        MbRecording { title: title.into(), disambiguation: dis.into(), length: len, ..Default::default() }
     }
 
     #[test]

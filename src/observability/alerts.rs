@@ -288,7 +288,7 @@ mod tests {
     use super::*;
 
     use crate::db::files::DiskSpace;
-    use crate::health::RequestCounts;
+    use crate::health::report::RequestCounts;
 
     fn base() -> HealthInputs {
         HealthInputs { now: 1_000_000, backup_max_age: 13 * 3600, started_at: 1_000_000 - 60, ..Default::default() }

@@ -65,15 +65,17 @@
 //! `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_threads`,
 //! `process_start_time_seconds`.
 
-pub mod alerts;
+pub(crate) mod alerts;
 mod collectors;
-pub mod connections;
-pub mod latency;
-pub mod metrics;
-pub mod process;
-pub mod sources;
-pub mod timeseries;
-pub mod webhook;
+pub(crate) mod connections;
+pub(crate) mod latency;
+pub(crate) mod metrics;
+pub(crate) mod process;
+pub(crate) mod sources;
+pub(crate) mod timeseries;
+pub(crate) mod webhook;
+
+pub use metrics::{CertificateFacts, FailoverFacts, ShippingFacts};
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -1,3 +1,5 @@
 //! Operations: the scheduler of periodic jobs (their bodies are domain rules).
 
-pub mod scheduler;
+pub(crate) mod scheduler;
+
+pub use scheduler::{Backoff, Intervals, JobFn, Scheduler};

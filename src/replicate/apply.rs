@@ -44,10 +44,6 @@ impl PageWriter {
         self.commit
     }
 
-    pub fn page_size(&self) -> u32 {
-        self.page_size
-    }
-
     /// Verifies `data` (the object at `key`) and writes its pages.
     pub fn apply(&mut self, key: &str, data: &[u8]) -> Result<Header, ReplicateError> {
         let corrupt = |e: ltx::LtxError| ReplicateError::corrupt(key, e);

@@ -52,28 +52,28 @@
 //! shutdown's final sync retries for up to 15 s when S3 is unreachable. Await
 //! [`ReplicatorHandle::shutdown`] before the Tokio runtime ends.
 
-pub mod apply;
-pub mod bucket;
-pub mod compact;
+pub(crate) mod apply;
+pub(crate) mod bucket;
+pub(crate) mod compact;
 mod db_file;
-pub mod error;
-pub mod follow;
-pub mod listing;
+pub(crate) mod error;
+pub(crate) mod follow;
+pub(crate) mod listing;
 mod listing_table;
 pub mod ltx;
-pub mod lz4;
-pub mod options;
-pub mod plan;
-pub mod restore;
-pub mod restored;
+pub(crate) mod lz4;
+pub(crate) mod options;
+pub(crate) mod plan;
+pub(crate) mod restore;
+pub(crate) mod restored;
 mod shipper;
-pub mod snapshot;
-pub mod status;
-pub mod storage;
+pub(crate) mod snapshot;
+pub(crate) mod status;
+pub(crate) mod storage;
 mod txid;
-pub mod v3;
-pub mod verify;
-pub mod wal;
+pub(crate) mod v3;
+pub(crate) mod verify;
+pub(crate) mod wal;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -84,15 +84,21 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::db::CommitSeq;
 
 pub use error::ReplicateError;
-pub use listing::{BackupListing, LevelSummary, SnapshotInfo, list};
+pub use listing::list;
 pub use options::{AckMode, PageEncoding, ReplicatorOptions};
 pub use plan::RestoreTarget;
-pub use restore::{RestoreProgress, RestoreReport, RestoreSource, restore};
-pub use status::ReplicationStatus;
+pub use restore::{RestoreSource, restore};
+pub(crate) use status::ReplicationStatus;
 pub use txid::Txid;
-pub use verify::{VerifyReport, verify};
+// For tests: the bucket as replication lays it out, a follower's applier and sidecar, the
+// in-memory bucket with its fault schedule.
+pub use bucket::Store as BucketStore;
+pub use follow::{Applier, Sidecar};
+pub use storage::{FaultPlan, MemoryClient};
+pub(crate) use verify::VerifyReport;
+pub use verify::{LiveComparison, verify};
 
-pub use shipper::ContinueFrom;
+pub(crate) use shipper::ContinueFrom;
 use shipper::{Command, Shipper};
 use status::Shared;
 
@@ -197,11 +203,6 @@ pub struct ReplicatorHandle {
 }
 
 impl ReplicatorHandle {
-    /// The highest commit sequence known to be durable in S3.
-    pub fn shipped(&self) -> watch::Receiver<CommitSeq> {
-        self.shared.shipped.subscribe()
-    }
-
     /// Waits until commit `seq` is stored in S3, or fails with [`ReplicateError::Timeout`]
     /// ([`ReplicateError::Fenced`] if another writer took over the bucket).
     pub async fn wait_durable(&self, seq: CommitSeq, timeout: Duration) -> Result<(), ReplicateError> {

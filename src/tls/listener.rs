@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use poem::http::uri::Scheme;
-use poem::listener::{Acceptor, Listener};
+use poem::listener::Acceptor;
 use poem::web::{LocalAddr, RemoteAddr};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -26,27 +26,7 @@ use super::server_config::ACME_TLS_ALPN;
 /// A handshake that takes longer than this is dropped (slowloris on the handshake).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Wraps a poem [`Listener`] (usually `TcpListener`) with TLS.
-pub struct TlsListener<L> {
-    inner: L,
-    config: Arc<ServerConfig>,
-}
-
-impl<L> TlsListener<L> {
-    pub fn new(inner: L, config: Arc<ServerConfig>) -> Self {
-        Self { inner, config }
-    }
-}
-
-impl<L: Listener> Listener for TlsListener<L> {
-    type Acceptor = TlsAcceptor<L::Acceptor>;
-
-    async fn into_acceptor(self) -> io::Result<Self::Acceptor> {
-        Ok(TlsAcceptor::new(self.inner.into_acceptor().await?, self.config))
-    }
-}
-
-/// Wraps a poem [`Acceptor`] with TLS; use it directly when the socket is bound early
+/// Wraps a poem [`Acceptor`] with TLS; the socket is bound early
 /// (`TcpListener::bind(addr).into_acceptor().await?`) to learn the port before serving.
 pub struct TlsAcceptor<A> {
     inner: A,

@@ -6,11 +6,11 @@
 //! 1. `CertManager::start(options, store)` loads a stored certificate (served at once) and
 //!    spawns the task that obtains and renews it. In a failover cluster,
 //!    `CertManager::start_in_cluster` orders only on the leader; followers serve what it stored.
-//! 2. The HTTPS listener serves `server_config(handle.resolver())` through [`TlsListener`] /
-//!    [`TlsAcceptor`]; the resolver also answers TLS-ALPN-01 validation handshakes.
+//! 2. The HTTPS listener serves `server_config(handle.resolver())` through [`TlsAcceptor`]; the
+//!    resolver also answers TLS-ALPN-01 validation handshakes.
 //! 3. The plain HTTP listener serves [`HttpsRedirect`] (HTTP-01 answers + 308 to HTTPS).
-//! 4. The app adds the [`Hsts`] middleware and reads [`CertManagerHandle::status`] for
-//!    readiness, metrics and alerts.
+//! 4. The app reads [`CertManagerHandle::status`] for readiness, metrics and alerts (its HSTS
+//!    header comes from the web layer's security headers, `http::middleware`).
 
 mod certificate;
 mod challenge;
@@ -28,14 +28,12 @@ mod server_config;
 mod status;
 mod store;
 
-pub use challenge::Http01Responder;
-pub use cluster::Cluster;
+pub(crate) use cluster::Cluster;
 pub use error::TlsError;
-pub use listener::{TlsAcceptor, TlsHandshakeStream, TlsListener};
+pub use listener::TlsAcceptor;
 pub use manager::{CertManager, CertManagerHandle};
 pub use options::{AcmeOptions, Challenge};
-pub use redirect::{Hsts, HstsEndpoint, HttpsRedirect, hsts_header_value};
-pub use resolver::CertResolver;
-pub use server_config::{ACME_TLS_ALPN, crypto_provider, server_config};
+pub use redirect::HttpsRedirect;
+pub use server_config::server_config;
 pub use status::CertStatus;
-pub use store::{ACCOUNT_KEY_PREFIX, CERTIFICATE_KEY, CertStore, MemoryCertStore, StoreError};
+pub use store::{CERTIFICATE_KEY, CertStore, MemoryCertStore, StoreError};

@@ -1,11 +1,9 @@
 //! The plain-HTTP side once HTTPS is on: answer HTTP-01 challenges, send everything else to
-//! HTTPS with a 308 (method and body kept), and the HSTS header for HTTPS responses.
+//! HTTPS with a 308 (method and body kept).
 
-use std::time::Duration;
-
-use poem::http::header::{CONTENT_TYPE, LOCATION, STRICT_TRANSPORT_SECURITY};
-use poem::http::{HeaderValue, Method, StatusCode};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem::http::header::{CONTENT_TYPE, LOCATION};
+use poem::http::{Method, StatusCode};
+use poem::{Endpoint, IntoResponse, Request, Response, Result};
 
 use super::challenge::Http01Responder;
 
@@ -78,54 +76,8 @@ impl Endpoint for HttpsRedirect {
     }
 }
 
-/// `Strict-Transport-Security` value: `max-age=N`, plus `includeSubDomains; preload` when
-/// preloading is asked for (the preload list requires both).
-pub fn hsts_header_value(max_age: Duration, preload: bool) -> String {
-    let seconds = max_age.as_secs();
-    if preload { format!("max-age={seconds}; includeSubDomains; preload") } else { format!("max-age={seconds}") }
-}
-
-/// Middleware adding HSTS to every response (errors included) of the HTTPS app.
-#[derive(Debug, Clone)]
-pub struct Hsts {
-    value: HeaderValue,
-}
-
-impl Hsts {
-    pub fn new(max_age: Duration, preload: bool) -> Self {
-        let value = HeaderValue::from_str(&hsts_header_value(max_age, preload))
-            .expect("digits and ASCII words form a valid header value");
-        Self { value }
-    }
-}
-
-impl<E: Endpoint> Middleware<E> for Hsts {
-    type Output = HstsEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        HstsEndpoint { inner, value: self.value.clone() }
-    }
-}
-
-pub struct HstsEndpoint<E> {
-    inner: E,
-    value: HeaderValue,
-}
-
-impl<E: Endpoint> Endpoint for HstsEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> Result<Response> {
-        let mut response = self.inner.get_response(req).await;
-        response.headers_mut().insert(STRICT_TRANSPORT_SECURITY, self.value.clone());
-        Ok(response)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use poem::EndpointExt;
-
     use super::*;
 
     fn redirect(port: u16) -> (HttpsRedirect, Http01Responder) {
@@ -169,19 +121,5 @@ mod tests {
         let path = "/.well-known/acme-challenge/other";
         let resp = endpoint.get_response(request(Method::GET, path, "vote.test")).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    }
-
-    #[tokio::test]
-    async fn hsts_is_added_even_to_errors() {
-        let app = poem::Route::new()
-            .at("/", poem::endpoint::make_sync(|_| "ok"))
-            .with(Hsts::new(Duration::from_secs(31_536_000), true));
-        let expected = "max-age=31536000; includeSubDomains; preload";
-        let resp = app.get_response(request(Method::GET, "/", "vote.test")).await;
-        assert_eq!(header(&resp, STRICT_TRANSPORT_SECURITY), expected);
-        let resp = app.get_response(request(Method::GET, "/missing", "vote.test")).await;
-        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-        assert_eq!(header(&resp, STRICT_TRANSPORT_SECURITY), expected);
-        assert_eq!(hsts_header_value(Duration::from_secs(60), false), "max-age=60");
     }
 }

@@ -12,10 +12,8 @@ use std::time::{Duration, Instant};
 
 use mysetlist::app::Application;
 use mysetlist::db::CommitSeq;
-use mysetlist::failover::lease::{Lease, LeaseStore, Written};
-use mysetlist::failover::{self, Failover, FailoverConfig};
-use mysetlist::replicate::follow::{Applier, Sidecar};
-use mysetlist::replicate::{self, AckMode, Replicator, RestoreTarget, Txid};
+use mysetlist::failover::{self, Failover, FailoverConfig, Lease, LeaseStore, Written};
+use mysetlist::replicate::{self, AckMode, Applier, Replicator, RestoreTarget, Sidecar, Txid};
 use parking_lot::Mutex;
 use rusqlite::Connection;
 use tokio::net::{TcpListener, TcpStream};
@@ -252,7 +250,7 @@ async fn applying_ltx_under_concurrent_readers_never_shows_a_partial_state() {
         }));
     }
 
-    let store = replicate::bucket::Store::new(&opts).unwrap();
+    let store = replicate::BucketStore::new(&opts).unwrap();
     let mut next_id = 1i64;
     for round in 0..40 {
         // One commit: money moves (sum kept), events grow, meta counts them.
@@ -539,9 +537,9 @@ async fn planned_promotion_hands_over_without_losing_a_write() {
         }
     }
     let started = Instant::now();
-    let outcome = failover::promote::promote(&s.failover_config(), Duration::from_secs(20)).await.unwrap();
+    let outcome = failover::promote(&s.failover_config(), Duration::from_secs(20)).await.unwrap();
     let switch = started.elapsed();
-    assert!(matches!(&outcome, failover::promote::Promoted::TookOver { from, .. } if from == "p"), "{outcome:?}");
+    assert!(matches!(&outcome, failover::Promoted::TookOver { from, .. } if from == "p"), "{outcome:?}");
     let ready = wait_for(Duration::from_secs(10), || async { (readyz(&s.app.base).await == 200).then_some(()) }).await;
     assert!(ready.is_some(), "the promoted standby is not ready: {:?}", s.failover.status());
     eprintln!("planned switch-over took {switch:?}");
@@ -558,8 +556,8 @@ async fn planned_promotion_hands_over_without_losing_a_write() {
     .await;
     assert!(follows.is_some(), "the old leader does not follow: {:?}", p.failover.status());
     // Promoting the leader itself is a no-op.
-    let again = failover::promote::promote(&s.failover_config(), Duration::from_secs(5)).await.unwrap();
-    assert!(matches!(again, failover::promote::Promoted::AlreadyLeader { .. }), "{again:?}");
+    let again = failover::promote(&s.failover_config(), Duration::from_secs(5)).await.unwrap();
+    assert!(matches!(again, failover::Promoted::AlreadyLeader { .. }), "{again:?}");
     p.app.stop().await;
     s.app.stop().await;
     assert_contiguous_l0(&s3, &bucket, "db");
@@ -993,8 +991,8 @@ async fn through_cut_off_heal_and_promotion_no_node_reads_back_in_time_or_refuse
     .await;
     assert!(rejoined.is_some(), "the old leader does not follow: {:?}", p.failover.status());
     // Planned switch back: the leader hands over (stepping down) and the old one leads again.
-    let outcome = failover::promote::promote(&p.failover_config(), Duration::from_secs(20)).await.unwrap();
-    assert!(matches!(&outcome, failover::promote::Promoted::TookOver { from, .. } if from == "s"), "{outcome:?}");
+    let outcome = failover::promote(&p.failover_config(), Duration::from_secs(20)).await.unwrap();
+    assert!(matches!(&outcome, failover::Promoted::TookOver { from, .. } if from == "s"), "{outcome:?}");
     let back = wait_for(Duration::from_secs(10), || async {
         (p.failover.accepting_writes() && s.failover.status().state == mysetlist::failover::FailoverState::Following)
             .then_some(())

@@ -191,7 +191,7 @@ async fn watchers_hear_how_many_watch_as_others_come_and_go() {
     second.next_ranking().await;
     assert_eq!(second.next_watchers(Duration::from_secs(5)).await, 2);
     // The others hear of the arrival within the coalescing bound (plus scheduling slack).
-    let bound = mysetlist::domain::live::WATCHERS_COALESCE + Duration::from_secs(3);
+    let bound = mysetlist::domain::WATCHERS_COALESCE + Duration::from_secs(3);
     let mut seen = first.next_watchers(bound).await;
     while seen != 2 {
         seen = first.next_watchers(bound).await;

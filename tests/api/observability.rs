@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysetlist::domain::Role;
-use mysetlist::observability::metrics::{FailoverFacts, ShippingFacts};
+use mysetlist::observability::{FailoverFacts, ShippingFacts};
 use parking_lot::Mutex;
 use poem::listener::{Acceptor, Listener};
 use serde_json::Value;
@@ -109,7 +109,7 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
     let failover = std::sync::Arc::new(std::sync::Mutex::new(FailoverFacts { leader: true, ..Default::default() }));
     let read = failover.clone();
     app.state.obs.metrics.failover.read_from(std::sync::Arc::new(move || Some(read.lock().unwrap().clone())));
-    app.state.obs.metrics.tls.read_from(std::sync::Arc::new(|| mysetlist::observability::metrics::CertificateFacts {
+    app.state.obs.metrics.tls.read_from(std::sync::Arc::new(|| mysetlist::observability::CertificateFacts {
         expiries: vec![("vote.example".into(), 1_900_000_000)],
         ..Default::default()
     }));

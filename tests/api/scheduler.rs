@@ -9,7 +9,7 @@ use mysetlist::db::jobs::JobOutcome;
 use mysetlist::db::setlist_fetches::LookupOutcome;
 use mysetlist::db::{self, DbError};
 use mysetlist::domain::{ArtistInput, CurrentUser, Role, ShowInput, VenueInput};
-use mysetlist::ops::scheduler::{Backoff, Intervals, Scheduler};
+use mysetlist::ops::{Backoff, Intervals, Scheduler};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
@@ -311,7 +311,7 @@ async fn the_backup_verify_hook_runs_after_its_first_delay_and_is_recorded() {
     let app = spawn_app().await;
     let calls: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let c = calls.clone();
-    let verify: mysetlist::ops::scheduler::JobFn = Arc::new(move || {
+    let verify: mysetlist::ops::JobFn = Arc::new(move || {
         let c = c.clone();
         Box::pin(async move {
             c.lock().push(Instant::now());

@@ -54,7 +54,7 @@ async fn the_actual_setlist_scores_the_prediction_and_completes_the_show() {
     // Documented formula (src/domain/accuracy.rs): tape excluded, N = 4 performed songs (one unmatched
     // title counts), the fans' top 4 = Songs 0-3, of which Song 0 and Song 3 were played: 100 * 2 / 4.
     let performed = vec![Some(s[0]), Some(s[5]), None, Some(s[3])];
-    let expected = mysetlist::domain::accuracy::accuracy(&ranked, &performed);
+    let expected = mysetlist::domain::accuracy(&ranked, &performed);
     assert_eq!(expected, Some(50.0));
     assert_eq!(result["accuracy"], json!(50.0));
 

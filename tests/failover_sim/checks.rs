@@ -3,8 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use mysetlist::replicate::storage::MemoryClient;
-use mysetlist::replicate::{self, AckMode, RestoreTarget};
+use mysetlist::replicate::{self, AckMode, MemoryClient, RestoreTarget};
 use tokio::time::Instant;
 
 use super::cluster::{self, Node};

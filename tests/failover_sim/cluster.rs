@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mysetlist::config::{Role, Synchronous};
+use mysetlist::config::Role;
 use mysetlist::db::{Database, DbOptions};
 use mysetlist::failover::{self, Failover, FailoverConfig};
-use mysetlist::replicate::storage::MemoryClient;
-use mysetlist::replicate::{AckMode, ReplicatorOptions};
+use mysetlist::replicate::{AckMode, MemoryClient, ReplicatorOptions};
 
 pub const LEASE_TTL: Duration = Duration::from_secs(2);
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(200);
@@ -55,8 +54,6 @@ impl Node {
             db_path: dir.join(id).join("mysetlist.db"),
             replicated_ack_timeout: (ack == AckMode::Replicated).then_some(Duration::from_secs(3)),
             restore_if_missing: true,
-            synchronous: Synchronous::Normal,
-            busy_timeout: Duration::from_secs(5),
         };
         Node { id: id.to_string(), cfg, state: NodeState::Down, incarnation: 0 }
     }
@@ -67,13 +64,7 @@ impl Node {
         self.incarnation += 1;
         self.state = NodeState::Starting(tokio::spawn(async move {
             let booted = failover::boot(&cfg).await?;
-            let opts = DbOptions {
-                readers: 2,
-                synchronous: cfg.synchronous,
-                busy_timeout: cfg.busy_timeout,
-                external_checkpoints: true,
-                ..DbOptions::new(&cfg.db_path)
-            };
+            let opts = DbOptions { readers: 2, external_checkpoints: true, ..DbOptions::new(&cfg.db_path) };
             let db = if booted.is_leader() { Database::open(&opts)? } else { Database::open_follower(&opts)? };
             let failover = Failover::start(cfg, booted, db.clone())?;
             Ok(Live { db, failover })

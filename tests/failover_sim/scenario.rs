@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mysetlist::config::Role;
-use mysetlist::replicate::AckMode;
-use mysetlist::replicate::storage::{FaultPlan, MemoryClient};
+use mysetlist::replicate::{AckMode, FaultPlan, MemoryClient};
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -7,13 +7,13 @@
 mod curate;
 mod inputs;
 mod links;
-pub mod tx;
+pub(crate) mod tx;
 
 use super::DomainError;
 use crate::db::{self, Connection};
 
-pub use inputs::{ArtistInput, MAX_BIO, ShowInput, SongInput, VenueInput, parse_status, parse_time};
-pub use links::{Link, MAX_LINKS, artist_links};
+pub use inputs::{ArtistInput, ShowInput, SongInput, VenueInput, parse_status, parse_time};
+pub use links::{Link, artist_links};
 
 /// Picks a free slug: `base`, `base-2`, `base-3`, ...
 fn unique_slug(base: &str, exists: impl Fn(&str) -> Result<bool, db::DbError>) -> Result<String, DomainError> {

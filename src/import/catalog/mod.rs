@@ -46,7 +46,7 @@ mod rows;
 use std::sync::Arc;
 
 use apply::apply_row;
-pub use rows::{Row, RowKind, parse_csv, parse_json};
+pub(crate) use rows::{RowKind, parse_csv, parse_json};
 
 use super::batch::{CHUNK, each_in_savepoint};
 use super::report::{Entry, Kind, Report};

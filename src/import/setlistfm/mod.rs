@@ -1,10 +1,10 @@
 //! setlist.fm: the API's JSON model, matching a setlist to the catalog, file imports and the API client.
 
 pub(crate) mod apply;
-pub mod client;
+pub(crate) mod client;
 mod file;
-pub mod model;
+pub(crate) mod model;
 
-pub use client::SetlistFmClient;
+pub(crate) use client::SetlistFmClient;
 pub use file::import_json;
 pub(crate) use file::{apply_all, line_of};

@@ -19,11 +19,7 @@ pub struct Setlist {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
-    pub version_id: String,
-    #[serde(default)]
     pub event_date: String,
-    #[serde(default)]
-    pub last_updated: String,
     #[serde(default)]
     pub artist: Option<Artist>,
     #[serde(default)]
@@ -34,8 +30,6 @@ pub struct Setlist {
     pub sets: Vec<Set>,
     #[serde(default, deserialize_with = "one_or_many")]
     pub set: Vec<Set>,
-    #[serde(default)]
-    pub info: String,
     #[serde(default)]
     pub url: String,
 }
@@ -54,37 +48,21 @@ pub struct Artist {
     pub mbid: String,
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
-    pub sort_name: String,
-    #[serde(default)]
-    pub disambiguation: String,
-    #[serde(default)]
-    pub url: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Venue {
     #[serde(default)]
-    pub id: String,
-    #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub city: Option<City>,
-    #[serde(default)]
-    pub url: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct City {
     #[serde(default)]
-    pub id: String,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
-    pub state: String,
-    #[serde(default)]
-    pub state_code: String,
     #[serde(default)]
     pub coords: Option<Coords>,
     #[serde(default)]
@@ -103,8 +81,6 @@ pub struct Coords {
 pub struct Country {
     #[serde(default)]
     pub code: String,
-    #[serde(default)]
-    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,8 +91,6 @@ pub struct Tour {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Set {
-    #[serde(default)]
-    pub name: String,
     #[serde(default, deserialize_with = "lenient_i64")]
     pub encore: Option<i64>,
     #[serde(default, deserialize_with = "one_or_many")]
@@ -141,12 +115,8 @@ pub struct Song {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SetlistPage {
-    #[serde(default, rename = "type")]
-    pub kind: String,
     #[serde(default)]
     pub items_per_page: i64,
-    #[serde(default)]
-    pub page: i64,
     #[serde(default)]
     pub total: i64,
     #[serde(default, deserialize_with = "one_or_many")]

@@ -18,10 +18,6 @@ impl OptionalGauge {
     pub fn get(&self) -> Option<f64> {
         *self.0.lock()
     }
-    /// Absent from the exposition again.
-    pub fn clear(&self) {
-        *self.0.lock() = None;
-    }
 }
 
 impl EncodeMetric for OptionalGauge {
@@ -50,12 +46,6 @@ pub struct GaugeMap {
 impl GaugeMap {
     pub fn new(label: &'static str) -> Self {
         Self { label, values: Arc::default() }
-    }
-    pub fn set(&self, key: &str, v: f64) {
-        self.values.lock().insert(key.to_owned(), v);
-    }
-    pub fn remove(&self, key: &str) {
-        self.values.lock().remove(key);
     }
     /// Replaces every entry (e.g. the one current role).
     pub fn replace_all(&self, entries: impl IntoIterator<Item = (String, f64)>) {

@@ -156,9 +156,6 @@ impl ReplicationMetrics {
     pub fn last_upload(&self) -> Option<f64> {
         self.source.facts()?.last_upload.map(|t| t as f64)
     }
-    pub fn commits_behind(&self) -> Option<u64> {
-        Some(self.source.facts()?.shipping?.commits_behind)
-    }
 }
 
 /// Reported by the scheduled `backup verify` job.
@@ -193,9 +190,6 @@ impl BackupMetrics {
     /// Outcome of the last verification this process ran, if any.
     pub fn last_run_ok(&self) -> Option<bool> {
         self.last_run_ok.get().map(|v| v >= 1.0)
-    }
-    pub fn last_run(&self) -> Option<i64> {
-        self.last_run.get().map(|v| v as i64)
     }
 }
 
@@ -266,14 +260,6 @@ impl FailoverMetrics {
     }
     pub fn facts(&self) -> Option<FailoverFacts> {
         self.source.facts()
-    }
-    /// Failed failover operations since start.
-    pub fn lease_errors(&self) -> u64 {
-        self.facts().map_or(0, |f| f.lease_errors)
-    }
-    /// Leader: the newest TXID stored in S3. Standby: the TXID its copy holds.
-    pub fn txid(&self) -> Option<u64> {
-        Some(self.facts()?.txid)
     }
     pub fn is_leader(&self) -> Option<bool> {
         Some(self.facts()?.leader)

@@ -265,13 +265,6 @@ impl Applier {
             }
         }
     }
-
-    /// The database size in pages.
-    pub fn page_count(&self) -> Result<u32, ReplicateError> {
-        self.conn
-            .query_row("PRAGMA page_count", [], |r| r.get(0))
-            .map_err(|e| ReplicateError::Sqlite { context: "read page_count".into(), source: e })
-    }
 }
 
 /// Cuts the database back to `pages` pages when it is longer. Must be the last write of its
@@ -330,7 +323,7 @@ mod tests {
         assert_eq!(count(&reader), 50);
         let first: String = reader.query_row("SELECT v FROM t WHERE id = 1", [], |r| r.get(0)).unwrap();
         assert!(first.starts_with("new"), "{first}");
-        assert_eq!(applier.page_count().unwrap(), pages);
+        assert_eq!(reader.query_row("PRAGMA page_count", [], |r| r.get::<_, u32>(0)).unwrap(), pages);
         let check: String = reader.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok");
     }

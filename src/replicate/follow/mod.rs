@@ -19,9 +19,9 @@
 //! Who decides *when* to follow, re-sync or stop following is the failover controller; this
 //! module knows nothing of leases.
 
-pub mod applier;
+pub(crate) mod applier;
 mod halt;
-pub mod sidecar;
+pub(crate) mod sidecar;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-pub use applier::{Applied, Applier};
+pub use applier::Applier;
 pub use halt::Halt;
 pub use sidecar::Sidecar;
 

@@ -29,19 +29,6 @@ impl Encoder {
         Ok(enc)
     }
 
-    pub fn header(&self) -> &Header {
-        &self.header
-    }
-
-    /// Bytes written so far.
-    pub fn len(&self) -> usize {
-        self.out.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
-    }
-
     fn write_hashed(&mut self, b: &[u8]) {
         self.digest.update(b);
         self.out.extend_from_slice(b);

@@ -83,11 +83,6 @@ impl CertManagerHandle {
         }
     }
 
-    /// Whether the background task has ended (after [`Self::stop`]).
-    pub fn is_stopped(&self) -> bool {
-        self.inner.task.is_finished()
-    }
-
     /// Stops obtaining and renewing. The resolver keeps serving what it has.
     pub fn stop(&self) {
         self.inner.task.abort();
