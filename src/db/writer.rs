@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -13,9 +13,6 @@ use super::{CommitSeq, DbError};
 
 /// Upper bound on writes per transaction: keeps the latency of the first write in a group bounded.
 const MAX_BATCH: usize = 1024;
-/// How long a group keeps taking in writes that arrived while it ran: bounds what the writes a
-/// group started with wait for their commit beyond their own work.
-const GROUP_PULL_LIMIT: Duration = Duration::from_millis(2);
 /// Bound on queued writes: beyond it callers wait (back-pressure instead of unbounded memory).
 const QUEUE_CAPACITY: usize = 8192;
 
@@ -209,23 +206,9 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
         }
         let started = Instant::now();
         counters.busy_since_unix_ms.store(unix_ms(), Ordering::Relaxed);
-        // Writes that arrive while the group runs join it (see `commit_batch`).
-        let more = || match shutdown {
-            Some(_) => None,
-            None => match rx.try_recv() {
-                Ok(Message::Job(j)) => Some(j),
-                Ok(Message::Shutdown(done)) => {
-                    shutdown = Some(done);
-                    None
-                }
-                Err(_) => None,
-            },
-        };
-        let result = commit_batch(&conn, batch, more);
+        let size = batch.len() as u64;
+        let result = commit_batch(&conn, batch);
         counters.busy_since_unix_ms.store(0, Ordering::Relaxed);
-        let size = match &result {
-            Ok(completions) | Err((_, completions)) => completions.len() as u64,
-        };
         match result {
             Ok(completions) => {
                 if counters.storage_failing.swap(false, Ordering::Relaxed) {
@@ -267,7 +250,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
     // Finish what was queued before the shutdown request, then stop.
     rx.close();
     while let Ok(Message::Job(j)) = rx.try_recv() {
-        if let Ok(completions) = commit_batch(&conn, vec![j], || None) {
+        if let Ok(completions) = commit_batch(&conn, vec![j]) {
             seq = seq.next();
             commits.send_replace(seq);
             for c in completions {
@@ -282,17 +265,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
 }
 
 #[allow(clippy::type_complexity)]
-/// Runs `batch` and then, in the same transaction, the writes `more` yields (those that arrived
-/// while the group ran), until it yields none, the group holds `MAX_BATCH` writes or has taken them
-/// in for `GROUP_PULL_LIMIT`; then commits once. Under load groups grow by themselves without the writer
-/// ever waiting for writes: every commit writes each page its writes touched once (the show's
-/// counters and rank index are the same pages for every vote on it), so bigger groups cost less
-/// per write.
-fn commit_batch(
-    conn: &Connection,
-    batch: Vec<Job>,
-    mut more: impl FnMut() -> Option<Job>,
-) -> Result<Vec<Completion>, (DbError, Vec<Completion>)> {
+fn commit_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, (DbError, Vec<Completion>)> {
     if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
         // Each job is dropped when its completion runs, after the writer has recorded the failure.
         let completions = batch.into_iter().map(|job| Box::new(move |_| drop(job)) as Completion).collect::<Vec<_>>();
@@ -300,12 +273,7 @@ fn commit_batch(
         // Storage when the disk is at fault, WriterGone otherwise).
         return Err((e.into(), completions));
     }
-    let mut completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
-    let pulling_since = Instant::now();
-    while completions.len() < MAX_BATCH && pulling_since.elapsed() < GROUP_PULL_LIMIT {
-        let Some(job) = more() else { break };
-        completions.push(job(conn));
-    }
+    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
     match exec_cached(conn, "COMMIT") {
         Ok(()) => Ok(completions),
         Err(e) => {

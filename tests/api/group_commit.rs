@@ -60,39 +60,3 @@ async fn two_hundred_concurrent_votes_are_exact_and_batched() {
     eprintln!("group commit: {writes} writes in {commits} commits ({:.1} per commit)", writes as f64 / commits as f64);
     app.stop().await;
 }
-
-/// A write queued while a group runs joins that group's commit instead of waiting for the next one.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_that_arrives_while_a_group_runs_joins_its_commit() {
-    let app = spawn_app().await;
-    let db = app.database().clone();
-    // The first write holds the writer thread until the second one is queued.
-    let (go, held) = std::sync::mpsc::channel::<()>();
-    let first = tokio::spawn({
-        let db = db.clone();
-        async move {
-            db.write_unguarded(move |_| -> Result<(), mysetlist::db::DbError> {
-                held.recv_timeout(std::time::Duration::from_secs(10)).expect("released in time");
-                Ok(())
-            })
-            .await
-        }
-    });
-    let busy =
-        wait_for(std::time::Duration::from_secs(5), || async { db.writer_stats().busy_since_unix_ms.map(|_| ()) })
-            .await;
-    assert!(busy.is_some(), "the first write never started");
-    let second = tokio::spawn({
-        let db = db.clone();
-        async move { db.write_unguarded(|_| -> Result<(), mysetlist::db::DbError> { Ok(()) }).await }
-    });
-    let queued =
-        wait_for(std::time::Duration::from_secs(5), || async { (db.writer_stats().queue_depth >= 1).then_some(()) })
-            .await;
-    assert!(queued.is_some(), "the second write was never queued");
-    go.send(()).unwrap();
-    let ((), first_commit) = first.await.unwrap().unwrap();
-    let ((), second_commit) = second.await.unwrap().unwrap();
-    assert_eq!(first_commit, second_commit, "both writes are in one commit");
-    app.stop().await;
-}
