@@ -24,6 +24,7 @@ mod reset;
 mod search;
 mod setlist_text;
 mod show;
+mod show_forms;
 pub(in crate::http) mod show_personal;
 mod status;
 mod unsubscribe;
@@ -74,9 +75,9 @@ fn table() -> PageRoutes {
     let pages = PageRoutes { route: Route::new(), paths: Vec::new() }
         .at("/", get(home::home))
         .at("/shows/:slug", get(show::show_page))
-        .at("/shows/:slug/vote", post(show::vote))
-        .at("/shows/:slug/songs", post(show::add_song))
-        .at("/shows/:slug/report", post(show::report))
+        .at("/shows/:slug/vote", post(show_forms::vote))
+        .at("/shows/:slug/songs", post(show_forms::add_song))
+        .at("/shows/:slug/report", post(show_forms::report))
         .at("/shows/:slug/calendar.ics", get(calendar::show_ics))
         .at("/calendar/:file", get(calendar::feed))
         .at("/artists/:slug", get(artist::artist_page))
