@@ -64,20 +64,3 @@ pub fn all(conn: &Connection) -> Result<Vec<JobRun>, DbError> {
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::JobOutcome;
-
-    #[test]
-    fn every_outcome_reads_back_from_its_stored_name() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        for outcome in JobOutcome::ALL {
-            let back: JobOutcome = conn.query_row("SELECT ?1", [outcome], |r| r.get(0)).unwrap();
-            assert_eq!(back, outcome);
-            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome.as_str());
-        }
-        let unknown: rusqlite::Result<JobOutcome> = conn.query_row("SELECT 'skipped'", [], |r| r.get(0));
-        assert!(unknown.is_err(), "an unknown stored outcome is an error, not a silent default");
-    }
-}

@@ -48,19 +48,3 @@ pub fn get(conn: &Connection, show_id: i64) -> Result<Option<SetlistFetch>, DbEr
         })
         .optional()?)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::LookupOutcome;
-
-    #[test]
-    fn every_outcome_reads_back_from_its_stored_name() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        for outcome in LookupOutcome::ALL {
-            let back: LookupOutcome = conn.query_row("SELECT ?1", [outcome], |r| r.get(0)).unwrap();
-            assert_eq!(back, outcome);
-        }
-        let unknown: rusqlite::Result<LookupOutcome> = conn.query_row("SELECT 'skipped'", [], |r| r.get(0));
-        assert!(unknown.is_err(), "an unknown stored outcome is an error, not a silent default");
-    }
-}

@@ -24,20 +24,3 @@ stored_as_words!(ShowStatus, "show status", {
     Completed => "completed",
     Cancelled => "cancelled",
 });
-
-#[cfg(test)]
-mod tests {
-    use super::ShowStatus;
-
-    #[test]
-    fn every_status_reads_back_from_its_stored_name() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        for status in ShowStatus::ALL {
-            let back: ShowStatus = conn.query_row("SELECT ?1", [status], |r| r.get(0)).unwrap();
-            assert_eq!(back, status);
-            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
-        }
-        let unknown: rusqlite::Result<ShowStatus> = conn.query_row("SELECT 'postponed'", [], |r| r.get(0));
-        assert!(unknown.is_err(), "an unknown stored status is an error, not a silent default");
-    }
-}

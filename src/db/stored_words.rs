@@ -45,3 +45,43 @@ macro_rules! stored_as_words {
 }
 
 pub(crate) use stored_as_words;
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Debug;
+
+    use rusqlite::types::{FromSql, ToSql};
+
+    use crate::db::jobs::JobOutcome;
+    use crate::db::setlist_fetches::LookupOutcome;
+    use crate::db::show_status::ShowStatus;
+
+    /// Every value is stored as its word and reads back as itself; a word none of them has is an error.
+    fn reads_back<T: ToSql + FromSql + PartialEq + Debug + Copy>(all: &[T], word: fn(T) -> &'static str) {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for &value in all {
+            let (stored, back): (String, T) =
+                conn.query_row("SELECT ?1, ?1", [value], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            assert_eq!((stored.as_str(), back), (word(value), value));
+        }
+        let unknown: rusqlite::Result<T> = conn.query_row("SELECT 'postponed'", [], |r| r.get(0));
+        assert!(unknown.is_err(), "an unknown stored word is an error, not a silent default");
+    }
+
+    #[test]
+    fn every_stored_word_reads_back_and_an_unknown_one_is_an_error() {
+        reads_back(&ShowStatus::ALL, ShowStatus::as_str);
+        reads_back(&JobOutcome::ALL, JobOutcome::as_str);
+        reads_back(&LookupOutcome::ALL, LookupOutcome::as_str);
+    }
+
+    #[test]
+    fn json_says_the_stored_word() {
+        for s in ShowStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for o in JobOutcome::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+    }
+}
