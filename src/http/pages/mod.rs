@@ -170,7 +170,12 @@ pub fn html_bytes(body: bytes::Bytes) -> Response {
 }
 
 pub fn render<T: askama::Template>(t: &T) -> Result<Response, AppError> {
-    t.render().map(html).map_err(|e| AppError::Domain(DomainError::Internal(e.into())))
+    t.render().map(html).map_err(render_failed)
+}
+
+/// A template that failed to render: an internal error (logged, never shown).
+pub fn render_failed(e: askama::Error) -> AppError {
+    AppError::Domain(DomainError::Internal(e.into()))
 }
 
 /// Renders a page with a non-200 status (a refused form shown again).

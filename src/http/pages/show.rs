@@ -15,7 +15,7 @@ use poem::{Response, handler};
 
 use super::show_personal::{self, HoledPage, Own, Picks};
 use super::view::{Meta, ShowCard, local_time, open_for, preview_picture};
-use super::{Layout, html_bytes, respond};
+use super::{Layout, html_bytes, render_failed, respond};
 use crate::domain::rows::SetlistEntry;
 use crate::domain::rows::Show;
 use crate::domain::{DomainError, ShowPage};
@@ -279,8 +279,8 @@ async fn signed_in_page(state: &AppState, slug: &str, visitor: &Visitor) -> Resu
                         ..layout.clone()
                     };
                     let origin = super::public_origin(state);
-                    let t = build(&page, shared, origin, true, true, None, &OwnVotes::Holes).map_err(internal)?;
-                    let holed = HoledPage::new(&askama::Template::render(&t).map_err(internal)?, picks_of(&page));
+                    let t = build(&page, shared, origin, true, true, None, &OwnVotes::Holes).map_err(render_failed)?;
+                    let holed = HoledPage::new(&askama::Template::render(&t).map_err(render_failed)?, picks_of(&page));
                     state.personal_pages.insert(key, holed.clone());
                     (show_id, holed)
                 }
@@ -289,11 +289,7 @@ async fn signed_in_page(state: &AppState, slug: &str, visitor: &Visitor) -> Resu
     };
     let votes: HashSet<i64> = state.domain.my_votes(show_id, &voter).await?.iter().copied().collect();
     let own = Own { name: layout.user.as_deref().unwrap_or_default(), csrf: &layout.csrf, votes: &votes };
-    Ok(html_bytes(holed.fill(&own).map_err(internal)?))
-}
-
-fn internal(e: askama::Error) -> AppError {
-    AppError::Domain(DomainError::Internal(e.into()))
+    Ok(html_bytes(holed.fill(&own).map_err(render_failed)?))
 }
 
 /// Renders the page; `error` (a refused form) is shown above the ranking with a 4xx status.
@@ -308,20 +304,19 @@ pub(super) async fn render_show(
     }
     let anonymous = state.config.settings.voting.anonymous;
     let cacheable = error.is_none() && visitor.session.is_none() && !anonymous && visitor.pending_cookies().is_empty();
-    let page_key = |show: &Show| page_key(state, show);
     // Fast path, no database read: a page filed under the current generation of the show last seen
     // at this slug. Pages are only filed after reading the show afresh, and any change to the show
     // bumps its generation, so a page found here is current even if the slug entry is not.
     if cacheable
         && let Some(show) = state.shows_by_slug.get(slug)
-        && let Some(page) = state.page_cache.get(&page_key(&show))
+        && let Some(page) = state.page_cache.get(&page_key(state, &show))
     {
         return Ok(html_bytes(page));
     }
     let show = state.domain.show_by_slug(slug).await?;
     // The key is read before the ranking: a vote landing during rendering bumps the generation, so
     // this (possibly older) page is filed under the old key and never served after the vote.
-    let key = page_key(&show);
+    let key = page_key(state, &show);
     if cacheable {
         state.shows_by_slug.insert(slug.to_owned(), Arc::new(show.clone()));
         if let Some(page) = state.page_cache.get(&key) {
@@ -343,9 +338,9 @@ pub(super) async fn render_show(
     };
     let origin = super::public_origin(state);
     let own = OwnVotes::Known(page.my_votes.iter().copied().collect());
-    let mut t = build(&page, layout, origin, can_vote, signed_in, error, &own).map_err(internal)?;
+    let mut t = build(&page, layout, origin, can_vote, signed_in, error, &own).map_err(render_failed)?;
     t.add_song_error = add_song_error;
-    let body = Bytes::from(askama::Template::render(&t).map_err(internal)?);
+    let body = Bytes::from(askama::Template::render(&t).map_err(render_failed)?);
     if cacheable {
         state.page_cache.insert(key, body.clone());
     }
