@@ -1,7 +1,12 @@
 //! Live-update fan-out: N concurrent server-sent-event clients watch one show; votes are cast one at
 //! a time and, for each, the time from the vote's acknowledgement (its HTTP reply) to each client
-//! receiving the next `ranking` event is recorded. Also reads the server's RSS with all clients
-//! connected (from /proc/PID/status).
+//! receiving the next `ranking` event is recorded. Also reads the server's RSS (from
+//! /proc/PID/status) with all clients connected, and what each watcher costs: the clients connect in
+//! two halves, and the growth over the second half divided by its watchers is `per_watcher_kb`
+//! (the first half pays for what is allocated once: the show's channel, caches, arenas).
+//!
+//! Clients bind source addresses 127.0.0.2, 127.0.0.3, ... (20,000 each), so more watchers than one
+//! address has ephemeral ports can connect.
 //!
 //! cargo run --release --example bench_sse -- --addr 127.0.0.1:8080 --clients 10000 --cookies c.txt --songs s.txt --server-pid PID
 
@@ -10,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 
 #[path = "http1.rs"]
@@ -57,31 +61,40 @@ async fn main() -> anyhow::Result<()> {
     let gate = Arc::new(Semaphore::new(args.connect_parallel));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.clients);
-    for id in 0..args.clients {
-        let (tx, gate, addr) = (events_tx.clone(), gate.clone(), args.addr.clone());
-        let path = format!("/shows/{}/live", args.show_id);
-        tasks.push(tokio::spawn(async move { watch(id, &addr, &path, gate, tx).await }));
-    }
-    drop(events_tx);
-
-    // Every client has its first event (the current ranking) once it is connected.
     let mut connected = vec![false; args.clients];
-    let mut n = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    while n < args.clients {
-        match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some((id, _))) if !connected[id] => {
-                connected[id] = true;
-                n += 1;
+    let half = args.clients / 2;
+    let mut rss_at_half = None;
+    for range in [0..half, half..args.clients] {
+        for id in range.clone() {
+            let (tx, gate, addr) = (events_tx.clone(), gate.clone(), args.addr.clone());
+            let path = format!("/shows/{}/live", args.show_id);
+            tasks.push(tokio::spawn(async move { watch(id, &addr, &path, gate, tx).await }));
+        }
+        // Every client has its first event (the current ranking) once it is connected.
+        let mut n = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+        while n < range.len() {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some((id, _))) if !connected[id] => {
+                    connected[id] = true;
+                    n += 1;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => anyhow::bail!("only {n} of {} clients connected in {range:?}", range.len()),
             }
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => anyhow::bail!("only {n} of {} clients connected", args.clients),
+        }
+        if rss_at_half.is_none() {
+            rss_at_half = args.server_pid.and_then(rss_mb);
         }
     }
+    drop(events_tx);
     println!("clients {}", args.clients);
     println!("connect_all_s {:.2}", started.elapsed().as_secs_f64());
     if let Some(pid) = args.server_pid {
-        println!("server_rss_mb {:.1}", rss_mb(pid).unwrap_or(f64::NAN));
+        let rss = rss_mb(pid).unwrap_or(f64::NAN);
+        println!("server_rss_mb {rss:.1}");
+        let grown_kb = (rss - rss_at_half.unwrap_or(f64::NAN)) * 1024.0;
+        println!("per_watcher_kb {:.1}", grown_kb / (args.clients - half) as f64);
     }
 
     let mut latencies_us: Vec<u64> = Vec::with_capacity(args.clients * args.rounds);
@@ -154,14 +167,18 @@ async fn watch(
 ) -> anyhow::Result<()> {
     let mut stream = {
         let _permit = gate.acquire().await?;
-        let s = TcpStream::connect(addr).await?;
+        let server: std::net::SocketAddr = addr.parse()?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 2 + (id / 20_000) as u8], 0)))?;
+        let s = socket.connect(server).await?;
         s.set_nodelay(true)?;
         let mut s = s;
         s.write_all(&http1::get(addr, path)).await?;
         s
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    let mut chunk = vec![0u8; 8192];
+    // Small buffers: 100,000 clients share this process with nothing else to spare.
+    let mut buf: Vec<u8> = Vec::with_capacity(2048);
+    let mut chunk = vec![0u8; 2048];
     let mut head_done = false;
     loop {
         let n = stream.read(&mut chunk).await?;

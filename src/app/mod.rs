@@ -20,6 +20,7 @@ use crate::failover::Failover;
 use crate::http::{self, AppState};
 use crate::observability::{Observability, sources};
 
+mod first_request;
 pub mod https;
 mod jobs;
 mod leadership;
@@ -28,6 +29,7 @@ mod readiness;
 pub mod replication;
 pub mod server;
 mod storage;
+mod stream_response;
 mod systemd;
 
 pub use systemd::stop_signal;

@@ -18,6 +18,10 @@
 //!   instead of being accepted and dropped.
 //! - **Accept errors** (EMFILE, ENFILE, ENOBUFS, ENOMEM): the loop backs off from 5 ms to 1 s, logs
 //!   once when it starts and once when it recovers, and counts them.
+//! - **Live streams** (`GET /shows/{id}/live` as a connection's first request) are written by
+//!   `stream_response.rs` instead of hyper, whose 8 KB read and write buffers per connection were
+//!   most of a watcher's memory; `first_request.rs` reads the first head and hands anything else to
+//!   hyper with the bytes put back. The same limits apply on both paths.
 //! - **Graceful stop**: on the stop signal every connection finishes its request in flight and
 //!   closes; after the drain timeout the rest are dropped.
 
@@ -40,6 +44,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::first_request::{self, FirstRequest};
+use super::stream_response::{self, Peer};
 use crate::config::Config;
 pub use crate::observability::connections::ConnectionStats;
 
@@ -238,6 +244,35 @@ impl Connection {
     where
         Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        let head =
+            first_request::read(io, limits.header_read_timeout, limits.idle_timeout, crate::http::is_live_stream_path);
+        // A stop closes connections still waiting for their first request, as hyper does.
+        let first = tokio::select! {
+            first = head => first,
+            () = graceful.cancelled() => FirstRequest::Gone,
+        };
+        match first {
+            FirstRequest::Stream(parts, io) => {
+                let Connection { endpoint, local, remote, scheme } = self;
+                let peer = Peer { local, remote, scheme };
+                let stats = &slot.tracker.stats;
+                stream_response::serve(&endpoint, parts, peer, io, limits.idle_timeout, &graceful, stats).await;
+            }
+            // Boxed: the hyper connection's future is large, and a live stream's task should not
+            // reserve room for it.
+            FirstRequest::Other(io) => Box::pin(self.serve_with_hyper(io, &limits, &slot, graceful)).await,
+            FirstRequest::TimedOut => {
+                slot.tracker.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            }
+            FirstRequest::Gone => {}
+        }
+        drop(slot);
+    }
+
+    async fn serve_with_hyper<Io>(self, io: Io, limits: &ConnectionLimits, slot: &Slot, graceful: CancellationToken)
+    where
+        Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
         let activity = Arc::new(AtomicU64::new(now_ms()));
         let io = TokioIo::new(Activity { inner: io, last: Arc::clone(&activity) });
         let Connection { endpoint, local, remote, scheme } = self;
@@ -274,7 +309,6 @@ impl Connection {
                 }
             }
         }
-        drop(slot);
     }
 }
 

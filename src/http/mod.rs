@@ -23,6 +23,7 @@ use poem::{Endpoint, EndpointExt, Route, get};
 pub use auth::session_cookie_name;
 pub(crate) use metrics::metrics_app;
 pub use pages::paths as page_paths;
+pub use sse::is_live_stream_path;
 pub use state::AppState;
 pub(crate) use state::Freshness;
 
@@ -60,7 +61,7 @@ pub fn app(state: Arc<AppState>) -> impl Endpoint + 'static {
         .at("/api/docs", get(pages::api_docs_page).data(docs))
         .at("/livez", get(health::livez))
         .at("/readyz", get(health::readyz))
-        .at("/shows/:id/live", get(sse::ranking_stream))
+        .at(sse::ROUTE, get(sse::ranking_stream))
         .at("/assets/:name", get(assets::serve))
         .at("/favicon.ico", get(assets::favicon));
     if state.config.metrics_listen.is_none() {

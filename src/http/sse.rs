@@ -27,6 +27,17 @@ use super::state::AppState;
 use crate::domain::live::{LiveEvent, RankingUpdate, locked_message, ranking_message, watchers_message};
 use crate::http::error::AppError;
 
+/// The route, and the test `app::server` uses to send a connection whose first request is a live
+/// stream to its lean writer.
+pub const ROUTE: &str = "/shows/:id/live";
+
+/// Whether `path` (no query) is `ROUTE` with a numeric id: `/shows/{digits}/live`.
+pub fn is_live_stream_path(path: &str) -> bool {
+    path.strip_prefix("/shows/")
+        .and_then(|rest| rest.strip_suffix("/live"))
+        .is_some_and(|id| !id.is_empty() && id.len() <= 19 && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Comment lines keep proxies, browsers and our own idle timeout (`http.idle_timeout`, at least
 /// three keep-alives long) from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(20);
@@ -95,4 +106,20 @@ pub async fn ranking_stream(
         .header("cache-control", "no-cache")
         .header("x-accel-buffering", "no")
         .body(Body::from_bytes_stream(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_stream_paths_are_those_of_the_route() {
+        assert!(is_live_stream_path("/shows/1/live"));
+        assert!(is_live_stream_path("/shows/9876543210/live"));
+        for other in
+            ["/shows//live", "/shows/1/live/", "/shows/a/live", "/shows/1", "/shows/1/lives", "/x/shows/1/live"]
+        {
+            assert!(!is_live_stream_path(other), "{other}");
+        }
+    }
 }

@@ -94,7 +94,7 @@ impl Collector for AppCollector {
         counter(
             &mut enc,
             "mysetlist_http_connections_timed_out",
-            "Connections closed for moving no byte for http.idle_timeout",
+            "Connections closed for moving no byte for http.idle_timeout, or sending no first request head by http.header_read_timeout",
             c.timed_out.load(load),
         )?;
         {

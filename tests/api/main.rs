@@ -17,6 +17,7 @@ mod file_locks;
 mod group_commit;
 mod import;
 mod live;
+mod live_wire;
 mod mail;
 mod moderation;
 mod pages;
