@@ -31,6 +31,10 @@ struct Args {
     /// Historical votes to add (spread over other shows, 10% on the bench show)
     #[arg(long, default_value_t = 0)]
     bulk_votes: i64,
+    /// Also a second upcoming show of the bench artist (id 2, same song list): load on it leaves
+    /// show 1's ranking alone (the follower section votes there while watchers time show 1)
+    #[arg(long)]
+    second_show: bool,
     /// One `session=TOKEN` per line
     #[arg(long)]
     cookies_out: Option<PathBuf>,
@@ -93,6 +97,14 @@ fn main() -> anyhow::Result<()> {
             tx.execute("INSERT INTO show_songs (show_id, song_id, added_at) VALUES (1, ?1, ?2)", params![id, now])?;
             song_ids.push(id);
         }
+    }
+    if args.second_show {
+        tx.execute(
+            "INSERT INTO shows (id, artist_id, venue_id, slug, title, starts_at, status, created_at, updated_at)
+             VALUES (2, 1, 1, ?1, 'Bench Tour 2027, second night', ?2, 'upcoming', ?3, ?3)",
+            params![format!("{BENCH_SHOW_SLUG}-2"), now + 366 * 86_400, now],
+        )?;
+        tx.execute("INSERT INTO show_songs (show_id, song_id, added_at) SELECT 2, song_id, added_at FROM show_songs WHERE show_id = 1", [])?;
     }
     {
         let mut user = tx.prepare(

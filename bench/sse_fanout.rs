@@ -5,8 +5,11 @@
 //! two halves, and the growth over the second half divided by its watchers is `per_watcher_kb`
 //! (the first half pays for what is allocated once: the show's channel, caches, arenas).
 //!
-//! Clients bind source addresses 127.0.0.2, 127.0.0.3, ... (20,000 each), so more watchers than one
-//! address has ephemeral ports can connect.
+//! With `--vote-addr` the votes go to another node (a leader) than the one watched (its follower),
+//! so the figure is the follower's lag plus its fan-out.
+//!
+//! Clients bind source addresses 127.N.0.2, 127.N.0.3, ... (20,000 each; N differs per run), so
+//! more watchers than one address has ephemeral ports can connect.
 //!
 //! cargo run --release --example bench_sse -- --addr 127.0.0.1:8080 --clients 10000 --cookies c.txt --songs s.txt --server-pid PID
 
@@ -36,6 +39,9 @@ struct Args {
     cookies: std::path::PathBuf,
     #[arg(long)]
     songs: std::path::PathBuf,
+    /// Where the votes go, when not to `addr`: a leader, with the watchers on one of its followers
+    #[arg(long)]
+    vote_addr: Option<String>,
     /// The server process, for its resident memory
     #[arg(long)]
     server_pid: Option<u32>,
@@ -80,7 +86,10 @@ async fn main() -> anyhow::Result<()> {
                     n += 1;
                 }
                 Ok(Some(_)) => {}
-                Ok(None) | Err(_) => anyhow::bail!("only {n} of {} clients connected in {range:?}", range.len()),
+                Ok(None) | Err(_) => {
+                    let why = first_failures(&mut tasks, 3).await;
+                    anyhow::bail!("only {n} of {} clients connected in {range:?}; failures: {why:?}", range.len())
+                }
             }
         }
         if rss_at_half.is_none() {
@@ -100,14 +109,12 @@ async fn main() -> anyhow::Result<()> {
     let mut latencies_us: Vec<u64> = Vec::with_capacity(args.clients * args.rounds);
     let mut last_client_ms: Vec<f64> = Vec::new();
     let mut early = 0u64;
-    let mut voter = http1::Conn::connect(&args.addr).await?;
+    let vote_addr = args.vote_addr.as_deref().unwrap_or(&args.addr);
+    let mut voter = http1::Conn::connect(vote_addr).await?;
     for round in 0..args.rounds {
         let song = &songs[round % songs.len()];
-        let request = http1::post_empty(
-            &args.addr,
-            &format!("/api/v1/shows/{}/songs/{song}/vote", args.show_id),
-            &cookies[round],
-        );
+        let request =
+            http1::post_empty(vote_addr, &format!("/api/v1/shows/{}/songs/{song}/vote", args.show_id), &cookies[round]);
         let mut seen = vec![false; args.clients];
         let mut arrivals: Vec<Instant> = Vec::with_capacity(args.clients);
         let reply = voter.send(&request).await?;
@@ -157,6 +164,28 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The second octet of the source addresses: another one per run, so that a run right after
+/// another does not find the ports it needs still in TIME_WAIT.
+fn source_net() -> u8 {
+    1 + (std::process::id() % 250) as u8
+}
+
+/// The errors of the first `n` watchers that ended, for the message when not all connect.
+async fn first_failures(tasks: &mut [tokio::task::JoinHandle<anyhow::Result<()>>], n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in tasks.iter_mut().filter(|t| t.is_finished()) {
+        match t.await {
+            Ok(Err(e)) => out.push(format!("{e:#}")),
+            Err(e) => out.push(e.to_string()),
+            Ok(Ok(())) => {}
+        }
+        if out.len() == n {
+            break;
+        }
+    }
+    out
+}
+
 /// One watcher: connect, subscribe, then report the arrival time of every complete `ranking` event.
 async fn watch(
     id: usize,
@@ -169,7 +198,7 @@ async fn watch(
         let _permit = gate.acquire().await?;
         let server: std::net::SocketAddr = addr.parse()?;
         let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 2 + (id / 20_000) as u8], 0)))?;
+        socket.bind(std::net::SocketAddr::from(([127, source_net(), 0, 2 + (id / 20_000) as u8], 0)))?;
         let s = socket.connect(server).await?;
         s.set_nodelay(true)?;
         let mut s = s;

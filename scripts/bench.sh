@@ -7,13 +7,15 @@
 #   BENCH_SECTIONS=http,votes scripts/bench.sh
 #
 # Settings (environment):
-#   BENCH_SECTIONS      http,votes,sse,slowloris,lighthouse,scale,size (default: all of them)
+#   BENCH_SECTIONS      http,votes,sse,follower,slowloris,lighthouse,scale,size (default: all of them)
 #   BENCH_SLOWLORIS     slowloris connections in the slowloris section (default 5000)
 #   BENCH_REPEATS       repeats of each throughput run; the median is reported (default 3)
 #   BENCH_DURATION      seconds per wrk run (default 5)
 #   BENCH_USERS         users with sessions (default 10000)
 #   BENCH_VOTE_RATE     fixed rate for the vote latency run (default 5000/s)
 #   BENCH_SSE_CLIENTS   live-update watchers (default 10000; at most 90 % of the open-file limit)
+#   BENCH_FOLLOWER_VOTE_RATE  votes/s on the leader while the follower is measured (default 1000)
+#   BENCH_FOLLOWER_WATCHERS   live watchers in the follower section (default 2000)
 #   BENCH_SCALE_VOTES   database sizes for the scale runs (default "1000000 10000000")
 #   BENCH_OUT           also write the table (markdown) to this file
 #   BENCH_KEEP=1        keep the temp directory (databases, logs, Lighthouse reports)
@@ -23,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SECTIONS=",${BENCH_SECTIONS:-http,votes,sse,slowloris,lighthouse,scale,size},"
+SECTIONS=",${BENCH_SECTIONS:-http,votes,sse,follower,slowloris,lighthouse,scale,size},"
 SLOWLORIS=${BENCH_SLOWLORIS:-5000}
 REPEATS=${BENCH_REPEATS:-3}
 DURATION=${BENCH_DURATION:-5}
@@ -35,6 +37,8 @@ SCALE_VOTES=${BENCH_SCALE_VOTES:-1000000 10000000}
 source scripts/pins.sh
 # shellcheck source=scripts/lib/fixture.sh
 source scripts/lib/fixture.sh
+# shellcheck source=scripts/lib/bench-follower.sh
+source scripts/lib/bench-follower.sh
 LIGHTHOUSE=lighthouse@$LIGHTHOUSE_VERSION
 TRIPLE=x86_64-unknown-linux-gnu
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -60,7 +64,7 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # The server accepts at most 90 % of its limit (http.max_connections' default), less what the voter
 # and the readiness probe use.
-SSE_MAX=$(($(ulimit -n) / 10 * 9 - 500))
+SSE_MAX=$(($(ulimit -n) * 9 / 10 - 500))
 if on sse && ((SSE_CLIENTS > SSE_MAX)); then
   log "open-file limit $(ulimit -n) holds at most $SSE_MAX watchers; lowering BENCH_SSE_CLIENTS"
   SSE_CLIENTS=$SSE_MAX
@@ -116,7 +120,7 @@ start_app() {
   # shellcheck disable=SC2206 # START_APP_ENV holds VAR=value words
   local FIXTURE_ENV=(MYSETLIST_RATE_LIMIT__VOTES_PER_MINUTE=1000000000 MYSETLIST_HTTP__MAX_CONNECTIONS_PER_ADDRESS=0
     MYSETLIST_HTTP__MAX_LIVE_STREAMS_PER_ADDRESS=0 ${START_APP_ENV:-})
-  FIXTURE_LOG=$TMP/app.log FIXTURE_READY_PATH=/readyz FIXTURE_READY_TIMEOUT=30 fixture_start "$BIN" "$1" ||
+  FIXTURE_LOG=$TMP/app.log FIXTURE_READY_PATH=${START_APP_READY:-/readyz} FIXTURE_READY_TIMEOUT=30 fixture_start "$BIN" "$1" ||
     { echo "the server did not become ready; see $TMP/app.log" >&2; return 1; }
   APP_PID=$FIXTURE_PID
   PIDS+=("$APP_PID")
@@ -301,6 +305,11 @@ if on sse; then
     "$(met "$projected < 2048")" "descriptor limit here: $(ulimit -n)"
   stop_app
   start_app "$TMP/small"
+fi
+
+# --- 9: a follower under its leader's votes (scripts/lib/bench-follower.sh) ------------------------
+if on follower; then
+  bench_follower
 fi
 
 # --- 8: slowloris -----------------------------------------------------------------------------------

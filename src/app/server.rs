@@ -244,8 +244,13 @@ impl Connection {
     where
         Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let head =
-            first_request::read(io, limits.header_read_timeout, limits.idle_timeout, crate::http::is_live_stream_path);
+        // Boxed, as the hyper connection below: a live stream's task keeps no room for either.
+        let head = Box::pin(first_request::read(
+            io,
+            limits.header_read_timeout,
+            limits.idle_timeout,
+            crate::http::is_live_stream_path,
+        ));
         // A stop closes connections still waiting for their first request, as hyper does.
         let first = tokio::select! {
             first = head => first,

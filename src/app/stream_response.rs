@@ -57,14 +57,19 @@ impl Framing {
         }
     }
 
-    /// One body chunk as it goes on the wire (no copy of `data`).
+    /// One body chunk as it goes on the wire: no copy of `data` and no allocation (the chunk-size
+    /// line is written into an array; this runs once per event for every watcher).
     fn frame(self, data: Bytes) -> impl Buf {
-        let size_line = match self {
-            Framing::Chunked => Bytes::from(format!("{:x}\r\n", data.len())),
-            _ => Bytes::new(),
-        };
+        let mut size_line = [0u8; 18]; // 16 hex digits and CRLF at most
+        let mut len = 0;
+        if self == Framing::Chunked {
+            use std::io::Write as _;
+            let mut rest = &mut size_line[..];
+            write!(rest, "{:x}\r\n", data.len()).expect("18 bytes hold any usize in hex and CRLF");
+            len = 18 - rest.len();
+        }
         let end: &'static [u8] = if self == Framing::Chunked { b"\r\n" } else { b"" };
-        size_line.chain(data).chain(end)
+        Buf::take(std::io::Cursor::new(size_line), len).chain(data).chain(end)
     }
 
     fn last_chunk(self) -> &'static [u8] {
@@ -116,7 +121,9 @@ pub async fn serve<Io>(
 {
     let version = parts.version;
     let request = Request::from_parts(RequestParts::from((parts, peer.local, peer.remote, peer.scheme)), Body::empty());
-    let response: http::Response<_> = endpoint.get_response(request).await.into();
+    // Boxed: the endpoint's future (every middleware's state) is needed only until the response
+    // exists, and a watcher's task should not keep room for it while the stream lasts.
+    let response: http::Response<_> = Box::pin(endpoint.get_response(request)).await.into();
     let (mut parts, body) = response.into_parts();
     if !parts.headers.contains_key(http::header::DATE) {
         parts.headers.typed_insert(Date::from(SystemTime::now()));
@@ -139,14 +146,20 @@ pub async fn serve<Io>(
     if ended {
         out.extend_from_slice(framing.last_chunk());
     }
-    if !send(&mut io, &mut out.as_slice(), idle, stats).await {
+    let sent = send(&mut io, &mut out.as_slice(), idle, stats).await;
+    drop(out); // the first events hold the whole ranking: not kept for the stream's life
+    if !sent {
         return;
     }
     let mut probe = [0u8; 64];
+    // Made once: each `cancelled()` registers with the token under its lock, which every watcher
+    // would otherwise do again for every event.
+    let stopping = graceful.cancelled();
+    tokio::pin!(stopping);
     while !ended {
         let next = tokio::select! {
             biased;
-            _ = graceful.cancelled() => None,
+            () = &mut stopping => None,
             read = io.read(&mut probe) => match read {
                 Ok(0) | Err(_) => return, // the client has gone
                 Ok(_) => continue, // bytes after a `connection: close` request: ignored
@@ -204,6 +217,10 @@ mod tests {
         assert_eq!(wire(Framing::Chunked, b"event: x\n\n"), b"a\r\nevent: x\n\n\r\n");
         assert_eq!(wire(Framing::UntilClose, b"abc"), b"abc");
         assert_eq!(wire(Framing::Length(3), b"abc"), b"abc");
+        let big = Framing::Chunked.frame(Bytes::from(vec![b'x'; 0x1234]));
+        let mut wired = Vec::new();
+        wired.put(big);
+        assert!(wired.starts_with(b"1234\r\nxx") && wired.ends_with(b"xx\r\n") && wired.len() == 0x1234 + 8);
         assert_eq!(Framing::Chunked.last_chunk(), b"0\r\n\r\n");
         assert_eq!(Framing::Length(3).last_chunk(), b"");
     }
