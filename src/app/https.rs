@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use poem::listener::{AcceptorExt, BoxAcceptor};
 
+use super::acceptor::AnyAcceptor;
 use super::listeners::{Bound, bind};
 use crate::config::{self, Config};
 use crate::db::{self, Database};
@@ -45,7 +45,7 @@ pub fn acme_options(c: &Config) -> AcmeOptions {
 pub struct HttpsParts {
     pub certs: CertManagerHandle,
     /// TLS over the `https_listen` socket.
-    pub https: BoxAcceptor,
+    pub https: AnyAcceptor,
     pub https_addr: std::net::SocketAddr,
     /// Plain HTTP on `http_listen`: ACME HTTP-01 answers and redirects to HTTPS.
     pub http: Bound,
@@ -62,7 +62,7 @@ pub async fn start(c: &Config, db: &Database, cluster: Option<Cluster>) -> anyho
     let https = bind(c.https_listen, "https_listen").await?;
     let tls = TlsAcceptor::new(https.acceptor, Arc::new(crate::tls::server_config(certs.resolver())));
     let http = bind(c.http_listen, "http_listen").await?;
-    Ok(HttpsParts { certs, https: tls.boxed(), https_addr: https.addr, http })
+    Ok(HttpsParts { certs, https: AnyAcceptor::new(tls), https_addr: https.addr, http })
 }
 
 /// Not ready until a certificate is being served.

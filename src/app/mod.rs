@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::endpoint::BoxEndpoint;
-use poem::listener::{AcceptorExt, BoxAcceptor};
 use poem::{EndpointExt, Response};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -20,6 +19,7 @@ use crate::failover::Failover;
 use crate::http::{self, AppState};
 use crate::observability::{Observability, sources};
 
+mod acceptor;
 mod first_request;
 pub mod https;
 mod jobs;
@@ -34,6 +34,7 @@ mod systemd;
 
 pub use systemd::stop_signal;
 
+use acceptor::AnyAcceptor;
 use jobs::Jobs;
 use listeners::{Bound, bind};
 use storage::Storage;
@@ -45,7 +46,7 @@ pub struct Application {
     state: Arc<AppState>,
     storage: Storage,
     /// The app's listener: plain HTTP, or HTTPS when a domain is set.
-    main: (BoxAcceptor, SocketAddr),
+    main: (AnyAcceptor, SocketAddr),
     /// With a domain: the certificate manager and the HTTP listener (ACME HTTP-01 + redirect).
     https: Option<(crate::tls::CertManagerHandle, Bound)>,
     /// The separate /metrics listener (`metrics.listen`), when configured.
@@ -87,7 +88,7 @@ impl Application {
             ((parts.https, parts.https_addr), Some((parts.certs, parts.http)))
         } else {
             let plain = bind(config.listen, "listen").await?;
-            ((plain.acceptor.boxed(), plain.addr), None)
+            ((AnyAcceptor::new(plain.acceptor), plain.addr), None)
         };
         let jobs = Jobs::start(&config, &storage, &state, leading).await?;
         Ok(Self { state, storage, main, https, metrics, jobs, _leadership: leadership, demo_sign_in })
@@ -148,18 +149,18 @@ impl Application {
             systemd::notify_stopping();
             stopping.cancel();
         });
-        let mut listeners: Vec<(&str, BoxAcceptor, BoxEndpoint<'static, Response>)> =
+        let mut listeners: Vec<(&str, AnyAcceptor, BoxEndpoint<'static, Response>)> =
             vec![("the server", self.main.0, http::app(state.clone()).map_to_response().boxed())];
         let certs = self.https.map(|(certs, http)| {
             let domains = state.config.settings.domain.clone();
             let redirect = crate::tls::HttpsRedirect::new(domains, self.main.1.port(), certs.http01());
-            listeners.push(("the HTTP redirect listener", http.acceptor.boxed(), redirect.boxed()));
+            listeners.push(("the HTTP redirect listener", AnyAcceptor::new(http.acceptor), redirect.boxed()));
             certs
         });
         if let Some(m) = self.metrics {
             tracing::info!(address = %m.addr, "serving /metrics");
             let app = http::metrics_app(state.clone()).map_to_response().boxed();
-            listeners.push(("the /metrics listener", m.acceptor.boxed(), app));
+            listeners.push(("the /metrics listener", AnyAcceptor::new(m.acceptor), app));
         }
         let background = state.obs.spawn_background();
         tracing::info!(address = %self.main.1, "serving");

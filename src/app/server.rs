@@ -38,12 +38,12 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use parking_lot::Mutex;
 use poem::endpoint::BoxEndpoint;
-use poem::listener::BoxAcceptor;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::acceptor::AnyAcceptor;
 use super::first_request::{self, FirstRequest};
 use super::stream_response::{self, Peer};
 use crate::config::Config;
@@ -147,7 +147,7 @@ impl Drop for Slot {
 
 /// Serves `acceptor` until `stop` resolves, then drains for at most `drain`.
 pub async fn serve<E>(
-    mut acceptor: BoxAcceptor,
+    mut acceptor: AnyAcceptor,
     endpoint: E,
     limits: ConnectionLimits,
     stats: Arc<ConnectionStats>,
