@@ -290,7 +290,10 @@ impl Connection {
             }
         });
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+        // `writev(false)`: hyper copies each response into its write buffer and sends it in one
+        // write, as it did while poem's stream wrapper hid vectored writes; queueing bodies for
+        // writev measured no faster on loopback (scripts/bench.sh http, interleaved runs).
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).writev(false);
         builder.http2().timer(TokioTimer::new());
         let conn = builder.serve_connection(io, service);
         tokio::pin!(conn);
