@@ -16,6 +16,7 @@
 #   BENCH_SSE_CLIENTS   live-update watchers (default 10000; at most 90 % of the open-file limit)
 #   BENCH_FOLLOWER_VOTE_RATE  votes/s on the leader while the follower is measured (default 1000)
 #   BENCH_FOLLOWER_WATCHERS   live watchers in the follower section (default 2000)
+#   BENCH_FOLLOWER_SYNC_INTERVAL  replication.sync_interval of both nodes there (default 1s, the default)
 #   BENCH_SCALE_VOTES   database sizes for the scale runs (default "1000000 10000000")
 #   BENCH_OUT           also write the table (markdown) to this file
 #   BENCH_KEEP=1        keep the temp directory (databases, logs, Lighthouse reports)

@@ -11,6 +11,7 @@
 
 FOLLOWER_VOTE_RATE=${BENCH_FOLLOWER_VOTE_RATE:-1000}
 FOLLOWER_WATCHERS=${BENCH_FOLLOWER_WATCHERS:-2000}
+FOLLOWER_SYNC=${BENCH_FOLLOWER_SYNC_INTERVAL:-1s}
 
 # s3s_fs_bin: the pinned s3s-fs, installed into cargo's bin directory when missing.
 s3s_fs_bin() {
@@ -31,11 +32,11 @@ background_votes() {
   PIDS+=("$VOTES_PID")
 }
 
-# median_rps URL [wrk args]: the median of REPEATS wrk runs, the runs in FOLLOWER_RUNS.
-median_rps() {
-  FOLLOWER_RUNS=""
-  for _ in $(seq 1 "$REPEATS"); do FOLLOWER_RUNS+=" $(wrk_rps "$@")"; done
-  echo "$FOLLOWER_RUNS" | median
+# wrk_runs URL [wrk args]: REPEATS wrk runs, their req/s on one line.
+wrk_runs() {
+  local runs=""
+  for _ in $(seq 1 "$REPEATS"); do runs+=" $(wrk_rps "$@")"; done
+  echo "$runs"
 }
 
 bench_follower() {
@@ -57,7 +58,7 @@ bench_follower() {
     --cookies-out "$TMP/f-cookies.txt" --songs-out "$TMP/f-songs.txt"
   local replication="MYSETLIST_REPLICATION__URL=s3://bench/db MYSETLIST_REPLICATION__ENDPOINT=http://127.0.0.1:$s3_port
     MYSETLIST_REPLICATION__FORCE_PATH_STYLE=true MYSETLIST_REPLICATION__ACCESS_KEY_ID=bench
-    MYSETLIST_REPLICATION__SECRET_ACCESS_KEY=bench-secret-key"
+    MYSETLIST_REPLICATION__SECRET_ACCESS_KEY=bench-secret-key MYSETLIST_REPLICATION__SYNC_INTERVAL=$FOLLOWER_SYNC"
   START_APP_ENV="$replication MYSETLIST_ROLE=primary MYSETLIST_FAILOVER__NODE_ID=leader" start_app "$TMP/leader"
   LEADER=$APP LEADER_PID=$APP_PID
   # A standby is never ready (only the leader is); it serves once its copy is restored.
@@ -70,17 +71,18 @@ bench_follower() {
     sleep 0.2
   done
 
-  local page="/shows/$SLUG" ranking="/api/v1/shows/1/ranking" what path leader_idle leader_runs follower_idle
-  local follower_idle_runs busy busy_runs seconds
+  local page="/shows/$SLUG" ranking="/api/v1/shows/1/ranking" what path leader_runs follower_idle_runs busy_runs
+  local leader_idle follower_idle busy
   for what in page ranking; do
     if [[ $what == page ]]; then path=$page; else path=$ranking; fi
     curl -fsS -o /dev/null "http://$LEADER$path" && curl -fsS -o /dev/null "http://$FOLLOWER$path"
-    leader_idle=$(median_rps "http://$LEADER$path") leader_runs=$FOLLOWER_RUNS
-    follower_idle=$(median_rps "http://$FOLLOWER$path") follower_idle_runs=$FOLLOWER_RUNS
-    seconds=$((REPEATS * DURATION + 3))
-    background_votes "$TMP/f-votes-$what.txt" "$seconds"
-    busy=$(median_rps "http://$FOLLOWER$path") busy_runs=$FOLLOWER_RUNS
+    leader_runs=$(wrk_runs "http://$LEADER$path")
+    follower_idle_runs=$(wrk_runs "http://$FOLLOWER$path")
+    background_votes "$TMP/f-votes-$what.txt" $((REPEATS * DURATION + 3))
+    busy_runs=$(wrk_runs "http://$FOLLOWER$path")
     wait "$VOTES_PID"
+    leader_idle=$(echo "$leader_runs" | median) follower_idle=$(echo "$follower_idle_runs" | median)
+    busy=$(echo "$busy_runs" | median)
     [[ $(kv failed "$TMP/f-votes-$what.txt") == 0 ]] || { echo "failed votes: $(cat "$TMP/f-votes-$what.txt")" >&2; return 1; }
     row "9. Follower: $what req/s while the leader takes $(fmt "$(kv throughput_per_s "$TMP/f-votes-$what.txt")") votes/s" \
       "$(fmt "$busy")" "leader, no votes $(fmt "$leader_idle")" "$(ratio "$busy" "$leader_idle")" "-" "-" \
@@ -101,7 +103,7 @@ bench_follower() {
   on_leader=$(kv fanout_p99_ms "$TMP/f-sse-leader.txt") on_follower=$(kv fanout_p99_ms "$TMP/f-sse-follower.txt")
   row "9. Vote ack on the leader -> all $FOLLOWER_WATCHERS watchers on the follower have it, p99" "$on_follower ms" \
     "watchers on the leader $on_leader ms" "$(ratio "$on_follower" "$on_leader")" "-" "-" \
-    "p50 $(kv fanout_p50_ms "$TMP/f-sse-follower.txt") vs $(kv fanout_p50_ms "$TMP/f-sse-leader.txt") ms, max $(kv fanout_max_ms "$TMP/f-sse-follower.txt") ms; sync_interval 1 s (default); $FOLLOWER_VOTE_RATE votes/s on show 2 meanwhile"
+    "p50 $(kv fanout_p50_ms "$TMP/f-sse-follower.txt") vs $(kv fanout_p50_ms "$TMP/f-sse-leader.txt") ms, max $(kv fanout_max_ms "$TMP/f-sse-follower.txt") ms; sync_interval $FOLLOWER_SYNC; $FOLLOWER_VOTE_RATE votes/s on show 2 meanwhile"
   kill "$FOLLOWER_PID" "$LEADER_PID" 2>/dev/null || true
   wait "$FOLLOWER_PID" "$LEADER_PID" 2>/dev/null || true
   start_app "$TMP/small"
