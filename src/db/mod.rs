@@ -255,7 +255,7 @@ impl Database {
         }
         let writer = writer::spawn(writer_conn)?;
         if let Some(runtime) = runtime {
-            checkpointer::start(&runtime, &options.path, &conn_opts, writer.commits())?;
+            checkpointer::start(&runtime, &options.path, &conn_opts, writer.commits(), writer.wal_restarter())?;
         }
         Ok(Self {
             inner: Arc::new(Inner {

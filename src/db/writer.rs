@@ -4,7 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,6 +21,8 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 enum Message {
     Job(Job),
+    /// A RESTART checkpoint between two groups (`WalRestarter`); answers whether it completed.
+    RestartWal(oneshot::Sender<Result<bool, DbError>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -117,6 +119,11 @@ impl WriterHandle {
         self.commits.clone()
     }
 
+    /// For the checkpointer: restarts the WAL between two groups.
+    pub fn wal_restarter(&self) -> WalRestarter {
+        WalRestarter { tx: self.tx.clone() }
+    }
+
     pub fn stats(&self) -> WriterStats {
         let c = &self.counters;
         WriterStats {
@@ -137,6 +144,20 @@ impl WriterHandle {
         if self.tx.send(Message::Shutdown(done)).await.is_ok() {
             let _ = wait.await;
         }
+    }
+}
+
+/// Asks the writer thread for a RESTART checkpoint between two groups.
+pub struct WalRestarter {
+    tx: mpsc::Sender<Message>,
+}
+
+impl WalRestarter {
+    /// Whether the WAL was fully copied and will restart with the next group.
+    pub async fn restart(&self) -> Result<bool, DbError> {
+        let (done, answer) = oneshot::channel();
+        self.tx.send(Message::RestartWal(done)).await.map_err(|_| DbError::WriterGone)?;
+        answer.await.map_err(|_| DbError::WriterGone)?
     }
 }
 
@@ -190,16 +211,23 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
     while shutdown.is_none() {
         let Some(first) = rx.blocking_recv() else { break };
         let mut batch = Vec::with_capacity(16);
+        let mut restart = None;
         match first {
             Message::Job(j) => batch.push(j),
+            Message::RestartWal(done) => restart = Some(done),
             Message::Shutdown(done) => shutdown = Some(done),
         }
-        while batch.len() < MAX_BATCH && shutdown.is_none() {
+        while batch.len() < MAX_BATCH && shutdown.is_none() && restart.is_none() {
             match rx.try_recv() {
                 Ok(Message::Job(j)) => batch.push(j),
+                Ok(Message::RestartWal(done)) => restart = Some(done),
                 Ok(Message::Shutdown(done)) => shutdown = Some(done),
                 Err(_) => break,
             }
+        }
+        // Before the group collected so far: none of its writes has run yet.
+        if let Some(done) = restart {
+            let _ = done.send(restart_wal(&conn));
         }
         if batch.is_empty() {
             continue;
@@ -249,7 +277,8 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
     }
     // Finish what was queued before the shutdown request, then stop.
     rx.close();
-    while let Ok(Message::Job(j)) = rx.try_recv() {
+    while let Ok(message) = rx.try_recv() {
+        let Message::Job(j) = message else { continue }; // a restart request is dropped: answered "gone"
         if let Ok(completions) = commit_batch(&conn, vec![j]) {
             seq = seq.next();
             commits.send_replace(seq);
@@ -262,6 +291,21 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender
     if let Some(done) = shutdown {
         let _ = done.send(());
     }
+}
+
+/// How long a RESTART checkpoint waits for readers to leave the WAL; writes wait meanwhile.
+const RESTART_WAIT: Duration = Duration::from_millis(20);
+
+/// A RESTART checkpoint on the writer's own connection, so that it never waits for the write lock
+/// (a checkpoint on another connection starves while groups follow each other back to back): the
+/// next group then writes the WAL from its start. Readers still in the WAL hold it up for at most
+/// `RESTART_WAIT`; then it gives up (`false`) and the next one tries again.
+fn restart_wal(conn: &Connection) -> Result<bool, DbError> {
+    let usual: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
+    conn.busy_timeout(RESTART_WAIT)?;
+    let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
+    conn.busy_timeout(Duration::from_millis(usual.max(0) as u64))?;
+    Ok(busy? == 0)
 }
 
 #[allow(clippy::type_complexity)]
