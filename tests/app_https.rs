@@ -58,6 +58,10 @@ impl Running {
 }
 
 fn https_client(root_pem: &str) -> reqwest::Client {
+    https_client_builder(root_pem).build().unwrap()
+}
+
+fn https_client_builder(root_pem: &str) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
@@ -65,8 +69,6 @@ fn https_client(root_pem: &str) -> reqwest::Client {
         .resolve(DOMAIN, SocketAddr::from(([127, 0, 0, 1], TLS_ALPN_PORT)))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,6 +136,19 @@ async fn the_app_obtains_serves_and_reuses_its_certificate() {
         .await
         .unwrap();
     assert_eq!(foreign.status(), 403, "a foreign Origin is refused over HTTP/2 too");
+
+    // HTTP/1.1 over TLS: a live-stream request is the lean writer's (app/stream_response.rs), here
+    // a whole 404 (no show 1) with the security headers, written through the TLS stream, and the
+    // connection closed cleanly after it; the next request on a new connection is hyper's.
+    let h1 = https_client_builder(&root).http1_only().build().unwrap();
+    let live = h1.get(url("/shows/1/live")).send().await.unwrap();
+    assert_eq!((live.version(), live.status().as_u16()), (reqwest::Version::HTTP_11, 404));
+    assert_eq!(live.headers()["connection"], "close");
+    assert!(live.headers().contains_key("strict-transport-security"), "{:?}", live.headers());
+    let problem: serde_json::Value = live.json().await.expect("the whole body, then a clean close");
+    assert_eq!(problem["status"], 404, "{problem}");
+    let page = h1.get(url("/")).send().await.unwrap();
+    assert_eq!((page.version(), page.status().as_u16()), (reqwest::Version::HTTP_11, 200));
 
     // Plain HTTP: 308 to the same path and query on HTTPS.
     let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
