@@ -6,11 +6,9 @@
 //! head parses completely, and that carries no body, upgrade or pipelined bytes. Anything else, or
 //! anything odd, goes to hyper, which knows HTTP in full and answers malformed requests itself.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// hyper's own default limit for a request head is larger (~400 KB), but a live stream's head is a
 /// few hundred bytes; a longer one is left to hyper.
@@ -20,8 +18,8 @@ const MAX_HEADERS: usize = 64;
 pub enum FirstRequest<Io> {
     /// A live-stream request, read completely; nothing else was sent on the connection.
     Stream(http::request::Parts, Io),
-    /// Anything else: `Rewind` hands hyper the bytes read so far before the rest of the stream.
-    Other(Rewind<Io>),
+    /// Anything else, with the bytes read so far: hyper must read them before the rest of `io`.
+    Other(Vec<u8>, Io),
     /// The client closed the connection, or an unreadable stream: nothing to answer.
     Gone,
     /// No byte for `idle`, or no complete head by `head_timeout`: the connection is dropped.
@@ -43,9 +41,9 @@ where
     let deadline = tokio::time::Instant::now() + head_timeout;
     loop {
         match classify(&buf, is_stream_path) {
-            Sorted::NotAStream => return FirstRequest::Other(Rewind::new(buf, io)),
+            Sorted::NotAStream => return FirstRequest::Other(buf, io),
             Sorted::Stream(parts) => return FirstRequest::Stream(*parts, io),
-            Sorted::NeedMore if buf.len() >= MAX_HEAD_BYTES => return FirstRequest::Other(Rewind::new(buf, io)),
+            Sorted::NeedMore if buf.len() >= MAX_HEAD_BYTES => return FirstRequest::Other(buf, io),
             Sorted::NeedMore => {}
         }
         let room = (MAX_HEAD_BYTES - buf.len()).min(4096);
@@ -116,62 +114,6 @@ fn to_parts(request: &httparse::Request<'_, '_>) -> Option<http::request::Parts>
     builder.body(()).ok().map(|r| r.into_parts().0)
 }
 
-/// An IO stream that first yields `prefix`, then reads from `inner`. Writes go straight through.
-pub struct Rewind<Io> {
-    prefix: Vec<u8>,
-    read: usize,
-    inner: Io,
-}
-
-impl<Io> Rewind<Io> {
-    fn new(prefix: Vec<u8>, inner: Io) -> Self {
-        Rewind { prefix, read: 0, inner }
-    }
-}
-
-impl<Io: AsyncRead + Unpin> AsyncRead for Rewind<Io> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        if this.read < this.prefix.len() {
-            let n = buf.remaining().min(this.prefix.len() - this.read);
-            buf.put_slice(&this.prefix[this.read..this.read + n]);
-            this.read += n;
-            if this.read == this.prefix.len() {
-                this.prefix = Vec::new(); // give the memory back for the connection's lifetime
-                this.read = 0;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
-    }
-}
-
-impl<Io: AsyncWrite + Unpin> AsyncWrite for Rewind<Io> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,10 +141,12 @@ mod tests {
         sorted
     }
 
-    async fn replayed(io: &mut Rewind<tokio::io::DuplexStream>, n: usize) -> Vec<u8> {
-        let mut out = vec![0; n];
-        io.read_exact(&mut out).await.unwrap();
-        out
+    /// What hyper would read: the bytes already read, then the rest of the stream.
+    async fn replayed(mut read: Vec<u8>, io: &mut tokio::io::DuplexStream, n: usize) -> Vec<u8> {
+        let mut rest = vec![0; n - read.len()];
+        io.read_exact(&mut rest).await.unwrap();
+        read.extend_from_slice(&rest);
+        read
     }
 
     #[tokio::test]
@@ -229,24 +173,24 @@ mod tests {
             b"GET /shows/1/live HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
         ];
         for sent in cases {
-            let FirstRequest::Other(mut io) = in_pieces(&[sent], false).await else {
+            let FirstRequest::Other(read, mut io) = in_pieces(&[sent], false).await else {
                 panic!("{} was taken as a stream", String::from_utf8_lossy(sent))
             };
-            assert_eq!(replayed(&mut io, sent.len()).await, sent, "replayed bytes");
+            assert_eq!(replayed(read, &mut io, sent.len()).await, sent, "replayed bytes");
         }
     }
 
     #[tokio::test]
     async fn a_pipelined_second_request_leaves_the_connection_to_hyper() {
         let sent = b"GET /shows/1/live HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n";
-        let FirstRequest::Other(mut io) = in_pieces(&[sent], false).await else { panic!("taken as a stream") };
-        assert_eq!(replayed(&mut io, sent.len()).await, sent);
+        let FirstRequest::Other(read, mut io) = in_pieces(&[sent], false).await else { panic!("taken as a stream") };
+        assert_eq!(replayed(read, &mut io, sent.len()).await, sent);
     }
 
     #[tokio::test]
     async fn a_malformed_live_request_goes_to_hyper_and_a_closed_one_is_gone() {
         let malformed = b"GET /shows/1/live HTTP/1.1\r\nBad Header\r\n\r\n";
-        assert!(matches!(in_pieces(&[malformed], false).await, FirstRequest::Other(_)));
+        assert!(matches!(in_pieces(&[malformed], false).await, FirstRequest::Other(..)));
         let half = b"GET /shows/1/live HTTP/1.1\r\nHost: a\r\n";
         assert!(matches!(in_pieces(&[half], true).await, FirstRequest::Gone));
     }

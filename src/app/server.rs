@@ -265,7 +265,7 @@ impl Connection {
             }
             // Boxed: the hyper connection's future is large, and a live stream's task should not
             // reserve room for it.
-            FirstRequest::Other(io) => Box::pin(self.serve_with_hyper(io, &limits, &slot, graceful)).await,
+            FirstRequest::Other(read, io) => Box::pin(self.serve_with_hyper(read, io, &limits, &slot, graceful)).await,
             FirstRequest::TimedOut => {
                 slot.tracker.stats.timed_out.fetch_add(1, Ordering::Relaxed);
             }
@@ -274,12 +274,19 @@ impl Connection {
         drop(slot);
     }
 
-    async fn serve_with_hyper<Io>(self, io: Io, limits: &ConnectionLimits, slot: &Slot, graceful: CancellationToken)
-    where
+    /// Serves the connection with hyper; `read` is what `first_request` read from `io` already.
+    async fn serve_with_hyper<Io>(
+        self,
+        read: Vec<u8>,
+        io: Io,
+        limits: &ConnectionLimits,
+        slot: &Slot,
+        graceful: CancellationToken,
+    ) where
         Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let activity = Arc::new(AtomicU64::new(now_ms()));
-        let io = TokioIo::new(Activity { inner: io, last: Arc::clone(&activity) });
+        let io = TokioIo::new(Activity { inner: io, last: Arc::clone(&activity), replay: read, replayed: 0 });
         let Connection { endpoint, local, remote, scheme } = self;
         let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
             let (endpoint, local, remote, scheme) =
@@ -325,10 +332,13 @@ fn now_ms() -> u64 {
     START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64
 }
 
-/// An IO stream that records when it last moved a byte either way.
+/// The IO hyper reads and writes: first the bytes `first_request` read (`replay`), then the stream;
+/// records when it last moved a byte either way.
 struct Activity<Io> {
     inner: Io,
     last: Arc<AtomicU64>,
+    replay: Vec<u8>,
+    replayed: usize,
 }
 
 impl<Io> Activity<Io> {
@@ -339,6 +349,16 @@ impl<Io> Activity<Io> {
 
 impl<Io: AsyncRead + Unpin> AsyncRead for Activity<Io> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if this.replayed < this.replay.len() {
+            let n = buf.remaining().min(this.replay.len() - this.replayed);
+            buf.put_slice(&this.replay[this.replayed..this.replayed + n]);
+            this.replayed += n;
+            if this.replayed == this.replay.len() {
+                this.replay = Vec::new(); // the memory is not kept for the connection's lifetime
+            }
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
