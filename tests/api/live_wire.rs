@@ -43,13 +43,20 @@ async fn open(app: &TestApp, request: &str) -> TcpStream {
     stream
 }
 
-#[tokio::test]
-async fn a_first_request_for_a_live_stream_gets_chunked_events_and_every_response_header() {
+/// A seeded show watched over a connection whose first request is its live stream (`version`
+/// "1.1" or "1.0"); returns what arrived up to the second event (the audience).
+async fn watching(version: &str) -> (TestApp, TcpStream, String) {
     let app = spawn_app().await;
     let show = app.seed_show(chrono::Duration::days(3), 3).await;
-    let request = format!("GET /shows/{}/live HTTP/1.1\r\nHost: localhost\r\n\r\n", show.show_id);
+    let request = format!("GET /shows/{}/live HTTP/{version}\r\nHost: localhost\r\n\r\n", show.show_id);
     let mut stream = open(&app, &request).await;
     let answer = read_until(&mut stream, |got| got.contains("event: watchers")).await;
+    (app, stream, answer)
+}
+
+#[tokio::test]
+async fn a_first_request_for_a_live_stream_gets_chunked_events_and_every_response_header() {
+    let (app, _stream, answer) = watching("1.1").await;
     let head = head_of(&answer);
     assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
     for header in [
@@ -75,10 +82,7 @@ async fn a_first_request_for_a_live_stream_gets_chunked_events_and_every_respons
 
 #[tokio::test]
 async fn an_http_1_0_watcher_gets_the_events_unframed() {
-    let app = spawn_app().await;
-    let show = app.seed_show(chrono::Duration::days(3), 3).await;
-    let mut stream = open(&app, &format!("GET /shows/{}/live HTTP/1.0\r\n\r\n", show.show_id)).await;
-    let answer = read_until(&mut stream, |got| got.contains("event: watchers")).await;
+    let (app, _stream, answer) = watching("1.0").await;
     let head = head_of(&answer);
     assert!(head.starts_with("http/1.1 200 ok\r\n") && !head.contains("transfer-encoding"), "{head}");
     assert!(answer.split_once("\r\n\r\n").unwrap().1.starts_with("event: ranking\n"), "{answer}");
@@ -123,11 +127,7 @@ async fn requests_the_lean_writer_does_not_take_are_still_served() {
 
 #[tokio::test]
 async fn stopping_the_server_ends_a_live_stream_with_its_last_chunk() {
-    let app = spawn_app().await;
-    let show = app.seed_show(chrono::Duration::days(3), 3).await;
-    let request = format!("GET /shows/{}/live HTTP/1.1\r\nHost: localhost\r\n\r\n", show.show_id);
-    let mut stream = open(&app, &request).await;
-    read_until(&mut stream, |got| got.contains("event: watchers")).await;
+    let (app, mut stream, _) = watching("1.1").await;
     let stopping = tokio::spawn(app.stop());
     let rest = until_closed(&mut stream).await;
     assert!(rest.ends_with("0\r\n\r\n"), "a clean end of the chunked body, not a cut: {rest:?}");
