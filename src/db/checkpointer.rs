@@ -27,6 +27,9 @@ const INTERVAL: Duration = Duration::from_millis(200);
 /// ever longer WAL stalled a commit for ~0.4 s every few seconds.
 const RESTART_AT: u64 = 16 << 20;
 
+/// Each WAL frame is a page behind a 24-byte header (SQLite's WAL format; `replicate::wal` reads it too).
+const WAL_FRAME_HEADER: u64 = 24;
+
 /// How often a WAL that must be truncated is tried again while no commit comes.
 const OVERSIZED_RETRY: Duration = Duration::from_secs(2);
 
@@ -56,7 +59,9 @@ pub fn start(
     mut commits: watch::Receiver<CommitSeq>,
     restarter: WalRestarter,
 ) -> Result<(), DbError> {
-    let conn = Arc::new(Mutex::new(open_connection(path, opts, false)?));
+    let conn = open_connection(path, opts, false)?;
+    let frame_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0))? as u64 + WAL_FRAME_HEADER;
+    let conn = Arc::new(Mutex::new(conn));
     let (db, wal) = (path.to_path_buf(), super::files::wal_path(path));
     runtime.spawn(async move {
         // Ends when the writer stops (its commit channel closes); the connection closes with it.
@@ -69,13 +74,15 @@ pub fn start(
                 _ = tokio::time::sleep(OVERSIZED_RETRY), if oversized() => {}
             }
             let conn = conn.clone();
-            let truncate = oversized();
-            let restart = !truncate && std::fs::metadata(&wal).is_ok_and(|m| m.len() > RESTART_AT);
-            let sql = if truncate { "PRAGMA wal_checkpoint(TRUNCATE)" } else { "PRAGMA wal_checkpoint(PASSIVE)" };
-            let done =
-                tokio::task::spawn_blocking(move || conn.lock().query_row(sql, [], |r| r.get::<_, i64>(0))).await;
+            let sql = if oversized() { "PRAGMA wal_checkpoint(TRUNCATE)" } else { "PRAGMA wal_checkpoint(PASSIVE)" };
+            // (busy, frames in the WAL since it last restarted): the file itself keeps its length
+            // up to journal_size_limit after a restart, so only the frames tell how much is in use.
+            let done = tokio::task::spawn_blocking(move || {
+                conn.lock().query_row(sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            })
+            .await;
             match done {
-                Ok(Ok(_)) if restart => {
+                Ok(Ok((_, frames))) if frames.max(0) as u64 * frame_size > RESTART_AT => {
                     if let Err(e) = restarter.restart().await {
                         tracing::warn!(error = %e, "WAL restart failed; will retry after the next commit");
                     }
@@ -146,7 +153,7 @@ mod tests {
         };
         assert!(frames >= 0, "the WAL could not be read for 10 s");
         let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-        let in_wal = (frames * (page + 24)) as u64;
+        let in_wal = frames as u64 * (page as u64 + WAL_FRAME_HEADER);
         assert!(in_wal < written / 2, "the WAL holds {in_wal} bytes of frames after {written} were written");
     }
 }
