@@ -41,9 +41,10 @@ rustPlatform.buildRustPackage {
   passthru = { inherit tests; };
 
   # The standby applies replicated pages through SQLite's sqlite_dbpage table, which the bundled
-  # SQLite compiles only with this flag (.cargo/config.toml sets it for plain cargo builds; the
-  # source filter leaves .cargo/ out).
-  env.LIBSQLITE3_FLAGS = "-DSQLITE_ENABLE_DBPAGE_VTAB";
+  # SQLite compiles only with the first flag; the rest leave out features the app never uses.
+  # The same string as .cargo/config.toml, which sets it for plain cargo builds (the source filter
+  # leaves .cargo/ out).
+  env.LIBSQLITE3_FLAGS = "-DSQLITE_ENABLE_DBPAGE_VTAB -USQLITE_ENABLE_FTS3 -USQLITE_ENABLE_FTS3_PARENTHESIS -USQLITE_ENABLE_RTREE -USQLITE_SOUNDEX -USQLITE_ENABLE_LOAD_EXTENSION -DSQLITE_OMIT_LOAD_EXTENSION -USQLITE_ENABLE_DBSTAT_VTAB -USQLITE_ENABLE_STAT4";
 
   # Unit tests only: the integration tests in tests/ need external programs (S3 server, pebble,
   # litestream) that the VM tests and the runnable mirrors cover.
