@@ -4,6 +4,7 @@
 mod checkpointer;
 mod commit_seq;
 mod connection;
+mod lock_wait;
 mod migrate;
 mod readers;
 mod writer;
@@ -253,7 +254,7 @@ impl Database {
         if runtime.is_some() {
             writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
         }
-        let writer = writer::spawn(writer_conn)?;
+        let writer = writer::spawn(writer_conn, options.busy_timeout)?;
         if let Some(runtime) = runtime {
             checkpointer::start(&runtime, &options.path, &conn_opts, writer.commits(), writer.wal_restarter())?;
         }

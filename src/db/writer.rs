@@ -78,7 +78,9 @@ pub struct WriterHandle {
     counters: Arc<Counters>,
 }
 
-pub fn spawn(conn: Connection) -> Result<WriterHandle, DbError> {
+/// Starts the writer thread on `conn`; a write waits at most `lock_wait` for a lock another
+/// connection holds (`storage.busy_timeout`).
+pub fn spawn(conn: Connection, lock_wait: Duration) -> Result<WriterHandle, DbError> {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     let (commits_tx, commits) = watch::channel(CommitSeq::default());
     let counters = Arc::new(Counters::default());
@@ -90,7 +92,7 @@ pub fn spawn(conn: Connection) -> Result<WriterHandle, DbError> {
         .name("db-writer".into())
         .spawn(move || {
             let _context = runtime.as_ref().map(|r| r.enter());
-            run(conn, rx, commits_tx, thread_counters)
+            run(conn, lock_wait, rx, commits_tx, thread_counters)
         })
         .map_err(|e| DbError::Open { path: "db-writer thread".into(), message: e.to_string() })?;
     Ok(WriterHandle { tx, commits, counters })
@@ -205,7 +207,16 @@ where
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Message>, commits: watch::Sender<CommitSeq>, counters: Arc<Counters>) {
+fn run(
+    mut conn: Connection,
+    lock_wait: Duration,
+    mut rx: mpsc::Receiver<Message>,
+    commits: watch::Sender<CommitSeq>,
+    counters: Arc<Counters>,
+) {
+    if let Err(e) = super::lock_wait::poll_for_locks(&mut conn, lock_wait) {
+        tracing::warn!(error = %e, "the writer keeps SQLite's own lock wait");
+    }
     let mut seq = CommitSeq::default();
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
@@ -301,11 +312,10 @@ const RESTART_WAIT: Duration = Duration::from_millis(20);
 /// next group then writes the WAL from its start. Readers still in the WAL hold it up for at most
 /// `RESTART_WAIT`; then it gives up (`false`) and the next one tries again.
 fn restart_wal(conn: &Connection) -> Result<bool, DbError> {
-    let usual: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
-    conn.busy_timeout(RESTART_WAIT)?;
-    let busy = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0));
-    conn.busy_timeout(Duration::from_millis(usual.max(0) as u64))?;
-    Ok(busy? == 0)
+    let busy = super::lock_wait::waiting_at_most(RESTART_WAIT, || {
+        conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
+    })?;
+    Ok(busy == 0)
 }
 
 #[allow(clippy::type_complexity)]
