@@ -63,6 +63,11 @@ const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30);
 const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BACKOFF_LOCAL: Duration = Duration::from_secs(30);
 const MAX_BACKOFF_REPLICATED: Duration = Duration::from_secs(2);
+/// The WAL one round of the shipper should cover under heavy writes (`run.rs`, `round_interval`);
+/// well under the 64 MiB `journal_size_limit` (`db::WAL_SIZE_LIMIT`).
+const WAL_BYTES_PER_ROUND: u64 = 16 << 20;
+/// The shortest wait between two rounds when writes fill the WAL fast.
+const MIN_SYNC_INTERVAL: Duration = Duration::from_millis(50);
 /// Time the final sync on shutdown may take.
 const FINAL_SYNC_BUDGET: Duration = Duration::from_secs(15);
 
