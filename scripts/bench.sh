@@ -277,6 +277,20 @@ if on votes; then
   row "3. Vote latency p99 at $VOTE_RATE/s (open loop, from due time)" "$(kv latency_p99_ms "$TMP/votes-small.txt") ms" \
     "-" "-" "< 10 ms" "$(met "$(kv latency_p99_ms "$TMP/votes-small.txt") < 10")" \
     "p50 $(kv latency_p50_ms "$TMP/votes-small.txt") ms, max $(kv latency_max_ms "$TMP/votes-small.txt") ms"
+  # The same open-loop votes with replication on (a local s3s-fs bucket, `ack = "local"`), on a copy
+  # of the same database: there the shipper's checkpoints, not the writer's, shape the tail.
+  stop_app
+  cp -a "$TMP/small/." "$TMP/replicated/"
+  start_bucket "$TMP/s3-votes"
+  START_APP_ENV="$BUCKET_ENV" start_app "$TMP/replicated"
+  vote_latency "$TMP/votes-replicated.txt"
+  stop_app
+  start_app "$TMP/small"
+  row "3. Vote latency p99 at $VOTE_RATE/s, replication on (local s3s-fs bucket, ack local)" \
+    "$(kv latency_p99_ms "$TMP/votes-replicated.txt") ms" "off $(kv latency_p99_ms "$TMP/votes-small.txt") ms" \
+    "$(ratio "$(kv latency_p99_ms "$TMP/votes-replicated.txt")" "$(kv latency_p99_ms "$TMP/votes-small.txt")")" \
+    "< 10 ms" "$(met "$(kv latency_p99_ms "$TMP/votes-replicated.txt") < 10")" \
+    "p50 $(kv latency_p50_ms "$TMP/votes-replicated.txt") ms, max $(kv latency_max_ms "$TMP/votes-replicated.txt") ms"
   row "3. Votes vs raw rusqlite, one commit per vote" "$(fmt "$v")" "$(fmt "$raw_row")/s" "$(ratio "$v" "$raw_row")" \
     "-" "-" "same rows, 200k"
   row "3. Votes vs raw rusqlite, 1000 votes per commit" "$(fmt "$v")" "$(fmt "$raw_batch")/s" \

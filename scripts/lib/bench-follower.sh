@@ -23,6 +23,26 @@ s3s_fs_bin() {
   echo "$bin"
 }
 
+# start_bucket DIR: a local s3s-fs serving DIR with a bucket named "bench"; sets BUCKET_ENV, the
+# replication settings that point a server at it (prefix s3://bench/db).
+start_bucket() {
+  local s3s port deadline
+  s3s=$(s3s_fs_bin)
+  port=$(free_port)
+  mkdir -p "$1/bench"
+  "$s3s" --host 127.0.0.1 --port "$port" --access-key bench --secret-key bench-secret-key "$1" \
+    >"$1.log" 2>&1 &
+  PIDS+=("$!")
+  deadline=$((SECONDS + 30))
+  until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+    ((SECONDS < deadline)) || { echo "s3s-fs did not start: $(cat "$1.log")" >&2; return 1; }
+    sleep 0.1
+  done
+  BUCKET_ENV="MYSETLIST_REPLICATION__URL=s3://bench/db MYSETLIST_REPLICATION__ENDPOINT=http://127.0.0.1:$port
+    MYSETLIST_REPLICATION__FORCE_PATH_STYLE=true MYSETLIST_REPLICATION__ACCESS_KEY_ID=bench
+    MYSETLIST_REPLICATION__SECRET_ACCESS_KEY=bench-secret-key"
+}
+
 # background_votes OUTFILE SECONDS: signed-in votes on show 2 at FOLLOWER_VOTE_RATE; sets VOTES_PID.
 background_votes() {
   "$EX/bench_load" --addr "$LEADER" --method POST --path "/api/v1/shows/2/songs/{song}/vote" \
@@ -42,23 +62,12 @@ wrk_runs() {
 bench_follower() {
   log "follower: pages and live watchers on a follower while the leader takes $FOLLOWER_VOTE_RATE votes/s"
   stop_app # the small database's server: its CPU goes to the two nodes
-  local s3s s3_port deadline
-  s3s=$(s3s_fs_bin)
-  s3_port=$(free_port)
-  mkdir -p "$TMP/s3/bench" "$TMP/leader" "$TMP/follower"
-  "$s3s" --host 127.0.0.1 --port "$s3_port" --access-key bench --secret-key bench-secret-key "$TMP/s3" \
-    >"$TMP/s3s.log" 2>&1 &
-  PIDS+=("$!")
-  deadline=$((SECONDS + 30))
-  until curl -s -o /dev/null "http://127.0.0.1:$s3_port/"; do
-    ((SECONDS < deadline)) || { echo "s3s-fs did not start: $(cat "$TMP/s3s.log")" >&2; return 1; }
-    sleep 0.1
-  done
+  local deadline
+  start_bucket "$TMP/s3"
+  mkdir -p "$TMP/leader" "$TMP/follower"
   "$EX/bench_seed" --db "$TMP/leader/mysetlist.db" --users "$USERS" --second-show \
     --cookies-out "$TMP/f-cookies.txt" --songs-out "$TMP/f-songs.txt"
-  local replication="MYSETLIST_REPLICATION__URL=s3://bench/db MYSETLIST_REPLICATION__ENDPOINT=http://127.0.0.1:$s3_port
-    MYSETLIST_REPLICATION__FORCE_PATH_STYLE=true MYSETLIST_REPLICATION__ACCESS_KEY_ID=bench
-    MYSETLIST_REPLICATION__SECRET_ACCESS_KEY=bench-secret-key MYSETLIST_REPLICATION__SYNC_INTERVAL=$FOLLOWER_SYNC"
+  local replication="$BUCKET_ENV MYSETLIST_REPLICATION__SYNC_INTERVAL=$FOLLOWER_SYNC"
   START_APP_ENV="$replication MYSETLIST_ROLE=primary MYSETLIST_FAILOVER__NODE_ID=leader" start_app "$TMP/leader"
   LEADER=$APP LEADER_PID=$APP_PID
   # A standby is never ready (only the leader is); it serves once its copy is restored.
