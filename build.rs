@@ -72,7 +72,7 @@ fn main() {
 /// The static glibc build (`-C target-feature=+crt-static`, what the Containerfile ships) is a
 /// static PIE: ASLR needs every pointer in its data fixed up at start, and as plain `.rela.dyn`
 /// entries those took 1.9 MB of the binary. Packed (DT_RELR, glibc >= 2.36 applies them itself in a
-/// static PIE; both lld and GNU ld >= 2.38 write them) they take 30 KB (README, "Design decisions").
+/// static PIE; both lld and GNU ld >= 2.38 write them) they take 23 KB (README, "Design decisions").
 /// Dynamic builds (tests, Nix's package) keep their linker's defaults.
 fn pack_relative_relocations() {
     let target_features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
