@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_calendars_and_tickets", include_str!("../../migrations/0007_calendars_and_tickets.sql")),
     ("0008_email", include_str!("../../migrations/0008_email.sql")),
     ("0009_artist_media", include_str!("../../migrations/0009_artist_media.sql")),
+    ("0010_server_secret", include_str!("../../migrations/0010_server_secret.sql")),
 ];
 
 /// `PRAGMA application_id` of a MySetlist database: ASCII "MySL" (set by 0004_application_id.sql).
@@ -170,5 +171,27 @@ mod tests {
         migrate(&mut c).unwrap();
         assert_eq!(application_id(&c), APPLICATION_ID);
         assert_eq!(applied_migrations(&c).unwrap().len(), MIGRATIONS.len());
+    }
+
+    fn server_secret(c: &Connection) -> Option<Vec<u8>> {
+        crate::db::kv::get_setting(c, "server_secret").unwrap()
+    }
+
+    #[test]
+    fn the_schema_comes_with_a_random_server_secret_that_later_migrations_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Connection::open(dir.path().join("a.db")).unwrap();
+        let mut b = Connection::open(dir.path().join("b.db")).unwrap();
+        migrate(&mut a).unwrap();
+        migrate(&mut b).unwrap();
+        let secret = server_secret(&a).expect("a new database holds its secret before any other write");
+        assert_eq!(secret.len(), 32);
+        assert_ne!(Some(secret.clone()), server_secret(&b), "each database draws its own");
+        // A database whose secret the application created before the schema did keeps it.
+        let mut old = Connection::open(dir.path().join("old.db")).unwrap();
+        migrate_to(&mut old, &MIGRATIONS[..9]).unwrap();
+        crate::db::kv::set_setting(&old, "server_secret", &[7u8; 32]).unwrap();
+        migrate(&mut old).unwrap();
+        assert_eq!(server_secret(&old), Some(vec![7u8; 32]));
     }
 }

@@ -229,7 +229,9 @@ type OwnVotesAt = (u64, Arc<[i64]>);
 pub(crate) const EVERY_SHOW: i64 = i64::MIN;
 
 async fn load_or_create_secret(db: &Database) -> Result<[u8; 32], DomainError> {
-    // A standby's copy already holds the primary's secret, and a standby cannot write.
+    // Created with the schema (migration 0010) before replication starts, so a standby's copy of
+    // the leader's first backup holds it, and a standby cannot write. The write below is for a
+    // database whose secret was lost.
     let stored = db.read(|c| db::kv::get_setting(c, "server_secret")).await.map_err(DomainError::from)?;
     if let Some(arr) = stored.and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok()) {
         return Ok(arr);

@@ -68,8 +68,12 @@ fn node_env(endpoint: &str, bucket: &str, node: &str, role: &str, ack: &str) -> 
 
 /// Starts a node in this process (like `spawn_app_with`, keeping its failover handle).
 async fn spawn_node(env: Vec<(String, String)>) -> Node {
+    spawn_node_in(tempfile::tempdir().expect("temp dir"), env).await
+}
+
+/// Starts a node on a data directory prepared beforehand.
+async fn spawn_node_in(dir: tempfile::TempDir, env: Vec<(String, String)>) -> Node {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().expect("temp dir");
     let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let config = test_config(dir.path(), &refs);
     let app = Application::build(config, false).await.expect("node builds");
@@ -395,6 +399,37 @@ async fn standby_follows_serves_reads_refuses_writes_and_only_the_leader_is_read
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("run this on the node that leads"), "{stderr}");
+    s.app.stop().await;
+    p.app.stop().await;
+}
+
+/// A standby that starts while the new leader's first backup is all the bucket holds (the
+/// leader's next sync round is far off) comes up: everything it needs from the leader, the
+/// server secret included, is in that first backup, since a standby cannot write it itself. The
+/// leader's database was made before its first start (as `mysetlist import` or `admin` do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_started_from_a_new_leaders_first_backup_comes_up() {
+    init_logging();
+    let _group = multi_node_group().await;
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("first-backup");
+    let slow_rounds = |node: &str, role: &str| {
+        let mut env = node_env(&s3.endpoint(), &bucket, node, role, "local");
+        env.retain(|(k, _)| k != "MYSETLIST_REPLICATION__SYNC_INTERVAL");
+        env.push(("MYSETLIST_REPLICATION__SYNC_INTERVAL".into(), "1h".into()));
+        env
+    };
+    let prepared = tempfile::tempdir().unwrap();
+    let made = mysetlist::db::Database::open(&mysetlist::db::DbOptions::new(prepared.path().join("mysetlist.db")));
+    made.expect("the database is made before the server's first start").close().await;
+    let p = spawn_node_in(prepared, slow_rounds("p", "primary")).await;
+    let s = spawn_node(slow_rounds("s", "standby")).await;
+    assert!(!s.failover.accepting_writes());
+    for base in [&p.app.base, &s.app.base] {
+        assert_eq!(status_of(&reqwest::Client::new(), format!("{base}/")).await, 200, "home page on {base}");
+    }
+    // Both nodes hash a device the same way: the standby serves with the leader's secret.
+    assert_eq!(p.app.domain().device_key("device-1"), s.app.domain().device_key("device-1"));
     s.app.stop().await;
     p.app.stop().await;
 }
