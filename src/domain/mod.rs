@@ -122,7 +122,7 @@ pub struct Domain {
     sessions: moka::sync::Cache<[u8; 32], Session>,
     /// A voter's votes on a show, with the show's ranking generation they were read at: every change
     /// to a show's votes bumps it, so an entry is used only while it still matches.
-    own_votes: moka::sync::Cache<(i64, String), OwnVotesAt>,
+    own_votes: moka::sync::Cache<(i64, votes::StoredVoter), OwnVotesAt>,
     /// Per-account rate limits (password checks, votes).
     limits: limits::AccountLimits,
     /// Argon2 hashing and verification, bounded (`rate_limit.password_workers`).

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use super::{Domain, DomainError, Ranking, Voter, trending, votes::voting_open};
+use super::votes::{StoredVoter, voting_open};
+use super::{Domain, DomainError, Ranking, Voter, trending};
 use crate::db::{self, artists::Artist, setlists::SetlistEntry, shows::Show, songs::Song, venues::Venue};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -75,7 +76,7 @@ impl Domain {
                 let addable = if open { db::songs::addable_to_show(c, show_id)? } else { Vec::new() };
                 let actual = db::setlists::actual(c, show_id)?;
                 let my_votes = match &voter_key {
-                    Some(k) => db::votes::voted_songs(c, show_id, k)?,
+                    Some(k) => db::votes::voted_songs(c, show_id, k.votes_of())?,
                     None => Vec::new(),
                 };
                 Ok((addable, actual, my_votes))
@@ -97,17 +98,18 @@ impl Domain {
             return Ok(votes);
         }
         let stored = key.1.clone();
-        let votes: Arc<[i64]> = self.db.read(move |c| db::votes::voted_songs(c, show_id, &stored)).await?.into();
+        let votes: Arc<[i64]> =
+            self.db.read(move |c| db::votes::voted_songs(c, show_id, stored.votes_of())).await?.into();
         self.own_votes.insert(key, (generation, votes.clone()));
         Ok(votes)
     }
 
     /// How a voter is stored in `votes.voter`; None for a device while anonymous voting is off.
-    fn stored_voter_key(&self, voter: &Voter) -> Option<String> {
+    fn stored_voter_key(&self, voter: &Voter) -> Option<StoredVoter> {
         match voter {
-            Voter::User(u) => Some(format!("u{}", u.id)),
+            Voter::User(u) => Some(StoredVoter::User(u.id)),
             Voter::Anonymous { device_token, .. } if self.config.settings.voting.anonymous => {
-                Some(self.device_key(device_token))
+                Some(StoredVoter::Device(self.device_key(device_token)))
             }
             Voter::Anonymous { .. } => None,
         }

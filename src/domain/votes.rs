@@ -18,6 +18,23 @@ pub enum Voter {
     },
 }
 
+/// A voter as `votes` knows them: a signed-in user (`voter` = `u<id>`, `user_id` set) or a device
+/// (`voter` = its keyed hash, no user). Hashable: the key of the own-votes cache.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum StoredVoter {
+    User(i64),
+    Device(String),
+}
+
+impl StoredVoter {
+    pub(crate) fn votes_of(&self) -> db::votes::VotesOf<'_> {
+        match self {
+            StoredVoter::User(id) => db::votes::VotesOf::User(*id),
+            StoredVoter::Device(key) => db::votes::VotesOf::Device(key),
+        }
+    }
+}
+
 /// What a vote request wants. `Toggle` is the button; `Set` and `Unset` are idempotent, so a client
 /// may safely retry them (e.g. after a 503 in `ack = "replicated"` mode, when the write may still land).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,9 +209,9 @@ fn check_anonymous_limits(
     let day_ago = now - 86_400;
     let per_show = i64::from(voting.anonymous_votes_per_show);
     let per_day = i64::from(voting.anonymous_votes_per_day);
-    let limited = db::votes::count_by_voter_on_show(c, show_id, key)? >= per_show
+    let limited = db::votes::count_by_device_on_show(c, show_id, key)? >= per_show
         || db::votes::count_anonymous_by_ip_on_show(c, show_id, ip_hash)? >= per_show
-        || db::votes::count_by_voter_since(c, key, day_ago)? >= per_day
+        || db::votes::count_by_device_since(c, key, day_ago)? >= per_day
         || db::votes::count_anonymous_by_ip_since(c, ip_hash, day_ago)? >= per_day;
     if limited {
         return Err(DomainError::RateLimited { retry_after_secs: 3600 });
