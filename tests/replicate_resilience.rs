@@ -1,5 +1,5 @@
-//! The shipper under failure: S3 outages (local and replicated acknowledgement), restarts of
-//! the replicator, and a `kill -9` of the whole process. In every case the bucket ends up
+//! The shipper under failure: S3 outages (local and replicated acknowledgement), a slow bucket
+//! during checkpoints, restarts of the replicator, and a `kill -9` of the whole process. In every case the bucket ends up
 //! with L0 TXIDs 1..=n (no gap, no duplicate) and restores to exactly the live database.
 
 mod replicate_support;
@@ -89,6 +89,98 @@ async fn replicated_ack_times_out_while_s3_is_down_then_catches_up() {
         let seq = app.commit(15);
         handle.wait_durable(seq, DURABLE).await.unwrap();
     }
+    handle.shutdown().await;
+    assert_contiguous_l0(&s3, &bucket, "app.db");
+    assert_restores_to(&opts, &db).await;
+}
+
+/// A slow bucket never holds up the app's writes: the checkpoint's write lock covers reading the
+/// last frames and copying the WAL into the database file, not the upload of those frames. Every
+/// request to the bucket here waits 0.8 s; through two checkpoints no commit waits that long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_never_hold_the_writer_while_the_bucket_answers_slowly() {
+    init_logging();
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("slow");
+    let proxy = SlowProxy::to(s3.port);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let mut app = App::open(&db);
+    let mut opts = fast(s3.options(&bucket, "app.db"));
+    opts.endpoint = Some(proxy.endpoint());
+    // Checkpoints every ~120 frames; the locked step runs once at most 60 are unshipped, which
+    // a sync of 0.8 s leaves at this commit rate (a few frames a commit).
+    opts.checkpoint_frames = 120;
+    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+    let seq = app.commit(20);
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+    proxy.set_delay(Duration::from_millis(800));
+
+    let mut last_checkpoint = handle.status().last_checkpoint_at;
+    let (mut checkpoints, mut slowest) = (0, Duration::ZERO);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while checkpoints < 2 && std::time::Instant::now() < deadline {
+        let started = std::time::Instant::now();
+        app.insert(2);
+        slowest = slowest.max(started.elapsed());
+        let at = handle.status().last_checkpoint_at;
+        if at != last_checkpoint {
+            checkpoints += 1;
+            last_checkpoint = at;
+        }
+        // The app's pace (about ten commits a second), not a wait for anything.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(checkpoints, 2, "two checkpoints within 60 s: {:?}", handle.status());
+    assert!(slowest < Duration::from_millis(500), "a commit waited {slowest:?} behind the shipper");
+
+    proxy.set_delay(Duration::ZERO);
+    handle.wait_durable(app.seq, DURABLE).await.unwrap();
+    handle.shutdown().await;
+    assert_contiguous_l0(&s3, &bucket, "app.db");
+    assert_restores_to(&opts, &db).await;
+}
+
+/// The last frames a checkpoint read under its write lock survive a failed upload: the app keeps
+/// writing (its next write restarts the WAL over those frames), the staged file is uploaded as is
+/// once the bucket answers again, and the bucket has every TXID and restores to the live database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoints_staged_file_that_fails_to_upload_lands_later_without_a_gap() {
+    init_logging();
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("staged");
+    let proxy = SlowProxy::to(s3.port);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let mut app = App::open(&db);
+    let mut opts = fast(s3.options(&bucket, "app.db"));
+    opts.endpoint = Some(proxy.endpoint());
+    opts.checkpoint_frames = 120;
+    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+    let seq = app.commit(20);
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+    // Each request waits 1 s in the proxy: the staged file's upload is still waiting there when
+    // the checkpoint's time shows up in the status, and is refused.
+    proxy.set_delay(Duration::from_secs(1));
+    let before = handle.status().last_checkpoint_at;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while handle.status().last_checkpoint_at == before && std::time::Instant::now() < deadline {
+        app.insert(2);
+        tokio::time::sleep(Duration::from_millis(100)).await; // the app's pace
+    }
+    proxy.set_refusing(true);
+    assert_ne!(handle.status().last_checkpoint_at, before, "no checkpoint within 60 s");
+    let errors = handle.status().upload_errors;
+    assert!(
+        wait_until(Duration::from_secs(10), || handle.status().upload_errors > errors),
+        "the upload after the checkpoint was never refused"
+    );
+    for _ in 0..20 {
+        app.insert(2); // over the restarted WAL
+    }
+    proxy.set_refusing(false);
+    proxy.set_delay(Duration::ZERO);
+    handle.wait_durable(app.seq, DURABLE).await.unwrap();
     handle.shutdown().await;
     assert_contiguous_l0(&s3, &bucket, "app.db");
     assert_restores_to(&opts, &db).await;

@@ -346,3 +346,86 @@ pub fn assert_same_rows(actual: &Path, expected: &Path) {
         );
     }
 }
+
+/// A TCP proxy to a server on loopback that holds back each request for `delay` before passing
+/// it on (a bucket far away, or a slow one): the first bytes the client sends after the server
+/// answered wait. The delay can be changed while it runs.
+pub struct SlowProxy {
+    pub port: u16,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    refusing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SlowProxy {
+    pub fn to(upstream: u16) -> SlowProxy {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let refusing = Arc::new(AtomicBool::new(false));
+        let (delay, refuse) = (delay_ms.clone(), refusing.clone());
+        // Threads end when their connections close; the accept loop lives as long as the test
+        // process (each test makes its own proxy on a fresh port).
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                // Set when the server has answered since the client last sent: the client's next
+                // bytes start a new request.
+                let answered = Arc::new(AtomicBool::new(true));
+                let (delay, refuse, answered2) = (delay.clone(), refuse.clone(), answered.clone());
+                std::thread::spawn(move || {
+                    pipe(client, server, |_| {
+                        if answered.swap(false, Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(delay.load(Ordering::Relaxed)));
+                        }
+                        !refuse.load(Ordering::Relaxed)
+                    })
+                });
+                std::thread::spawn(move || {
+                    pipe(s2, c2, |_| {
+                        answered2.store(true, Ordering::Relaxed);
+                        true
+                    })
+                });
+            }
+        });
+        return SlowProxy { port, delay_ms, refusing };
+
+        /// Copies `from` to `to`, asking `before` ahead of each chunk; `false` drops the connection.
+        fn pipe(mut from: TcpStream, mut to: TcpStream, before: impl Fn(usize) -> bool) {
+            use std::io::{Read, Write};
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match from.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                if !before(n) {
+                    let _ = from.shutdown(std::net::Shutdown::Both);
+                    break;
+                }
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
+    /// While set, every request is dropped (the connection closed) instead of passed on,
+    /// including one that is waiting out its delay.
+    pub fn set_refusing(&self, refusing: bool) {
+        self.refusing.store(refusing, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}

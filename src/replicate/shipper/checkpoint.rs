@@ -1,11 +1,12 @@
-//! Checkpoints: only shipped frames are copied; the last ones under a brief write lock.
+//! Checkpoints: only shipped frames are copied, and, under a brief write lock, the last ones once
+//! they are read into a staged L0 file that is uploaded after the lock is released.
 
 use std::time::SystemTime;
 
 use tokio::time::Instant;
 
 use super::cursor::NO_WAL;
-use super::{LOCKED_UPLOAD_TIMEOUT, Shipper, SyncOutcome, UPLOAD_TIMEOUT};
+use super::{Shipper, SyncOutcome, UPLOAD_TIMEOUT};
 use crate::replicate::error::ReplicateError;
 use crate::replicate::wal::WAL_HEADER_SIZE;
 
@@ -20,8 +21,9 @@ enum CheckpointOutcome {
 
 impl Shipper {
     /// Checkpoints once the WAL is large (see the module docs): with the app's writer held
-    /// off by a write lock, ship the last frames, then copy every frame into the database
-    /// file. The app's next write then restarts the WAL from its beginning.
+    /// off by a write lock, read the last frames into an L0 file, then copy every frame into the
+    /// database file; the lock is released before that file is uploaded. The app's next write
+    /// then restarts the WAL from its beginning.
     pub(super) fn maybe_checkpoint(&mut self) -> Result<(), ReplicateError> {
         let Some(pos) = self.pos else { return Ok(()) };
         if pos.wal == NO_WAL || self.restart_expected {
@@ -34,9 +36,9 @@ impl Shipper {
         // First copy the bulk without blocking anyone: under our read mark only shipped
         // frames are copied. The locked step below then has little left to do.
         self.passive_checkpoint()?;
-        // Hold writers off only when little is left to ship: if the app commits faster than
-        // we ship, blocking it would stall it for the whole backlog. A few quick syncs
-        // usually close the gap that built up during the last one.
+        // Hold writers off only when little is left to read: if the app commits faster than
+        // we ship, the locked step would read (and stage in memory) the whole backlog. A few
+        // quick syncs usually close the gap that built up during the last one.
         let max_locked = self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size();
         let mut attempts = 0;
         loop {
@@ -62,11 +64,19 @@ impl Shipper {
             tracing::error!(error = %e, "releasing the checkpoint write lock failed");
         }
         tracing::debug!(held = ?locked_at.elapsed(), frames, "checkpoint write lock released");
-        if result? == CheckpointOutcome::Incomplete {
+        match result? {
+            CheckpointOutcome::Complete => {
+                self.next_checkpoint_frames = 0;
+                self.shared.inner.lock().last_checkpoint_at = Some(SystemTime::now());
+            }
             // Readers held older pages back; try again after some more frames.
-            self.next_checkpoint_frames = frames + self.opts.checkpoint_frames.div_ceil(4);
+            CheckpointOutcome::Incomplete => {
+                self.next_checkpoint_frames = frames + self.opts.checkpoint_frames.div_ceil(4);
+            }
         }
-        Ok(())
+        // The last frames, only in memory once the WAL restarts: stored before anything newer
+        // (a failed upload is retried by the next sync).
+        self.store_staged(UPLOAD_TIMEOUT)
     }
 
     /// `PRAGMA wal_checkpoint(PASSIVE)`: (busy, frames in the WAL, frames copied).
@@ -76,36 +86,51 @@ impl Shipper {
             .map_err(|e| ReplicateError::sqlite("checkpoint", e))
     }
 
-    /// The part of a checkpoint that runs under the write lock: ships the last frames (each
-    /// upload bounded by `LOCKED_UPLOAD_TIMEOUT`, the app's writer is waiting), then copies
-    /// every frame into the database file.
+    /// The part of a checkpoint that runs under the write lock: reads the last frames into a
+    /// staged L0 file (no upload: the app's writer is waiting), then copies every frame into the
+    /// database file. A restart of the WAL after that loses nothing: the staged file holds what
+    /// the bucket lacks, and it is uploaded before anything newer. If the process dies first, the
+    /// next start finds the bucket's position gone from the WAL and ships a full snapshot.
     fn checkpoint_locked(&mut self) -> Result<CheckpointOutcome, ReplicateError> {
-        let deadline = Instant::now() + LOCKED_UPLOAD_TIMEOUT;
-        while self.sync(LOCKED_UPLOAD_TIMEOUT)? == SyncOutcome::ShipAgain {
-            if Instant::now() > deadline {
-                return Ok(CheckpointOutcome::Incomplete);
-            }
-        }
+        let staged = match self.stage_rest() {
+            Ok(staged) => staged,
+            // The WAL is not the generation we read (another process reset it): the next sync
+            // ships a full snapshot; no checkpoint until then.
+            Err(ReplicateError::WalGenerationChanged) => return Ok(CheckpointOutcome::Incomplete),
+            Err(e) => return Err(e),
+        };
         let Some(pos) = self.pos else {
             return Ok(CheckpointOutcome::Incomplete);
         };
-        if pos.wal == NO_WAL {
+        let read = match &staged {
+            Some(s) => s.end_frame(self.frame_size()),
+            None => (pos.wal.offset - WAL_HEADER_SIZE) / self.frame_size(),
+        };
+        // Nothing can commit now, so the read mark may go: every frame is shipped or staged.
+        self.end_read();
+        let checkpoint = self.passive_checkpoint();
+        let (busy, log, done) = match checkpoint {
+            Ok(c) => c,
+            Err(e) => {
+                self.staged = staged;
+                return Err(e);
+            }
+        };
+        let complete = busy == 0 && log == done && done as u64 == read;
+        tracing::debug!(busy, log, done, read, complete, staged = staged.is_some(), "checkpoint");
+        if log as u64 > read {
+            // Cannot happen while we hold the write lock; never let it pass silently.
+            tracing::error!(log, read, "checkpoint saw frames it had not read; shipping a full snapshot next");
+            self.pos = None;
             return Ok(CheckpointOutcome::Incomplete);
         }
-        let shipped = (pos.wal.offset - WAL_HEADER_SIZE) / self.frame_size();
-        // Nothing can commit now, so the read mark may go: every frame is shipped.
-        self.end_read();
-        let (busy, log, done) = self.passive_checkpoint()?;
-        let complete = busy == 0 && log == done && done as u64 == shipped;
-        tracing::debug!(busy, log, done, shipped, complete, "checkpoint");
-        if complete {
-            self.restart_expected = true;
-            self.next_checkpoint_frames = 0;
-            self.shared.inner.lock().last_checkpoint_at = Some(SystemTime::now());
-        } else if log as u64 > shipped {
-            // Cannot happen while we hold the write lock; never let it pass silently.
-            tracing::error!(log, shipped, "checkpoint saw unshipped frames; shipping a full snapshot next");
-            self.pos = None;
+        match staged {
+            Some(mut s) => {
+                s.checkpointed = complete;
+                self.staged = Some(s);
+            }
+            None if complete => self.restart_expected = true,
+            None => {}
         }
         Ok(if complete { CheckpointOutcome::Complete } else { CheckpointOutcome::Incomplete })
     }

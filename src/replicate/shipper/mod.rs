@@ -14,10 +14,15 @@
 //!   generation it did not expect (another process checkpointed) triggers a full snapshot.
 //! * A checkpoint runs with the app's writer briefly held off by a write lock
 //!   (`BEGIN IMMEDIATE` on a connection of ours, like Litestream's checkpoint barrier): the
-//!   last frames are shipped, then every frame is copied. Without the lock a writer that keeps
-//!   committing would always start its next transaction before the checkpoint completes, and
-//!   SQLite restarts the WAL only from a transaction that began after a complete checkpoint —
-//!   the WAL would grow forever.
+//!   last frames are read into an L0 file in memory (staged), then every frame is copied, and
+//!   the lock is released before the staged file is uploaded, so the writer never waits for
+//!   the bucket. Those last frames are the one exception to "only shipped frames are
+//!   checkpointed": the staged file is uploaded before anything newer ships (a failed upload is
+//!   retried as is), and a process that dies before it lands finds the bucket's position gone
+//!   from its WAL at the next start and ships a full snapshot. Without the lock a writer that
+//!   keeps committing would always start its next transaction before the checkpoint completes,
+//!   and SQLite restarts the WAL only from a transaction that began after a complete checkpoint
+//!   — the WAL would grow forever.
 //! * TXIDs: each upload is `previous + 1`; a failed upload is rebuilt (with any newer frames)
 //!   under the same TXID on the next attempt — the frames are still in the WAL because
 //!   nothing unshipped is checkpointed. L0 keys are written with `If-None-Match: *`: if the key
@@ -59,17 +64,15 @@ use cursor::Position;
 
 /// Upper bound for one upload; the next sync retries.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30);
-/// Upper bound for an upload while the app's writer is blocked.
-const LOCKED_UPLOAD_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BACKOFF_LOCAL: Duration = Duration::from_secs(30);
 const MAX_BACKOFF_REPLICATED: Duration = Duration::from_secs(2);
 /// The WAL one round of the shipper should cover under heavy writes (`run.rs`, `round_interval`);
 /// well under the 64 MiB `journal_size_limit` (`db::WAL_SIZE_LIMIT`).
 const WAL_BYTES_PER_ROUND: u64 = 16 << 20;
 /// The shortest wait between two rounds when writes fill the WAL fast. Each round ends with a
-/// checkpoint that holds the write lock while it ships the last frames (a PUT's round trip to a
-/// remote bucket), so rounds are kept at most four a second; that still keeps a round's WAL under
-/// 64 MiB up to ~250 MB of WAL a second.
+/// checkpoint that holds the write lock while it reads the last frames and copies the WAL into
+/// the database file, so rounds are kept at most four a second; that still keeps a round's WAL
+/// under 64 MiB up to ~250 MB of WAL a second.
 const MIN_SYNC_INTERVAL: Duration = Duration::from_millis(250);
 /// Time the final sync on shutdown may take.
 const FINAL_SYNC_BUDGET: Duration = Duration::from_secs(15);
@@ -128,6 +131,8 @@ pub(crate) struct Shipper {
     gen_pages: BTreeMap<u32, u64>,
     /// Everything shipped was checkpointed: a WAL restart is expected and harmless.
     restart_expected: bool,
+    /// The L0 file of the last checkpoint's locked step, built there and uploaded after it.
+    staged: Option<upload::Staged>,
     last_snapshot: Option<(DateTime<Utc>, Txid)>,
     snapshot_upload: Option<(Txid, tokio::task::JoinHandle<Result<(), ReplicateError>>)>,
     commits: watch::Receiver<CommitSeq>,
@@ -223,6 +228,7 @@ impl Shipper {
             pos: None,
             gen_pages: BTreeMap::new(),
             restart_expected: false,
+            staged: None,
             last_snapshot: None,
             snapshot_upload: None,
             commits,

@@ -44,6 +44,8 @@ impl Shipper {
     /// Digest of the database as of `self.txid`: the database file overlaid with the shipped
     /// frames of this WAL generation.
     pub(super) fn shipped_digest(&mut self) -> Result<ShippedDigest, ReplicateError> {
+        // A staged file's pages may be in the database file already: store it, so they are shipped.
+        self.store_staged(super::UPLOAD_TIMEOUT)?;
         let pos = self.pos.ok_or_else(|| ReplicateError::NoBackup("nothing shipped yet from this database".into()))?;
         let Some(state) = self.shipped_state(&pos)? else {
             return Err(ReplicateError::WalGenerationChanged);
@@ -56,6 +58,9 @@ impl Shipper {
 
     /// Writes an L9 snapshot when the interval boundary has passed (Litestream's schedule).
     pub(super) fn maybe_snapshot(&mut self) {
+        if self.staged.is_some() {
+            return; // the database file may hold its pages: they are not the shipped state yet
+        }
         if let Some((txid, task)) = self.snapshot_upload.take() {
             if !task.is_finished() {
                 self.snapshot_upload = Some((txid, task));
