@@ -186,6 +186,43 @@ async fn a_checkpoints_staged_file_that_fails_to_upload_lands_later_without_a_ga
     assert_restores_to(&opts, &db).await;
 }
 
+/// Writes that never pause, to a bucket 200 ms away: every sync leaves more unshipped WAL than
+/// the checkpoint's usual bound, yet checkpoints complete (the locked step only reads what it
+/// stages, so it may take more; after a few postponed rounds it takes the whole gap), and the
+/// WAL restarts instead of growing until the disk is full; the bucket restores to the live
+/// database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_complete_while_writes_never_pause_and_the_bucket_is_distant() {
+    init_logging();
+    let s3 = S3Server::start();
+    let bucket = s3.bucket("distant");
+    let proxy = SlowProxy::to(s3.port);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let mut app = App::open(&db);
+    let mut opts = fast(s3.options(&bucket, "app.db"));
+    opts.endpoint = Some(proxy.endpoint());
+    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+    let seq = app.commit(20);
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+    proxy.set_delay(Duration::from_millis(200));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while handle.status().last_checkpoint_at.is_none() && std::time::Instant::now() < deadline {
+        // About 6 MB of WAL a second: every 200 ms sync leaves far more behind than the
+        // checkpoint's usual bound (half of `checkpoint_frames`, 15 frames here).
+        app.insert(200);
+        tokio::time::sleep(Duration::from_millis(10)).await; // the app's pace
+    }
+    let st = handle.status();
+    assert!(st.last_checkpoint_at.is_some(), "no checkpoint completed in 60 s: {st:?}");
+    proxy.set_delay(Duration::ZERO);
+    let seq = app.commit(5);
+    handle.wait_durable(seq, DURABLE).await.unwrap();
+    handle.shutdown().await;
+    assert_contiguous_l0(&s3, &bucket, "app.db");
+    assert_restores_to(&opts, &db).await;
+}
+
 /// A replicator restarted next to a running app continues from the WAL (an incremental
 /// L0, not a new full snapshot); after the app closed its database, it ships a full snapshot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

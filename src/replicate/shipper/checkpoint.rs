@@ -10,6 +10,14 @@ use super::{Shipper, SyncOutcome, UPLOAD_TIMEOUT};
 use crate::replicate::error::ReplicateError;
 use crate::replicate::wal::WAL_HEADER_SIZE;
 
+/// The most unshipped WAL the locked step reads and stages while the app's writer waits: reading
+/// and encoding it takes a few milliseconds (measured in README, "Performance").
+const STAGED_UNDER_LOCK: u64 = 8 << 20;
+
+/// Rounds in a row a due checkpoint may wait for the shipper to catch up before it stages
+/// whatever is unshipped under the lock, however much that is.
+const POSTPONED_AT_MOST: u32 = 3;
+
 /// How far the locked step of a checkpoint got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CheckpointOutcome {
@@ -38,8 +46,10 @@ impl Shipper {
         self.passive_checkpoint()?;
         // Hold writers off only when little is left to read: if the app commits faster than
         // we ship, the locked step would read (and stage in memory) the whole backlog. A few
-        // quick syncs usually close the gap that built up during the last one.
-        let max_locked = self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size();
+        // quick syncs usually close the gap that built up during the last one. What one sync
+        // leaves behind grows with the bucket's round trip (~4 MB at 100 MB of WAL a second and
+        // 40 ms), so the bound is at least STAGED_UNDER_LOCK: below it, the WAL never restarted.
+        let max_locked = (self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size()).max(STAGED_UNDER_LOCK);
         let mut attempts = 0;
         loop {
             let unshipped = self.unshipped_bytes()?;
@@ -48,11 +58,23 @@ impl Shipper {
             }
             attempts += 1;
             if attempts > 3 {
-                tracing::debug!(unshipped, "behind the writer; checkpoint postponed");
-                return Ok(());
+                // The writer keeps ahead of the bucket. Postponing for ever would let the WAL grow
+                // until the disk is full: after a few rounds, stage the whole gap under the lock.
+                self.checkpoints_postponed += 1;
+                if self.checkpoints_postponed < POSTPONED_AT_MOST {
+                    tracing::debug!(unshipped, "behind the writer; checkpoint postponed");
+                    return Ok(());
+                }
+                tracing::info!(
+                    unshipped,
+                    postponed = self.checkpoints_postponed,
+                    "the writer keeps ahead of the bucket; staging the gap under the write lock"
+                );
+                break;
             }
             while self.sync(UPLOAD_TIMEOUT)? == SyncOutcome::ShipAgain {}
         }
+        self.checkpoints_postponed = 0;
         if let Err(e) = self.locker.execute_batch("BEGIN IMMEDIATE") {
             tracing::debug!(error = %e, "write lock for the checkpoint not available; trying later");
             self.next_checkpoint_frames = frames + self.opts.checkpoint_frames.div_ceil(4);

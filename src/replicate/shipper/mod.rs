@@ -140,6 +140,8 @@ pub(crate) struct Shipper {
     fenced: bool,
     /// After an incomplete checkpoint, wait for the WAL to reach this many frames.
     next_checkpoint_frames: u64,
+    /// Due checkpoints postponed in a row because the writer kept ahead of the bucket.
+    checkpoints_postponed: u32,
     /// Set for a promoted standby (see [`ContinueFrom`]); used once, by `init`.
     continue_from: Option<ContinueFrom>,
 }
@@ -235,6 +237,7 @@ impl Shipper {
             shared,
             fenced: false,
             next_checkpoint_frames: 0,
+            checkpoints_postponed: 0,
             continue_from: None,
         })
     }
