@@ -10,8 +10,9 @@ use super::{Shipper, SyncOutcome, UPLOAD_TIMEOUT};
 use crate::replicate::error::ReplicateError;
 use crate::replicate::wal::WAL_HEADER_SIZE;
 
-/// The most unshipped WAL the locked step reads and stages while the app's writer waits: reading
-/// and encoding it takes a few milliseconds (measured in README, "Performance").
+/// The most unshipped WAL the locked step reads and stages while the app's writer waits, once a
+/// few syncs could not bring it under half of `checkpoint_frames` (a distant bucket): reading and
+/// encoding it takes a few milliseconds (README, "Performance").
 const STAGED_UNDER_LOCK: u64 = 8 << 20;
 
 /// Rounds in a row a due checkpoint may wait for the shipper to catch up before it stages
@@ -44,22 +45,24 @@ impl Shipper {
         // First copy the bulk without blocking anyone: under our read mark only shipped
         // frames are copied. The locked step below then has little left to do.
         self.passive_checkpoint()?;
-        // Hold writers off only when little is left to read: if the app commits faster than
-        // we ship, the locked step would read (and stage in memory) the whole backlog. A few
-        // quick syncs usually close the gap that built up during the last one. What one sync
-        // leaves behind grows with the bucket's round trip (~4 MB at 100 MB of WAL a second and
-        // 40 ms), so the bound is at least STAGED_UNDER_LOCK: below it, the WAL never restarted.
-        let max_locked = (self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size()).max(STAGED_UNDER_LOCK);
+        // Hold writers off only when little is left to read: the locked step's time grows with
+        // what it reads and stages. A few quick syncs usually close the gap that built up during
+        // the last one. With a distant bucket they never do (each sync leaves what was written
+        // during its round trip, ~4 MB at 100 MB of WAL a second and 40 ms): then up to
+        // STAGED_UNDER_LOCK is staged, and after a few postponed rounds whatever is unshipped, or
+        // the WAL would grow until the disk is full.
+        let small = self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size();
         let mut attempts = 0;
         loop {
             let unshipped = self.unshipped_bytes()?;
-            if unshipped <= max_locked {
+            if unshipped <= small {
                 break;
             }
             attempts += 1;
             if attempts > 3 {
-                // The writer keeps ahead of the bucket. Postponing for ever would let the WAL grow
-                // until the disk is full: after a few rounds, stage the whole gap under the lock.
+                if unshipped <= STAGED_UNDER_LOCK {
+                    break;
+                }
                 self.checkpoints_postponed += 1;
                 if self.checkpoints_postponed < POSTPONED_AT_MOST {
                     tracing::debug!(unshipped, "behind the writer; checkpoint postponed");
