@@ -119,7 +119,9 @@ impl Shipper {
                 Err(e) => {
                     self.shared.record_error(&e);
                     if Instant::now() + delay > deadline || matches!(e, ReplicateError::Fenced { .. }) {
-                        tracing::error!(error = %e, "final replication sync failed; unshipped commits stay in the local WAL");
+                        // Unshipped commits stay in the local WAL, or (a staged checkpoint file)
+                        // in the database file: the next start ships them, or a full snapshot.
+                        tracing::error!(error = %e, "final replication sync failed; the next start ships what is missing");
                         return;
                     }
                     std::thread::sleep(delay);
