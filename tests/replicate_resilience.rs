@@ -187,12 +187,23 @@ async fn a_checkpoints_staged_file_that_fails_to_upload_lands_later_without_a_ga
 }
 
 /// Writes that never pause, to a bucket 200 ms away: every sync leaves more unshipped WAL than
-/// the checkpoint's usual bound, yet checkpoints complete (the locked step only reads what it
-/// stages, so it may take more; after a few postponed rounds it takes the whole gap), and the
-/// WAL restarts instead of growing until the disk is full; the bucket restores to the live
-/// database.
+/// the checkpoint's usual bound (half of `checkpoint_frames`), yet checkpoints complete and the WAL
+/// restarts instead of growing until the disk is full; the bucket restores to the live database.
+/// With 2,000 frames a checkpoint, what a sync leaves (a few MB) passes half of them (~4 MB) and
+/// fits the two checkpoints' worth the locked step may stage (~16 MB).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_complete_while_writes_never_pause_and_the_bucket_is_distant() {
+    checkpoints_complete_through_a_distant_bucket(2000).await;
+}
+
+/// The same with 16 frames a checkpoint: what a sync leaves never fits what the locked step
+/// stages at first (~130 KB), so after three postponed rounds it stages the whole gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_postponed_for_three_rounds_then_stage_the_whole_gap() {
+    checkpoints_complete_through_a_distant_bucket(16).await;
+}
+
+async fn checkpoints_complete_through_a_distant_bucket(checkpoint_frames: u64) {
     init_logging();
     let s3 = S3Server::start();
     let bucket = s3.bucket("distant");
@@ -202,15 +213,14 @@ async fn checkpoints_complete_while_writes_never_pause_and_the_bucket_is_distant
     let mut app = App::open(&db);
     let mut opts = fast(s3.options(&bucket, "app.db"));
     opts.endpoint = Some(proxy.endpoint());
+    opts.checkpoint_frames = checkpoint_frames;
     let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
     let seq = app.commit(20);
     handle.wait_durable(seq, DURABLE).await.unwrap();
     proxy.set_delay(Duration::from_millis(200));
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while handle.status().last_checkpoint_at.is_none() && std::time::Instant::now() < deadline {
-        // About 6 MB of WAL a second: every 200 ms sync leaves far more behind than the
-        // checkpoint's usual bound (half of `checkpoint_frames`, 15 frames here).
-        app.insert(200);
+        app.insert(200); // about 6 MB of WAL a second
         tokio::time::sleep(Duration::from_millis(10)).await; // the app's pace
     }
     let st = handle.status();

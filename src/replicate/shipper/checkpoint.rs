@@ -10,11 +10,6 @@ use super::{Shipper, SyncOutcome, UPLOAD_TIMEOUT};
 use crate::replicate::error::ReplicateError;
 use crate::replicate::wal::WAL_HEADER_SIZE;
 
-/// The most unshipped WAL the locked step reads and stages while the app's writer waits, once a
-/// few syncs could not bring it under half of `checkpoint_frames` (a distant bucket): reading and
-/// encoding it takes a few milliseconds (README, "Performance").
-const STAGED_UNDER_LOCK: u64 = 8 << 20;
-
 /// Rounds in a row a due checkpoint may wait for the shipper to catch up before it stages
 /// whatever is unshipped under the lock, however much that is.
 const POSTPONED_AT_MOST: u32 = 3;
@@ -48,10 +43,12 @@ impl Shipper {
         // Hold writers off only when little is left to read: the locked step's time grows with
         // what it reads and stages. A few quick syncs usually close the gap that built up during
         // the last one. With a distant bucket they never do (each sync leaves what was written
-        // during its round trip, ~4 MB at 100 MB of WAL a second and 40 ms): then up to
-        // STAGED_UNDER_LOCK is staged, and after a few postponed rounds whatever is unshipped, or
-        // the WAL would grow until the disk is full.
+        // during its round trip, ~4 MB at 100 MB of WAL a second and 40 ms): then up to two
+        // checkpoints' worth of frames is staged (8 MiB at the default 1000 frames, read and
+        // encoded in tens of milliseconds at most), and after a few postponed rounds whatever is
+        // unshipped, or the WAL would grow until the disk is full.
         let small = self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size();
+        let staged_at_most = 2 * self.opts.checkpoint_frames.max(16) * self.frame_size();
         let mut attempts = 0;
         loop {
             let unshipped = self.unshipped_bytes()?;
@@ -60,7 +57,7 @@ impl Shipper {
             }
             attempts += 1;
             if attempts > 3 {
-                if unshipped <= STAGED_UNDER_LOCK {
+                if unshipped <= staged_at_most {
                     break;
                 }
                 self.checkpoints_postponed += 1;
