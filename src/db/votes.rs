@@ -69,9 +69,10 @@ pub fn exists(conn: &Connection, show_id: i64, song_id: i64, voter: &str) -> Res
 }
 
 /// Whose votes to look up, the way each kind is indexed: a signed-in user's through `votes_user`,
-/// a device's (`votes.voter`, with no user) through `votes_device_time`. The device queries name
-/// their index: without statistics the planner would rather take the primary key's `show_id`
-/// prefix, every vote of the show.
+/// a device's (`votes.voter`, with no user) through `votes_device_time`. Without statistics the
+/// planner would rather take the primary key's `show_id` prefix (every vote of the show), so the
+/// device queries hide `show_id` from it; they name no index, so a standby on a newer binary than
+/// its leader (a schema before migration 0011) still runs them, through `votes_voter_time`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VotesOf<'a> {
     User(i64),
@@ -79,12 +80,12 @@ pub enum VotesOf<'a> {
 }
 
 const USER_VOTES_ON_SHOW: &str = "SELECT song_id FROM votes WHERE user_id = ?1 AND show_id = ?2";
+// `show_id + 0` keeps the primary key's `show_id` prefix out of the planner's choice.
 const DEVICE_VOTES_ON_SHOW: &str =
-    "SELECT song_id FROM votes INDEXED BY votes_device_time WHERE voter = ?1 AND show_id = ?2 AND user_id IS NULL";
+    "SELECT song_id FROM votes WHERE voter = ?1 AND user_id IS NULL AND show_id + 0 = ?2";
 const DEVICE_COUNT_ON_SHOW: &str =
-    "SELECT count(*) FROM votes INDEXED BY votes_device_time WHERE voter = ?1 AND show_id = ?2 AND user_id IS NULL";
-const DEVICE_COUNT_SINCE: &str =
-    "SELECT count(*) FROM votes INDEXED BY votes_device_time WHERE voter = ?1 AND created_at >= ?2 AND user_id IS NULL";
+    "SELECT count(*) FROM votes WHERE voter = ?1 AND user_id IS NULL AND show_id + 0 = ?2";
+const DEVICE_COUNT_SINCE: &str = "SELECT count(*) FROM votes WHERE voter = ?1 AND user_id IS NULL AND created_at >= ?2";
 
 /// Song ids this voter has voted for on a show.
 pub fn voted_songs(conn: &Connection, show_id: i64, voter: VotesOf<'_>) -> Result<Vec<i64>, DbError> {
@@ -202,6 +203,15 @@ mod tests {
         ] {
             let plan = plan_of(&c, sql);
             assert!(plan.contains(&format!("INDEX {index} (")), "{sql}: {plan}");
+        }
+        // A standby on a newer binary than its leader may run them on the schema before 0011.
+        let old = Connection::open_in_memory().unwrap();
+        for (_, sql) in &crate::db::MIGRATIONS[..10] {
+            old.execute_batch(sql).unwrap();
+        }
+        for sql in [DEVICE_VOTES_ON_SHOW, DEVICE_COUNT_ON_SHOW, DEVICE_COUNT_SINCE] {
+            let plan = plan_of(&old, sql);
+            assert!(plan.contains("INDEX votes_voter_time ("), "{sql}: {plan}");
         }
         let device_index: String =
             c.query_row("SELECT sql FROM sqlite_schema WHERE name = 'votes_device_time'", [], |r| r.get(0)).unwrap();
