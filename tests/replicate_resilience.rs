@@ -94,36 +94,75 @@ async fn replicated_ack_times_out_while_s3_is_down_then_catches_up() {
     assert_restores_to(&opts, &db).await;
 }
 
+/// A replicator on a fresh app database whose bucket sits behind a [`SlowProxy`] (no delay yet),
+/// checkpointing every `checkpoint_frames` frames, with a first commit already durable.
+struct BehindProxy {
+    s3: S3Server,
+    bucket: String,
+    proxy: SlowProxy,
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    app: App,
+    opts: ReplicatorOptions,
+    handle: replicate::ReplicatorHandle,
+}
+
+impl BehindProxy {
+    async fn start(bucket: &str, checkpoint_frames: u64) -> BehindProxy {
+        init_logging();
+        let s3 = S3Server::start();
+        let bucket = s3.bucket(bucket);
+        let proxy = SlowProxy::to(s3.port);
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("app.db");
+        let mut app = App::open(&db);
+        let mut opts = fast(s3.options(&bucket, "app.db"));
+        opts.endpoint = Some(proxy.endpoint());
+        opts.checkpoint_frames = checkpoint_frames;
+        let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
+        let seq = app.commit(20);
+        handle.wait_durable(seq, DURABLE).await.unwrap();
+        BehindProxy { s3, bucket, proxy, _dir: dir, db, app, opts, handle }
+    }
+
+    /// Commits at the app's pace (`n` rows every `every`) until `done` holds or 60 s pass.
+    async fn commit_until(&mut self, n: i64, every: Duration, mut done: impl FnMut(&Self) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !done(self) && std::time::Instant::now() < deadline {
+            self.app.insert(n);
+            tokio::time::sleep(every).await; // the app's pace, not a wait for anything
+        }
+    }
+
+    /// With the bucket answering at once again: every commit becomes durable, the L0 TXIDs are
+    /// contiguous and the bucket restores to the live database.
+    async fn finish(self) {
+        self.proxy.set_refusing(false);
+        self.proxy.set_delay(Duration::ZERO);
+        self.handle.wait_durable(self.app.seq, DURABLE).await.unwrap();
+        self.handle.shutdown().await;
+        assert_contiguous_l0(&self.s3, &self.bucket, "app.db");
+        assert_restores_to(&self.opts, &self.db).await;
+    }
+}
+
 /// A slow bucket never holds up the app's writes: the checkpoint's write lock covers reading the
 /// last frames and copying the WAL into the database file, not the upload of those frames. Every
 /// request to the bucket here waits 0.8 s; through two checkpoints no commit waits that long.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_never_hold_the_writer_while_the_bucket_answers_slowly() {
-    init_logging();
-    let s3 = S3Server::start();
-    let bucket = s3.bucket("slow");
-    let proxy = SlowProxy::to(s3.port);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("app.db");
-    let mut app = App::open(&db);
-    let mut opts = fast(s3.options(&bucket, "app.db"));
-    opts.endpoint = Some(proxy.endpoint());
     // Checkpoints every ~120 frames; the locked step runs once at most 60 are unshipped, which
     // a sync of 0.8 s leaves at this commit rate (a few frames a commit).
-    opts.checkpoint_frames = 120;
-    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
-    let seq = app.commit(20);
-    handle.wait_durable(seq, DURABLE).await.unwrap();
-    proxy.set_delay(Duration::from_millis(800));
-
-    let mut last_checkpoint = handle.status().last_checkpoint_at;
+    let mut run = BehindProxy::start("slow", 120).await;
+    run.proxy.set_delay(Duration::from_millis(800));
+    let mut last_checkpoint = run.handle.status().last_checkpoint_at;
     let (mut checkpoints, mut slowest) = (0, Duration::ZERO);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while checkpoints < 2 && std::time::Instant::now() < deadline {
         let started = std::time::Instant::now();
-        app.insert(2);
+        run.app.insert(2);
         slowest = slowest.max(started.elapsed());
-        let at = handle.status().last_checkpoint_at;
+        let at = run.handle.status().last_checkpoint_at;
         if at != last_checkpoint {
             checkpoints += 1;
             last_checkpoint = at;
@@ -131,14 +170,9 @@ async fn checkpoints_never_hold_the_writer_while_the_bucket_answers_slowly() {
         // The app's pace (about ten commits a second), not a wait for anything.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(checkpoints, 2, "two checkpoints within 60 s: {:?}", handle.status());
+    assert_eq!(checkpoints, 2, "two checkpoints within 60 s: {:?}", run.handle.status());
     assert!(slowest < Duration::from_millis(500), "a commit waited {slowest:?} behind the shipper");
-
-    proxy.set_delay(Duration::ZERO);
-    handle.wait_durable(app.seq, DURABLE).await.unwrap();
-    handle.shutdown().await;
-    assert_contiguous_l0(&s3, &bucket, "app.db");
-    assert_restores_to(&opts, &db).await;
+    run.finish().await;
 }
 
 /// The last frames a checkpoint read under its write lock survive a failed upload: the app keeps
@@ -146,44 +180,23 @@ async fn checkpoints_never_hold_the_writer_while_the_bucket_answers_slowly() {
 /// once the bucket answers again, and the bucket has every TXID and restores to the live database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoints_staged_file_that_fails_to_upload_lands_later_without_a_gap() {
-    init_logging();
-    let s3 = S3Server::start();
-    let bucket = s3.bucket("staged");
-    let proxy = SlowProxy::to(s3.port);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("app.db");
-    let mut app = App::open(&db);
-    let mut opts = fast(s3.options(&bucket, "app.db"));
-    opts.endpoint = Some(proxy.endpoint());
-    opts.checkpoint_frames = 120;
-    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
-    let seq = app.commit(20);
-    handle.wait_durable(seq, DURABLE).await.unwrap();
+    let mut run = BehindProxy::start("staged", 120).await;
     // Each request waits 1 s in the proxy: the staged file's upload is still waiting there when
     // the checkpoint's time shows up in the status, and is refused.
-    proxy.set_delay(Duration::from_secs(1));
-    let before = handle.status().last_checkpoint_at;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while handle.status().last_checkpoint_at == before && std::time::Instant::now() < deadline {
-        app.insert(2);
-        tokio::time::sleep(Duration::from_millis(100)).await; // the app's pace
-    }
-    proxy.set_refusing(true);
-    assert_ne!(handle.status().last_checkpoint_at, before, "no checkpoint within 60 s");
-    let errors = handle.status().upload_errors;
+    run.proxy.set_delay(Duration::from_secs(1));
+    let before = run.handle.status().last_checkpoint_at;
+    run.commit_until(2, Duration::from_millis(100), |r| r.handle.status().last_checkpoint_at != before).await;
+    run.proxy.set_refusing(true);
+    assert_ne!(run.handle.status().last_checkpoint_at, before, "no checkpoint within 60 s");
+    let errors = run.handle.status().upload_errors;
     assert!(
-        wait_until(Duration::from_secs(10), || handle.status().upload_errors > errors),
+        wait_until(Duration::from_secs(10), || run.handle.status().upload_errors > errors),
         "the upload after the checkpoint was never refused"
     );
     for _ in 0..20 {
-        app.insert(2); // over the restarted WAL
+        run.app.insert(2); // over the restarted WAL
     }
-    proxy.set_refusing(false);
-    proxy.set_delay(Duration::ZERO);
-    handle.wait_durable(app.seq, DURABLE).await.unwrap();
-    handle.shutdown().await;
-    assert_contiguous_l0(&s3, &bucket, "app.db");
-    assert_restores_to(&opts, &db).await;
+    run.finish().await;
 }
 
 /// Writes that never pause, to a bucket 200 ms away: every sync leaves more unshipped WAL than
@@ -204,33 +217,13 @@ async fn checkpoints_postponed_for_three_rounds_then_stage_the_whole_gap() {
 }
 
 async fn checkpoints_complete_through_a_distant_bucket(checkpoint_frames: u64) {
-    init_logging();
-    let s3 = S3Server::start();
-    let bucket = s3.bucket("distant");
-    let proxy = SlowProxy::to(s3.port);
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("app.db");
-    let mut app = App::open(&db);
-    let mut opts = fast(s3.options(&bucket, "app.db"));
-    opts.endpoint = Some(proxy.endpoint());
-    opts.checkpoint_frames = checkpoint_frames;
-    let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
-    let seq = app.commit(20);
-    handle.wait_durable(seq, DURABLE).await.unwrap();
-    proxy.set_delay(Duration::from_millis(200));
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while handle.status().last_checkpoint_at.is_none() && std::time::Instant::now() < deadline {
-        app.insert(200); // about 6 MB of WAL a second
-        tokio::time::sleep(Duration::from_millis(10)).await; // the app's pace
-    }
-    let st = handle.status();
+    let mut run = BehindProxy::start("distant", checkpoint_frames).await;
+    run.proxy.set_delay(Duration::from_millis(200));
+    // About 6 MB of WAL a second.
+    run.commit_until(200, Duration::from_millis(10), |r| r.handle.status().last_checkpoint_at.is_some()).await;
+    let st = run.handle.status();
     assert!(st.last_checkpoint_at.is_some(), "no checkpoint completed in 60 s: {st:?}");
-    proxy.set_delay(Duration::ZERO);
-    let seq = app.commit(5);
-    handle.wait_durable(seq, DURABLE).await.unwrap();
-    handle.shutdown().await;
-    assert_contiguous_l0(&s3, &bucket, "app.db");
-    assert_restores_to(&opts, &db).await;
+    run.finish().await;
 }
 
 /// A replicator restarted next to a running app continues from the WAL (an incremental

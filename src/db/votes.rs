@@ -89,9 +89,9 @@ const DEVICE_COUNT_SINCE: &str = "SELECT count(*) FROM votes WHERE voter = ?1 AN
 
 /// Song ids this voter has voted for on a show.
 pub fn voted_songs(conn: &Connection, show_id: i64, voter: VotesOf<'_>) -> Result<Vec<i64>, DbError> {
-    let (sql, who) = match voter {
-        VotesOf::User(id) => (USER_VOTES_ON_SHOW, rusqlite::types::Value::from(id)),
-        VotesOf::Device(key) => (DEVICE_VOTES_ON_SHOW, rusqlite::types::Value::from(key.to_owned())),
+    let (sql, who): (&str, &dyn rusqlite::ToSql) = match &voter {
+        VotesOf::User(id) => (USER_VOTES_ON_SHOW, id),
+        VotesOf::Device(key) => (DEVICE_VOTES_ON_SHOW, key),
     };
     let mut stmt = conn.prepare_cached(sql)?;
     let ids = stmt.query_map(params![who, show_id], |r| r.get(0))?.collect::<Result<Vec<i64>, _>>()?;

@@ -406,7 +406,9 @@ async fn standby_follows_serves_reads_refuses_writes_and_only_the_leader_is_read
 /// A standby that starts while the new leader's first backup is all the bucket holds (the
 /// leader's next sync round is far off) comes up: everything it needs from the leader, the
 /// server secret included, is in that first backup, since a standby cannot write it itself. The
-/// leader's database was made before its first start (as `mysetlist import` or `admin` do).
+/// leader's database was made before its first start (as `mysetlist import` or `admin` do). The
+/// race this guards against (a first backup taken before the leader wrote the secret) depends on
+/// timing; the deterministic check that the schema carries the secret is in `db/migrate.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_started_from_a_new_leaders_first_backup_comes_up() {
     init_logging();
