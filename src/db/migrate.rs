@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_artist_media", include_str!("../../migrations/0009_artist_media.sql")),
     ("0010_server_secret", include_str!("../../migrations/0010_server_secret.sql")),
     ("0011_votes_device_index", include_str!("../../migrations/0011_votes_device_index.sql")),
+    ("0012_votes_no_time_index", include_str!("../../migrations/0012_votes_no_time_index.sql")),
 ];
 
 /// `PRAGMA application_id` of a MySetlist database: ASCII "MySL" (set by 0004_application_id.sql).

@@ -446,3 +446,12 @@ fn check_data_dir(db_path: &Path) -> Result<(), DbError> {
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+/// The query plan SQLite picks for `sql` (every parameter bound to 1), its steps joined by "; ".
+#[cfg(test)]
+pub(crate) fn plan_of(c: &Connection, sql: &str) -> String {
+    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let count = stmt.parameter_count();
+    let params = rusqlite::params_from_iter(std::iter::repeat_n(1, count));
+    stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap().collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+}

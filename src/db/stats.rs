@@ -33,13 +33,6 @@ pub fn totals(conn: &Connection) -> Result<Totals, DbError> {
         })?)
 }
 
-/// Votes cast since `since` and distinct voters among them.
-pub fn activity_since(conn: &Connection, since: i64) -> Result<(i64, i64), DbError> {
-    Ok(conn
-        .prepare_cached("SELECT count(*), count(DISTINCT voter) FROM votes WHERE created_at >= ?1")?
-        .query_row([since], |r| Ok((r.get(0)?, r.get(1)?)))?)
-}
-
 /// A cheap liveness probe of the write path: a write in a transaction that is rolled back.
 pub fn probe_writable(conn: &Connection) -> Result<(), DbError> {
     conn.execute_batch("SAVEPOINT probe; INSERT OR REPLACE INTO app_settings(key, value) VALUES ('probe', x'00'); ROLLBACK TO probe; RELEASE probe;")?;

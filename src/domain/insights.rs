@@ -43,9 +43,9 @@ impl Domain {
         let now = self.now();
         self.db
             .read(move |c| {
-                let (votes_last_hour, _) = db::stats::activity_since(c, now - HOUR)?;
-                let (votes_last_day, voters_last_day) = db::stats::activity_since(c, now - DAY)?;
-                let (_, voters_last_week) = db::stats::activity_since(c, now - 7 * DAY)?;
+                let (votes_last_hour, _) = db::insights::activity_since(c, now - HOUR)?;
+                let (votes_last_day, voters_last_day) = db::insights::activity_since(c, now - DAY)?;
+                let (_, voters_last_week) = db::insights::activity_since(c, now - 7 * DAY)?;
                 let this_hour = now / HOUR * HOUR;
                 let hours = db::insights::votes_per_bucket(c, this_hour - 23 * HOUR, HOUR)?;
                 let today = now / DAY * DAY;
