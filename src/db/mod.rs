@@ -7,6 +7,7 @@ mod connection;
 mod lock_wait;
 mod migrate;
 mod readers;
+mod write_job;
 mod writer;
 
 pub mod artists;
@@ -280,24 +281,47 @@ impl Database {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let guard = self.write_guard::<E>()?;
+        let (value, seq) = self.inner.writer.submit(move |conn: &Connection| guarded(&guard, conn, f)).await?;
+        self.durable(seq).await.map_err(E::from)?;
+        Ok(value)
+    }
+
+    /// [`Database::write`] for a write that may run more than once in its group: one that changes
+    /// rows only (no schema) and does nothing outside the database, whose answer is its last run's.
+    /// Such writes share a group without a savepoint each (the hot write, a vote: README "Where the
+    /// writer spends its time"); a failure still undoes only its own changes (`db::write_job`).
+    pub async fn write_replayable<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: Fn(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let guard = self.write_guard::<E>()?;
+        let (value, seq) =
+            self.inner.writer.submit_replayable(move |conn: &Connection| guarded(&guard, conn, &f)).await?;
+        self.durable(seq).await.map_err(E::from)?;
+        Ok(value)
+    }
+
+    /// The write guard in force, after checking it here: it is checked again in the writer thread,
+    /// since a write queued just before this node stopped accepting writes (lease lost, hand-over)
+    /// must not commit after it stopped.
+    fn write_guard<E: From<DbError>>(&self) -> Result<Option<Arc<dyn WriteGuard>>, E> {
         let guard = self.inner.guard.read().clone();
         if let Some(guard) = &guard {
             guard.check().map_err(|reason| E::from(DbError::ReadOnly(reason)))?;
         }
-        // Checked again in the writer thread: a write queued just before this node stopped
-        // accepting writes (lease lost, hand-over) must not commit after it stopped.
-        let guarded = move |conn: &Connection| {
-            if let Some(guard) = &guard {
-                guard.check().map_err(|reason| E::from(DbError::ReadOnly(reason)))?;
-            }
-            f(conn)
-        };
-        let (value, seq) = self.inner.writer.submit(guarded).await?;
+        Ok(guard)
+    }
+
+    /// Resolves once commit `seq` is durable: at once, or when the durability gate says so.
+    async fn durable(&self, seq: CommitSeq) -> Result<(), DbError> {
         let gate = self.inner.gate.read().clone();
-        if let Some(gate) = gate {
-            gate.wait(seq).await.map_err(E::from)?;
+        match gate {
+            Some(gate) => gate.wait(seq).await,
+            None => Ok(()),
         }
-        Ok(value)
     }
 
     /// Commits `f` through the writer although the write guard refuses writes, and without
@@ -445,6 +469,18 @@ fn check_data_dir(db_path: &Path) -> Result<(), DbError> {
 /// Current time as unix seconds.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// Runs `f` unless the write guard (checked again here, in the writer thread) refuses.
+fn guarded<T, E, F>(guard: &Option<Arc<dyn WriteGuard>>, conn: &Connection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&Connection) -> Result<T, E>,
+    E: From<DbError>,
+{
+    if let Some(guard) = guard {
+        guard.check().map_err(|reason| E::from(DbError::ReadOnly(reason)))?;
+    }
+    f(conn)
 }
 
 /// The query plan SQLite picks for `sql` (every parameter bound to 1), its steps joined by "; ".

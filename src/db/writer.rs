@@ -1,7 +1,6 @@
 //! The single writer thread. It drains every queued write into one transaction (group commit),
 //! commits once, then completes each request: one fsync is shared by the whole group.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::write_job::{Completion, OnceWrite, QueuedWrite, ReplayableWrite, exec_cached};
 use super::{CommitSeq, DbError};
 
 /// Upper bound on writes per transaction: keeps the latency of the first write in a group bounded.
@@ -16,8 +16,7 @@ const MAX_BATCH: usize = 1024;
 /// Bound on queued writes: beyond it callers wait (back-pressure instead of unbounded memory).
 const QUEUE_CAPACITY: usize = 8192;
 
-type Completion = Box<dyn FnOnce(Result<CommitSeq, DbError>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+type Job = Box<dyn QueuedWrite>;
 
 enum Message {
     Job(Job),
@@ -99,6 +98,7 @@ pub fn spawn(conn: Connection, lock_wait: Duration) -> Result<WriterHandle, DbEr
 }
 
 impl WriterHandle {
+    /// Queues a write that runs once, in its own savepoint.
     pub async fn submit<T, E, F>(&self, f: F) -> Result<(T, CommitSeq), E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
@@ -106,7 +106,29 @@ impl WriterHandle {
         E: From<DbError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<(T, CommitSeq), E>>();
-        let job: Job = Box::new(move |conn| run_in_savepoint(conn, f, reply));
+        self.queue(Box::new(OnceWrite::new(f, reply)), answer).await
+    }
+
+    /// Queues a write that may run more than once (see `write_job`): it changes rows only, and
+    /// nothing outside the database; the answer is its last run's.
+    pub async fn submit_replayable<T, E, F>(&self, f: F) -> Result<(T, CommitSeq), E>
+    where
+        F: Fn(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<(T, CommitSeq), E>>();
+        self.queue(Box::new(ReplayableWrite::new(f, reply)), answer).await
+    }
+
+    async fn queue<T, E>(
+        &self,
+        job: Job,
+        answer: oneshot::Receiver<Result<(T, CommitSeq), E>>,
+    ) -> Result<(T, CommitSeq), E>
+    where
+        E: From<DbError>,
+    {
         self.tx.send(Message::Job(job)).await.map_err(|_| E::from(DbError::WriterGone))?;
         answer.await.map_err(|_| {
             if self.counters.storage_failing.load(Ordering::Relaxed) {
@@ -160,50 +182,6 @@ impl WalRestarter {
         let (done, answer) = oneshot::channel();
         self.tx.send(Message::RestartWal(done)).await.map_err(|_| DbError::WriterGone)?;
         answer.await.map_err(|_| DbError::WriterGone)?
-    }
-}
-
-/// Runs one statement from the connection's statement cache. The writer runs SAVEPOINT and
-/// RELEASE around every write and BEGIN/COMMIT around every group: `execute_batch` would parse
-/// each of them again every time (about 3% of the writer thread's time under a vote load).
-fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
-/// Runs one write in its own savepoint so its failure (or panic) rolls back only its own changes.
-fn run_in_savepoint<T, E, F>(conn: &Connection, f: F, reply: oneshot::Sender<Result<(T, CommitSeq), E>>) -> Completion
-where
-    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: From<DbError> + Send + 'static,
-{
-    if let Err(e) = exec_cached(conn, "SAVEPOINT write") {
-        let _ = reply.send(Err(E::from(DbError::from(e))));
-        return Box::new(|_| {});
-    }
-    let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)));
-    match outcome {
-        Ok(Ok(value)) => {
-            if let Err(e) = exec_cached(conn, "RELEASE write") {
-                let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
-                let _ = reply.send(Err(E::from(DbError::from(e))));
-                return Box::new(|_| {});
-            }
-            Box::new(move |commit: Result<CommitSeq, DbError>| {
-                let _ = reply.send(commit.map(|seq| (value, seq)).map_err(E::from));
-            })
-        }
-        Ok(Err(e)) => {
-            let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
-            let _ = reply.send(Err(e));
-            Box::new(|_| {})
-        }
-        Err(_panic) => {
-            tracing::error!("a database write panicked; its changes were rolled back");
-            let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
-            drop(reply); // the caller sees WriterGone for this one write only
-            Box::new(|_| {})
-        }
     }
 }
 
@@ -318,16 +296,41 @@ fn restart_wal(conn: &Connection) -> Result<bool, DbError> {
     Ok(busy == 0)
 }
 
+/// Runs a group in one transaction. While every write so far is replayable, they run without
+/// savepoints; the first that fails after changing rows sends the group so far back to its start,
+/// each write in its own savepoint from then on (see `write_job`).
 #[allow(clippy::type_complexity)]
-fn commit_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, (DbError, Vec<Completion>)> {
+fn commit_batch(conn: &Connection, mut batch: Vec<Job>) -> Result<Vec<Completion>, (DbError, Vec<Completion>)> {
+    let finish_all = |batch: Vec<Job>| batch.into_iter().map(|job| job.finish()).collect::<Vec<_>>();
     if let Err(e) = exec_cached(conn, "BEGIN IMMEDIATE") {
-        // Each job is dropped when its completion runs, after the writer has recorded the failure.
-        let completions = batch.into_iter().map(|job| Box::new(move |_| drop(job)) as Completion).collect::<Vec<_>>();
-        // Jobs never ran; tell their callers by dropping their reply senders (`submit` then answers
-        // Storage when the disk is at fault, WriterGone otherwise).
-        return Err((e.into(), completions));
+        // The jobs never ran; their callers hear why once the writer has recorded the failure.
+        return Err((e.into(), finish_all(batch)));
     }
-    let completions: Vec<Completion> = batch.into_iter().map(|job| job(conn)).collect();
+    let mut savepoint_free = true;
+    for i in 0..batch.len() {
+        savepoint_free &= batch[i].replayable();
+        if savepoint_free {
+            let changes = conn.total_changes();
+            if batch[i].run(conn, false) && conn.total_changes() != changes {
+                savepoint_free = false;
+                if let Err(e) = exec_cached(conn, "ROLLBACK").and_then(|()| exec_cached(conn, "BEGIN IMMEDIATE")) {
+                    return Err((e.into(), finish_all(batch)));
+                }
+                for job in &mut batch[..=i] {
+                    job.run(conn, true);
+                }
+            }
+        } else {
+            batch[i].run(conn, true);
+        }
+        if conn.is_autocommit() {
+            // SQLite ended the transaction itself (it does on some errors: a full disk, an I/O
+            // error): nothing of the group is left, and the next write must not run on its own.
+            let e = DbError::Commit("SQLite rolled the transaction back after a failed write".into());
+            return Err((e, finish_all(batch)));
+        }
+    }
+    let completions = finish_all(batch);
     match exec_cached(conn, "COMMIT") {
         Ok(()) => Ok(completions),
         Err(e) => {
@@ -336,3 +339,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Job>) -> Result<Vec<Completion>, (
         }
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -108,9 +108,11 @@ impl Domain {
         self.limits.votes.check(&key)?;
         let outcome = self
             .db
-            .write(move |c| {
+            .write_replayable(move |c| {
                 // Six statements on two tables' rows and the votes index (the hot write: see README
-                // "Performance"); the show row without its artist and venue.
+                // "Performance"); the show row without its artist and venue. Replayable: it changes
+                // rows only, reads its clock and everything else inside, and its caller acts on the
+                // answer only after the commit.
                 let now = db::now();
                 let show = db::shows::voting_state(c, show_id)?.ok_or(DomainError::NotFound("show"))?;
                 if !show.status.voting_open(show.starts_at, now) {
