@@ -7,6 +7,7 @@ mod connection;
 mod lock_wait;
 mod migrate;
 mod readers;
+pub(crate) mod transaction;
 mod write_job;
 mod writer;
 

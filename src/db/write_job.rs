@@ -14,6 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::transaction::within_savepoint;
 use super::{CommitSeq, DbError};
 
 /// What runs once the group's commit is decided: it answers the caller.
@@ -38,44 +39,24 @@ enum Outcome<T, E> {
     Panicked,
 }
 
-/// Runs one statement from the connection's statement cache. The writer runs SAVEPOINT and
-/// RELEASE around writes and BEGIN/COMMIT around every group: `execute_batch` would parse
-/// each of them again every time (about 3% of the writer thread's time under a vote load).
-pub(super) fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(|_| ())
-}
-
 fn attempt<T, E, F>(conn: &Connection, isolated: bool, f: F) -> Outcome<T, E>
 where
     F: FnOnce(&Connection) -> Result<T, E>,
     E: From<DbError>,
 {
-    if isolated && let Err(e) = exec_cached(conn, "SAVEPOINT write") {
-        return Outcome::Failed(E::from(DbError::from(e)));
-    }
-    let outcome = match catch_unwind(AssertUnwindSafe(|| f(conn))) {
-        Ok(Ok(value)) => Outcome::Done(value),
-        Ok(Err(e)) => Outcome::Failed(e),
+    let run = |conn: &Connection| match catch_unwind(AssertUnwindSafe(|| f(conn))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(Outcome::Failed(e)),
         Err(_panic) => {
             tracing::error!("a database write panicked; its changes are rolled back");
-            Outcome::Panicked
+            Err(Outcome::Panicked)
         }
     };
-    if !isolated {
-        return outcome;
-    }
-    match outcome {
-        Outcome::Done(value) => match exec_cached(conn, "RELEASE write") {
-            Ok(()) => Outcome::Done(value),
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
-                Outcome::Failed(E::from(DbError::from(e)))
-            }
-        },
-        failed => {
-            let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
-            failed
-        }
+    let result = if isolated { within_savepoint(conn, run) } else { Ok(run(conn)) };
+    match result {
+        Ok(Ok(value)) => Outcome::Done(value),
+        Ok(Err(failed)) => failed,
+        Err(e) => Outcome::Failed(E::from(e)),
     }
 }
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::write_job::{Completion, OnceWrite, QueuedWrite, ReplayableWrite, exec_cached};
+use super::transaction::exec_cached;
+use super::write_job::{Completion, OnceWrite, QueuedWrite, ReplayableWrite};
 use super::{CommitSeq, DbError};
 
 /// Upper bound on writes per transaction: keeps the latency of the first write in a group bounded.

@@ -1,7 +1,8 @@
 //! Applying many items in one write transaction, each in its own savepoint: a refused item is rolled
 //! back alone and reported; a database failure aborts the whole batch (nothing of it is committed).
 
-use crate::db::{Connection, DbError};
+use crate::db::Connection;
+use crate::db::transaction::within_savepoint;
 use crate::domain::DomainError;
 
 /// Items per write transaction: large enough to amortise the commit, small enough that the writer
@@ -20,19 +21,10 @@ pub(crate) fn each_in_savepoint<I, R>(
 ) -> Result<Vec<Result<R, DomainError>>, DomainError> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        c.execute_batch("SAVEPOINT import_item").map_err(DbError::from)?;
-        match apply(c, item) {
-            Ok(r) => {
-                c.execute_batch("RELEASE import_item").map_err(DbError::from)?;
-                out.push(Ok(r));
-            }
-            Err(e) => {
-                c.execute_batch("ROLLBACK TO import_item; RELEASE import_item").map_err(DbError::from)?;
-                if is_fatal(&e) {
-                    return Err(e);
-                }
-                out.push(Err(e));
-            }
+        match within_savepoint(c, |c| apply(c, item))? {
+            Ok(r) => out.push(Ok(r)),
+            Err(e) if is_fatal(&e) => return Err(e),
+            Err(e) => out.push(Err(e)),
         }
     }
     Ok(out)
@@ -41,6 +33,7 @@ pub(crate) fn each_in_savepoint<I, R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::DbError;
 
     #[test]
     fn a_refused_item_leaves_nothing_behind_and_a_failure_aborts() {
