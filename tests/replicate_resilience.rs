@@ -109,6 +109,10 @@ struct BehindProxy {
 
 impl BehindProxy {
     async fn start(bucket: &str, checkpoint_frames: u64) -> BehindProxy {
+        Self::start_with(bucket, |o| o.checkpoint_frames = checkpoint_frames).await
+    }
+
+    async fn start_with(bucket: &str, options: impl FnOnce(&mut ReplicatorOptions)) -> BehindProxy {
         init_logging();
         let s3 = S3Server::start();
         let bucket = s3.bucket(bucket);
@@ -118,7 +122,7 @@ impl BehindProxy {
         let mut app = App::open(&db);
         let mut opts = fast(s3.options(&bucket, "app.db"));
         opts.endpoint = Some(proxy.endpoint());
-        opts.checkpoint_frames = checkpoint_frames;
+        options(&mut opts);
         let handle = Replicator::start(opts.clone(), &db, app.commits()).unwrap();
         let seq = app.commit(20);
         handle.wait_durable(seq, DURABLE).await.unwrap();
@@ -223,6 +227,38 @@ async fn checkpoints_complete_through_a_distant_bucket(checkpoint_frames: u64) {
     run.commit_until(200, Duration::from_millis(10), |r| r.handle.status().last_checkpoint_at.is_some()).await;
     let st = run.handle.status();
     assert!(st.last_checkpoint_at.is_some(), "no checkpoint completed in 60 s: {st:?}");
+    run.finish().await;
+}
+
+/// Past `staged_at_most` unshipped bytes a checkpoint stages nothing: while the bucket stays
+/// slower than the writes, checkpoints wait (the status says so) and the WAL grows on disk instead
+/// of the writer's pause and the memory; once the bucket catches up, a checkpoint completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_wait_for_the_bucket_rather_than_stage_more_than_their_bound() {
+    let mut run = BehindProxy::start_with("bounded", |o| {
+        o.checkpoint_frames = 16;
+        o.staged_at_most = 256 << 10;
+    })
+    .await;
+    run.proxy.set_delay(Duration::from_millis(200));
+    run.commit_until(200, Duration::from_millis(10), |r| r.handle.status().checkpoints_waiting).await;
+    let waiting = run.handle.status();
+    assert!(waiting.checkpoints_waiting, "checkpoints never waited in 60 s: {waiting:?}");
+    let wal_while_waiting = std::fs::metadata(run.db.with_extension("db-wal")).unwrap().len();
+    assert!(wal_while_waiting > 256 << 10, "the WAL holds the gap: {wal_while_waiting} bytes");
+
+    run.proxy.set_delay(Duration::ZERO);
+    run.commit_until(5, Duration::from_millis(10), |r| {
+        let st = r.handle.status();
+        !st.checkpoints_waiting && st.last_checkpoint_at > waiting.last_checkpoint_at
+    })
+    .await;
+    let caught_up = run.handle.status();
+    assert!(!caught_up.checkpoints_waiting, "{caught_up:?}");
+    assert!(
+        caught_up.last_checkpoint_at > waiting.last_checkpoint_at,
+        "no checkpoint after catching up: {caught_up:?}"
+    );
     run.finish().await;
 }
 

@@ -44,6 +44,11 @@ pub struct ReplicatorOptions {
     pub l0_retention: Duration,
     /// The shipper checkpoints once the WAL holds this many frames (Litestream: 1000).
     pub checkpoint_frames: u64,
+    /// The most a checkpoint stages in memory, under the write lock, once the bucket has fallen
+    /// behind for a few rounds (bytes). Past it the checkpoint waits for the shipper to catch up,
+    /// and the WAL grows on disk meanwhile: neither the writer's pause nor the memory grows with
+    /// the gap.
+    pub staged_at_most: u64,
     /// The bucket client to use instead of S3 at `url` (the failover simulation's in-memory
     /// bucket); `None` in production.
     pub client: Option<std::sync::Arc<dyn super::storage::ObjectClient>>,
@@ -66,6 +71,7 @@ impl ReplicatorOptions {
             compaction_intervals: vec![Duration::from_secs(30), Duration::from_secs(300), Duration::from_secs(3600)],
             l0_retention: Duration::from_secs(300),
             checkpoint_frames: 1000,
+            staged_at_most: 64 << 20,
             client: None,
         }
     }

@@ -31,6 +31,9 @@ pub struct ReplicationStatus {
     pub last_snapshot_txid: Txid,
     pub last_compaction_at: Option<SystemTime>,
     pub last_checkpoint_at: Option<SystemTime>,
+    /// Checkpoints wait for the shipper: more is unshipped than a checkpoint stages in memory
+    /// (`ReplicatorOptions::staged_at_most`), so the WAL grows until the bucket catches up.
+    pub checkpoints_waiting: bool,
     /// Frames in the current WAL generation that are already in S3.
     pub wal_frames: u64,
     /// Another writer owns the bucket's history; this node stopped shipping.
@@ -55,6 +58,7 @@ pub(crate) struct Inner {
     pub last_snapshot_txid: Txid,
     pub last_compaction_at: Option<SystemTime>,
     pub last_checkpoint_at: Option<SystemTime>,
+    pub checkpoints_waiting: bool,
     pub wal_frames: u64,
     pub fenced: bool,
     pub running: bool,
@@ -84,6 +88,7 @@ impl Shared {
                 last_snapshot_txid: Txid::ZERO,
                 last_compaction_at: None,
                 last_checkpoint_at: None,
+                checkpoints_waiting: false,
                 wal_frames: 0,
                 fenced: false,
                 running: true,
@@ -144,6 +149,7 @@ impl Shared {
             last_snapshot_txid: i.last_snapshot_txid,
             last_compaction_at: i.last_compaction_at,
             last_checkpoint_at: i.last_checkpoint_at,
+            checkpoints_waiting: i.checkpoints_waiting,
             wal_frames: i.wal_frames,
             fenced: i.fenced,
             running: i.running,

@@ -11,7 +11,7 @@ use crate::replicate::error::ReplicateError;
 use crate::replicate::wal::WAL_HEADER_SIZE;
 
 /// Rounds in a row a due checkpoint may wait for the shipper to catch up before it stages
-/// whatever is unshipped under the lock, however much that is.
+/// whatever is unshipped under the lock, up to `ReplicatorOptions::staged_at_most`.
 const POSTPONED_AT_MOST: u32 = 3;
 
 /// How far the locked step of a checkpoint got.
@@ -46,7 +46,9 @@ impl Shipper {
         // during its round trip, ~4 MB at 100 MB of WAL a second and 40 ms): then up to two
         // checkpoints' worth of frames is staged (8 MiB at the default 1000 frames, read and
         // encoded in tens of milliseconds at most), and after a few postponed rounds whatever is
-        // unshipped, or the WAL would grow until the disk is full.
+        // unshipped, up to a bound: past it the bucket takes less than the app writes, and staging
+        // would hold the writer and the memory for as long as the gap is large. Then the WAL grows
+        // on disk until the shipper catches up (replication lag shows it).
         let small = self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size();
         let staged_at_most = 2 * self.opts.checkpoint_frames.max(16) * self.frame_size();
         let mut attempts = 0;
@@ -60,9 +62,20 @@ impl Shipper {
                 if unshipped <= staged_at_most {
                     break;
                 }
-                self.checkpoints_postponed += 1;
+                self.checkpoints_postponed = self.checkpoints_postponed.saturating_add(1);
                 if self.checkpoints_postponed < POSTPONED_AT_MOST {
                     tracing::debug!(unshipped, "behind the writer; checkpoint postponed");
+                    return Ok(());
+                }
+                if unshipped > self.opts.staged_at_most {
+                    if self.checkpoints_postponed == POSTPONED_AT_MOST {
+                        tracing::warn!(
+                            unshipped,
+                            staged_at_most = self.opts.staged_at_most,
+                            "the bucket takes less than the app writes; checkpoints wait until it catches up, and the WAL grows meanwhile"
+                        );
+                    }
+                    self.shared.inner.lock().checkpoints_waiting = true;
                     return Ok(());
                 }
                 tracing::info!(
@@ -75,6 +88,7 @@ impl Shipper {
             while self.sync(UPLOAD_TIMEOUT)? == SyncOutcome::ShipAgain {}
         }
         self.checkpoints_postponed = 0;
+        self.shared.inner.lock().checkpoints_waiting = false;
         if let Err(e) = self.locker.execute_batch("BEGIN IMMEDIATE") {
             tracing::debug!(error = %e, "write lock for the checkpoint not available; trying later");
             self.next_checkpoint_frames = frames + self.opts.checkpoint_frames.div_ceil(4);
