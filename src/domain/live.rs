@@ -4,11 +4,16 @@
 //! are watching goes out the same way when watchers come and go, at most once per
 //! [`WATCHERS_COALESCE`] (a crowd arriving at once costs one message, not one per arrival).
 //!
+//! A ranking that did not change is not sent again ([`LastRanking`]): a standby that applied
+//! replicated pages marks every watched show, and only the shows whose ranking moved cost a
+//! message to their watchers.
+//!
 //! Messages are shared ([`RankingUpdate`] behind an `Arc`): a watcher's clone is a reference count,
 //! so fanning one ranking out to 10,000 watchers copies nothing, and the transport frames each
 //! message once for all of them (see [`RankingUpdate::framed`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -71,16 +76,53 @@ struct Channel {
     tx: broadcast::Sender<Arc<RankingUpdate>>,
     pending: bool,
     watchers_pending: bool,
+    last: LastRanking,
+}
+
+/// The ranking every watcher of a channel holds, so that the same one is not sent again: the last
+/// one sent (a watcher who lags reads the newest message too), or what the only watcher read on
+/// joining. A watcher who joins holding another one ([`Hub::joined_with`]) makes it unknown: the
+/// next ranking then goes out whatever it says.
+#[derive(Debug, Default)]
+struct LastRanking(Option<Bytes>);
+
+impl LastRanking {
+    fn is(&self, json: &Bytes) -> bool {
+        self.0.as_ref() == Some(json)
+    }
+
+    fn set(&mut self, json: &Bytes) {
+        self.0 = Some(json.clone());
+    }
+
+    fn forget(&mut self) {
+        self.0 = None;
+    }
+
+    /// Whether `json` must go out; it is the last one sent from then on.
+    fn is_news(&mut self, json: &Bytes) -> bool {
+        if self.is(json) {
+            return false;
+        }
+        self.set(json);
+        true
+    }
 }
 
 pub struct Hub {
     domain: Weak<Domain>,
     channels: Channels,
+    unchanged: Arc<AtomicU64>,
 }
 
 impl Hub {
     pub(super) fn new(domain: Weak<Domain>) -> Self {
-        Self { domain, channels: Arc::new(Mutex::new(HashMap::new())) }
+        Self { domain, channels: Arc::new(Mutex::new(HashMap::new())), unchanged: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// Rankings read for watchers and not sent, since they had not changed (for /metrics).
+    pub fn unchanged_rankings(&self) -> u64 {
+        self.unchanged.load(Ordering::Relaxed)
     }
 
     /// Watch a show's ranking (and how many watch it). Keep the [`Watching`] for as long as the
@@ -92,11 +134,33 @@ impl Hub {
                 tx: broadcast::channel(CHANNEL_DEPTH).0,
                 pending: false,
                 watchers_pending: false,
+                last: LastRanking::default(),
             });
             ch.tx.subscribe()
         };
         publish_watchers(&self.channels, show_id);
         (rx, Watching { channels: Arc::downgrade(&self.channels), show_id })
+    }
+
+    /// A watcher who subscribed then read `first` as its first ranking. If that is not what the
+    /// others hold, it may be behind or ahead of them: the current ranking goes out to everyone.
+    pub fn joined_with(&self, show_id: i64, first: &Bytes) {
+        let differs = {
+            let mut channels = self.channels.lock();
+            let Some(ch) = channels.get_mut(&show_id) else { return };
+            if ch.last.is(first) {
+                false
+            } else if ch.tx.receiver_count() == 1 {
+                ch.last.set(first); // the only watcher: what it holds is what all hold
+                false
+            } else {
+                ch.last.forget();
+                true
+            }
+        };
+        if differs {
+            self.publish(show_id);
+        }
     }
 
     /// How many watch a show now.
@@ -130,7 +194,7 @@ impl Hub {
             }
             ch.pending = true;
         }
-        let (domain, channels) = (self.domain.clone(), self.channels.clone());
+        let (domain, channels, unchanged) = (self.domain.clone(), self.channels.clone(), self.unchanged.clone());
         let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
         rt.spawn(async move {
             tokio::time::sleep(COALESCE).await;
@@ -138,8 +202,8 @@ impl Hub {
                 ch.pending = false;
             }
             let Some(domain) = domain.upgrade() else { return };
-            let message = match domain.ranking(show_id).await {
-                Ok(r) => RankingUpdate::new(ranking_message(show_id, &r)),
+            let json = match domain.ranking(show_id).await {
+                Ok(r) => ranking_message(show_id, &r),
                 // Deleted: its watchers keep the last ranking they got.
                 Err(DomainError::NotFound(_)) => return,
                 Err(e) => {
@@ -147,8 +211,12 @@ impl Hub {
                     return;
                 }
             };
-            if let Some(ch) = channels.lock().get(&show_id) {
-                let _ = ch.tx.send(message);
+            if let Some(ch) = channels.lock().get_mut(&show_id) {
+                if ch.last.is_news(&json) {
+                    let _ = ch.tx.send(RankingUpdate::new(json));
+                } else {
+                    unchanged.fetch_add(1, Ordering::Relaxed);
+                }
             }
         });
     }
@@ -232,4 +300,22 @@ pub fn ranking_message(show_id: i64, ranking: &Ranking) -> Bytes {
     message.extend_from_slice(&songs);
     message.push(b'}');
     Bytes::from(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ranking_goes_out_once_unless_it_is_unknown_what_watchers_hold() {
+        let mut last = LastRanking::default();
+        let (a, b) = (Bytes::from_static(b"a"), Bytes::from_static(b"b"));
+        assert!(last.is_news(&a), "the first ranking goes out");
+        assert!(!last.is_news(&a), "the same again does not");
+        assert!(last.is_news(&b));
+        assert!(last.is_news(&a), "back to an earlier one is news to those who have the later");
+        last.forget();
+        assert!(last.is_news(&a), "once unknown, whatever comes goes out");
+        assert!(!last.is_news(&a));
+    }
 }

@@ -78,7 +78,9 @@ pub async fn ranking_stream(
     // unless a vote came in since).
     let (updates, watching) = domain.hub.subscribe(show_id);
     let ranking = domain.ranking(show_id).await?;
-    let first = live_event(LiveEvent::Ranking, &ranking_message(show_id, &ranking));
+    let first = ranking_message(show_id, &ranking);
+    domain.hub.joined_with(show_id, &first);
+    let first = live_event(LiveEvent::Ranking, &first);
     let audience = live_event(LiveEvent::Watchers, &watchers_message(show_id, domain.hub.watchers_of(show_id)));
     // Lagged (the only error): the next message carries the full newest ranking anyway.
     let live = BroadcastStream::new(updates).filter_map(

@@ -115,6 +115,12 @@ impl Collector for AppCollector {
             "Open live-ranking connections (server-sent events)",
             self.domain.hub.watchers() as i64,
         )?;
+        counter(
+            &mut enc,
+            "mysetlist_live_rankings_unchanged",
+            "Rankings read for live watchers and not sent, being the same as the last one sent",
+            self.domain.hub.unchanged_rankings(),
+        )?;
 
         let db = &self.domain;
         let w = db.writer_stats();

@@ -41,7 +41,8 @@
 //! HTTP: `mysetlist_http_requests_total{route,method,status}`,
 //! `mysetlist_http_request_duration_seconds{route}` (histogram), `mysetlist_http_requests_in_flight`.
 //! Votes: `mysetlist_votes_total`, `mysetlist_votes_retracted_total`,
-//! `mysetlist_votes_rejected_total{reason}`; live: `mysetlist_sse_connections`.
+//! `mysetlist_votes_rejected_total{reason}`; live: `mysetlist_sse_connections`,
+//! `mysetlist_live_rankings_unchanged_total`.
 //! Database: `mysetlist_db_writer_queue_depth`, `mysetlist_db_writer_last_batch_size`,
 //! `mysetlist_db_writer_busy_seconds`, `mysetlist_db_commits_total`, `mysetlist_db_writes_total`,
 //! `mysetlist_db_commit_failures_total`, `mysetlist_db_commit_duration_seconds` (histogram),

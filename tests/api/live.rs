@@ -126,6 +126,36 @@ async fn a_vote_reaches_watchers_as_a_new_ranking() {
     app.stop().await;
 }
 
+/// A change that leaves a show's ranking as it was costs its watchers no message (here what a
+/// standby does after applying replicated pages: every watched ranking is marked as changed); the
+/// next ranking event they get is the next real change.
+#[tokio::test]
+async fn watchers_get_a_ranking_only_when_it_changed() {
+    let app = spawn_app().await;
+    let show = app.seed_show(chrono::Duration::days(2), 5).await;
+    let song = show.song_ids[1];
+    let resp = app.client().get(app.url(&format!("/shows/{}/live", show.show_id))).send().await.unwrap();
+    let mut events = EventReader::new(resp);
+    assert_eq!(votes_of(&events.next_ranking().await, song), 0);
+
+    let skipped_before = app.domain().hub.unchanged_rankings();
+    app.domain().data_changed();
+    let skipped = wait_for(Duration::from_secs(10), || async {
+        (app.domain().hub.unchanged_rankings() > skipped_before).then_some(())
+    })
+    .await;
+    assert!(skipped.is_some(), "the unchanged ranking was never read and held back");
+    let fan = app.session_client(&app.user("changed@example.org", Role::User).await).await;
+    let r = fan.post(app.url(&format!("/api/v1/shows/{}/songs/{song}/vote", show.show_id))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        votes_of(&events.next_ranking().await, song),
+        1,
+        "the next event is the vote, not the same ranking again"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn live_rankings_of_unknown_shows_are_not_found() {
     let app = spawn_app().await;

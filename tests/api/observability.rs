@@ -42,6 +42,7 @@ async fn metrics_expose_every_family_and_a_vote_moves_the_counter() {
         "mysetlist_votes_retracted_total ",
         "mysetlist_votes_rejected_total{reason=\"voting_closed\"} ",
         "mysetlist_sse_connections ",
+        "mysetlist_live_rankings_unchanged_total ",
         "mysetlist_db_writer_queue_depth ",
         "mysetlist_db_writer_last_batch_size ",
         "mysetlist_db_commits_total ",
