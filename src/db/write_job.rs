@@ -33,7 +33,7 @@ pub(super) trait QueuedWrite: Send {
 
 pub(super) type Reply<T, E> = oneshot::Sender<Result<(T, CommitSeq), E>>;
 
-enum Outcome<T, E> {
+pub(super) enum Outcome<T, E> {
     Done(T),
     Failed(E),
     Panicked,
@@ -81,71 +81,81 @@ where
     }
 }
 
-/// A write that runs once, always in its own savepoint.
-pub(super) struct OnceWrite<F, T, E> {
-    f: Option<F>,
-    outcome: Option<Outcome<T, E>>,
-    reply: Reply<T, E>,
+/// How a queued write's closure runs: once, or again after its transaction was rolled back.
+pub(super) trait Closure<T, E>: Send {
+    const REPLAYABLE: bool;
+    /// Runs it; `isolated`: inside its own savepoint.
+    fn call(&mut self, conn: &Connection, isolated: bool) -> Outcome<T, E>;
 }
 
-impl<F, T, E> OnceWrite<F, T, E> {
-    pub(super) fn new(f: F, reply: Reply<T, E>) -> Self {
-        Self { f: Some(f), outcome: None, reply }
-    }
-}
+/// A closure that runs once, always in its own savepoint.
+pub(super) struct Once<F>(Option<F>);
 
-impl<F, T, E> QueuedWrite for OnceWrite<F, T, E>
+impl<F, T, E> Closure<T, E> for Once<F>
 where
     F: FnOnce(&Connection) -> Result<T, E> + Send,
-    T: Send + 'static,
-    E: From<DbError> + Send + 'static,
+    E: From<DbError>,
 {
-    fn replayable(&self) -> bool {
-        false
-    }
+    const REPLAYABLE: bool = false;
 
-    fn run(&mut self, conn: &Connection, _isolated: bool) -> bool {
-        let Some(f) = self.f.take() else {
-            debug_assert!(false, "a write that runs once ran twice");
-            return true;
-        };
-        let outcome = attempt(conn, true, f);
-        let failed = !matches!(outcome, Outcome::Done(_));
-        self.outcome = Some(outcome);
-        failed
-    }
-
-    fn finish(self: Box<Self>) -> Completion {
-        finish(self.outcome, self.reply)
+    fn call(&mut self, conn: &Connection, _isolated: bool) -> Outcome<T, E> {
+        match self.0.take() {
+            Some(f) => attempt(conn, true, f),
+            None => {
+                debug_assert!(false, "a write that runs once ran twice");
+                Outcome::Failed(E::from(DbError::WriterGone))
+            }
+        }
     }
 }
 
-/// A write that may run more than once: it changes rows only (no schema), and nothing outside
+/// A closure that may run more than once: it changes rows only (no schema), and nothing outside
 /// the database.
-pub(super) struct ReplayableWrite<F, T, E> {
-    f: F,
+pub(super) struct Replayable<F>(F);
+
+impl<F, T, E> Closure<T, E> for Replayable<F>
+where
+    F: Fn(&Connection) -> Result<T, E> + Send,
+    E: From<DbError>,
+{
+    const REPLAYABLE: bool = true;
+
+    fn call(&mut self, conn: &Connection, isolated: bool) -> Outcome<T, E> {
+        attempt(conn, isolated, &self.0)
+    }
+}
+
+/// A write in the queue: its closure, its last run's outcome, and the caller's reply.
+pub(super) struct Write<C, T, E> {
+    closure: C,
     outcome: Option<Outcome<T, E>>,
     reply: Reply<T, E>,
 }
 
-impl<F, T, E> ReplayableWrite<F, T, E> {
-    pub(super) fn new(f: F, reply: Reply<T, E>) -> Self {
-        Self { f, outcome: None, reply }
+impl<F, T, E> Write<Once<F>, T, E> {
+    pub(super) fn once(f: F, reply: Reply<T, E>) -> Self {
+        Self { closure: Once(Some(f)), outcome: None, reply }
     }
 }
 
-impl<F, T, E> QueuedWrite for ReplayableWrite<F, T, E>
+impl<F, T, E> Write<Replayable<F>, T, E> {
+    pub(super) fn replayable(f: F, reply: Reply<T, E>) -> Self {
+        Self { closure: Replayable(f), outcome: None, reply }
+    }
+}
+
+impl<C, T, E> QueuedWrite for Write<C, T, E>
 where
-    F: Fn(&Connection) -> Result<T, E> + Send,
+    C: Closure<T, E>,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
     fn replayable(&self) -> bool {
-        true
+        C::REPLAYABLE
     }
 
     fn run(&mut self, conn: &Connection, isolated: bool) -> bool {
-        let outcome = attempt(conn, isolated, &self.f);
+        let outcome = self.closure.call(conn, isolated);
         let failed = !matches!(outcome, Outcome::Done(_));
         self.outcome = Some(outcome);
         failed

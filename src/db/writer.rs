@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::transaction::exec_cached;
-use super::write_job::{Completion, OnceWrite, QueuedWrite, ReplayableWrite};
+use super::write_job::{Completion, QueuedWrite, Write};
 use super::{CommitSeq, DbError};
 
 /// Upper bound on writes per transaction: keeps the latency of the first write in a group bounded.
@@ -107,7 +107,7 @@ impl WriterHandle {
         E: From<DbError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<(T, CommitSeq), E>>();
-        self.queue(Box::new(OnceWrite::new(f, reply)), answer).await
+        self.queue(Box::new(Write::once(f, reply)), answer).await
     }
 
     /// Queues a write that may run more than once (see `write_job`): it changes rows only, and
@@ -119,7 +119,7 @@ impl WriterHandle {
         E: From<DbError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<(T, CommitSeq), E>>();
-        self.queue(Box::new(ReplayableWrite::new(f, reply)), answer).await
+        self.queue(Box::new(Write::replayable(f, reply)), answer).await
     }
 
     async fn queue<T, E>(
