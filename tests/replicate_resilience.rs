@@ -241,9 +241,14 @@ async fn checkpoints_wait_for_the_bucket_rather_than_stage_more_than_their_bound
     })
     .await;
     run.proxy.set_delay(Duration::from_millis(200));
-    run.commit_until(200, Duration::from_millis(10), |r| r.handle.status().checkpoints_waiting).await;
-    let waiting = run.handle.status();
-    assert!(waiting.checkpoints_waiting, "checkpoints never waited in 60 s: {waiting:?}");
+    let mut seen_waiting = None;
+    run.commit_until(200, Duration::from_millis(10), |r| {
+        let st = r.handle.status();
+        seen_waiting = st.checkpoints_waiting.then_some(st);
+        seen_waiting.is_some()
+    })
+    .await;
+    let waiting = seen_waiting.unwrap_or_else(|| panic!("checkpoints never waited in 60 s: {:?}", run.handle.status()));
     let wal_while_waiting = std::fs::metadata(run.db.with_extension("db-wal")).unwrap().len();
     assert!(wal_while_waiting > 256 << 10, "the WAL holds the gap: {wal_while_waiting} bytes");
 

@@ -75,9 +75,12 @@ where
         }
         // The caller sees WriterGone for this one write.
         Some(Outcome::Panicked) => Box::new(|_| {}),
-        // Never ran (the group could not begin): the reply goes when the completion runs, after
-        // the writer has recorded why, so that the caller can tell a refusing disk.
-        None => Box::new(move |_| drop(reply)),
+        // Never ran (the group could not begin, or ended before its turn): the group's error.
+        None => Box::new(move |commit: Result<CommitSeq, DbError>| {
+            if let Err(e) = commit {
+                let _ = reply.send(Err(E::from(e)));
+            }
+        }),
     }
 }
 

@@ -310,25 +310,22 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Job>) -> Result<Vec<Completion
     let mut savepoint_free = true;
     for i in 0..batch.len() {
         savepoint_free &= batch[i].replayable();
-        if savepoint_free {
-            let changes = conn.total_changes();
-            if batch[i].run(conn, false) && conn.total_changes() != changes {
-                savepoint_free = false;
-                if let Err(e) = exec_cached(conn, "ROLLBACK").and_then(|()| exec_cached(conn, "BEGIN IMMEDIATE")) {
-                    return Err((e.into(), finish_all(batch)));
-                }
-                for job in &mut batch[..=i] {
-                    job.run(conn, true);
+        let changes = conn.total_changes();
+        let failed = batch[i].run(conn, !savepoint_free);
+        if conn.is_autocommit() {
+            return Err((transaction_ended(), finish_all(batch)));
+        }
+        if savepoint_free && failed && conn.total_changes() != changes {
+            savepoint_free = false;
+            if let Err(e) = exec_cached(conn, "ROLLBACK").and_then(|()| exec_cached(conn, "BEGIN IMMEDIATE")) {
+                return Err((e.into(), finish_all(batch)));
+            }
+            for job in &mut batch[..=i] {
+                job.run(conn, true);
+                if conn.is_autocommit() {
+                    return Err((transaction_ended(), finish_all(batch)));
                 }
             }
-        } else {
-            batch[i].run(conn, true);
-        }
-        if conn.is_autocommit() {
-            // SQLite ended the transaction itself (it does on some errors: a full disk, an I/O
-            // error): nothing of the group is left, and the next write must not run on its own.
-            let e = DbError::Commit("SQLite rolled the transaction back after a failed write".into());
-            return Err((e, finish_all(batch)));
         }
     }
     let completions = finish_all(batch);
@@ -339,6 +336,14 @@ fn commit_batch(conn: &Connection, mut batch: Vec<Job>) -> Result<Vec<Completion
             Err((e.into(), completions))
         }
     }
+}
+
+/// SQLite ended the transaction itself after a failed write (it does on a full disk, an I/O error,
+/// no memory): nothing of the group is left, and no later write may run, since outside a
+/// transaction each would commit on its own. Reported as the disk's fault, the usual cause: the
+/// node answers 503 until a group commits again.
+fn transaction_ended() -> DbError {
+    DbError::Storage("SQLite rolled the transaction back after a failed write".into())
 }
 
 #[cfg(test)]

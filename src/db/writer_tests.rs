@@ -61,9 +61,17 @@ enum Act {
     Fail,
     /// Ends the transaction itself, as SQLite does on a full disk.
     EndTransaction,
+    /// Inserts its name when it first runs, ends the transaction when it runs again.
+    EndTransactionWhenReplayed,
 }
 
-fn act(conn: &Connection, name: &str, act: Act) -> Result<(), Failure> {
+/// Does what `act` says; `run` counts its runs from 1.
+fn act(conn: &Connection, name: &str, act: Act, run: usize) -> Result<(), Failure> {
+    let act = match act {
+        Act::EndTransactionWhenReplayed if run > 1 => Act::EndTransaction,
+        Act::EndTransactionWhenReplayed => Act::Insert,
+        other => other,
+    };
     if matches!(act, Act::EndTransaction) {
         conn.execute_batch("ROLLBACK").map_err(DbError::from)?;
         return Ok(());
@@ -86,15 +94,15 @@ fn queue(db: &Db, name: &'static str, behaviour: Act, replayable: bool, runs: Ar
         if replayable {
             writer
                 .submit_replayable(move |conn| {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    act(conn, name, behaviour)
+                    let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                    act(conn, name, behaviour, run)
                 })
                 .await
         } else {
             writer
                 .submit(move |conn| {
-                    runs.fetch_add(1, Ordering::SeqCst);
-                    act(conn, name, behaviour)
+                    let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+                    act(conn, name, behaviour, run)
                 })
                 .await
         }
@@ -232,4 +240,35 @@ async fn a_group_whose_transaction_ended_fails_whole_and_the_next_group_commits(
         assert_eq!(db.names(), ["n"]);
         assert_eq!(db.writer.stats().failed_commits, 1);
     }
+}
+
+/// The same when the transaction ends while the group runs again after a failure: the writes after
+/// that point never run on their own outside it (each would commit), and nothing of the group lands.
+#[tokio::test]
+async fn a_group_whose_transaction_ends_while_it_runs_again_fails_whole() {
+    let db = open();
+    let writes = [
+        ("a", Act::Insert, true),
+        ("x", Act::EndTransactionWhenReplayed, true),
+        ("c", Act::Insert, true),
+        ("b", Act::InsertThenFail, true),
+    ];
+    let (answers, _) = one_group(&db, &writes).await;
+    let mut outcomes = Vec::new();
+    let mut runs = Vec::new();
+    for (answer, ran) in answers {
+        outcomes.push(outcome(answer).await);
+        runs.push(ran.load(Ordering::SeqCst));
+    }
+    assert!(outcomes.iter().all(Result::is_err), "{outcomes:?}");
+    assert!(outcomes[2].as_ref().is_err_and(|e| e.contains("disk")), "c hears why: {:?}", outcomes[2]);
+    assert_eq!(runs, [2, 2, 1, 1], "c and b did not run again after x ended the transaction");
+    assert_eq!(db.names(), Vec::<String>::new());
+    assert!(db.writer.stats().storage_failing, "the node reports the disk until a group commits");
+    let (answers, _) = one_group(&db, &[("n", Act::Insert, true)]).await;
+    for (answer, _) in answers {
+        assert_eq!(outcome(answer).await, Ok(()));
+    }
+    assert!(!db.writer.stats().storage_failing);
+    assert_eq!(db.names(), ["n"]);
 }

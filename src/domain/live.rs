@@ -80,23 +80,27 @@ struct Channel {
 }
 
 /// The ranking every watcher of a channel holds, so that the same one is not sent again: the last
-/// one sent (a watcher who lags reads the newest message too), or what the only watcher read on
-/// joining. A watcher who joins holding another one ([`Hub::joined_with`]) makes it unknown: the
-/// next ranking then goes out whatever it says.
+/// one sent (a watcher who lags is sent the current one: `http::sse`), or what the only watcher
+/// read on joining. A watcher who joins holding another one ([`Hub::joined_with`]) makes it
+/// unknown: the next ranking then goes out whatever it says.
 #[derive(Debug, Default)]
-struct LastRanking(Option<Bytes>);
+struct LastRanking {
+    json: Option<Bytes>,
+    /// Rankings sent on the channel so far.
+    sent: u64,
+}
 
 impl LastRanking {
     fn is(&self, json: &Bytes) -> bool {
-        self.0.as_ref() == Some(json)
+        self.json.as_ref() == Some(json)
     }
 
     fn set(&mut self, json: &Bytes) {
-        self.0 = Some(json.clone());
+        self.json = Some(json.clone());
     }
 
     fn forget(&mut self) {
-        self.0 = None;
+        self.json = None;
     }
 
     /// Whether `json` must go out; it is the last one sent from then on.
@@ -105,6 +109,7 @@ impl LastRanking {
             return false;
         }
         self.set(json);
+        self.sent += 1;
         true
     }
 }
@@ -128,7 +133,7 @@ impl Hub {
     /// Watch a show's ranking (and how many watch it). Keep the [`Watching`] for as long as the
     /// receiver: dropping it tells the other watchers that one left.
     pub fn subscribe(&self, show_id: i64) -> (broadcast::Receiver<Arc<RankingUpdate>>, Watching) {
-        let rx = {
+        let subscribed = {
             let mut channels = self.channels.lock();
             let ch = channels.entry(show_id).or_insert_with(|| Channel {
                 tx: broadcast::channel(CHANNEL_DEPTH).0,
@@ -136,19 +141,23 @@ impl Hub {
                 watchers_pending: false,
                 last: LastRanking::default(),
             });
-            ch.tx.subscribe()
+            (ch.tx.subscribe(), ch.last.sent)
         };
+        let (rx, sent_before) = subscribed;
         publish_watchers(&self.channels, show_id);
-        (rx, Watching { channels: Arc::downgrade(&self.channels), show_id })
+        (rx, Watching { channels: Arc::downgrade(&self.channels), show_id, sent_before })
     }
 
     /// A watcher who subscribed then read `first` as its first ranking. If that is not what the
     /// others hold, it may be behind or ahead of them: the current ranking goes out to everyone.
-    pub fn joined_with(&self, show_id: i64, first: &Bytes) {
+    pub fn joined_with(&self, watching: &Watching, first: &Bytes) {
+        let show_id = watching.show_id;
         let differs = {
             let mut channels = self.channels.lock();
             let Some(ch) = channels.get_mut(&show_id) else { return };
-            if ch.last.is(first) {
+            if ch.last.sent != watching.sent_before || ch.last.is(first) {
+                // A ranking sent since it subscribed reaches it after `first`: it holds the last
+                // one sent, like everyone else.
                 false
             } else if ch.tx.receiver_count() == 1 {
                 ch.last.set(first); // the only watcher: what it holds is what all hold
@@ -211,14 +220,19 @@ impl Hub {
                     return;
                 }
             };
-            if let Some(ch) = channels.lock().get_mut(&show_id) {
-                if ch.last.is_news(&json) {
-                    let _ = ch.tx.send(RankingUpdate::new(json));
-                } else {
-                    unchanged.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            send_if_news(&channels, &unchanged, show_id, json);
         });
+    }
+}
+
+/// Sends a show's ranking to its watchers unless they hold it already (counted in `unchanged`).
+fn send_if_news(channels: &Channels, unchanged: &AtomicU64, show_id: i64, json: Bytes) {
+    if let Some(ch) = channels.lock().get_mut(&show_id) {
+        if ch.last.is_news(&json) {
+            let _ = ch.tx.send(RankingUpdate::new(json));
+        } else {
+            unchanged.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -228,6 +242,8 @@ type Channels = Arc<Mutex<HashMap<i64, Channel>>>;
 pub struct Watching {
     channels: Weak<Mutex<HashMap<i64, Channel>>>,
     show_id: i64,
+    /// Rankings the channel had sent when it subscribed.
+    sent_before: u64,
 }
 
 impl Drop for Watching {
@@ -317,5 +333,49 @@ mod tests {
         last.forget();
         assert!(last.is_news(&a), "once unknown, whatever comes goes out");
         assert!(!last.is_news(&a));
+    }
+
+    fn ranking_of(rx: &mut broadcast::Receiver<Arc<RankingUpdate>>) -> Option<Bytes> {
+        let mut newest = None;
+        while let Ok(m) = rx.try_recv() {
+            if m.event == LiveEvent::Ranking {
+                newest = Some(m.json.clone());
+            }
+        }
+        newest
+    }
+
+    /// A lone watcher whose first read is newer than a ranking sent after it subscribed holds that
+    /// sent one in the end (it arrives after the first): the next ranking, its first one again,
+    /// must still go out to it.
+    #[test]
+    fn a_ranking_sent_while_a_watcher_joins_is_what_it_holds() {
+        let hub = Hub::new(Weak::new());
+        let (x, f) = (Bytes::from_static(b"x"), Bytes::from_static(b"f"));
+        let (mut rx, watching) = hub.subscribe(1);
+        send_if_news(&hub.channels, &hub.unchanged, 1, x.clone());
+        hub.joined_with(&watching, &f);
+        assert_eq!(ranking_of(&mut rx), Some(x), "the ranking sent after it subscribed");
+        send_if_news(&hub.channels, &hub.unchanged, 1, f.clone());
+        assert_eq!(ranking_of(&mut rx), Some(f), "what it read first goes out, since it holds x");
+        assert_eq!(hub.unchanged_rankings(), 0);
+    }
+
+    /// A lone watcher that joined with nothing sent since holds its first read: the same ranking is
+    /// not sent to it again. A second watcher holding another one makes the next one go out.
+    #[test]
+    fn a_watcher_that_joins_holding_what_others_hold_costs_no_message() {
+        let hub = Hub::new(Weak::new());
+        let (a, b) = (Bytes::from_static(b"a"), Bytes::from_static(b"b"));
+        let (mut first, watching) = hub.subscribe(1);
+        hub.joined_with(&watching, &a);
+        send_if_news(&hub.channels, &hub.unchanged, 1, a.clone());
+        assert_eq!(ranking_of(&mut first), None);
+        assert_eq!(hub.unchanged_rankings(), 1);
+        let (mut second, watching) = hub.subscribe(1);
+        hub.joined_with(&watching, &b);
+        send_if_news(&hub.channels, &hub.unchanged, 1, a.clone());
+        assert_eq!(ranking_of(&mut second), Some(a.clone()), "the second read b: a goes out again");
+        assert_eq!(ranking_of(&mut first), Some(a));
     }
 }

@@ -79,15 +79,26 @@ pub async fn ranking_stream(
     let (updates, watching) = domain.hub.subscribe(show_id);
     let ranking = domain.ranking(show_id).await?;
     let first = ranking_message(show_id, &ranking);
-    domain.hub.joined_with(show_id, &first);
+    domain.hub.joined_with(&watching, &first);
     let first = live_event(LiveEvent::Ranking, &first);
     let audience = live_event(LiveEvent::Watchers, &watchers_message(show_id, domain.hub.watchers_of(show_id)));
-    // Lagged (the only error): the next message carries the full newest ranking anyway.
-    let live = BroadcastStream::new(updates).filter_map(
-        |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| async move {
-            m.ok().map(|u| u.framed(|json| live_event(u.event, json)))
-        },
-    );
+    // Lagged (the only error): messages were dropped, the last ranking among them perhaps (the
+    // channel keeps 16 and audience counts come and go), and an unchanged ranking is never sent
+    // again: this watcher is sent the current one.
+    let reader = domain.clone();
+    let live =
+        BroadcastStream::new(updates).filter_map(move |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| {
+            let reader = reader.clone();
+            async move {
+                match m {
+                    Ok(u) => Some(u.framed(|json| live_event(u.event, json))),
+                    Err(BroadcastStreamRecvError::Lagged(_)) => {
+                        let ranking = reader.ranking(show_id).await.ok()?;
+                        Some(live_event(LiveEvent::Ranking, &ranking_message(show_id, &ranking)))
+                    }
+                }
+            }
+        });
     // A timer per watcher (a tokio timer-wheel entry, no task): the event goes out at the start
     // even when nobody votes, and never twice.
     let locked = stream::once(async move {

@@ -47,7 +47,8 @@ pub struct ReplicatorOptions {
     /// The most a checkpoint stages in memory, under the write lock, once the bucket has fallen
     /// behind for a few rounds (bytes). Past it the checkpoint waits for the shipper to catch up,
     /// and the WAL grows on disk meanwhile: neither the writer's pause nor the memory grows with
-    /// the gap.
+    /// the gap. A checkpoint always stages up to two checkpoints' worth of frames (8 MiB at the
+    /// default `checkpoint_frames`), whatever this says.
     pub staged_at_most: u64,
     /// The bucket client to use instead of S3 at `url` (the failover simulation's in-memory
     /// bucket); `None` in production.

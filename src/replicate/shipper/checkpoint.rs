@@ -14,6 +14,13 @@ use crate::replicate::wal::WAL_HEADER_SIZE;
 /// whatever is unshipped under the lock, up to `ReplicatorOptions::staged_at_most`.
 const POSTPONED_AT_MOST: u32 = 3;
 
+/// Whether a due checkpoint waits for the shipper (more is unshipped than it may stage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    No,
+    ForTheBucket,
+}
+
 /// How far the locked step of a checkpoint got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CheckpointOutcome {
@@ -29,13 +36,19 @@ impl Shipper {
     /// database file; the lock is released before that file is uploaded. The app's next write
     /// then restarts the WAL from its beginning.
     pub(super) fn maybe_checkpoint(&mut self) -> Result<(), ReplicateError> {
-        let Some(pos) = self.pos else { return Ok(()) };
+        let outcome = self.checkpoint_if_due();
+        self.shared.inner.lock().checkpoints_waiting = matches!(outcome, Ok(Waiting::ForTheBucket));
+        outcome.map(|_| ())
+    }
+
+    fn checkpoint_if_due(&mut self) -> Result<Waiting, ReplicateError> {
+        let Some(pos) = self.pos else { return Ok(Waiting::No) };
         if pos.wal == NO_WAL || self.restart_expected {
-            return Ok(());
+            return Ok(Waiting::No);
         }
         let frames = (pos.wal.offset - WAL_HEADER_SIZE) / self.frame_size();
         if frames < self.opts.checkpoint_frames.max(self.next_checkpoint_frames) {
-            return Ok(());
+            return Ok(Waiting::No);
         }
         // First copy the bulk without blocking anyone: under our read mark only shipped
         // frames are copied. The locked step below then has little left to do.
@@ -65,7 +78,7 @@ impl Shipper {
                 self.checkpoints_postponed = self.checkpoints_postponed.saturating_add(1);
                 if self.checkpoints_postponed < POSTPONED_AT_MOST {
                     tracing::debug!(unshipped, "behind the writer; checkpoint postponed");
-                    return Ok(());
+                    return Ok(Waiting::No);
                 }
                 if unshipped > self.opts.staged_at_most {
                     if self.checkpoints_postponed == POSTPONED_AT_MOST {
@@ -75,8 +88,7 @@ impl Shipper {
                             "the bucket takes less than the app writes; checkpoints wait until it catches up, and the WAL grows meanwhile"
                         );
                     }
-                    self.shared.inner.lock().checkpoints_waiting = true;
-                    return Ok(());
+                    return Ok(Waiting::ForTheBucket);
                 }
                 tracing::info!(
                     unshipped,
@@ -88,11 +100,10 @@ impl Shipper {
             while self.sync(UPLOAD_TIMEOUT)? == SyncOutcome::ShipAgain {}
         }
         self.checkpoints_postponed = 0;
-        self.shared.inner.lock().checkpoints_waiting = false;
         if let Err(e) = self.locker.execute_batch("BEGIN IMMEDIATE") {
             tracing::debug!(error = %e, "write lock for the checkpoint not available; trying later");
             self.next_checkpoint_frames = frames + self.opts.checkpoint_frames.div_ceil(4);
-            return Ok(());
+            return Ok(Waiting::No);
         }
         let locked_at = Instant::now();
         let result = self.checkpoint_locked();
@@ -112,7 +123,7 @@ impl Shipper {
         }
         // The last frames, only in memory once the WAL restarts: stored before anything newer
         // (a failed upload is retried by the next sync).
-        self.store_staged(UPLOAD_TIMEOUT)
+        self.store_staged(UPLOAD_TIMEOUT).map(|()| Waiting::No)
     }
 
     /// `PRAGMA wal_checkpoint(PASSIVE)`: (busy, frames in the WAL, frames copied).
