@@ -88,6 +88,9 @@ struct LastRanking {
     json: Option<Bytes>,
     /// Rankings sent on the channel so far.
     sent: u64,
+    /// The show's ranking generation (`Domain::ranking_generation`) read before the last ranking
+    /// sent or held back: a ranking read at an older one is not sent after it.
+    generation: u64,
 }
 
 impl LastRanking {
@@ -211,6 +214,10 @@ impl Hub {
                 ch.pending = false;
             }
             let Some(domain) = domain.upgrade() else { return };
+            // Before the read: the ranking read is at least as new. Flushes of one show may
+            // overlap (a change during a read schedules the next), and a slow one must not send
+            // its older ranking after a newer one went out.
+            let generation = domain.ranking_generation(show_id);
             let json = match domain.ranking(show_id).await {
                 Ok(r) => ranking_message(show_id, &r),
                 // Deleted: its watchers keep the last ranking they got.
@@ -220,14 +227,19 @@ impl Hub {
                     return;
                 }
             };
-            send_if_news(&channels, &unchanged, show_id, json);
+            send_if_news(&channels, &unchanged, show_id, json, generation);
         });
     }
 }
 
-/// Sends a show's ranking to its watchers unless they hold it already (counted in `unchanged`).
-fn send_if_news(channels: &Channels, unchanged: &AtomicU64, show_id: i64, json: Bytes) {
+/// Sends a show's ranking, read at `generation`, to its watchers unless they hold it already
+/// (counted in `unchanged`) or a ranking read later went out before it.
+fn send_if_news(channels: &Channels, unchanged: &AtomicU64, show_id: i64, json: Bytes, generation: u64) {
     if let Some(ch) = channels.lock().get_mut(&show_id) {
+        if generation < ch.last.generation {
+            return;
+        }
+        ch.last.generation = generation;
         if ch.last.is_news(&json) {
             let _ = ch.tx.send(RankingUpdate::new(json));
         } else {
@@ -353,10 +365,10 @@ mod tests {
         let hub = Hub::new(Weak::new());
         let (x, f) = (Bytes::from_static(b"x"), Bytes::from_static(b"f"));
         let (mut rx, watching) = hub.subscribe(1);
-        send_if_news(&hub.channels, &hub.unchanged, 1, x.clone());
+        send_if_news(&hub.channels, &hub.unchanged, 1, x.clone(), 1);
         hub.joined_with(&watching, &f);
         assert_eq!(ranking_of(&mut rx), Some(x), "the ranking sent after it subscribed");
-        send_if_news(&hub.channels, &hub.unchanged, 1, f.clone());
+        send_if_news(&hub.channels, &hub.unchanged, 1, f.clone(), 2);
         assert_eq!(ranking_of(&mut rx), Some(f), "what it read first goes out, since it holds x");
         assert_eq!(hub.unchanged_rankings(), 0);
     }
@@ -369,13 +381,27 @@ mod tests {
         let (a, b) = (Bytes::from_static(b"a"), Bytes::from_static(b"b"));
         let (mut first, watching) = hub.subscribe(1);
         hub.joined_with(&watching, &a);
-        send_if_news(&hub.channels, &hub.unchanged, 1, a.clone());
+        send_if_news(&hub.channels, &hub.unchanged, 1, a.clone(), 1);
         assert_eq!(ranking_of(&mut first), None);
         assert_eq!(hub.unchanged_rankings(), 1);
         let (mut second, watching) = hub.subscribe(1);
         hub.joined_with(&watching, &b);
-        send_if_news(&hub.channels, &hub.unchanged, 1, a.clone());
+        send_if_news(&hub.channels, &hub.unchanged, 1, a.clone(), 1);
         assert_eq!(ranking_of(&mut second), Some(a.clone()), "the second read b: a goes out again");
         assert_eq!(ranking_of(&mut first), Some(a));
+    }
+
+    /// Two overlapping flushes of one show: the one that read earlier finishes last, and its older
+    /// ranking does not replace the newer one its watchers hold.
+    #[test]
+    fn a_ranking_read_before_one_already_sent_is_not_sent_after_it() {
+        let hub = Hub::new(Weak::new());
+        let (older, newer) = (Bytes::from_static(b"older"), Bytes::from_static(b"newer"));
+        let (mut rx, _watching) = hub.subscribe(1);
+        send_if_news(&hub.channels, &hub.unchanged, 1, newer.clone(), 5);
+        send_if_news(&hub.channels, &hub.unchanged, 1, older, 4);
+        assert_eq!(ranking_of(&mut rx), Some(newer.clone()));
+        send_if_news(&hub.channels, &hub.unchanged, 1, newer, 5);
+        assert_eq!(ranking_of(&mut rx), None, "held back: the watchers have it");
     }
 }
