@@ -69,10 +69,12 @@ where
         Some(Outcome::Done(value)) => Box::new(move |commit: Result<CommitSeq, DbError>| {
             let _ = reply.send(commit.map(|seq| (value, seq)).map_err(E::from));
         }),
-        Some(Outcome::Failed(e)) => {
-            let _ = reply.send(Err(e));
-            Box::new(|_| {})
-        }
+        // Its answer may rest on what the group's earlier writes did (a vote limit reached through
+        // one of them): if the group is lost, so is that ground, and the caller hears the group's
+        // error (retry) instead.
+        Some(Outcome::Failed(e)) => Box::new(move |commit: Result<CommitSeq, DbError>| {
+            let _ = reply.send(Err(commit.map_or_else(E::from, |_| e)));
+        }),
         // The caller sees WriterGone for this one write.
         Some(Outcome::Panicked) => Box::new(|_| {}),
         // Never ran (the group could not begin, or ended before its turn): the group's error.
