@@ -154,6 +154,26 @@ async fn outcome(answer: Answer) -> Result<(), String> {
     }
 }
 
+/// Every write's answer and how often it ran.
+async fn settled(answers: Vec<(Answer, Arc<AtomicUsize>)>) -> (Vec<Result<(), String>>, Vec<usize>) {
+    let mut outcomes = Vec::new();
+    let mut runs = Vec::new();
+    for (answer, ran) in answers {
+        outcomes.push(outcome(answer).await);
+        runs.push(ran.load(Ordering::SeqCst));
+    }
+    (outcomes, runs)
+}
+
+/// After a lost group, the next one commits, and only its write is in the table.
+async fn the_next_group_commits(db: &Db, replayable: bool) {
+    let (answers, groups) = one_group(db, &[("n", Act::Insert, replayable)]).await;
+    assert_eq!(groups, 1);
+    assert_eq!(settled(answers).await.0, [Ok(())]);
+    assert!(!db.writer.stats().storage_failing);
+    assert_eq!(db.names(), ["n"]);
+}
+
 async fn a_failure_undoes_only_its_own_write(replayable: bool) {
     let db = open();
     let writes = [
@@ -166,12 +186,7 @@ async fn a_failure_undoes_only_its_own_write(replayable: bool) {
     ];
     let (answers, groups) = one_group(&db, &writes).await;
     assert_eq!(groups, 1, "the six writes share one commit");
-    let mut runs = Vec::new();
-    let mut outcomes = Vec::new();
-    for (answer, ran) in answers {
-        outcomes.push(outcome(answer).await);
-        runs.push(ran.load(Ordering::SeqCst));
-    }
+    let (outcomes, runs) = settled(answers).await;
     assert_eq!(outcomes[0], Ok(()));
     assert_eq!(outcomes[1], Err("refused".into()));
     assert_eq!(outcomes[2], Ok(()));
@@ -205,11 +220,7 @@ async fn replayable_writes_after_a_write_that_runs_once_are_not_replayed() {
     let writes = [("a", Act::Insert, true), ("o", Act::Insert, false), ("b", Act::InsertThenFail, true)];
     let (answers, groups) = one_group(&db, &writes).await;
     assert_eq!(groups, 1);
-    let mut runs = Vec::new();
-    for (answer, ran) in answers {
-        let _ = outcome(answer).await;
-        runs.push(ran.load(Ordering::SeqCst));
-    }
+    let (_, runs) = settled(answers).await;
     assert_eq!(runs, [1, 1, 1]);
     assert_eq!(db.names(), ["a", "o"]);
 }
@@ -226,24 +237,13 @@ async fn a_group_whose_transaction_ended_fails_whole_and_the_next_group_commits(
             ("x", Act::EndTransaction, replayable),
             ("c", Act::Insert, replayable),
         ];
-        let (answers, _) = one_group(&db, &writes).await;
-        let mut outcomes = Vec::new();
-        let mut runs = Vec::new();
-        for (answer, ran) in answers {
-            outcomes.push(outcome(answer).await);
-            runs.push(ran.load(Ordering::SeqCst));
-        }
+        let (outcomes, runs) = settled(one_group(&db, &writes).await.0).await;
         assert!(outcomes.iter().all(Result::is_err), "replayable {replayable}: {outcomes:?}");
         // r's refusal may have rested on a's insert, which is gone: r hears the group's error.
         assert!(outcomes[1].as_ref().is_err_and(|e| e.contains("disk")), "r: {:?}", outcomes[1]);
         assert_eq!(runs[3], 0, "c never ran outside the transaction");
         assert_eq!(db.names(), Vec::<String>::new(), "replayable {replayable}");
-        let (answers, groups) = one_group(&db, &[("n", Act::Insert, replayable)]).await;
-        assert_eq!(groups, 1);
-        for (answer, _) in answers {
-            assert_eq!(outcome(answer).await, Ok(()));
-        }
-        assert_eq!(db.names(), ["n"]);
+        the_next_group_commits(&db, replayable).await;
         assert_eq!(db.writer.stats().failed_commits, 1);
     }
 }
@@ -259,22 +259,11 @@ async fn a_group_whose_transaction_ends_while_it_runs_again_fails_whole() {
         ("c", Act::Insert, true),
         ("b", Act::InsertThenFail, true),
     ];
-    let (answers, _) = one_group(&db, &writes).await;
-    let mut outcomes = Vec::new();
-    let mut runs = Vec::new();
-    for (answer, ran) in answers {
-        outcomes.push(outcome(answer).await);
-        runs.push(ran.load(Ordering::SeqCst));
-    }
+    let (outcomes, runs) = settled(one_group(&db, &writes).await.0).await;
     assert!(outcomes.iter().all(Result::is_err), "{outcomes:?}");
     assert!(outcomes[2].as_ref().is_err_and(|e| e.contains("disk")), "c hears why: {:?}", outcomes[2]);
     assert_eq!(runs, [2, 2, 1, 1], "c and b did not run again after x ended the transaction");
     assert_eq!(db.names(), Vec::<String>::new());
     assert!(db.writer.stats().storage_failing, "the node reports the disk until a group commits");
-    let (answers, _) = one_group(&db, &[("n", Act::Insert, true)]).await;
-    for (answer, _) in answers {
-        assert_eq!(outcome(answer).await, Ok(()));
-    }
-    assert!(!db.writer.stats().storage_failing);
-    assert_eq!(db.names(), ["n"]);
+    the_next_group_commits(&db, true).await;
 }
