@@ -36,9 +36,10 @@ program() { # program NAME: the path of a bench program or of the app
   die "no $1 in $BIN_DIR or $BIN_DIR/examples (build: cargo build --release --locked --target x86_64-unknown-linux-gnu --bin mysetlist --examples, with RUSTFLAGS='-C target-feature=+crt-static')"
 }
 
-for tool in taskset curl python3 nproc; do command -v "$tool" >/dev/null || die "needs $tool"; done
+for tool in taskset curl python3 nproc getconf; do command -v "$tool" >/dev/null || die "needs $tool"; done
 BIN=$(program mysetlist) SEED=$(program bench_seed) LOAD=$(program bench_load) RAW=$(program bench_raw_insert)
 TOTAL=$(nproc)
+HZ=$(getconf CLK_TCK)
 for n in $CORES; do
   ((n >= 1 && n < TOTAL)) || die "the app on $n cores leaves none of the $TOTAL for the load generator"
 done
@@ -49,6 +50,19 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+
+# writer_ticks PID: CPU time of the app's writer thread so far (clock ticks, user + system).
+writer_ticks() {
+  local task
+  for task in /proc/"$1"/task/*; do
+    if [[ $(cat "$task/comm" 2>/dev/null) == db-writer ]]; then
+      awk '{print $14 + $15}' "$task/stat" # the name has no space: the fields are where stat(5) says
+      return
+    fi
+  done
+  die "no db-writer thread in process $1"
+}
+writes_so_far() { curl -fsS "$FIXTURE_BASE/metrics" | awk '$1=="mysetlist_db_writes_total" {print $2}'; }
 
 # closed_loop N OUT METHOD PATH [cookies]: the load generator on the cores the app does not have.
 closed_loop() {
@@ -79,7 +93,12 @@ for n in $CORES; do
   page=/shows/bench-artist-bench-hall-2027
   closed_loop "$n" "$TMP/page-$n.txt" GET "$page"
   closed_loop "$n" "$TMP/ranking-$n.txt" GET /api/v1/shows/1/ranking
+  # The writer thread's own CPU time over the votes run: per vote, and as a share of one core
+  # (near 1.00 the writer is the limit; well below, something else is).
+  ticks0=$(writer_ticks "$FIXTURE_PID") writes0=$(writes_so_far) started=$(date +%s.%N)
   closed_loop "$n" "$TMP/votes-$n.txt" POST "/api/v1/shows/1/songs/{song}/vote" "$TMP/cookies.txt"
+  ticks1=$(writer_ticks "$FIXTURE_PID") writes1=$(writes_so_far) ended=$(date +%s.%N)
+  writer=$(python3 -c "t=($ticks1-$ticks0)/$HZ; print(f'{t*1e6/max($writes1-$writes0,1):.1f} us, {t/($ended-$started):.2f} of a core')")
   taskset -c "$n-$((TOTAL - 1))" "$LOAD" --addr "${FIXTURE_BASE#http://}" --method POST \
     --path "/api/v1/shows/1/songs/{song}/vote" --cookies "$TMP/cookies.txt" --songs "$TMP/songs.txt" \
     --rate "$VOTE_RATE" --duration 10 --warmup 2 --connections 32 >"$TMP/latency-$n.txt"
@@ -88,7 +107,7 @@ for n in $CORES; do
   commits=$(awk '$1=="mysetlist_db_commits_total" {print $2}' <<<"$metrics")
   fixture_stop
   votes=$(kv throughput_per_s "$TMP/votes-$n.txt")
-  ROWS+=("| $n | $(kv throughput_per_s "$TMP/page-$n.txt") | $(kv throughput_per_s "$TMP/ranking-$n.txt") | $votes | $(python3 -c "print(f'{$votes/$raw_batch:.2f}x')") | $(kv latency_p99_ms "$TMP/latency-$n.txt") ms | $(python3 -c "print(f'{$writes/max($commits,1):.1f}')") |")
+  ROWS+=("| $n | $(kv throughput_per_s "$TMP/page-$n.txt") | $(kv throughput_per_s "$TMP/ranking-$n.txt") | $votes | $(python3 -c "print(f'{$votes/$raw_batch:.2f}x')") | $(kv latency_p99_ms "$TMP/latency-$n.txt") ms | $(python3 -c "print(f'{$writes/max($commits,1):.1f}')") | $writer |")
 done
 
 {
@@ -96,7 +115,7 @@ done
   echo "Raw rusqlite on one core, same rows: $raw_row/s one commit per row, $raw_batch/s in batches of 1,000."
   echo "Closed loop: $CONNECTIONS connections, $DURATION s after 2 s of warm-up; latency: $VOTE_RATE votes/s open loop, 10 s."
   echo
-  echo "| app cores | cached show page req/s | ranking JSON req/s | durable votes/s | votes / raw batched | vote p99 at $VOTE_RATE/s | votes per commit |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| app cores | cached show page req/s | ranking JSON req/s | durable votes/s | votes / raw batched | vote p99 at $VOTE_RATE/s | votes per commit | writer thread CPU per vote, busy |"
+  echo "|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
 } | tee "${BENCH_OUT:-/dev/null}"
