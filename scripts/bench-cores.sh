@@ -44,7 +44,7 @@ for n in $CORES; do
   ((n >= 1 && n < TOTAL)) || die "the app on $n cores leaves none of the $TOTAL for the load generator"
 done
 
-TMP=$(mktemp -d /tmp/mysetlist-bench-cores.XXXXXX)
+TMP=$(mktemp -d -t mysetlist-bench-cores.XXXXXX)
 cleanup() {
   fixture_stop
   rm -rf "$TMP"

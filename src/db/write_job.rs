@@ -27,7 +27,8 @@ pub(super) trait QueuedWrite: Send {
     /// Runs the write (again, for a replayable one; its last run counts). `isolated`: inside its
     /// own savepoint, so that a failure undoes its changes only. Returns whether it failed.
     fn run(&mut self, conn: &Connection, isolated: bool) -> bool;
-    /// Its answer: an error now, a value once the commit is decided.
+    /// What answers its caller once the group's commit is decided (an error at once only for a
+    /// write that panicked: its caller hears that the writer is gone).
     fn finish(self: Box<Self>) -> Completion;
 }
 

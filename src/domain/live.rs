@@ -136,7 +136,7 @@ impl Hub {
     /// Watch a show's ranking (and how many watch it). Keep the [`Watching`] for as long as the
     /// receiver: dropping it tells the other watchers that one left.
     pub fn subscribe(&self, show_id: i64) -> (broadcast::Receiver<Arc<RankingUpdate>>, Watching) {
-        let subscribed = {
+        let (rx, sent_before) = {
             let mut channels = self.channels.lock();
             let ch = channels.entry(show_id).or_insert_with(|| Channel {
                 tx: broadcast::channel(CHANNEL_DEPTH).0,
@@ -146,7 +146,6 @@ impl Hub {
             });
             (ch.tx.subscribe(), ch.last.sent)
         };
-        let (rx, sent_before) = subscribed;
         publish_watchers(&self.channels, show_id);
         (rx, Watching { channels: Arc::downgrade(&self.channels), show_id, sent_before })
     }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::{self, Either};
 use futures_util::{StreamExt, stream};
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
@@ -85,20 +86,21 @@ pub async fn ranking_stream(
     // Lagged (the only error): messages were dropped, the last ranking among them perhaps (the
     // channel keeps 16 and audience counts come and go), and an unchanged ranking is never sent
     // again: this watcher is sent the current one.
+    // A message is framed at once; only a lag reads (and clones the domain handle, which every
+    // watcher shares: cloning it per message would put 10,000 watchers on one counter).
     let reader = domain.clone();
-    let live =
-        BroadcastStream::new(updates).filter_map(move |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| {
-            let reader = reader.clone();
-            async move {
-                match m {
-                    Ok(u) => Some(u.framed(|json| live_event(u.event, json))),
-                    Err(BroadcastStreamRecvError::Lagged(_)) => {
-                        let ranking = reader.ranking(show_id).await.ok()?;
-                        Some(live_event(LiveEvent::Ranking, &ranking_message(show_id, &ranking)))
-                    }
-                }
+    let live = BroadcastStream::new(updates).filter_map(
+        move |m: Result<Arc<RankingUpdate>, BroadcastStreamRecvError>| match m {
+            Ok(u) => Either::Left(future::ready(Some(u.framed(|json| live_event(u.event, json))))),
+            Err(BroadcastStreamRecvError::Lagged(_)) => {
+                let reader = reader.clone();
+                Either::Right(async move {
+                    let ranking = reader.ranking(show_id).await.ok()?;
+                    Some(live_event(LiveEvent::Ranking, &ranking_message(show_id, &ranking)))
+                })
             }
-        });
+        },
+    );
     // A timer per watcher (a tokio timer-wheel entry, no task): the event goes out at the start
     // even when nobody votes, and never twice.
     let locked = stream::once(async move {

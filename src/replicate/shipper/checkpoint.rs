@@ -63,7 +63,7 @@ impl Shipper {
         // would hold the writer and the memory for as long as the gap is large. Then the WAL grows
         // on disk until the shipper catches up (replication lag shows it).
         let small = self.opts.checkpoint_frames.div_ceil(2).max(16) * self.frame_size();
-        let staged_at_most = 2 * self.opts.checkpoint_frames.max(16) * self.frame_size();
+        let staged_at_once = 2 * self.opts.checkpoint_frames.max(16) * self.frame_size();
         let mut attempts = 0;
         loop {
             let unshipped = self.unshipped_bytes()?;
@@ -72,7 +72,7 @@ impl Shipper {
             }
             attempts += 1;
             if attempts > 3 {
-                if unshipped <= staged_at_most {
+                if unshipped <= staged_at_once {
                     break;
                 }
                 self.checkpoints_postponed = self.checkpoints_postponed.saturating_add(1);
